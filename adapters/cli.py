@@ -1,0 +1,351 @@
+"""The ``rrr-bot`` command line (typer + rich). It is the outer ring: it wires settings, core and adapters."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bot import BotError, ConfigError, Runtime, Settings, load_settings
+from knowledge import InvalidRecords, KnowledgeError, read_cities, read_solutions
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+app = typer.Typer(help="RRR peer-network bot: ask peer cities' past solutions, from the terminal, Slack or Discord.",
+                  no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+kb_app = typer.Typer(help="Manage the knowledge base of solutions.", no_args_is_help=True)
+cities_app = typer.Typer(help="Manage the cities of the network.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+app.add_typer(cities_app, name="cities")
+app.add_typer(db_app, name="db")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+SkipOpt = Annotated[bool, typer.Option("--skip-invalid", help="Import the valid records and report the bad ones.")]
+
+
+@app.callback()
+def _main(ctx: typer.Context,
+          config: Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML settings file "
+                                                         "(default: $RRR_CONFIG).")] = None,
+          verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at DEBUG level.")] = False) -> None:
+    ctx.obj = {"config": config, "verbose": verbose}
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"error: {message}", markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def runtime(ctx: typer.Context, *, migrate: bool = True) -> Iterator[Runtime]:
+    """Open the runtime for one command; known errors become one line on stderr and a non-zero exit."""
+    settings = settings_of(ctx)
+    try:
+        with Runtime.open(settings, migrate=migrate) as rt:
+            yield rt
+    except ConfigError as exc:
+        fail(str(exc), 2)
+    except (BotError, KnowledgeError) as exc:
+        fail(str(exc))
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    try:
+        settings = load_settings(ctx.obj["config"])
+    except ConfigError as exc:
+        fail(str(exc), 2)
+    logging.basicConfig(level="DEBUG" if ctx.obj["verbose"] else settings.logging.level,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not ctx.obj["verbose"]:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    return settings
+
+
+def emit_json(data: Any) -> None:
+    out.print_json(json.dumps(data, ensure_ascii=False, default=str))
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress callback drawing a bar on stderr (only on a terminal)."""
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                  transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+# -- chat and ask ----------------------------------------------------------------------------------------------
+
+
+@app.command()
+def chat(ctx: typer.Context,
+         seed: Annotated[bool, typer.Option(help="Load the bundled RRR data on first start.")] = True) -> None:
+    """Chat with the bot in the terminal (reads one message a line when piped)."""
+    import asyncio
+
+    from .console import ConsoleAdapter
+
+    with runtime(ctx) as rt:
+        if seed and rt.settings.bot.seed_on_first_start and rt.is_empty():
+            err.print("First start: loading the bundled RRR network and knowledge base...")
+            with progress_bar("Embedding solutions") as progress:
+                rt.seed(progress)
+        asyncio.run(ConsoleAdapter(rt.bot, sys.stdin, out).run())
+
+
+@app.command()
+def ask(ctx: typer.Context,
+        question: Annotated[str, typer.Argument(help='The question, or "-" to read one question a line from stdin.')],
+        k: Annotated[Optional[int], typer.Option("--k", min=1, max=50, help="How many results.")] = None,
+        city: Annotated[Optional[str], typer.Option(help="Only solutions from this city.")] = None,
+        tag: Annotated[Optional[str], typer.Option(help="Only solutions with this tag.")] = None,
+        as_json: JsonOpt = False) -> None:
+    """Find the past solutions that match a question."""
+    with runtime(ctx) as rt:
+        questions = (line for line in sys.stdin) if question == "-" else iter([question])
+        for text in questions:
+            if question == "-" and not text.strip():
+                continue
+            try:
+                result = rt.knowledge.ask(text, k=k, city=city, tag=tag)
+            except BotError as exc:
+                if question == "-":
+                    print(json.dumps({"question": text.strip(), "error": str(exc)}, ensure_ascii=False), flush=True)
+                    continue
+                fail(str(exc), 2)
+            if question == "-":
+                print(json.dumps(result.as_dict(), ensure_ascii=False), flush=True)
+            elif as_json:
+                emit_json(result.as_dict())
+            else:
+                _print_result(result)
+
+
+def _print_result(result) -> None:
+    from bot.replies import answer_reply
+
+    from .console import render_reply
+
+    render_reply(out, answer_reply(result), styled=out.is_terminal)
+
+
+# -- knowledge base --------------------------------------------------------------------------------------------
+
+
+@kb_app.command("import")
+def kb_import(ctx: typer.Context,
+              paths: Annotated[list[Path], typer.Argument(help="JSON Lines, CSV or Markdown files, or folders.")],
+              skip_invalid: SkipOpt = False, as_json: JsonOpt = False) -> None:
+    """Import solutions; re-importing an id updates it. Nothing is imported if a record is bad."""
+    loaded = read_solutions(paths)
+    if loaded.problems and not skip_invalid:
+        fail(str(InvalidRecords(loaded.problems)) + "\n(use --skip-invalid to import the valid records)")
+    with runtime(ctx) as rt, progress_bar("Embedding") as progress:
+        summary = rt.knowledge.import_records(loaded.records, progress=progress)
+    report = {"added": summary.added, "updated": summary.updated, "unchanged": summary.unchanged,
+              "passages": summary.passages, "skipped": [str(p) for p in loaded.problems]}
+    if as_json:
+        emit_json(report)
+        return
+    out.print(f"Imported {summary.added} new, {summary.updated} updated, {summary.unchanged} unchanged "
+              f"solution(s) ({summary.passages} passages embedded).")
+    for problem in loaded.problems:
+        err.print(f"skipped {problem}", markup=False)
+
+
+@kb_app.command("seed")
+def kb_seed(ctx: typer.Context,
+            if_empty: Annotated[bool, typer.Option("--if-empty", help="Do nothing if data exists.")] = False) -> None:
+    """Load the bundled RRR cities and solutions (safe to run again)."""
+    with runtime(ctx) as rt:
+        if if_empty and not rt.is_empty():
+            out.print("The network already has data; nothing to do.")
+            return
+        with progress_bar("Embedding solutions") as progress:
+            (created, updated), summary = rt.seed(progress)
+    out.print(f"Seeded {created + updated} cities and {summary.added + summary.updated + summary.unchanged} "
+              f"solutions ({summary.added} new, {summary.updated} updated).")
+
+
+@kb_app.command("list")
+def kb_list(ctx: typer.Context, city: Annotated[Optional[str], typer.Option()] = None,
+            tag: Annotated[Optional[str], typer.Option()] = None, as_json: JsonOpt = False) -> None:
+    """List solutions (id, city, title, provenance)."""
+    with runtime(ctx) as rt:
+        rows = rt.knowledge.list(city, tag)
+    if as_json:
+        emit_json([{"id": s.id, "city": s.city, "country": s.country, "title": s.title, "tags": s.tags,
+                    "provenance": s.provenance} for s in rows])
+        return
+    table = Table("id", "city", "title", "provenance")
+    for s in rows:
+        table.add_row(s.id, s.city, s.title, s.provenance)
+    out.print(table)
+    out.print(f"{len(rows)} solution(s)")
+
+
+@kb_app.command("show")
+def kb_show(ctx: typer.Context, solution_id: str, as_json: JsonOpt = False) -> None:
+    """Show one solution in full."""
+    with runtime(ctx) as rt:
+        s = rt.knowledge.get(solution_id)
+    data = s.model_dump(exclude={"content_hash"})
+    if as_json:
+        emit_json(data)
+        return
+    for key, value in data.items():
+        if value not in (None, "", []):
+            out.print(f"[cyan]{key}:[/cyan] {value}", highlight=False)
+
+
+@kb_app.command("remove")
+def kb_remove(ctx: typer.Context, solution_id: str) -> None:
+    """Remove a solution and its passages."""
+    with runtime(ctx) as rt:
+        rt.knowledge.remove(solution_id)
+    out.print(f"Removed {solution_id}.")
+
+
+@kb_app.command("stats")
+def kb_stats(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Counts by city, provenance and language."""
+    with runtime(ctx) as rt:
+        stats = rt.knowledge.stats()
+    if as_json:
+        emit_json(stats)
+        return
+    out.print(f"{stats['solutions']} solutions in {stats['passages']} passages; "
+              f"{stats['unanswered_questions']} unanswered question(s)")
+    for key in ("by_city", "by_provenance", "by_language"):
+        out.print(f"{key.replace('_', ' ')}: " + ", ".join(f"{k} {v}" for k, v in stats[key].items()))
+
+
+@kb_app.command("eval")
+def kb_eval(ctx: typer.Context, file: Path, k: Annotated[int, typer.Option("--k", min=1)] = 5,
+            as_json: JsonOpt = False) -> None:
+    """Recall@1/3/5, MRR and abstention accuracy on a JSON Lines set {"q", "relevant", "lang"}."""
+    from knowledge.evaluation import Outcome, evaluate, read_eval
+
+    try:
+        questions = read_eval(file)
+    except InvalidRecords as exc:
+        fail(str(exc), 2)
+    with runtime(ctx) as rt:
+        def run(q: str) -> Outcome:
+            result = rt.knowledge.ask(q, k=max(k, 5))
+            return Outcome(tuple(a.id for a in result.results), result.answered,
+                           max((a.score for a in result.results), default=0.0))
+        metrics = evaluate(questions, run)
+    if as_json:
+        emit_json(metrics)
+        return
+    columns = ("questions", "in_scope", "recall@1", "recall@3", "recall@5", "mrr", "abstention_acc")
+    table = Table("lang", *columns)
+    for lang, row in metrics.items():
+        table.add_row(lang, *(f"{row[c]:.2f}" if isinstance(row[c], float) else str(row[c]) for c in columns))
+    out.print(table)
+
+
+@kb_app.command("calibrate")
+def kb_calibrate(ctx: typer.Context, file: Path) -> None:
+    """Suggest the [knowledge] threshold that best separates answerable from out-of-scope questions."""
+    from knowledge.evaluation import Outcome, calibrate, read_eval
+
+    try:
+        questions = read_eval(file)
+    except InvalidRecords as exc:
+        fail(str(exc), 2)
+    with runtime(ctx) as rt:
+        outcomes = []
+        for q in questions:
+            result = rt.knowledge.ask(q.q)
+            outcomes.append(Outcome((), result.answered, max((a.score for a in result.results), default=0.0)))
+        threshold, accuracy = calibrate(questions, outcomes)
+        name = rt.knowledge.embedder.name
+    out.print(f"{name}: threshold {threshold:.3f} gives abstention accuracy {accuracy:.2f} on {len(questions)} "
+              f"questions")
+
+
+# -- cities ----------------------------------------------------------------------------------------------------
+
+
+@cities_app.command("list")
+def cities_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List the cities of the network."""
+    with runtime(ctx) as rt:
+        profiles = rt.directory.profiles()
+    if as_json:
+        emit_json([p.as_dict() for p in profiles])
+        return
+    table = Table("city", "country", "time zone", "peer group", "challenges")
+    for p in profiles:
+        table.add_row(p.name, p.country, p.timezone, ", ".join(p.peer_groups), str(len(p.challenges)))
+    out.print(table)
+
+
+@cities_app.command("show")
+def cities_show(ctx: typer.Context, name: str, as_json: JsonOpt = False) -> None:
+    """Show one city with its challenges and contacts."""
+    with runtime(ctx) as rt:
+        profile = rt.directory.profile(name)
+    if as_json:
+        emit_json(profile.as_dict())
+        return
+    from bot.replies import city_reply
+
+    from .console import render_reply
+
+    render_reply(out, city_reply(profile), styled=out.is_terminal)
+
+
+@cities_app.command("import")
+def cities_import(ctx: typer.Context, file: Path, skip_invalid: SkipOpt = False) -> None:
+    """Import cities from JSON Lines (name, country, timezone, languages, peer_group, challenges, contacts)."""
+    loaded = read_cities(file)
+    if loaded.problems and not skip_invalid:
+        fail(str(InvalidRecords(loaded.problems)) + "\n(use --skip-invalid to import the valid records)")
+    with runtime(ctx) as rt:
+        created, updated = rt.directory.import_cities(loaded.records)
+    out.print(f"Imported {created} new and {updated} updated cities.")
+    for problem in loaded.problems:
+        err.print(f"skipped {problem}", markup=False)
+
+
+# -- database --------------------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Apply pending schema migrations (also done on every start)."""
+    with runtime(ctx) as rt:
+        current, head = rt.db.revision()
+    out.print(f"Database {rt.db.safe_url} is at revision {current} (newest {head}).")
+
+
+@db_app.command("status")
+def db_status(ctx: typer.Context) -> None:
+    """Show the schema revision without changing anything."""
+    with runtime(ctx, migrate=False) as rt:
+        current, head = rt.db.revision()
+    state = "up to date" if current == head else "needs `rrr-bot db upgrade`"
+    out.print(f"Database {rt.db.safe_url}: revision {current or 'none'}, newest {head} ({state}).")
+
+
+def main() -> None:
+    """Entry point of the ``rrr-bot`` command."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

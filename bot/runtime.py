@@ -1,0 +1,62 @@
+"""Wiring: build the database, the use cases and the :class:`~bot.core.Bot` from :class:`~bot.config.Settings`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from knowledge import InvalidRecords, read_cities, read_solutions
+from knowledge.corpus import CITIES_FILE, SOLUTION_PATHS
+
+from .config import Settings
+from .core import Bot
+from .services import Directory, ImportSummary, KnowledgeBase
+from .services.knowledge_base import EmbedderFactory, default_embedder_factory
+from .store import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything a command or an adapter needs, built once from the settings and closed at the end."""
+
+    settings: Settings
+    db: Database
+    directory: Directory
+    knowledge: KnowledgeBase
+    bot: Bot
+
+    @classmethod
+    def open(cls, settings: Settings, *, embedder_factory: EmbedderFactory = default_embedder_factory,
+             migrate: bool = True) -> Runtime:
+        """Open the database (applying migrations unless ``migrate`` is false) and build the services."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.database_url, echo=settings.database.echo)
+        if migrate:
+            db.upgrade()
+        directory = Directory(db, settings.bot.coordinators)
+        knowledge = KnowledgeBase(db, settings.knowledge, settings.index_dir, embedder_factory)
+        return cls(settings, db, directory, knowledge, Bot(directory, knowledge, name=settings.bot.name))
+
+    def seed(self, progress=None) -> tuple[tuple[int, int], ImportSummary]:
+        """Load the bundled RRR cities and solutions (idempotent: unchanged records are skipped)."""
+        cities = read_cities(CITIES_FILE)
+        solutions = read_solutions(SOLUTION_PATHS)
+        problems = cities.problems + solutions.problems
+        if problems:  # the bundled corpus is tested; this guards against a broken install
+            raise InvalidRecords(problems)
+        counts = self.directory.import_cities(cities.records)
+        return counts, self.knowledge.import_records(solutions.records, progress=progress)
+
+    def is_empty(self) -> bool:
+        return not self.directory.city_names() and self.knowledge.is_empty()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

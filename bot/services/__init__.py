@@ -1,0 +1,6 @@
+"""Use cases of the bot, free of platform types: the directory of cities and members, and the knowledge base."""
+
+from .directory import CityProfile, Directory
+from .knowledge_base import Answer, AskResult, ImportSummary, KnowledgeBase
+
+__all__ = ["Answer", "AskResult", "CityProfile", "Directory", "ImportSummary", "KnowledgeBase"]

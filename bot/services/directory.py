@@ -1,0 +1,122 @@
+"""Cities, members and roles."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from knowledge.records import CityRecord
+from knowledge.text import fold
+
+from ..errors import InvalidInput, NotFound
+from ..store import Cities, City, Database, Member, Members
+
+
+@dataclass(frozen=True)
+class CityProfile:
+    """A city with its challenges and the members linked to it."""
+
+    name: str
+    country: str
+    timezone: str
+    languages: tuple[str, ...]
+    peer_groups: tuple[str, ...]
+    challenges: tuple[str, ...]
+    members: tuple[str, ...]
+    provenance: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"name": self.name, "country": self.country, "timezone": self.timezone,
+                "languages": list(self.languages), "peer_group": list(self.peer_groups),
+                "challenges": list(self.challenges), "members": list(self.members), "provenance": self.provenance}
+
+
+class Directory:
+    """Looks up and imports cities; links platform users to cities; knows who is a coordinator."""
+
+    def __init__(self, db: Database, coordinators: Iterable[str] = ()) -> None:
+        self.db = db
+        self._configured = {c.strip() for c in coordinators}
+
+    def profiles(self) -> list[CityProfile]:
+        with self.db.session() as session:
+            return [self._profile(session, city) for city in Cities(session).all()]
+
+    def profile(self, name: str) -> CityProfile:
+        """The city called ``name`` (case and accents ignored); :class:`NotFound` suggests close names."""
+        with self.db.session() as session:
+            return self._profile(session, self._find(Cities(session), name))
+
+    def city_names(self) -> list[str]:
+        with self.db.session() as session:
+            return [c.name for c in Cities(session).all()]
+
+    def import_cities(self, records: list[CityRecord]) -> tuple[int, int]:
+        """Insert or update every city (and its contacts) in one transaction; return (created, updated)."""
+        created = updated = 0
+        with self.db.session() as session:
+            cities, members = Cities(session), Members(session)
+            for record in records:
+                city, is_new = cities.upsert(record)
+                created += is_new
+                updated += not is_new
+                for contact in record.contacts:
+                    member = members.ensure(contact["platform"], contact["user_id"], contact.get("name", ""))
+                    member.city_id = city.id
+        return created, updated
+
+    def link(self, platform: str, user_id: str, city_name: str, name: str = "") -> str:
+        """Link a platform user to a city; return the city's name."""
+        with self.db.session() as session:
+            city = self._find(Cities(session), city_name)
+            member = Members(session).ensure(platform, user_id, name)
+            member.city_id = city.id
+            return city.name
+
+    def member_city(self, platform: str, user_id: str) -> str | None:
+        with self.db.session() as session:
+            member = Members(session).get(platform, user_id)
+            if member is None or member.city_id is None:
+                return None
+            city = Cities(session).by_id(member.city_id)
+            return city.name if city else None
+
+    def is_coordinator(self, platform: str, user_id: str) -> bool:
+        """Configured in ``[bot] coordinators`` or given the role in the database."""
+        if f"{platform}:{user_id}" in self._configured:
+            return True
+        with self.db.session() as session:
+            member = Members(session).get(platform, user_id)
+            return member is not None and member.role == "coordinator"
+
+    def set_role(self, platform: str, user_id: str, role: str) -> None:
+        if role not in ("member", "coordinator"):
+            raise InvalidInput(f"role must be member or coordinator, not {role!r}")
+        with self.db.session() as session:
+            Members(session).ensure(platform, user_id).role = role
+
+    def challenges(self) -> list[tuple[str, str]]:
+        """Every ``(city name, challenge statement)`` pair."""
+        with self.db.session() as session:
+            return [(city.name, text) for city, text in Cities(session).all_challenges()]
+
+    @staticmethod
+    def _find(cities: Cities, name: str) -> City:
+        city = cities.by_key(name)
+        if city is not None:
+            return city
+        known = {fold(c.name): c.name for c in cities.all()}
+        close = difflib.get_close_matches(fold(name), list(known), n=3, cutoff=0.6)
+        hint = f" Did you mean {', '.join(known[c] for c in close)}?" if close else ""
+        listing = "" if close else f" Known cities: {', '.join(sorted(known.values())) or 'none yet'}."
+        raise NotFound(f"No city called '{name}'.{hint}{listing}")
+
+    @staticmethod
+    def _profile(session, city: City) -> CityProfile:
+        members: list[Member] = Members(session).of_city(city.id)
+        return CityProfile(
+            name=city.name, country=city.country, timezone=city.timezone, languages=tuple(city.languages),
+            peer_groups=tuple(city.peer_groups), challenges=tuple(Cities(session).challenges(city.id)),
+            members=tuple(m.name or f"{m.platform}:{m.user_id}" for m in members), provenance=city.provenance,
+        )

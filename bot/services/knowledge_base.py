@@ -1,0 +1,367 @@
+"""The knowledge base use cases: import, search (ask), feedback, saving peers' answers.
+
+Solutions and passages live in the database (the source of truth); the faiss index is a cache of their vectors,
+kept in step incrementally and rebuilt when its manifest no longer matches the database or the embedder.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from knowledge import (
+    DEFAULT_THRESHOLDS, Embedder, IndexError_, Manifest, Searcher, SolutionRecord, VectorIndex, create_embedder,
+    fingerprint, fit_to_tokens, split_passages,
+)
+from knowledge.text import fold, slugify
+
+from ..config import KnowledgeSettings
+from ..errors import InvalidInput, NotFound
+from ..store import Cities, Database, Feedback, Members, Question, Questions, Solution, Solutions
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]
+EmbedderFactory = Callable[[KnowledgeSettings], Embedder]
+
+
+def default_embedder_factory(settings: KnowledgeSettings) -> Embedder:
+    return create_embedder(settings.embedder, settings.model, batch_size=settings.batch_size)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One solution found for a question, with the passage that matched best."""
+
+    id: str
+    title: str
+    city: str
+    country: str
+    score: float
+    source_url: str | None
+    summary: str
+    provenance: str
+    heading: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {"id": self.id, "title": self.title, "city": self.city, "country": self.country,
+                "score": round(self.score, 4), "source_url": self.source_url, "summary": self.summary,
+                "provenance": self.provenance}
+
+
+@dataclass(frozen=True)
+class AskResult:
+    """The outcome of a question: the top results, and whether the best clears the confidence threshold."""
+
+    question: str
+    answered: bool
+    results: tuple[Answer, ...]
+    threshold: float
+    truncated: bool = False
+    closest_cities: tuple[str, ...] = ()
+    question_id: int | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"question": self.question, "answered": self.answered,
+                "results": [a.as_dict() for a in self.results]}
+
+
+@dataclass
+class ImportSummary:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    passages: int = 0
+    ids: list[str] = field(default_factory=list)
+
+
+class KnowledgeBase:
+    """Solutions, their index and the questions asked of them. Thread-safe; heavy work runs in the caller's thread."""
+
+    def __init__(self, db: Database, settings: KnowledgeSettings, index_dir: Path,
+                 embedder_factory: EmbedderFactory = default_embedder_factory) -> None:
+        self.db = db
+        self.settings = settings
+        self.index_dir = index_dir
+        self._factory = embedder_factory
+        self._embedder: Embedder | None = None
+        self._searcher: Searcher | None = None
+        self._meta: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._challenge_vectors: tuple[list[tuple[str, str]], np.ndarray] | None = None
+        self._lock = threading.RLock()
+
+    # -- setup ---------------------------------------------------------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        """The configured embedder, loaded on first use."""
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = self._factory(self.settings)
+            return self._embedder
+
+    @property
+    def threshold(self) -> float:
+        if self.settings.threshold is not None:
+            return self.settings.threshold
+        return DEFAULT_THRESHOLDS.get(self.embedder.name, 0.5)
+
+    def warm_up(self) -> None:
+        """Load the embedder and the index now rather than on the first question."""
+        self._ensure_searcher()
+
+    def _ensure_searcher(self) -> Searcher:
+        with self._lock:
+            if self._searcher is None:
+                self._searcher = self._open_index()
+            return self._searcher
+
+    def _open_index(self) -> Searcher:
+        embedder = self.embedder
+        with self.db.session() as session:
+            passages = Solutions(session).passages()
+            self._meta = {s.id: (fold(s.city), tuple(s.tags)) for s in Solutions(session).list()}
+        expected = Manifest(embedder=embedder.name, model=embedder.model, dim=embedder.dim,
+                            index_type=self.settings.index_type, count=len(passages),
+                            fingerprint=fingerprint([(pid, h) for pid, _, _, h in passages]))
+        try:
+            index, found = VectorIndex.load(self.index_dir)
+            mismatch = [k for k in ("embedder", "model", "dim", "index_type", "count", "fingerprint")
+                        if getattr(found, k) != getattr(expected, k)]
+            if mismatch:
+                raise IndexError_(f"index is stale ({', '.join(mismatch)} changed)")
+            searcher = Searcher(index, hybrid=self.settings.hybrid)
+            searcher.add([p[0] for p in passages], [p[1] for p in passages], [p[2] for p in passages], None)
+            return searcher
+        except IndexError_ as exc:
+            if passages:
+                log.warning("rebuilding the vector index from the database: %s", exc)
+        searcher = Searcher(VectorIndex(embedder.dim, self.settings.index_type), hybrid=self.settings.hybrid)
+        if passages:
+            vectors = self._embed_passages([p[2] for p in passages])
+            searcher.add([p[0] for p in passages], [p[1] for p in passages], [p[2] for p in passages], vectors)
+        self._save(searcher)
+        return searcher
+
+    def _save(self, searcher: Searcher) -> None:
+        with self.db.session() as session:
+            entries = [(pid, h) for pid, _, _, h in Solutions(session).passages()]
+        embedder = self.embedder
+        searcher.index.save(self.index_dir, Manifest(
+            embedder=embedder.name, model=embedder.model, dim=embedder.dim, index_type=self.settings.index_type,
+            count=len(searcher.index), fingerprint=fingerprint(entries)))
+
+    def _embed_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        embedder = self.embedder
+        size = self.settings.batch_size
+        parts = []
+        for start in range(0, len(texts), size):
+            batch = [fit_to_tokens(embedder, t)[0] for t in texts[start:start + size]]
+            parts.append(embedder.embed_passages(batch))
+            if progress:
+                progress(min(start + size, len(texts)), len(texts))
+        return np.vstack(parts) if parts else np.empty((0, embedder.dim), dtype=np.float32)
+
+    # -- knowledge base ------------------------------------------------------------------------------------------
+
+    def import_records(self, records: Sequence[SolutionRecord], *, progress: Progress | None = None,
+                       saved_by: str | None = None, from_question_id: int | None = None) -> ImportSummary:
+        """Insert or update solutions (one transaction); only changed ones are re-embedded."""
+        summary = ImportSummary()
+        with self._lock:
+            searcher = self._ensure_searcher()
+            with self.db.session() as session:
+                known = Solutions(session).hashes()
+            changed = [r for r in records if known.get(r.id) != r.content_hash()]
+            summary.unchanged = len(records) - len(changed)
+            split = [(r, split_passages(r, self.settings.passage_words)) for r in changed]
+            texts = [p.text for _, parts in split for p in parts]
+            vectors = self._embed_passages(texts, progress)
+            new_ids: list[int] = []
+            owners: list[str] = []
+            old_ids: list[int] = []
+            with self.db.session() as session:
+                repo = Solutions(session)
+                for record, parts in split:
+                    if record.id in known:
+                        summary.updated += 1
+                        old_ids += repo.passage_ids(record.id)
+                    else:
+                        summary.added += 1
+                    repo.upsert(record, saved_by=saved_by, from_question_id=from_question_id)
+                    session.flush()
+                    rows = repo.replace_passages(record.id, [(p.position, p.heading, p.text) for p in parts])
+                    new_ids += [row.id for row in rows]
+                    owners += [record.id] * len(rows)
+                    summary.ids.append(record.id)
+            summary.passages = len(new_ids)
+            for record, _ in split:
+                self._meta[record.id] = (fold(record.city), record.tags)
+            self._apply(searcher, old_ids, new_ids, owners, texts, vectors)
+        return summary
+
+    def _apply(self, searcher: Searcher, old_ids: list[int], new_ids: list[int], owners: list[str],
+               texts: list[str], vectors: np.ndarray) -> None:
+        try:
+            searcher.remove(old_ids)
+            searcher.add(new_ids, owners, texts, vectors)
+        except IndexError_:  # an approximate index that cannot remove: rebuild from the database
+            self._searcher = None
+            self._ensure_searcher()
+            return
+        self._save(searcher)
+
+    def remove(self, solution_id: str) -> None:
+        with self._lock:
+            searcher = self._ensure_searcher()
+            with self.db.session() as session:
+                if Solutions(session).get(solution_id) is None:
+                    raise NotFound(f"No solution with id '{solution_id}'.")
+                passage_ids = Solutions(session).remove(solution_id)
+            self._meta.pop(solution_id, None)
+            self._apply(searcher, passage_ids, [], [], [], np.empty((0, 0), dtype=np.float32))
+
+    def get(self, solution_id: str) -> Solution:
+        with self.db.session() as session:
+            solution = Solutions(session).get(solution_id)
+        if solution is None:
+            raise NotFound(f"No solution with id '{solution_id}'.")
+        return solution
+
+    def list(self, city: str | None = None, tag: str | None = None) -> list[Solution]:
+        with self.db.session() as session:
+            return Solutions(session).list(city, tag)
+
+    def stats(self) -> dict[str, object]:
+        with self.db.session() as session:
+            stats = Solutions(session).stats()
+            stats["unanswered_questions"] = len(Questions(session).unanswered(limit=100000))
+        stats["index_dir"] = str(self.index_dir)
+        return stats
+
+    def is_empty(self) -> bool:
+        with self.db.session() as session:
+            return Solutions(session).count() == 0
+
+    # -- asking --------------------------------------------------------------------------------------------------
+
+    def ask(self, question: str, *, k: int | None = None, city: str | None = None, tag: str | None = None,
+            asker: tuple[str, str] | None = None) -> AskResult:
+        """Search the knowledge base. ``asker`` = (platform, user id) records the question for coordinators."""
+        text = " ".join(question.split())
+        if not text:
+            raise InvalidInput('Ask a question, e.g. ask "how did other cities fund social enterprise incubators?"')
+        k = k or self.settings.top_k
+        with self._lock:
+            searcher = self._ensure_searcher()
+            fitted, truncated = fit_to_tokens(self.embedder, text)
+            vector = self.embedder.embed_queries([fitted])[0]
+            allow = self._filter(city, tag)
+            hits = searcher.search(vector, fitted, k, allow)
+        with self.db.session() as session:
+            rows = Solutions(session).many([h.solution_id for h in hits])
+            answers = tuple(self._answer(session, rows[h.solution_id], h.score, h.passage_id)
+                            for h in hits if h.solution_id in rows)
+        threshold = self.threshold
+        best = max((a.score for a in answers), default=0.0)
+        answered = best >= threshold
+        closest = () if answered else tuple(self.closest_cities(vector))
+        question_id = self._record(asker, text, answered, best, answers) if asker else None
+        return AskResult(text, answered, answers, threshold, truncated, closest, question_id)
+
+    def _filter(self, city: str | None, tag: str | None) -> Callable[[str], bool] | None:
+        if not city and not tag:
+            return None
+        city_key = fold(city) if city else None
+        tag_key = tag.lower() if tag else None
+        meta = self._meta
+
+        def allow(solution_id: str) -> bool:
+            c, tags = meta.get(solution_id, ("", ()))
+            return (city_key is None or c == city_key) and (tag_key is None or tag_key in tags)
+        return allow
+
+    @staticmethod
+    def _answer(session, solution: Solution, score: float, passage_id: int) -> Answer:
+        passage = Solutions(session).passage(passage_id) if passage_id >= 0 else None
+        return Answer(id=solution.id, title=solution.title, city=solution.city, country=solution.country,
+                      score=score, source_url=solution.source_url, summary=solution.summary,
+                      provenance=solution.provenance, heading=passage.heading if passage else "")
+
+    def closest_cities(self, query_vector: np.ndarray, n: int = 3) -> list[str]:
+        """Cities whose challenge statements are closest to the question: whom to ask when nothing matches."""
+        with self.db.session() as session:
+            pairs = [(c.name, text) for c, text in Cities(session).all_challenges()]
+        if not pairs:
+            return []
+        with self._lock:
+            cached = self._challenge_vectors
+            if cached is None or cached[0] != pairs:
+                cached = (pairs, self.embedder.embed_passages([t for _, t in pairs]))
+                self._challenge_vectors = cached
+        scores = cached[1] @ query_vector
+        best: dict[str, float] = {}
+        for (city, _), score in zip(pairs, scores.tolist()):
+            best[city] = max(best.get(city, -1.0), score)
+        return sorted(best, key=lambda c: -best[c])[:n]
+
+    def _record(self, asker: tuple[str, str], text: str, answered: bool, best: float,
+                answers: Sequence[Answer]) -> int:
+        platform, user_id = asker
+        with self.db.session() as session:
+            member = Members(session).get(platform, user_id)
+            question = Questions(session).add(Question(
+                platform=platform, user_id=user_id, city_id=member.city_id if member else None, text=text,
+                answered=answered, best_score=best, result_ids=[a.id for a in answers]))
+            return int(question.id)
+
+    # -- learning ------------------------------------------------------------------------------------------------
+
+    def feedback(self, question_id: int, *, platform: str, user_id: str, helpful: bool,
+                 solution_id: str | None = None, reason: str = "") -> None:
+        """Record that an answer was (not) helpful, with an optional reason."""
+        with self.db.session() as session:
+            repo = Questions(session)
+            if repo.get(question_id) is None:
+                raise NotFound(f"No question with id {question_id}.")
+            repo.add_feedback(Feedback(question_id=question_id, solution_id=solution_id, platform=platform,
+                                       user_id=user_id, helpful=helpful, reason=reason.strip()[:2000]))
+
+    def save_answer(self, *, title: str, city: str, country: str, summary: str, saved_by: str,
+                    challenge: str = "", source_url: str | None = None, question_id: int | None = None,
+                    tags: Sequence[str] = (), language: str = "en") -> str:
+        """Save a peer's reply as a new solution (provenance ``network``); it is searchable at once."""
+        from knowledge.records import solution_from_mapping
+
+        question_text = ""
+        if question_id is not None:
+            with self.db.session() as session:
+                question = Questions(session).get(question_id)
+                if question is None:
+                    raise NotFound(f"No question with id {question_id}.")
+                question_text = question.text
+        base = slugify(f"{city} {title}")[:100] or "answer"
+        solution_id = base
+        with self.db.session() as session:
+            n = 2
+            while Solutions(session).get(solution_id) is not None:
+                solution_id, n = f"{base}-{n}", n + 1
+        try:
+            record = solution_from_mapping({
+                "id": solution_id, "city": city, "country": country, "title": title,
+                "challenge": challenge or question_text or title, "summary": summary, "tags": list(tags),
+                "source_url": source_url or None, "language": language, "provenance": "network",
+                "provenance_note": f"saved by {saved_by}" + (f" from question {question_id}" if question_id else ""),
+            })
+        except ValueError as exc:
+            raise InvalidInput(f"Cannot save this answer: {exc}.") from None
+        self.import_records([record], saved_by=saved_by, from_question_id=question_id)
+        return solution_id
+
+    def unanswered(self, limit: int = 20) -> list[Question]:
+        with self.db.session() as session:
+            return Questions(session).unanswered(limit)

@@ -1,0 +1,8 @@
+"""Storage: SQLModel tables, repositories and the database with its migrations."""
+
+from .db import Database
+from .models import Challenge, City, Feedback, Member, Passage, Question, Solution
+from .repos import Cities, Members, Questions, Solutions
+
+__all__ = ["Challenge", "Cities", "City", "Database", "Feedback", "Member", "Members", "Passage", "Question",
+           "Questions", "Solution", "Solutions"]

@@ -1,0 +1,101 @@
+"""SQLModel tables. Times are stored as UTC-aware datetimes; lists as JSON."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _when(**kw) -> Column:
+    return Column(DateTime(timezone=True), **kw)
+
+
+class City(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=120)
+    key: str = Field(index=True, unique=True, max_length=120, description="accent- and case-folded name")
+    country: str = Field(max_length=120)
+    timezone: str = Field(max_length=64)
+    languages: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    peer_groups: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    provenance: str = Field(default="network", max_length=32)
+    source_url: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_when(nullable=False))
+
+
+class Challenge(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    city_id: int = Field(foreign_key="city.id", index=True, ondelete="CASCADE")
+    text: str
+    position: int = 0
+
+
+class Member(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("platform", "user_id", name="uq_member_identity"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=32)
+    user_id: str = Field(max_length=120)
+    name: str = Field(default="", max_length=200)
+    city_id: int | None = Field(default=None, foreign_key="city.id", index=True, ondelete="SET NULL")
+    role: str = Field(default="member", max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_when(nullable=False))
+
+
+class Solution(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=120)
+    city: str = Field(index=True, max_length=120)
+    country: str = Field(max_length=120)
+    title: str = Field(max_length=300)
+    challenge: str
+    summary: str
+    body: str = ""
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    source_url: str | None = Field(default=None, max_length=1000)
+    language: str = Field(default="en", max_length=8)
+    provenance: str = Field(default="network", max_length=32)
+    provenance_note: str = ""
+    saved_by: str | None = Field(default=None, max_length=200)
+    from_question_id: int | None = Field(default=None)
+    content_hash: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_when(nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_when(nullable=False))
+
+
+class Passage(SQLModel, table=True):
+    """A searchable piece of a solution; its id is the vector id in the index."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    solution_id: str = Field(foreign_key="solution.id", index=True, ondelete="CASCADE", max_length=120)
+    position: int = 0
+    heading: str = ""
+    text: str
+
+
+class Question(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=32)
+    user_id: str = Field(max_length=120)
+    city_id: int | None = Field(default=None, foreign_key="city.id", ondelete="SET NULL")
+    text: str
+    answered: bool = Field(index=True)
+    best_score: float | None = None
+    result_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    asked_at: datetime = Field(default_factory=utcnow, sa_column=_when(nullable=False, index=True))
+
+
+class Feedback(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    question_id: int = Field(foreign_key="question.id", index=True, ondelete="CASCADE")
+    solution_id: str | None = Field(default=None, max_length=120)
+    platform: str = Field(max_length=32)
+    user_id: str = Field(max_length=120)
+    helpful: bool
+    reason: str = ""
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_when(nullable=False))

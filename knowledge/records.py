@@ -1,0 +1,169 @@
+"""Validated records: what the importers produce and the bot stores."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,119}$")
+LANG_PATTERN = re.compile(r"^[a-z]{2}$")
+PROVENANCES = {
+    "rrr": "cited in RRR project sources",
+    "context": "a sourced city practice; not confirmed as presented in RRR",
+    "post-rrr": "dated after the RRR project (2022 or later)",
+    "reference": "reference material (OECD and others), not a city practice",
+    "network": "saved from a peer's answer in the network",
+}
+SOLUTION_FIELDS = ("id", "city", "country", "title", "challenge", "summary", "tags", "source_url", "language",
+                   "provenance", "provenance_note", "body")
+REQUIRED_SOLUTION_FIELDS = ("id", "city", "country", "title", "challenge", "summary")
+
+
+@dataclass(frozen=True)
+class SolutionRecord:
+    """One past solution, in the knowledge import format of DESIGN.md (``body`` holds long documents)."""
+
+    id: str
+    city: str
+    country: str
+    title: str
+    challenge: str
+    summary: str
+    tags: tuple[str, ...] = ()
+    source_url: str | None = None
+    language: str = "en"
+    provenance: str = "network"
+    provenance_note: str = ""
+    body: str = ""
+
+    def content_hash(self) -> str:
+        """A stable hash of the searchable content: unchanged records are not re-embedded."""
+        data = json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class CityRecord:
+    """One city of the network, as in ``cities import`` files."""
+
+    name: str
+    country: str
+    timezone: str
+    languages: tuple[str, ...] = ()
+    peer_groups: tuple[str, ...] = ()
+    challenges: tuple[str, ...] = ()
+    provenance: str = "network"
+    source_url: str | None = None
+    contacts: tuple[dict[str, str], ...] = field(default=())
+
+
+def solution_from_mapping(data: dict[str, Any]) -> SolutionRecord:
+    """Validate one raw mapping; raise ``ValueError`` with a message naming the field."""
+    if not isinstance(data, dict):
+        raise ValueError("expected an object with the fields id, city, country, title, challenge, summary")
+    unknown = sorted(set(data) - set(SOLUTION_FIELDS))
+    if unknown:
+        raise ValueError(f"unknown field(s): {', '.join(unknown)}")
+    missing = [k for k in REQUIRED_SOLUTION_FIELDS if not _text(data.get(k))]
+    if missing:
+        raise ValueError(f"missing required field(s): {', '.join(missing)}")
+    for key in (*REQUIRED_SOLUTION_FIELDS, "source_url", "language", "provenance", "provenance_note", "body"):
+        value = data.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"field '{key}' must be a string, not {type(value).__name__}")
+    record_id = data["id"].strip()
+    if not ID_PATTERN.match(record_id):
+        raise ValueError(f"id {record_id!r} must be a lowercase slug (letters, digits, '-', '_', '.'; "
+                         "at most 120 characters)")
+    tags = data.get("tags") or []
+    if isinstance(tags, str):
+        tags = [t for t in re.split(r"[;,]", tags)]
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ValueError("field 'tags' must be a list of strings")
+    language = (data.get("language") or "en").strip().lower()
+    if not LANG_PATTERN.match(language):
+        raise ValueError(f"language {language!r} must be an ISO 639-1 code such as en, es, pt")
+    provenance = (data.get("provenance") or "network").strip().lower()
+    if provenance not in PROVENANCES:
+        raise ValueError(f"provenance {provenance!r} must be one of {', '.join(PROVENANCES)}")
+    source_url = (data.get("source_url") or "").strip() or None
+    if source_url and not re.match(r"^https?://\S+$", source_url):
+        raise ValueError(f"source_url {source_url!r} must be an http(s) URL")
+    return SolutionRecord(
+        id=record_id,
+        city=data["city"].strip(),
+        country=data["country"].strip(),
+        title=data["title"].strip(),
+        challenge=data["challenge"].strip(),
+        summary=data["summary"].strip(),
+        tags=tuple(dict.fromkeys(t.strip().lower() for t in tags if t.strip())),
+        source_url=source_url,
+        language=language,
+        provenance=provenance,
+        provenance_note=(data.get("provenance_note") or "").strip(),
+        body=(data.get("body") or "").strip(),
+    )
+
+
+CITY_FIELDS = ("name", "country", "timezone", "languages", "peer_group", "challenges", "provenance", "source_url",
+               "contacts")
+
+
+def city_from_mapping(data: dict[str, Any]) -> CityRecord:
+    """Validate one raw city mapping; raise ``ValueError`` naming the field."""
+    if not isinstance(data, dict):
+        raise ValueError("expected an object with the fields name, country, timezone")
+    unknown = sorted(set(data) - set(CITY_FIELDS))
+    if unknown:
+        raise ValueError(f"unknown field(s): {', '.join(unknown)}")
+    missing = [k for k in ("name", "country", "timezone") if not _text(data.get(k))]
+    if missing:
+        raise ValueError(f"missing required field(s): {', '.join(missing)}")
+    try:
+        ZoneInfo(data["timezone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {data['timezone']!r} (use an IANA name like Europe/Madrid)") from None
+    languages = _str_list(data, "languages")
+    for code in languages:
+        if not LANG_PATTERN.match(code):
+            raise ValueError(f"language {code!r} must be an ISO 639-1 code such as en, es, pt")
+    groups = data.get("peer_group") or []
+    if isinstance(groups, str):
+        groups = [groups]
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        raise ValueError("field 'peer_group' must be a string or a list of strings")
+    provenance = (data.get("provenance") or "network").strip().lower()
+    if provenance not in PROVENANCES:
+        raise ValueError(f"provenance {provenance!r} must be one of {', '.join(PROVENANCES)}")
+    contacts = data.get("contacts") or []
+    if not isinstance(contacts, list) or not all(
+        isinstance(c, dict) and c.get("platform") in ("slack", "discord") and _text(c.get("user_id"))
+        for c in contacts
+    ):
+        raise ValueError('field \'contacts\' must be a list of {"platform": "slack"|"discord", "user_id": ...}')
+    return CityRecord(
+        name=data["name"].strip(),
+        country=data["country"].strip(),
+        timezone=data["timezone"].strip(),
+        languages=tuple(languages),
+        peer_groups=tuple(g.strip() for g in groups if g.strip()),
+        challenges=tuple(c.strip() for c in _str_list(data, "challenges") if c.strip()),
+        provenance=provenance,
+        source_url=(data.get("source_url") or None),
+        contacts=tuple({k: str(v) for k, v in c.items()} for c in contacts),
+    )
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _str_list(data: dict[str, Any], key: str) -> list[str]:
+    value = data.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"field '{key}' must be a list of strings")
+    return value
