@@ -65,11 +65,29 @@ def settings_of(ctx: typer.Context) -> Settings:
         settings = load_settings(ctx.obj["config"])
     except ConfigError as exc:
         fail(str(exc), 2)
-    logging.basicConfig(level="DEBUG" if ctx.obj["verbose"] else settings.logging.level,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    if not ctx.obj["verbose"]:
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(settings, verbose=ctx.obj["verbose"])
     return settings
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per log record, for log collectors."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data = {"time": self.formatTime(record), "level": record.levelname, "logger": record.name,
+                "message": record.getMessage()}
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False)
+
+
+def configure_logging(settings: Settings, *, verbose: bool = False) -> None:
+    """Log to stderr at the configured level, as text or (``[logging] json_lines``) JSON lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLines() if settings.logging.json_lines
+                         else logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level="DEBUG" if verbose else settings.logging.level, handlers=[handler], force=True)
+    if not verbose:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def emit_json(data: Any) -> None:
