@@ -78,8 +78,11 @@ def render_reply(out: Console, reply: Reply, *, styled: bool) -> None:
             if block.source_url:
                 out.print(f"  [link={block.source_url}]{_esc(block.source_url)}[/link]")
         elif isinstance(block, Actions):
-            value = block.buttons[0].value if block.buttons else ""
-            out.print(f"[dim]Was this useful? Type `helpful {value}` or `nothelpful {value} what was missing`.[/dim]")
+            ids = {b.action_id: b.value for b in block.buttons}
+            if "feedback_helpful" in ids:
+                value = ids["feedback_helpful"]
+                out.print(f"[dim]Was this useful? Type `helpful {value}` or `nothelpful {value} what was missing`."
+                          "[/dim]")
         elif isinstance(block, Text) and block.style in ("heading", "muted"):
             style = "bold" if block.style == "heading" else "dim"
             out.print(f"[{style}]{_esc(block.text)}[/{style}]")

@@ -54,6 +54,8 @@ class BotSettings(_Section):
     name: str = "rrr"
     coordinators: list[str] = Field(default_factory=list, description='"platform:user_id" entries')
     seed_on_first_start: bool = True
+    network_channels: dict[str, str] = Field(
+        default_factory=dict, description='where "Ask the network" posts, by platform: {slack = "C0123"}')
 
     @field_validator("coordinators")
     @classmethod

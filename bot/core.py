@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
+from dataclasses import replace
 
 from .commands import Command, Context, Registry, split_command
 from .errors import InvalidInput, PermissionDenied, UserError
-from .messages import Action, Incoming, Reply, Text
+from .messages import Action, Incoming, Mention, Reply, Text
 from .replies import answer_reply, cities_reply, city_reply
 from .services import Directory, KnowledgeBase
 from .text import neutralize_mentions
@@ -19,10 +21,12 @@ ERROR_REPLY = "Sorry, something went wrong on my side. The coordinators can find
 class Bot:
     """``await bot.handle(Incoming)`` -> replies. Adapters parse and render; the bot decides."""
 
-    def __init__(self, directory: Directory, knowledge: KnowledgeBase, *, name: str = "rrr") -> None:
+    def __init__(self, directory: Directory, knowledge: KnowledgeBase, *, name: str = "rrr",
+                 network_channels: Mapping[str, str] | None = None) -> None:
         self.directory = directory
         self.knowledge = knowledge
         self.name = name
+        self.network_channels = dict(network_channels or {})
         self.commands = Registry()
         for command in self._builtin_commands():
             self.commands.add(command)
@@ -57,7 +61,8 @@ class Bot:
             if text[:1] in "/!":
                 raise InvalidInput(f"Unknown command `{neutralize_mentions(name)}`. Type `help` for the list.")
             command, rest = self.commands.find("ask"), text
-        if command.coordinator_only and not self.directory.is_coordinator(message.platform, message.user):
+        if command.coordinator_only and not self.directory.is_coordinator(message.platform, message.user,
+                                                                           message.roles):
             raise PermissionDenied(f"Only coordinators can use `{command.name}`.")
         return await command.handler(Context(message, command.name, rest))
 
@@ -69,7 +74,66 @@ class Bot:
                                     user_id=action.user, helpful=helpful, reason=action.field("reason"))
             thanks = "Thanks, glad it helped." if helpful else "Thanks, noted. It helps us see what the network lacks."
             return [Reply.text(thanks, ephemeral=True)]
+        if action.action_id == "ask_network":
+            return await self._ask_network(action)
+        if action.action_id == "share_answer":
+            question = await asyncio.to_thread(self.knowledge.question, _int(action.value, "question id"))
+            result = await asyncio.to_thread(self.knowledge.ask, question.text)
+            return [answer_reply(replace(result, question_id=question.id))]
+        if action.action_id == "save_solution":
+            return await self._save_solution(action)
         raise InvalidInput(f"Unknown action `{action.action_id}`.")
+
+    async def _ask_network(self, action: Action) -> list[Reply]:
+        """Post an unanswered question to the network channel, mentioning the contacts of the closest cities."""
+        channel = self.network_channels.get(action.platform)
+        if not channel:
+            raise InvalidInput("No network channel is configured for this platform; a coordinator can set "
+                               "`[bot] network_channels`.")
+        question = await asyncio.to_thread(self.knowledge.question, _int(action.value, "question id"))
+        result = await asyncio.to_thread(self.knowledge.ask, question.text)
+        contacts = await asyncio.to_thread(self.directory.contacts, result.closest_cities, action.platform)
+        blocks: list = [Text("A peer asks the network:", "heading"), Text(f"> {neutralize_mentions(question.text)}")]
+        if result.closest_cities:
+            blocks.append(Text("Cities working on the closest challenges: " + ", ".join(result.closest_cities)))
+        if contacts:
+            blocks.append(Mention(tuple(dict.fromkeys(u for _, u in contacts)), "Can you help?"))
+        blocks.append(Text("Reply in this thread; a good answer can be saved to the knowledge base with "
+                           "\"Save as solution\".", "muted"))
+        return [Reply(tuple(blocks), channel=channel),
+                Reply.text("Your question was posted to the network channel.", ephemeral=True)]
+
+    async def _save_solution(self, action: Action) -> list[Reply]:
+        city = action.field("city").strip()
+        country = action.field("country").strip() or (await asyncio.to_thread(self.directory.country_of, city)) or ""
+        if not country:
+            raise InvalidInput(f"'{city or '(no city)'}' is not a city of the network; give its country too.")
+        question_id = _int(action.field("question_id"), "question id") if action.field("question_id") else None
+        saved_by = f"{action.platform}:{action.user}"
+        solution_id = await asyncio.to_thread(
+            self.knowledge.save_answer, title=action.field("title"), city=city, country=country,
+            summary=action.field("summary"), challenge=action.field("challenge"),
+            source_url=action.field("source_url") or None, saved_by=saved_by, question_id=question_id)
+        return [Reply.text(f"Saved as `{solution_id}`. It is searchable now.", ephemeral=True)]
+
+    async def home(self, platform: str, user: str, roles: tuple[str, ...] = ()) -> Reply:
+        """A member's overview: their city, its challenges and their role (Slack's App Home, Discord's /home)."""
+        try:
+            city = await asyncio.to_thread(self.directory.member_city, platform, user)
+            coordinator = self.directory.is_coordinator(platform, user, roles)
+            blocks: list = [Text(f"Welcome to the {self.name} peer network", "heading")]
+            if city is None:
+                blocks.append(Text("You are not linked to a city yet: use `iam CITY` so peers can find you."))
+            else:
+                profile = await asyncio.to_thread(self.directory.profile, city)
+                blocks.append(Text(f"Your city: {profile.name} ({profile.country})"))
+                blocks.append(Text("Its challenges:\n" + ("\n".join(f"- {c}" for c in profile.challenges)
+                                                          or "- none recorded")))
+            blocks.append(Text(f"Your role: {'coordinator' if coordinator else 'member'}.", "muted"))
+            return Reply(tuple(blocks))
+        except Exception:
+            log.exception("failed to build the home view for %s:%s", platform, user)
+            return Reply.text(ERROR_REPLY, is_error=True)
 
     # -- commands ------------------------------------------------------------------------------------------------
 
@@ -91,7 +155,7 @@ class Bot:
         ]
 
     async def _help(self, ctx: Context) -> list[Reply]:
-        coordinator = self.directory.is_coordinator(ctx.message.platform, ctx.message.user)
+        coordinator = self.directory.is_coordinator(ctx.message.platform, ctx.message.user, ctx.message.roles)
         lines = [f"`{c.usage}` - {c.summary}" + (" (coordinators)" if c.coordinator_only else "")
                  for c in self.commands if coordinator or not c.coordinator_only]
         intro = "Ask me anything about how peer cities used the social and solidarity economy, or use a command:"
@@ -124,7 +188,7 @@ class Bot:
     async def _whoami(self, ctx: Context) -> list[Reply]:
         m = ctx.message
         city = await asyncio.to_thread(self.directory.member_city, m.platform, m.user)
-        role = "coordinator" if self.directory.is_coordinator(m.platform, m.user) else "member"
+        role = "coordinator" if self.directory.is_coordinator(m.platform, m.user, m.roles) else "member"
         where = f"linked to {city}" if city else "not linked to a city yet (`iam CITY`)"
         return [Reply.text(f"You are a {role}, {where}.")]
 

@@ -25,6 +25,7 @@ class Incoming:
     thread: str | None = None
     is_direct: bool = False
     user_name: str = ""
+    roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class Action:
     channel: str = ""
     workspace: str = ""
     fields: tuple[tuple[str, str], ...] = ()
+    roles: tuple[str, ...] = ()
+    user_name: str = ""
 
     def field(self, name: str, default: str = "") -> str:
         """Return the submitted form field ``name``."""
@@ -108,7 +111,15 @@ class Time:
     label: str = ""
 
 
-Block = Union[Text, Facts, SolutionCard, Actions, Time]
+@dataclass(frozen=True)
+class Mention:
+    """People the bot means to notify (the only mentions an adapter lets ping), with a lead-in text."""
+
+    user_ids: tuple[str, ...]
+    text: str = ""
+
+
+Block = Union[Text, Facts, SolutionCard, Actions, Time, Mention]
 
 
 @dataclass(frozen=True)
@@ -118,6 +129,8 @@ class Reply:
     blocks: tuple[Block, ...]
     ephemeral: bool = False
     is_error: bool = False
+    channel: str | None = None
+    """Post to this channel instead of answering where the message came from (e.g. the network channel)."""
 
     @classmethod
     def text(cls, text: str, *, is_error: bool = False, ephemeral: bool = False) -> Reply:
@@ -144,6 +157,8 @@ def _block_text(block: Block) -> str:
         return "  ".join(f"[{b.label}]" for b in block.buttons)
     if isinstance(block, Time):
         return f"{block.label} {block.at.isoformat()}".strip()
+    if isinstance(block, Mention):
+        return " ".join([block.text, *(f"@{u}" for u in block.user_ids)]).strip()
     raise TypeError(f"unknown block {block!r}")
 
 

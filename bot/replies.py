@@ -42,6 +42,8 @@ def answer_reply(result: AskResult) -> Reply:
     nearest = result.results[0]
     blocks.append(Text(f"Nearest, but below the confidence threshold: {nearest.title} ({nearest.city}), "
                        f"score {nearest.score:.2f} < {result.threshold:.2f}.", "muted"))
+    if result.question_id is not None:
+        blocks.append(Actions((Button("Ask the network", "ask_network", str(result.question_id), "primary"),)))
     return Reply(tuple(blocks))
 
 

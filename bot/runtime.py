@@ -37,7 +37,8 @@ class Runtime:
             db.upgrade()
         directory = Directory(db, settings.bot.coordinators)
         knowledge = KnowledgeBase(db, settings.knowledge, settings.index_dir, embedder_factory)
-        return cls(settings, db, directory, knowledge, Bot(directory, knowledge, name=settings.bot.name))
+        return cls(settings, db, directory, knowledge, Bot(directory, knowledge, name=settings.bot.name,
+                                                                  network_channels=settings.bot.network_channels))
 
     def seed(self, progress=None) -> tuple[tuple[int, int], ImportSummary]:
         """Load the bundled RRR cities and solutions (idempotent: unchanged records are skipped)."""

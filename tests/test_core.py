@@ -18,7 +18,7 @@ from bot.core import ERROR_REPLY
 from bot.messages import Facts
 from bot.store import Questions
 from bot.testing import Exchange, TestAdapter
-from tests.conftest import make_settings
+from conftest import make_settings
 
 MEMBER_COMMANDS = ("help", "ask QUESTION", "cities", "city NAME", "iam CITY", "whoami", "helpful QUESTION_ID",
                    "nothelpful QUESTION_ID")
@@ -305,6 +305,8 @@ def test_a_broken_database_during_an_action_becomes_the_polite_error_reply(membe
 
 def test_a_closed_database_file_becomes_the_polite_error_reply(member: TestAdapter, seeded: Runtime) -> None:
     seeded.db.close()
-    Path(seeded.db.engine.url.database).unlink()  # the file is gone: SQLite opens an empty one
+    database = Path(seeded.db.engine.url.database)
+    for path in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+        path.unlink(missing_ok=True)  # the file is gone: the next connection opens an empty one
     exchange = say(member, "whoami")
     assert exchange.text == ERROR_REPLY

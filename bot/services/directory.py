@@ -82,9 +82,9 @@ class Directory:
             city = Cities(session).by_id(member.city_id)
             return city.name if city else None
 
-    def is_coordinator(self, platform: str, user_id: str) -> bool:
-        """Configured in ``[bot] coordinators`` or given the role in the database."""
-        if f"{platform}:{user_id}" in self._configured:
+    def is_coordinator(self, platform: str, user_id: str, roles: Iterable[str] = ()) -> bool:
+        """Configured in ``[bot] coordinators``, vouched for by the adapter (``roles``) or given the role here."""
+        if f"{platform}:{user_id}" in self._configured or "coordinator" in roles:
             return True
         with self.db.session() as session:
             member = Members(session).get(platform, user_id)
@@ -95,6 +95,23 @@ class Directory:
             raise InvalidInput(f"role must be member or coordinator, not {role!r}")
         with self.db.session() as session:
             Members(session).ensure(platform, user_id).role = role
+
+    def contacts(self, city_names: Iterable[str], platform: str) -> list[tuple[str, str]]:
+        """``(city, user id)`` of the members of those cities on ``platform``, in the cities' order."""
+        out: list[tuple[str, str]] = []
+        with self.db.session() as session:
+            cities = Cities(session)
+            for name in city_names:
+                city = cities.by_key(name)
+                if city is not None:
+                    out += [(city.name, m.user_id) for m in Members(session).of_city(city.id)
+                            if m.platform == platform]
+        return out
+
+    def country_of(self, city_name: str) -> str | None:
+        with self.db.session() as session:
+            city = Cities(session).by_key(city_name)
+            return city.country if city else None
 
     def challenges(self) -> list[tuple[str, str]]:
         """Every ``(city name, challenge statement)`` pair."""

@@ -18,6 +18,7 @@ from knowledge import (
     DEFAULT_THRESHOLDS, Embedder, IndexError_, Manifest, Searcher, SolutionRecord, VectorIndex, create_embedder,
     fingerprint, fit_to_tokens, split_passages,
 )
+from knowledge.records import solution_from_mapping
 from knowledge.text import fold, slugify
 
 from ..config import KnowledgeSettings
@@ -335,8 +336,6 @@ class KnowledgeBase:
                     challenge: str = "", source_url: str | None = None, question_id: int | None = None,
                     tags: Sequence[str] = (), language: str = "en") -> str:
         """Save a peer's reply as a new solution (provenance ``network``); it is searchable at once."""
-        from knowledge.records import solution_from_mapping
-
         question_text = ""
         if question_id is not None:
             with self.db.session() as session:
@@ -361,6 +360,13 @@ class KnowledgeBase:
             raise InvalidInput(f"Cannot save this answer: {exc}.") from None
         self.import_records([record], saved_by=saved_by, from_question_id=question_id)
         return solution_id
+
+    def question(self, question_id: int) -> Question:
+        with self.db.session() as session:
+            question = Questions(session).get(question_id)
+        if question is None:
+            raise NotFound(f"No question with id {question_id}.")
+        return question
 
     def unanswered(self, limit: int = 20) -> list[Question]:
         with self.db.session() as session:
