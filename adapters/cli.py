@@ -26,6 +26,8 @@ app = typer.Typer(help="RRR peer-network bot: ask peer cities' past solutions, f
 kb_app = typer.Typer(help="Manage the knowledge base of solutions.", no_args_is_help=True)
 cities_app = typer.Typer(help="Manage the cities of the network.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+run_app = typer.Typer(help="Run the bot on a chat platform.", no_args_is_help=True)
+app.add_typer(run_app, name="run")
 app.add_typer(kb_app, name="kb")
 app.add_typer(cities_app, name="cities")
 app.add_typer(db_app, name="db")
@@ -106,6 +108,13 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
 # -- chat and ask ----------------------------------------------------------------------------------------------
 
 
+def seed_on_first_start(rt: Runtime) -> None:
+    if rt.settings.bot.seed_on_first_start and rt.is_empty():
+        err.print("First start: loading the bundled RRR network and knowledge base...")
+        with progress_bar("Embedding solutions") as progress:
+            rt.seed(progress)
+
+
 @app.command()
 def chat(ctx: typer.Context,
          seed: Annotated[bool, typer.Option(help="Load the bundled RRR data on first start.")] = True) -> None:
@@ -115,11 +124,45 @@ def chat(ctx: typer.Context,
     from .console import ConsoleAdapter
 
     with runtime(ctx) as rt:
-        if seed and rt.settings.bot.seed_on_first_start and rt.is_empty():
-            err.print("First start: loading the bundled RRR network and knowledge base...")
-            with progress_bar("Embedding solutions") as progress:
-                rt.seed(progress)
+        if seed:
+            seed_on_first_start(rt)
         asyncio.run(ConsoleAdapter(rt.bot, sys.stdin, out).run())
+
+
+@run_app.command("slack")
+def run_slack(ctx: typer.Context,
+              http: Annotated[bool, typer.Option("--http", help="Serve the Events API over HTTP instead of "
+                                                 "Socket Mode.")] = False,
+              port: Annotated[Optional[int], typer.Option(help="HTTP port (default [slack] port).")] = None,
+              host: Annotated[Optional[str], typer.Option(help="HTTP address (default [slack] host).")] = None) -> None:
+    """Serve Slack: Socket Mode by default, or the Events API at /slack/events with --http."""
+    import asyncio
+    import os
+
+    from aiohttp import web
+
+    from bot import Secrets
+
+    from .slack import EVENTS_PATH, SlackAdapter
+
+    with runtime(ctx) as rt:
+        try:
+            adapter = SlackAdapter(rt.bot, rt.settings, Secrets.from_env(os.environ))
+            if http:
+                pass
+            elif not adapter.secrets.slack_app_token:
+                fail("Socket Mode needs SLACK_APP_TOKEN (xapp-...) in the environment; or use --http", 2)
+        except ConfigError as exc:
+            fail(str(exc), 2)
+        seed_on_first_start(rt)
+        rt.knowledge.warm_up()
+        if http:
+            bind_host, bind_port = host or rt.settings.slack.host, port or rt.settings.slack.port
+            err.print(f"Serving Slack events at http://{bind_host}:{bind_port}{EVENTS_PATH}")
+            web.run_app(adapter.web_app(), host=bind_host, port=bind_port, print=None)
+        else:
+            err.print("Connecting to Slack through Socket Mode...")
+            asyncio.run(adapter.start_socket_mode())
 
 
 @app.command()

@@ -66,6 +66,13 @@ class BotSettings(_Section):
         return value
 
 
+class SlackSettings(_Section):
+    api_base_url: str = Field("https://slack.com/api/", description="Web API base (GovSlack, a proxy)")
+    coordinator_groups: list[str] = Field(default_factory=list, description="user group ids of coordinators")
+    host: str = "0.0.0.0"
+    port: int = Field(3000, ge=1, le=65535)
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json_lines: bool = False
@@ -81,6 +88,7 @@ class Settings(BaseModel):
     knowledge: KnowledgeSettings = KnowledgeSettings()
     bot: BotSettings = BotSettings()
     logging: LoggingSettings = LoggingSettings()
+    slack: SlackSettings = SlackSettings()
     source: str = Field("defaults", description="where the settings came from, for messages")
 
     @property

@@ -11,7 +11,7 @@ from .commands import Command, Context, Registry, split_command
 from .errors import InvalidInput, PermissionDenied, UserError
 from .messages import Action, Incoming, Mention, Reply, Text
 from .replies import answer_reply, cities_reply, city_reply
-from .services import Directory, KnowledgeBase
+from .services import Directory, KnowledgeBase, ReceiptBook
 from .text import neutralize_mentions
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,7 @@ class Bot:
         self.knowledge = knowledge
         self.name = name
         self.network_channels = dict(network_channels or {})
+        self.receipts = ReceiptBook(directory.db)
         self.commands = Registry()
         for command in self._builtin_commands():
             self.commands.add(command)
@@ -115,6 +116,14 @@ class Bot:
             summary=action.field("summary"), challenge=action.field("challenge"),
             source_url=action.field("source_url") or None, saved_by=saved_by, question_id=question_id)
         return [Reply.text(f"Saved as `{solution_id}`. It is searchable now.", ephemeral=True)]
+
+    async def member_city(self, platform: str, user: str) -> str | None:
+        """The city a platform user is linked to, if any."""
+        return await asyncio.to_thread(self.directory.member_city, platform, user)
+
+    async def first_delivery(self, platform: str, key: str) -> bool:
+        """Claim a platform event; False means it was handled before (a retry) and must be ignored."""
+        return await asyncio.to_thread(self.receipts.claim, f"{platform}:{key}")
 
     async def home(self, platform: str, user: str, roles: tuple[str, ...] = ()) -> Reply:
         """A member's overview: their city, its challenges and their role (Slack's App Home, Discord's /home)."""

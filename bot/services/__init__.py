@@ -2,5 +2,6 @@
 
 from .directory import CityProfile, Directory
 from .knowledge_base import Answer, AskResult, ImportSummary, KnowledgeBase
+from .receipts import ReceiptBook
 
-__all__ = ["Answer", "AskResult", "CityProfile", "Directory", "ImportSummary", "KnowledgeBase"]
+__all__ = ["Answer", "AskResult", "CityProfile", "Directory", "ImportSummary", "KnowledgeBase", "ReceiptBook"]

@@ -1,8 +1,8 @@
 """Storage: SQLModel tables, repositories and the database with its migrations."""
 
 from .db import Database
-from .models import Challenge, City, Feedback, Member, Passage, Question, Solution
-from .repos import Cities, Members, Questions, Solutions
+from .models import Challenge, City, Feedback, Member, Passage, Question, Receipt, Solution
+from .repos import Cities, Members, Questions, Receipts, Solutions
 
 __all__ = ["Challenge", "Cities", "City", "Database", "Feedback", "Member", "Members", "Passage", "Question",
-           "Questions", "Solution", "Solutions"]
+           "Questions", "Receipt", "Receipts", "Solution", "Solutions"]

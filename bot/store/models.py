@@ -99,3 +99,10 @@ class Feedback(SQLModel, table=True):
     helpful: bool
     reason: str = ""
     created_at: datetime = Field(default_factory=utcnow, sa_column=_when(nullable=False))
+
+
+class Receipt(SQLModel, table=True):
+    """A platform event already handled (Slack ``event_id``, a Discord interaction id ...)."""
+
+    key: str = Field(primary_key=True, max_length=200)
+    received_at: datetime = Field(default_factory=utcnow, sa_column=_when(nullable=False, index=True))

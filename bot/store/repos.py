@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from datetime import datetime
+
 from sqlalchemy import delete, func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from knowledge.records import CityRecord, SolutionRecord
 from knowledge.text import fold
 
-from .models import Challenge, City, Feedback, Member, Passage, Question, Solution, utcnow
+from .models import Challenge, City, Feedback, Member, Passage, Question, Receipt, Solution, utcnow
 
 
 class Cities:
@@ -190,3 +193,23 @@ class Questions:
     def feedback_for(self, question_id: int) -> list[Feedback]:
         return list(self.session.exec(select(Feedback).where(Feedback.question_id == question_id)))
 
+
+
+class Receipts:
+    """Claims on platform events: the first claim of a key wins, every later one is refused."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def claim(self, key: str) -> bool:
+        """True for the first claim of ``key``; False when it was already claimed (a retried delivery)."""
+        try:
+            with self.session.begin_nested():
+                self.session.add(Receipt(key=key[:200]))
+        except IntegrityError:
+            return False
+        return True
+
+    def forget_before(self, moment: datetime) -> int:
+        result = self.session.exec(delete(Receipt).where(col(Receipt.received_at) < moment))
+        return int(result.rowcount or 0)

@@ -1,0 +1,289 @@
+"""The Slack adapter: the real slack-bolt ``AsyncApp``, wired to the neutral core.
+
+Every listener acknowledges first (Slack's 3-second budget) and does the work after; events are claimed by
+``event_id`` in the database, so Slack's retries are answered once; Web API calls go through ``AsyncWebClient``
+with slack_sdk's rate-limit retry handler.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import Action, Bot, Incoming, Reply, Secrets, Settings
+from bot.errors import ConfigError
+from bot.messages import Button
+
+from . import modals
+from .render import fallback_text, question_id_of, to_blocks
+
+log = logging.getLogger(__name__)
+PLATFORM = "slack"
+EVENTS_PATH = "/slack/events"
+GROUP_CACHE_SECONDS = 300
+_MENTION = re.compile(r"<@([A-Z0-9]+)(\|[^>]*)?>")
+
+
+class SlackAdapter:
+    """Serves one Slack workspace: mentions, DMs, ``/rrr``, shortcuts, buttons, modals and the App Home."""
+
+    def __init__(self, bot: Bot, settings: Settings, secrets: Secrets, *,
+                 client: AsyncWebClient | None = None) -> None:
+        if not secrets.slack_bot_token or not secrets.slack_signing_secret:
+            raise ConfigError("Slack needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET in the environment")
+        self.bot = bot
+        self.settings = settings
+        self.secrets = secrets
+        self.client = client or AsyncWebClient(
+            token=secrets.slack_bot_token, base_url=settings.slack.api_base_url,
+            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)])
+        bolt_log = logging.getLogger("slack_bolt")
+        bolt_log.addFilter(_same_token_warning)
+        self.app = AsyncApp(client=self.client, signing_secret=secrets.slack_signing_secret, logger=bolt_log)
+        self._groups: dict[str, tuple[float, frozenset[str]]] = {}
+        self._register()
+
+    # -- serving -------------------------------------------------------------------------------------------------
+
+    def web_app(self) -> web.Application:
+        """The aiohttp application serving the Events API at ``/slack/events`` (HTTP mode)."""
+        return self.app.web_app(path=EVENTS_PATH, port=self.settings.slack.port)
+
+    async def start_socket_mode(self) -> None:
+        """Connect through Socket Mode (no public URL needed) and serve until cancelled."""
+        if not self.secrets.slack_app_token:
+            raise ConfigError("Socket Mode needs SLACK_APP_TOKEN (xapp-...) in the environment; or use --http")
+        handler = self.socket_mode_handler()
+        await handler.start_async()
+
+    def socket_mode_handler(self):
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        web_client = AsyncWebClient(token=self.secrets.slack_app_token, base_url=self.settings.slack.api_base_url)
+        return AsyncSocketModeHandler(self.app, self.secrets.slack_app_token, web_client=web_client)
+
+    # -- listeners -----------------------------------------------------------------------------------------------
+
+    def _register(self) -> None:
+        app = self.app
+        app.event("app_mention")(self._on_mention)
+        app.event("message")(self._on_message)
+        app.event("app_home_opened")(self._on_home)
+        app.command("/rrr")(self._on_command)
+        app.shortcut("find_similar")(self._on_find_similar)
+        app.shortcut("save_solution")(self._on_save_shortcut)
+        app.view(modals.SAVE_SOLUTION)(self._on_save_submit)
+        app.view(modals.NOT_HELPFUL)(self._on_not_helpful_submit)
+        app.action("feedback_helpful")(self._on_button)
+        app.action("feedback_not_helpful")(self._on_not_helpful)
+        app.action("ask_network")(self._on_button)
+        app.action("share_answer")(self._on_share)
+
+    async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if _from_bot(event) or not await self._first(body):
+            return
+        thread = event.get("thread_ts") or event["ts"]
+        message = await self._incoming(event["user"], _strip_mentions(event.get("text", "")), event["channel"],
+                                       body.get("team_id", ""), thread=thread)
+        await self._deliver(await self.bot.handle(message), channel=event["channel"], user=event["user"],
+                            thread=thread)
+
+    async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        # Only direct messages; channel messages reach the bot as app_mention events.
+        if event.get("channel_type") != "im" or event.get("subtype") or _from_bot(event):
+            return
+        if not await self._first(body):
+            return
+        message = await self._incoming(event["user"], _strip_mentions(event.get("text", "")), event["channel"],
+                                       body.get("team_id", ""), is_direct=True)
+        await self._deliver(await self.bot.handle(message), channel=event["channel"], user=event["user"])
+
+    async def _on_home(self, event: dict[str, Any]) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        user = event["user"]
+        reply = await self.bot.home(PLATFORM, user, await self._roles(user))
+        await self.client.views_publish(user_id=user, view={"type": "home", "blocks": to_blocks(reply)})
+
+    async def _on_command(self, ack, command: dict[str, Any], respond) -> None:
+        await ack()
+        text = command.get("text", "").strip() or "help"
+        message = await self._incoming(command["user_id"], text, command.get("channel_id", ""),
+                                       command.get("team_id", ""))
+        for reply in await self.bot.handle(message):
+            share = ()
+            question_id = question_id_of(reply)
+            if question_id and not reply.channel:
+                share = (Button("Share in channel", "share_answer", question_id),)
+            if reply.channel:
+                await self._post(reply, channel=reply.channel)
+                continue
+            await respond(response_type="ephemeral", text=fallback_text(reply),
+                          blocks=to_blocks(reply, extra_buttons=share))
+
+    async def _on_find_similar(self, ack, shortcut: dict[str, Any], respond) -> None:
+        await ack()
+        text = (shortcut.get("message") or {}).get("text", "")
+        user = shortcut["user"]["id"]
+        message = await self._incoming(user, "ask " + _strip_mentions(text), shortcut["channel"]["id"],
+                                       shortcut.get("team", {}).get("id", ""))
+        for reply in await self.bot.handle(message):
+            await respond(response_type="ephemeral", text=fallback_text(reply), blocks=to_blocks(reply))
+
+    async def _on_save_shortcut(self, ack, shortcut: dict[str, Any]) -> None:
+        await ack()
+        message = shortcut.get("message") or {}
+        channel = shortcut["channel"]["id"]
+        text = _strip_mentions(message.get("text", "")).strip()
+        author = message.get("user", "")
+        city = (await self.bot.member_city(PLATFORM, author)) if author else None
+        question_id = await self._question_of_thread(channel, message.get("thread_ts"))
+        link = ""
+        try:
+            link = (await self.client.chat_getPermalink(channel=channel, message_ts=message["ts"]))["permalink"]
+        except (SlackApiError, KeyError):
+            log.info("no permalink for %s/%s", channel, message.get("ts"))
+        first_line = re.split(r"(?<=[.!?])\s|\n", text, maxsplit=1)[0] if text else ""
+        view = modals.save_solution_modal(title=first_line, city=city or "", country="", summary=text,
+                                          source_url=link, question_id=question_id, channel=channel)
+        await self.client.views_open(trigger_id=shortcut["trigger_id"], view=view)
+
+    async def _on_save_submit(self, ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = modals.values(view)
+        errors = {k: "Required." for k in ("title", "city", "summary") if not values.get(k)}
+        if values.get("source_url") and not re.match(r"^https?://\S+$", values["source_url"]):
+            errors["source_url"] = "Give an http(s) link, or leave it empty."
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        meta = modals.metadata(view)
+        user = body["user"]["id"]
+        fields = tuple((k, v) for k, v in values.items()) + (("question_id", str(meta.get("question_id") or "")),)
+        action = Action(PLATFORM, user, "save_solution", fields=fields, roles=await self._roles(user))
+        await self._deliver(await self.bot.handle_action(action), channel=meta.get("channel") or user, user=user)
+
+    async def _on_button(self, ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        user = body["user"]["id"]
+        channel = (body.get("channel") or {}).get("id") or user
+        event = Action(PLATFORM, user, action["action_id"], action.get("value", ""), channel=channel,
+                       roles=await self._roles(user))
+        replies = await self.bot.handle_action(event)
+        question_id = action.get("value", "")
+        for reply in replies:
+            metadata = None
+            if reply.channel and action["action_id"] == "ask_network":
+                metadata = {"event_type": "rrr_question", "event_payload": {"question_id": question_id}}
+            await self._post(reply, channel=reply.channel or channel, user=user, metadata=metadata)
+
+    async def _on_not_helpful(self, ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        channel = (body.get("channel") or {}).get("id", "")
+        await self.client.views_open(trigger_id=body["trigger_id"],
+                                     view=modals.not_helpful_modal(action.get("value", ""), channel))
+
+    async def _on_not_helpful_submit(self, ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        await ack()
+        meta = modals.metadata(view)
+        user = body["user"]["id"]
+        action = Action(PLATFORM, user, "feedback_not_helpful", str(meta.get("question_id", "")),
+                        fields=(("reason", modals.values(view).get("reason", "")),))
+        await self._deliver(await self.bot.handle_action(action), channel=meta.get("channel") or user, user=user)
+
+    async def _on_share(self, ack, body: dict[str, Any], action: dict[str, Any], respond) -> None:
+        await ack()
+        user = body["user"]["id"]
+        channel = (body.get("channel") or {}).get("id") or user
+        replies = await self.bot.handle_action(Action(PLATFORM, user, "share_answer", action.get("value", ""),
+                                                      channel=channel))
+        for reply in replies:
+            await self._post(reply, channel=channel, user=user)
+        await respond(response_type="ephemeral", replace_original=False, text="Shared in the channel.")
+
+    # -- helpers -------------------------------------------------------------------------------------------------
+
+    async def _incoming(self, user: str, text: str, channel: str, team: str, *, thread: str | None = None,
+                        is_direct: bool = False) -> Incoming:
+        return Incoming(platform=PLATFORM, user=user, text=text, channel=channel, workspace=team, thread=thread,
+                        is_direct=is_direct, roles=await self._roles(user))
+
+    async def _first(self, body: dict[str, Any]) -> bool:
+        event_id = body.get("event_id")
+        return True if not event_id else await self.bot.first_delivery(PLATFORM, event_id)
+
+    async def _deliver(self, replies: list[Reply], *, channel: str, user: str, thread: str | None = None) -> None:
+        for reply in replies:
+            await self._post(reply, channel=reply.channel or channel, user=user,
+                             thread=None if reply.channel else thread)
+
+    async def _post(self, reply: Reply, *, channel: str, user: str | None = None, thread: str | None = None,
+                    metadata: dict[str, Any] | None = None) -> None:
+        """Send one reply: ephemeral to ``user`` when the core asks for it, else a message (in ``thread``)."""
+        kwargs: dict[str, Any] = {"channel": channel, "text": fallback_text(reply), "blocks": to_blocks(reply)}
+        try:
+            if reply.ephemeral and user and channel != user:
+                await self.client.chat_postEphemeral(user=user, **kwargs)
+                return
+            if thread:
+                kwargs["thread_ts"] = thread
+            if metadata:
+                kwargs["metadata"] = metadata
+            await self.client.chat_postMessage(unfurl_links=False, **kwargs)
+        except SlackApiError as exc:
+            log.error("Slack refused a message to %s: %s", channel, exc.response.get("error"))
+
+    async def _roles(self, user: str) -> tuple[str, ...]:
+        """``("coordinator",)`` for members of a configured coordinator user group."""
+        for group in self.settings.slack.coordinator_groups:
+            if user in await self._group_members(group):
+                return ("coordinator",)
+        return ()
+
+    async def _group_members(self, group: str) -> frozenset[str]:
+        cached = self._groups.get(group)
+        if cached and time.monotonic() - cached[0] < GROUP_CACHE_SECONDS:
+            return cached[1]
+        try:
+            users = frozenset((await self.client.usergroups_users_list(usergroup=group)).get("users", []))
+        except SlackApiError as exc:
+            log.warning("cannot read user group %s: %s", group, exc.response.get("error"))
+            users = cached[1] if cached else frozenset()
+        self._groups[group] = (time.monotonic(), users)
+        return users
+
+    async def _question_of_thread(self, channel: str, thread_ts: str | None) -> str | None:
+        """The question id an "Ask the network" post carries in its metadata, if the message replies to one."""
+        if not thread_ts:
+            return None
+        try:
+            found = await self.client.conversations_replies(channel=channel, ts=thread_ts, limit=1,
+                                                            include_all_metadata=True)
+        except SlackApiError:
+            return None
+        for message in found.get("messages", [])[:1]:
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("question_id"):
+                return str(payload["question_id"])
+        return None
+
+
+def _same_token_warning(record: logging.LogRecord) -> bool:
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that our client (built from that same token) wins."""
+    return "`token` will be unused" not in record.getMessage()
+
+
+def _strip_mentions(text: str) -> str:
+    return " ".join(_MENTION.sub(" ", text).split())
+
+
+def _from_bot(event: dict[str, Any]) -> bool:
+    return bool(event.get("bot_id")) or event.get("subtype") == "bot_message"

@@ -1,0 +1,118 @@
+"""Helpers shared by the benchmarks: settings, the cached benchmark knowledge bases, timing and output."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = Path(__file__).resolve().parent
+if str(BENCH_DIR) not in sys.path:
+    sys.path.insert(0, str(BENCH_DIR))
+
+from bot import Runtime, Settings, load_settings  # noqa: E402
+from bot.store import Solutions  # noqa: E402
+from knowledge import read_cities  # noqa: E402
+from knowledge.corpus import CITIES_FILE  # noqa: E402
+
+import synthetic  # noqa: E402
+
+MARKER = "bench-kb.json"
+
+
+def make_settings(data_dir: Path, **env: str) -> Settings:
+    """Settings as the CLI builds them from an environment holding only ``RRR_DATA_DIR`` (as tests/conftest.py)."""
+    return load_settings(None, {"RRR_DATA_DIR": str(data_dir), "HOME": str(data_dir), **env})
+
+
+def kb_dir(n: int) -> Path:
+    return Path(f"/tmp/rrr-bench-{n}")
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _solution_count(settings: Settings) -> int:
+    with Runtime.open(settings) as rt, rt.db.session() as session:
+        return Solutions(session).count()
+
+
+def ensure_kb(n: int) -> tuple[Path, bool, float]:
+    """The data dir of a knowledge base of ``n`` synthetic solutions plus the bundled cities.
+
+    Reused when its database already holds ``n`` solutions from this generator version; otherwise built from
+    scratch through ``KnowledgeBase.import_records`` (minutes for 10k). Returns (dir, reused, build seconds).
+    """
+    data_dir = kb_dir(n)
+    settings = make_settings(data_dir)
+    marker = data_dir / MARKER
+    expected = {"n": n, "seed": n, "generator": synthetic.VERSION}
+    if data_dir.exists():
+        try:
+            ok = json.loads(marker.read_text()) == expected and _solution_count(settings) == n
+        except Exception:  # noqa: BLE001 - anything unreadable means rebuild
+            ok = False
+        if ok:
+            return data_dir, True, 0.0
+        log(f"[kb {n}] {data_dir} is not a complete {n}-solution benchmark KB; rebuilding")
+        shutil.rmtree(data_dir)
+    records = synthetic.generate(n, seed=n)
+    log(f"[kb {n}] building {data_dir}: embedding {n} solutions (this takes a while)...")
+    start = time.perf_counter()
+    last = [start]
+
+    def progress(done: int, total: int) -> None:
+        now = time.perf_counter()
+        if now - last[0] > 30 or done == total:
+            last[0] = now
+            log(f"[kb {n}]   {done}/{total} passages, {done / (now - start):.1f}/s")
+
+    with Runtime.open(settings) as rt:
+        rt.directory.import_cities(read_cities(CITIES_FILE).records)
+        rt.knowledge.import_records(records, progress=progress)
+    elapsed = time.perf_counter() - start
+    marker.write_text(json.dumps(expected))
+    log(f"[kb {n}] built in {elapsed:.0f}s")
+    return data_dir, False, elapsed
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Linear-interpolated percentile (as numpy's default) of ``values``."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    pos = (len(ordered) - 1) * q / 100
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def emit(results: dict, argv: list[str]) -> None:
+    """Write the results as JSON to the path after ``--json-out`` (used by run_all.py)."""
+    if "--json-out" in argv:
+        path = Path(argv[argv.index("--json-out") + 1])
+        path.write_text(json.dumps(results, indent=2))
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+def clean_env(data_dir: Path) -> dict[str, str]:
+    """The environment for a CLI subprocess: this one minus RRR_* settings, plus ``RRR_DATA_DIR``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RRR_")}
+    env["RRR_DATA_DIR"] = str(data_dir)
+    return env

@@ -1,0 +1,103 @@
+"""Ask latency of ``KnowledgeBase.ask`` on 1k and 10k synthetic solutions, beside its floor.
+
+Floor = what any ask must do: the embedder's own ``embed_queries([q])`` plus one ``VectorIndex.search`` on the
+same index (loaded from the same files) for the same question. Floor and ask alternate per question (the order
+flips every question), so load from other processes hits both alike. 5 warm-up asks first, then 200 questions
+in eight languages. Target: ask p50 / floor p50 <= 1.25.
+
+    python benchmarks/bench_ask.py [--sizes 1000,10000] [--json-out results.json]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from _common import emit, ensure_kb, load_average, log, make_settings, percentile
+
+from bot import Runtime
+from knowledge import VectorIndex, fit_to_tokens
+
+import synthetic
+
+WARMUP = 5
+QUESTIONS = 200
+TARGET = 1.25
+
+
+def bench_size(n: int) -> dict:
+    data_dir, reused, build_s = ensure_kb(n)
+    settings = make_settings(data_dir)
+    questions = synthetic.questions(QUESTIONS + WARMUP, seed=7)
+    warmup, measured = questions[:WARMUP], questions[WARMUP:]
+    with Runtime.open(settings) as rt:
+        kb = rt.knowledge
+        kb.warm_up()
+        embedder = kb.embedder
+        index, _ = VectorIndex.load(settings.index_dir)  # the same index file the knowledge base opened
+        k = settings.knowledge.top_k
+
+        def floor(q: str) -> float:
+            start = time.perf_counter()
+            vector = embedder.embed_queries([q])[0]
+            index.search(vector, k)
+            return time.perf_counter() - start
+
+        def ask(q: str):
+            start = time.perf_counter()
+            result = kb.ask(q)
+            return time.perf_counter() - start, result
+
+        for q in warmup:
+            kb.ask(q)
+            floor(q)
+        ask_t: list[float] = []
+        floor_t: list[float] = []
+        answered = truncated = 0
+        for i, q in enumerate(measured):
+            if i % 2:
+                floor_t.append(floor(q))
+                elapsed, result = ask(q)
+            else:
+                elapsed, result = ask(q)
+                floor_t.append(floor(q))
+            ask_t.append(elapsed)
+            answered += result.answered
+            truncated += fit_to_tokens(embedder, q)[1]
+        passages = len(index)
+    ms = lambda s: round(s * 1000, 2)  # noqa: E731
+    out = {
+        "n": n, "passages": passages, "kb_reused": reused, "kb_build_s": round(build_s, 1),
+        "questions": len(measured), "answered": answered,
+        "ask_p50_ms": ms(percentile(ask_t, 50)), "ask_p99_ms": ms(percentile(ask_t, 99)),
+        "floor_p50_ms": ms(percentile(floor_t, 50)), "floor_p99_ms": ms(percentile(floor_t, 99)),
+        "ask_mean_ms": ms(sum(ask_t) / len(ask_t)), "floor_mean_ms": ms(sum(floor_t) / len(floor_t)),
+        "overhead_p50_ms": ms(percentile([a - f for a, f in zip(ask_t, floor_t)], 50)),
+        "load_average": load_average(),
+    }
+    out["ratio_p50"] = round(percentile(ask_t, 50) / percentile(floor_t, 50), 3)
+    out["ratio_p99"] = round(percentile(ask_t, 99) / percentile(floor_t, 99), 3)
+    out["pass"] = out["ratio_p50"] <= TARGET
+    return out
+
+
+def main(argv: list[str]) -> dict:
+    sizes = [1000, 10000]
+    if "--sizes" in argv:
+        sizes = [int(s) for s in argv[argv.index("--sizes") + 1].split(",")]
+    results = {"target_ratio_p50": TARGET, "sizes": []}
+    for n in sizes:
+        log(f"[ask] {n} solutions ...")
+        r = bench_size(n)
+        results["sizes"].append(r)
+        print(f"ask {n:>6} solutions ({r['passages']} passages, {r['answered']}/{r['questions']} answered): "
+              f"p50 {r['ask_p50_ms']:.1f} ms, p99 {r['ask_p99_ms']:.1f} ms | floor p50 {r['floor_p50_ms']:.1f} ms, "
+              f"p99 {r['floor_p99_ms']:.1f} ms | ratio p50 {r['ratio_p50']:.3f} (target <= {TARGET}) "
+              f"{'PASS' if r['pass'] else 'FAIL'} | median overhead {r['overhead_p50_ms']:.1f} ms "
+              f"| load {r['load_average']}", flush=True)
+    emit(results, argv)
+    return results
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
