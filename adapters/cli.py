@@ -201,6 +201,30 @@ def _print_result(result) -> None:
     render_reply(out, answer_reply(result), styled=out.is_terminal)
 
 
+@run_app.command("discord")
+def run_discord(ctx: typer.Context) -> None:
+    """Serve Discord through the gateway (DISCORD_TOKEN from the environment)."""
+    import asyncio
+    import os
+
+    from bot import Secrets
+
+    from .discord import DiscordAdapter
+
+    with runtime(ctx) as rt:
+        try:
+            adapter = DiscordAdapter(rt.bot, rt.settings, Secrets.from_env(os.environ))
+        except ConfigError as exc:
+            fail(str(exc), 2)
+        seed_on_first_start(rt)
+        rt.knowledge.warm_up()
+        err.print("Connecting to Discord...")
+        try:
+            asyncio.run(adapter.start())
+        except Exception as exc:  # discord.py raises LoginFailure, PrivilegedIntentsRequired, HTTPException ...
+            fail(f"Discord connection failed: {exc}")
+
+
 # -- knowledge base --------------------------------------------------------------------------------------------
 
 

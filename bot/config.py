@@ -73,6 +73,15 @@ class SlackSettings(_Section):
     port: int = Field(3000, ge=1, le=65535)
 
 
+class DiscordSettings(_Section):
+    api_base_url: str = Field("https://discord.com/api/v10", description="REST base (a proxy)")
+    gateway_url: str = Field("wss://gateway.discord.gg/", description="gateway (a proxy)")
+    guild_id: str = Field("", description="sync commands to this guild only (fast, for development)")
+    coordinator_role: str = Field("", description="members with this role id or name are coordinators")
+    sharded: bool = Field(False, description="AutoShardedClient for large deployments")
+    shard_count: int | None = Field(None, ge=1)
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json_lines: bool = False
@@ -89,6 +98,7 @@ class Settings(BaseModel):
     bot: BotSettings = BotSettings()
     logging: LoggingSettings = LoggingSettings()
     slack: SlackSettings = SlackSettings()
+    discord: DiscordSettings = DiscordSettings()
     source: str = Field("defaults", description="where the settings came from, for messages")
 
     @property

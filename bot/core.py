@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -121,6 +122,14 @@ class Bot:
         """The city a platform user is linked to, if any."""
         return await asyncio.to_thread(self.directory.member_city, platform, user)
 
+    async def city_names(self) -> list[str]:
+        """Names of the network's cities (for autocompletion)."""
+        return await asyncio.to_thread(self.directory.city_names)
+
+    async def tags(self) -> list[str]:
+        """Topic tags used in the knowledge base (for autocompletion)."""
+        return await asyncio.to_thread(self.knowledge.tags)
+
     async def first_delivery(self, platform: str, key: str) -> bool:
         """Claim a platform event; False means it was handled before (a retry) and must be ignored."""
         return await asyncio.to_thread(self.receipts.claim, f"{platform}:{key}")
@@ -149,7 +158,8 @@ class Bot:
     def _builtin_commands(self) -> list[Command]:
         return [
             Command("help", "what I can do", "help", self._help, aliases=("?",)),
-            Command("ask", "find past solutions of peer cities", "ask QUESTION", self._ask),
+            Command("ask", "find past solutions of peer cities (filters: city:NAME tag:TAG)", "ask QUESTION",
+                    self._ask),
             Command("cities", "the cities of the network", "cities", self._cities),
             Command("city", "a city's profile, challenges and contacts", "city NAME", self._city),
             Command("iam", "link yourself to your city", "iam CITY", self._iam),
@@ -175,7 +185,9 @@ class Bot:
             raise InvalidInput("Usage: `ask QUESTION`, e.g. `ask how did other cities fund social enterprise "
                                "incubators?`")
         message = ctx.message
-        result = await asyncio.to_thread(self.knowledge.ask, ctx.rest, asker=(message.platform, message.user))
+        question, filters = _filters(ctx.rest)
+        result = await asyncio.to_thread(self.knowledge.ask, question, asker=(message.platform, message.user),
+                                         **filters)
         return [answer_reply(result)]
 
     async def _cities(self, ctx: Context) -> list[Reply]:
@@ -222,6 +234,15 @@ class Bot:
             raise InvalidInput("Usage: `role USER_ID coordinator|member`.")
         await asyncio.to_thread(self.directory.set_role, ctx.message.platform, args[0], args[1])
         return [Reply.text(f"{neutralize_mentions(args[0])} is now a {args[1]}.")]
+
+
+_FILTER = re.compile(r"(?:^|\s)(city|tag):(\"[^\"]+\"|\S+)", re.IGNORECASE)
+
+
+def _filters(text: str) -> tuple[str, dict[str, str]]:
+    """Split ``city:Turin tag:"youth employment"`` filters off a question."""
+    filters = {m.group(1).lower(): m.group(2).strip('"') for m in _FILTER.finditer(text)}
+    return _FILTER.sub(" ", text).strip(), filters
 
 
 def _int(value: str, what: str) -> int:

@@ -237,6 +237,17 @@ class KnowledgeBase:
         with self.db.session() as session:
             return Solutions(session).list(city, tag)
 
+    def tags(self) -> list[str]:
+        """Every tag in use, sorted."""
+        with self._lock:
+            self._ensure_meta()
+            return sorted({tag for _, tags in self._meta.values() for tag in tags})
+
+    def _ensure_meta(self) -> None:
+        if not self._meta:
+            with self.db.session() as session:
+                self._meta = {s.id: (fold(s.city), tuple(s.tags)) for s in Solutions(session).list()}
+
     def stats(self) -> dict[str, object]:
         with self.db.session() as session:
             stats = Solutions(session).stats()

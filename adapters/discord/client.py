@@ -1,0 +1,254 @@
+"""The Discord adapter: the real discord.py client, wired to the neutral core.
+
+Slash commands and context menus go through an ``app_commands.CommandTree``; every interaction is deferred at once
+(Discord's 3-second budget) and answered by follow-up; embedding and search run in worker threads inside the core,
+so the gateway heartbeat never waits. Messages are sent with mentions disabled, except the users the core means.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+
+from bot import Action, Bot, Incoming, Reply, Secrets, Settings
+from bot.errors import ConfigError
+from bot.messages import Actions, Button
+from bot.config import DiscordSettings
+
+from .render import render, trim
+from .views import ActionButton, NotHelpfulModal, SaveSolutionModal, make_view
+
+log = logging.getLogger(__name__)
+PLATFORM = "discord"
+_MENTION = re.compile(r"<@!?(\d+)>")
+
+
+def point_at(settings: DiscordSettings) -> None:
+    """Aim discord.py at the configured REST and gateway endpoints (a proxy, or a test server).
+
+    discord.py keeps both as class attributes, so this applies to the whole process.
+    """
+    discord.http.Route.BASE = settings.api_base_url.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+
+
+class _Client(discord.Client):
+    def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
+        super().__init__(**options)
+        self.adapter = adapter
+
+    async def setup_hook(self) -> None:
+        await self.adapter.setup()
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self.adapter.on_message(message)
+
+
+class _ShardedClient(discord.AutoShardedClient):
+    def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
+        super().__init__(**options)
+        self.adapter = adapter
+
+    async def setup_hook(self) -> None:
+        await self.adapter.setup()
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self.adapter.on_message(message)
+
+
+class DiscordAdapter:
+    """Serves Discord: mentions, DMs, slash commands, context menus, persistent buttons and modals."""
+
+    def __init__(self, bot: Bot, settings: Settings, secrets: Secrets) -> None:
+        if not secrets.discord_token:
+            raise ConfigError("Discord needs DISCORD_TOKEN in the environment")
+        self.bot = bot
+        self.settings = settings
+        self.secrets = secrets
+        point_at(settings.discord)
+        options: dict[str, Any] = {"intents": discord.Intents.default(),
+                                   "allowed_mentions": discord.AllowedMentions.none()}
+        if settings.discord.sharded:
+            self.client: discord.Client = _ShardedClient(self, shard_count=settings.discord.shard_count, **options)
+        else:
+            self.client = _Client(self, **options)
+        self.tree = app_commands.CommandTree(self.client)
+        self._register_commands()
+
+    async def start(self) -> None:
+        """Log in, connect to the gateway and serve until closed (reconnects are discord.py's)."""
+        await self.client.start(self.secrets.discord_token or "")
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def setup(self) -> None:
+        """Register the persistent buttons and sync the commands (to the configured guild, else globally)."""
+        self.client.add_dynamic_items(ActionButton)
+        guild_id = self.settings.discord.guild_id
+        if guild_id:
+            guild = discord.Object(id=int(guild_id))
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+        else:
+            await self.tree.sync()
+
+    # -- messages ------------------------------------------------------------------------------------------------
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Answer a mention (as a reply) or a DM; ignore bots, the bot itself included."""
+        me = self.client.user
+        if message.author.bot or me is None:
+            return
+        is_dm = message.guild is None
+        if not is_dm and me not in message.mentions:
+            return
+        if not await self.bot.first_delivery(PLATFORM, f"message:{message.id}"):
+            return
+        text = " ".join(_MENTION.sub(" ", message.content).split())
+        incoming = Incoming(platform=PLATFORM, user=str(message.author.id), text=text,
+                            channel=str(message.channel.id), workspace=str(message.guild.id) if message.guild else "",
+                            is_direct=is_dm, user_name=message.author.display_name, roles=self._roles(message.author))
+        for reply in await self.bot.handle(incoming):
+            if reply.channel:
+                await self._post_to_channel(reply)
+                continue
+            rendered = render(reply)
+            await message.reply(content=rendered.content or None, embeds=rendered.embeds,
+                                view=make_view(rendered.buttons) or discord.utils.MISSING,
+                                allowed_mentions=rendered.allowed_mentions, mention_author=False)
+
+    # -- interactions --------------------------------------------------------------------------------------------
+
+    async def run_command(self, interaction: discord.Interaction, text: str, *, ephemeral: bool = False) -> None:
+        """Defer at once, let the core answer ``text``, then send the replies as follow-ups."""
+        await interaction.response.defer(thinking=True, ephemeral=ephemeral)
+        incoming = Incoming(platform=PLATFORM, user=str(interaction.user.id), text=text,
+                            channel=str(interaction.channel_id or ""), workspace=str(interaction.guild_id or ""),
+                            is_direct=interaction.guild_id is None, user_name=interaction.user.display_name,
+                            roles=self._roles(interaction.user))
+        await self._follow_up(interaction, await self.bot.handle(incoming), ephemeral=ephemeral)
+
+    async def on_button(self, interaction: discord.Interaction, action: str, value: str) -> None:
+        if action == "feedback_not_helpful":
+            await interaction.response.send_modal(NotHelpfulModal(self, value))
+            return
+        if action == "save_solution_form":
+            await interaction.response.send_modal(SaveSolutionModal(self, question_id=value))
+            return
+        await interaction.response.defer(thinking=True, ephemeral=True)
+        event = Action(PLATFORM, str(interaction.user.id), action, value, channel=str(interaction.channel_id or ""),
+                       roles=self._roles(interaction.user))
+        replies = await self.bot.handle_action(event)
+        await self._follow_up(interaction, replies, ephemeral=True, question_id=value if action == "ask_network"
+                              else None)
+
+    async def on_form(self, interaction: discord.Interaction, action: str, value: str, fields: dict[str, str]) -> None:
+        await interaction.response.defer(thinking=True, ephemeral=True)
+        event = Action(PLATFORM, str(interaction.user.id), action, value, channel=str(interaction.channel_id or ""),
+                       fields=tuple(fields.items()), roles=self._roles(interaction.user))
+        await self._follow_up(interaction, await self.bot.handle_action(event), ephemeral=True)
+
+    async def _follow_up(self, interaction: discord.Interaction, replies: list[Reply], *, ephemeral: bool,
+                         question_id: str | None = None) -> None:
+        for reply in replies:
+            if reply.channel:
+                await self._post_to_channel(reply, question_id=question_id)
+                continue
+            rendered = render(reply)
+            await interaction.followup.send(content=rendered.content or "\u200b", embeds=rendered.embeds,
+                                            view=make_view(rendered.buttons) or discord.utils.MISSING,
+                                            ephemeral=ephemeral or reply.ephemeral,
+                                            allowed_mentions=rendered.allowed_mentions)
+
+    async def _post_to_channel(self, reply: Reply, *, question_id: str | None = None) -> None:
+        """Post to the channel the core names (the network channel), with a "Save an answer" button."""
+        if question_id:
+            reply = Reply(reply.blocks + (Actions((Button("Save an answer as a solution", "save_solution_form",
+                                                          question_id),)),), channel=reply.channel)
+        rendered = render(reply)
+        try:
+            channel = self.client.get_channel(int(reply.channel)) or await self.client.fetch_channel(int(reply.channel))
+            await channel.send(content=rendered.content or None, embeds=rendered.embeds,  # type: ignore[union-attr]
+                               view=make_view(rendered.buttons) or discord.utils.MISSING,
+                               allowed_mentions=rendered.allowed_mentions)
+        except (discord.HTTPException, ValueError) as exc:
+            log.error("cannot post to channel %s: %s", reply.channel, exc)
+
+    def _roles(self, user: discord.abc.User) -> tuple[str, ...]:
+        wanted = self.settings.discord.coordinator_role
+        if not wanted or not isinstance(user, discord.Member):
+            return ()
+        return ("coordinator",) if any(str(r.id) == wanted or r.name == wanted for r in user.roles) else ()
+
+    # -- commands ------------------------------------------------------------------------------------------------
+
+    def _register_commands(self) -> None:
+        tree, adapter = self.tree, self
+
+        async def city_names(_: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+            names = await adapter.bot.city_names()
+            return [app_commands.Choice(name=n, value=n) for n in names if current.casefold() in n.casefold()][:25]
+
+        async def tags(_: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+            known = await adapter.bot.tags()
+            return [app_commands.Choice(name=t, value=t) for t in known if current.casefold() in t][:25]
+
+        @tree.command(name="ask", description="Find past solutions of peer cities")
+        @app_commands.describe(question="Your question, in any language", city="Only this city's solutions",
+                               tag="Only solutions with this topic")
+        @app_commands.autocomplete(city=city_names, tag=tags)
+        async def ask(interaction: discord.Interaction, question: str, city: str | None = None,
+                      tag: str | None = None) -> None:
+            filters = "".join(f' {k}:"{v}"' for k, v in (("city", city), ("tag", tag)) if v)
+            await adapter.run_command(interaction, f"ask {question}{filters}")
+
+        @tree.command(name="cities", description="The cities of the network")
+        async def cities(interaction: discord.Interaction) -> None:
+            await adapter.run_command(interaction, "cities")
+
+        @tree.command(name="city", description="A city's profile, challenges and contacts")
+        @app_commands.autocomplete(name=city_names)
+        async def city(interaction: discord.Interaction, name: str) -> None:
+            await adapter.run_command(interaction, f"city {name}")
+
+        @tree.command(name="iam", description="Link yourself to your city")
+        @app_commands.autocomplete(city=city_names)
+        async def iam(interaction: discord.Interaction, city: str) -> None:
+            await adapter.run_command(interaction, f"iam {city}", ephemeral=True)
+
+        @tree.command(name="whoami", description="Your city and role")
+        async def whoami(interaction: discord.Interaction) -> None:
+            await adapter.run_command(interaction, "whoami", ephemeral=True)
+
+        @tree.command(name="help", description="What the bot can do")
+        async def help_(interaction: discord.Interaction) -> None:
+            await adapter.run_command(interaction, "help", ephemeral=True)
+
+        @tree.command(name="unanswered", description="Questions the knowledge base could not answer (coordinators)")
+        async def unanswered(interaction: discord.Interaction) -> None:
+            await adapter.run_command(interaction, "unanswered", ephemeral=True)
+
+        @tree.command(name="home", description="Your city, its challenges and your role")
+        async def home(interaction: discord.Interaction) -> None:
+            await interaction.response.defer(thinking=True, ephemeral=True)
+            reply = await adapter.bot.home(PLATFORM, str(interaction.user.id), adapter._roles(interaction.user))
+            await adapter._follow_up(interaction, [reply], ephemeral=True)
+
+        @tree.context_menu(name="Find similar solutions")
+        async def find_similar(interaction: discord.Interaction, message: discord.Message) -> None:
+            await adapter.run_command(interaction, "ask " + " ".join(_MENTION.sub(" ", message.content).split()),
+                                      ephemeral=True)
+
+        @tree.context_menu(name="Save as solution")
+        async def save_solution(interaction: discord.Interaction, message: discord.Message) -> None:
+            city = await adapter.bot.member_city(PLATFORM, str(message.author.id))
+            text = " ".join(_MENTION.sub(" ", message.content).split())
+            first = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0] if text else ""
+            await interaction.response.send_modal(SaveSolutionModal(
+                adapter, title=trim(first, 150), city=city or "", summary=text, source_url=message.jump_url))
