@@ -66,23 +66,19 @@ class ConsoleAdapter:
 
 def render_reply(out: Console, reply: Reply, *, styled: bool) -> None:
     """Print ``reply`` on ``out``; ``styled`` adds colours and links, otherwise plain text."""
-    if not styled:
-        out.print(reply.as_text(), markup=False, highlight=False, soft_wrap=True)
-        out.print("")
-        return
     for block in reply.blocks:
-        if isinstance(block, SolutionCard):
+        if isinstance(block, Actions):
+            hint = _feedback_hint(block)
+            if hint:
+                out.print(f"[dim]{_esc(hint)}[/dim]" if styled else hint, markup=styled, highlight=False)
+        elif not styled:
+            out.print(Reply((block,)).as_text(), markup=False, highlight=False, soft_wrap=True)
+        elif isinstance(block, SolutionCard):
             out.print(f"[bold]{_esc(block.title)}[/bold] - {_esc(block.city)}, {_esc(block.country)} "
                       f"[dim]({_esc(block.provenance)}, score {block.score:.2f})[/dim]")
             out.print(f"  {_esc(block.summary)}", highlight=False)
             if block.source_url:
                 out.print(f"  [link={block.source_url}]{_esc(block.source_url)}[/link]")
-        elif isinstance(block, Actions):
-            ids = {b.action_id: b.value for b in block.buttons}
-            if "feedback_helpful" in ids:
-                value = ids["feedback_helpful"]
-                out.print(f"[dim]Was this useful? Type `helpful {value}` or `nothelpful {value} what was missing`."
-                          "[/dim]")
         elif isinstance(block, Text) and block.style in ("heading", "muted"):
             style = "bold" if block.style == "heading" else "dim"
             out.print(f"[{style}]{_esc(block.text)}[/{style}]")
@@ -94,6 +90,14 @@ def render_reply(out: Console, reply: Reply, *, styled: bool) -> None:
         else:
             out.print(_esc(Reply((block,)).as_text()), style="red" if reply.is_error else "", highlight=False)
     out.print("")
+
+
+def _feedback_hint(block: Actions) -> str:
+    ids = {b.action_id: b.value for b in block.buttons}
+    if "feedback_helpful" in ids:
+        value = ids["feedback_helpful"]
+        return f"Was this useful? Type `helpful {value}` or `nothelpful {value} what was missing`."
+    return ""
 
 
 def _esc(text: str) -> str:

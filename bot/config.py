@@ -143,7 +143,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
         source = str(path)
     for key in ("slack", "discord"):
         _reject_secrets(data.get(key), source, key)
-    _apply_env(data, env)
+    origin = _apply_env(data, env)
     if env.get("RRR_DATA_DIR"):
         data["data_dir"] = env["RRR_DATA_DIR"]
     data.setdefault("data_dir", str(default_data_dir(env)))
@@ -152,7 +152,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, source)) from None
+        raise ConfigError(_describe(exc, source, origin)) from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -180,7 +180,11 @@ def _reject_secrets(section: Any, source: str, name: str) -> None:
                 )
 
 
-def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[tuple[str, str], str]:
+    """Overlay ``RRR_<SECTION>__<KEY>`` variables; return which (section, key) came from which variable."""
+    sections = {name for name, info in Settings.model_fields.items()
+                if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)}
+    origin: dict[tuple[str, str], str] = {}
     for name, raw in sorted(env.items()):
         if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV:
             continue
@@ -188,10 +192,15 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
         if len(parts) != 2 or not all(parts):
             raise ConfigError(f"environment variable {name} is not of the form RRR_<SECTION>__<KEY>")
         section, key = parts
+        if section not in sections:
+            raise ConfigError(f"environment variable {name}: unknown section [{section}] "
+                              f"(known: {', '.join(sorted(sections))})")
         target = data.setdefault(section, {})
         if not isinstance(target, dict):
             raise ConfigError(f"environment variable {name}: [{section}] is not a section")
         target[key] = _parse_env_value(raw)
+        origin[(section, key)] = name
+    return origin
 
 
 def _parse_env_value(raw: str) -> Any:
@@ -204,10 +213,14 @@ def _parse_env_value(raw: str) -> Any:
     return raw
 
 
-def _describe(exc: ValidationError, source: str) -> str:
+def _describe(exc: ValidationError, source: str, origin: Mapping[tuple[str, str], str]) -> str:
     problems = []
     for error in exc.errors():
-        where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+        loc = tuple(str(p) for p in error["loc"])
+        where = ".".join(loc) or "(top level)"
+        variable = origin.get(loc[:2]) if len(loc) >= 2 else None
+        if variable:
+            where = f"{where} (from {variable})"
         if error["type"] == "extra_forbidden":
             problems.append(f"unknown key '{where}'")
         else:

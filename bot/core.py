@@ -38,7 +38,7 @@ class Bot:
         try:
             return await self._dispatch(message)
         except UserError as exc:
-            return [Reply.text(str(exc), is_error=True)]
+            return [Reply.text(neutralize_mentions(str(exc)), is_error=True)]
         except Exception:  # the core must never crash an adapter's event loop
             log.exception("failed to handle %r", message)
             return [Reply.text(ERROR_REPLY, is_error=True)]
@@ -48,7 +48,7 @@ class Bot:
         try:
             return await self._act(action)
         except UserError as exc:
-            return [Reply.text(str(exc), is_error=True, ephemeral=True)]
+            return [Reply.text(neutralize_mentions(str(exc)), is_error=True, ephemeral=True)]
         except Exception:
             log.exception("failed to handle %r", action)
             return [Reply.text(ERROR_REPLY, is_error=True, ephemeral=True)]

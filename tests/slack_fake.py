@@ -528,8 +528,11 @@ class FakeSlack:
             ts = self._next_ts()
             message = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "app_id": APP_ID, "ts": ts,
                        "text": p.get("text", ""), "blocks": p.get("blocks", []), "team": TEAM_ID}
+            if p.get("metadata"):
+                message["metadata"] = p["metadata"]
             if p.get("thread_ts"):
                 message["thread_ts"] = p["thread_ts"]
+            self.remember(channel, message)
             return {"ok": True, "channel": channel, "ts": ts, "message": message}
         if method == "chat.postEphemeral":
             if not channel or not p.get("user"):
@@ -559,10 +562,14 @@ class FakeSlack:
                                          "bot_id": BOT_ID, "state": {"values": {}}, "hash": f"{next(_ids)}.h"}}
         if method == "conversations.replies":
             ts = str(p.get("ts") or "")
-            messages = self.threads.get((channel, ts))
-            if messages is None:
+            with self._lock:
+                messages = list(self.threads.get((channel, ts)) or [])
+            if not messages:
                 return {"ok": False, "error": "thread_not_found"}
-            return {"ok": True, "messages": messages, "has_more": False}
+            if not _truthy(p.get("include_all_metadata")):
+                messages = [{k: v for k, v in m.items() if k != "metadata"} for m in messages]
+            limit = int(p.get("limit") or 1000)
+            return {"ok": True, "messages": messages[:limit], "has_more": len(messages) > limit}
         if method == "conversations.history":
             return {"ok": True, "messages": [], "has_more": False}
         if method == "conversations.info":
@@ -594,6 +601,12 @@ class FakeSlack:
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link/?ticket=t{next(_ids)}&app_id={APP_ID}"}
         return {"ok": False, "error": "unknown_method"}
+
+    def remember(self, channel: str, message: dict[str, Any]) -> None:
+        """Keep a message for ``conversations.replies``: a thread is its root followed by its replies."""
+        root = str(message.get("thread_ts") or message["ts"])
+        with self._lock:
+            self.threads.setdefault((channel, root), []).append(message)
 
     def _next_ts(self) -> str:
         return f"{int(time.time())}.{next(self._ts):06d}"
@@ -640,6 +653,12 @@ class FakeSlack:
                     self._sockets.remove(ws)
         return ws
 
+    @property
+    def open_sockets(self) -> int:
+        """How many Socket Mode connections are open now."""
+        with self._lock:
+            return len(self._sockets)
+
     def wait_for_socket(self, timeout: float = DEFAULT_TIMEOUT) -> None:
         """Wait until a Socket Mode client is connected."""
         wait_until(lambda: self._sockets, timeout, "a Socket Mode connection", self.describe)
@@ -665,6 +684,10 @@ class FakeSlack:
                 return next((a for a in self.acks if a.get("envelope_id") == envelope_id), None)
         return wait_until(found, timeout, f"the ack of envelope {envelope_id}",
                           lambda: f"socket messages: {self.socket_messages}")
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() in ("1", "true")
 
 
 def _user_profile(user: str) -> dict[str, Any]:

@@ -93,9 +93,6 @@ def test_iam_persists_across_runs(seeded_dir: Path) -> None:
     assert "linked to Bilbao" in proc.stdout
 
 
-@pytest.mark.xfail(reason="BUG: piped (plain) console output renders the feedback buttons as '[Helpful]  "
-                          "[Not helpful]' without the question id, so a console user cannot type `helpful ID` "
-                          "(Reply.as_text drops Button.value; only the styled renderer shows it)", strict=True)
 def test_piped_answer_says_how_to_give_feedback(seeded_dir: Path) -> None:
     proc = chat(seeded_dir, "ask how did cities support local shops with vouchers?\n")
     assert_clean(proc)

@@ -203,9 +203,24 @@ def _ask_ids(rt: Runtime, question: str = QUESTION, **kw) -> list[str]:
     return [a.id for a in rt.knowledge.ask(question, **kw).results]
 
 
+@pytest.fixture
+def small_seeded_dir(seeded_dir: Path) -> Path:
+    """The seeded network keeping only the Turin, Rotterdam and Dublin practices, so a rebuild embeds little.
+
+    Removing solutions embeds nothing; the index left behind is intact and matches the database.
+    """
+    with Runtime.open(make_settings(seeded_dir)) as rt:
+        for solution in rt.knowledge.list():
+            if solution.city not in ("Turin", "Rotterdam", "Dublin"):
+                rt.knowledge.remove(solution.id)
+        assert 8 <= rt.knowledge.stats()["solutions"] <= 20
+    return seeded_dir
+
+
 @pytest.mark.parametrize("damage", ["delete", "corrupt"])
-def test_missing_or_corrupt_index_is_rebuilt(seeded_dir: Path, damage: str, caplog, counting_factory) -> None:
-    settings = make_settings(seeded_dir)
+def test_missing_or_corrupt_index_is_rebuilt(small_seeded_dir: Path, damage: str, caplog,
+                                             counting_factory) -> None:
+    settings = make_settings(small_seeded_dir)
     files = [settings.index_dir / INDEX_FILE, settings.index_dir / MANIFEST_FILE]
     if damage == "delete":
         for path in files:
@@ -223,8 +238,8 @@ def test_missing_or_corrupt_index_is_rebuilt(seeded_dir: Path, damage: str, capl
     assert len(loaded) == found.count == passages
 
 
-def test_manifest_of_another_model_is_rebuilt(seeded_dir: Path, caplog, counting_factory) -> None:
-    settings = make_settings(seeded_dir)
+def test_manifest_of_another_model_is_rebuilt(small_seeded_dir: Path, caplog, counting_factory) -> None:
+    settings = make_settings(small_seeded_dir)
     real_model = json.loads((settings.index_dir / MANIFEST_FILE).read_text("utf-8"))["model"]
     _set_manifest(settings.index_dir, model="some-other-model")  # checksum still matches the index file
     VectorIndex.load(settings.index_dir)  # the file itself reads fine: only the model is wrong
@@ -252,9 +267,9 @@ def test_intact_index_is_reused_without_embedding(seeded_dir: Path, caplog, coun
     assert {p.name: p.read_bytes() for p in settings.index_dir.iterdir()} == before
 
 
-def test_stale_fingerprint_after_database_change_is_rebuilt(seeded_dir: Path, caplog) -> None:
+def test_stale_fingerprint_after_database_change_is_rebuilt(small_seeded_dir: Path, caplog) -> None:
     """The index saved before a change no longer matches the database: it is rebuilt, not trusted."""
-    settings = make_settings(seeded_dir)
+    settings = make_settings(small_seeded_dir)
     old = {p.name: p.read_bytes() for p in settings.index_dir.iterdir()}
     with Runtime.open(settings) as rt:
         rt.knowledge.remove("turin-facilito-giovani")

@@ -19,7 +19,7 @@ from sqlmodel import SQLModel, select
 
 from bot import StorageError
 from bot.store import (
-    Challenge, Cities, City, Database, Feedback, Member, Members, Passage, Question, Questions, Solution, Solutions,
+    Challenge, Cities, City, Database, Feedback, Member, Members, Passage, Question, Questions, Solutions,
 )
 from knowledge.records import CityRecord, SolutionRecord
 
@@ -349,10 +349,7 @@ def test_session_rolls_back_on_error(db: Database) -> None:
 
 
 @pytest.mark.parametrize("backend", [
-    pytest.param("sqlite", marks=pytest.mark.xfail(
-        reason="BUG: DateTime(timezone=True) comes back naive from SQLite, though models promise UTC-aware "
-               "datetimes (PostgreSQL returns aware ones); comparing with utcnow() then raises TypeError",
-        strict=True)),
+    "sqlite",
     "postgresql",
 ])
 def test_datetimes_read_back_utc_aware(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
@@ -389,8 +386,6 @@ def test_bad_database_url_is_a_storage_error(url: str, expected: str) -> None:
     assert "\n" not in message
 
 
-@pytest.mark.xfail(reason="BUG: a known dialect whose driver is not installed (mysql://, postgresql+asyncpg://) "
-                          "raises ModuleNotFoundError from create_engine, not StorageError", strict=True)
 def test_url_whose_driver_is_missing_is_a_storage_error() -> None:
     with pytest.raises(StorageError, match="mysql"):
         Database("mysql://rrr@127.0.0.1/rrr")

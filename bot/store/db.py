@@ -95,6 +95,9 @@ def _create_engine(url: str, echo: bool) -> Engine:
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
             engine = create_engine(parsed, echo=echo, pool_pre_ping=True)
+    except ImportError as exc:
+        raise StorageError(f"the database driver for {parsed.render_as_string(hide_password=True)} is not "
+                           f"installed ({exc.name or exc}); SQLite and PostgreSQL (psycopg) are supported") from None
     except (NoSuchModuleError, ArgumentError) as exc:
         raise StorageError(f"unsupported database URL {parsed.render_as_string(hide_password=True)}: "
                            f"{exc}") from None
