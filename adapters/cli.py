@@ -12,6 +12,7 @@ from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -275,7 +276,7 @@ def kb_list(ctx: typer.Context, city: Annotated[Optional[str], typer.Option()] =
         return
     table = Table("id", "city", "title", "provenance")
     for s in rows:
-        table.add_row(s.id, s.city, s.title, s.provenance)
+        table.add_row(*(escape(v) for v in (s.id, s.city, s.title, s.provenance)))
     out.print(table)
     out.print(f"{len(rows)} solution(s)")
 
@@ -291,7 +292,7 @@ def kb_show(ctx: typer.Context, solution_id: str, as_json: JsonOpt = False) -> N
         return
     for key, value in data.items():
         if value not in (None, "", []):
-            out.print(f"[cyan]{key}:[/cyan] {value}", highlight=False)
+            out.print(f"[cyan]{key}:[/cyan] {escape(str(value))}", highlight=False)
 
 
 @kb_app.command("remove")

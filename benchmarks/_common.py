@@ -43,41 +43,46 @@ def _solution_count(settings: Settings) -> int:
         return Solutions(session).count()
 
 
-def ensure_kb(n: int) -> tuple[Path, bool, float]:
+def ensure_kb(n: int, chunk: int = 1000) -> tuple[Path, bool, float]:
     """The data dir of a knowledge base of ``n`` synthetic solutions plus the bundled cities.
 
-    Reused when its database already holds ``n`` solutions from this generator version; otherwise built from
-    scratch through ``KnowledgeBase.import_records`` (minutes for 10k). Returns (dir, reused, build seconds).
+    Reused when its database already holds the ``n`` solutions of this generator version. Otherwise built through
+    ``KnowledgeBase.import_records`` (minutes for 10k), in chunks of ``chunk`` solutions so an interrupted build
+    resumes where it stopped (unchanged solutions are skipped by the import). Returns (dir, reused, build seconds).
     """
     data_dir = kb_dir(n)
     settings = make_settings(data_dir)
     marker = data_dir / MARKER
     expected = {"n": n, "seed": n, "generator": synthetic.VERSION}
+    count = 0
     if data_dir.exists():
         try:
-            ok = json.loads(marker.read_text()) == expected and _solution_count(settings) == n
+            same = json.loads(marker.read_text()) == expected
+            count = _solution_count(settings) if same else -1
         except Exception:  # noqa: BLE001 - anything unreadable means rebuild
-            ok = False
-        if ok:
+            count = -1
+        if count == n:
             return data_dir, True, 0.0
-        log(f"[kb {n}] {data_dir} is not a complete {n}-solution benchmark KB; rebuilding")
-        shutil.rmtree(data_dir)
-    records = synthetic.generate(n, seed=n)
-    log(f"[kb {n}] building {data_dir}: embedding {n} solutions (this takes a while)...")
-    start = time.perf_counter()
-    last = [start]
-
-    def progress(done: int, total: int) -> None:
-        now = time.perf_counter()
-        if now - last[0] > 30 or done == total:
-            last[0] = now
-            log(f"[kb {n}]   {done}/{total} passages, {done / (now - start):.1f}/s")
-
-    with Runtime.open(settings) as rt:
-        rt.directory.import_cities(read_cities(CITIES_FILE).records)
-        rt.knowledge.import_records(records, progress=progress)
-    elapsed = time.perf_counter() - start
+        if count < 0:
+            log(f"[kb {n}] {data_dir} is not a {n}-solution benchmark KB of this generator; rebuilding")
+            shutil.rmtree(data_dir)
+            count = 0
+    data_dir.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps(expected))
+    records = synthetic.generate(n, seed=n)
+    log(f"[kb {n}] building {data_dir}: {n - count} of {n} solutions to embed (this takes a while)...")
+    start = time.perf_counter()
+    embedded = 0
+    with Runtime.open(settings) as rt:
+        if not rt.directory.city_names():
+            rt.directory.import_cities(read_cities(CITIES_FILE).records)
+        for first in range(0, n, chunk):
+            summary = rt.knowledge.import_records(records[first:first + chunk])
+            embedded += summary.added + summary.updated
+            if summary.added or summary.updated:
+                elapsed = time.perf_counter() - start
+                log(f"[kb {n}]   {min(first + chunk, n)}/{n} solutions, {embedded / elapsed:.1f} embedded/s")
+    elapsed = time.perf_counter() - start
     log(f"[kb {n}] built in {elapsed:.0f}s")
     return data_dir, False, elapsed
 

@@ -9,7 +9,7 @@ from .services import AskResult, CityProfile
 from .text import neutralize_mentions
 
 PROVENANCE_LABELS = {
-    "rrr": "RRR city practice",
+    "rrr": "cited in RRR sources",
     "context": "city practice (not confirmed as an RRR case)",
     "post-rrr": "after RRR (2022+)",
     "reference": "reference material",
@@ -40,7 +40,8 @@ def answer_reply(result: AskResult) -> Reply:
         blocks.append(Text("Cities working on the closest challenges: " + ", ".join(result.closest_cities)
                            + ". Their contacts are the best people to ask (`city NAME` shows them)."))
     nearest = result.results[0]
-    blocks.append(Text(f"Nearest, but below the confidence threshold: {nearest.title} ({nearest.city}), "
+    blocks.append(Text(f"Nearest, but below the confidence threshold: {neutralize_mentions(nearest.title)} "
+                       f"({neutralize_mentions(nearest.city)}), "
                        f"score {nearest.score:.2f} < {result.threshold:.2f}.", "muted"))
     if result.question_id is not None:
         blocks.append(Actions((Button("Ask the network", "ask_network", str(result.question_id), "primary"),)))

@@ -179,9 +179,18 @@ def _markdown_rows(path: Path) -> Iterable[Row]:
     yield None, meta, None
 
 
+SUMMARY_WORDS = 60
+
+
 def _first_paragraph(body: str) -> str:
+    """The default summary: the first paragraph's whole sentences, up to about ``SUMMARY_WORDS`` words."""
     for block in body.split("\n\n"):
         block = block.strip()
         if block and not block.startswith("#"):
-            return " ".join(block.split())
+            words = block.split()
+            if len(words) <= SUMMARY_WORDS:
+                return " ".join(words)
+            text = " ".join(words[:SUMMARY_WORDS])
+            sentence_end = max(text.rfind(". "), text.rfind("! "), text.rfind("? "))
+            return text[: sentence_end + 1] if sentence_end > 0 else text + "…"
     return ""

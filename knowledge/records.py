@@ -68,18 +68,20 @@ def solution_from_mapping(data: dict[str, Any]) -> SolutionRecord:
     unknown = sorted(set(data) - set(SOLUTION_FIELDS))
     if unknown:
         raise ValueError(f"unknown field(s): {', '.join(unknown)}")
-    missing = [k for k in REQUIRED_SOLUTION_FIELDS if not _text(data.get(k))]
-    if missing:
-        raise ValueError(f"missing required field(s): {', '.join(missing)}")
     for key in (*REQUIRED_SOLUTION_FIELDS, "source_url", "language", "provenance", "provenance_note", "body"):
         value = data.get(key)
         if value is not None and not isinstance(value, str):
             raise ValueError(f"field '{key}' must be a string, not {type(value).__name__}")
+    missing = [k for k in REQUIRED_SOLUTION_FIELDS if not _text(data.get(k))]
+    if missing:
+        raise ValueError(f"missing required field(s): {', '.join(missing)}")
     record_id = data["id"].strip()
     if not ID_PATTERN.match(record_id):
         raise ValueError(f"id {record_id!r} must be a lowercase slug (letters, digits, '-', '_', '.'; "
                          "at most 120 characters)")
-    tags = data.get("tags") or []
+    tags = data.get("tags")
+    if tags is None:
+        tags = []
     if isinstance(tags, str):
         tags = [t for t in re.split(r"[;,]", tags)]
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):

@@ -187,7 +187,8 @@ def test_ask_json_has_the_documented_keys(seeded_dir: Path) -> None:
 def test_ask_plain_text(seeded_dir: Path) -> None:
     result = run(seeded_dir, "ask", INCUBATORS)
     assert result.exit_code == 0
-    assert "Facilito" in result.stdout and "Turin" in result.stdout
+    assert "FaciliTo Giovani (Turin, Italy)" in result.stdout
+    assert "[Helpful]" not in result.stdout  # no question id outside chat: no feedback buttons
 
 
 def test_ask_questions_from_stdin(seeded_dir: Path) -> None:
@@ -250,3 +251,40 @@ def test_eval_bad_file_names_the_line(tmp_path: Path, seeded_dir: Path) -> None:
     result = run(seeded_dir, "kb", "eval", bad)
     assert result.exit_code == 2
     assert f"{bad}:2" in result.stderr
+
+
+# -- text that looks like rich markup ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def markup_dir(tmp_path: Path) -> Path:
+    """A network holding one solution whose title and summary contain square brackets."""
+    from conftest import make_settings
+
+    from bot import Runtime
+    from knowledge import SolutionRecord
+
+    data = tmp_path / "data"
+    with Runtime.open(make_settings(data)) as rt:
+        rt.knowledge.import_records([SolutionRecord(
+            id="x-markup", city="Turin", country="Italy", title="Repair cafés [red]", challenge="Waste.",
+            summary="Figures [/b] are in the annex [link]")])
+    return data
+
+
+def test_bracketed_text_survives_json_output(markup_dir: Path) -> None:
+    shown = run_json(markup_dir, "kb", "show", "x-markup")
+    assert (shown["title"], shown["summary"]) == ("Repair cafés [red]", "Figures [/b] are in the annex [link]")
+    assert run_json(markup_dir, "kb", "list")[0]["title"] == "Repair cafés [red]"
+
+
+def test_kb_show_prints_bracketed_text_verbatim(markup_dir: Path) -> None:
+    result = run(markup_dir, "kb", "show", "x-markup")
+    assert result.exit_code == 0
+    assert "Repair cafés [red]" in result.stdout and "Figures [/b] are in the annex [link]" in result.stdout
+
+
+def test_kb_list_prints_bracketed_titles_verbatim(markup_dir: Path) -> None:
+    result = run(markup_dir, "kb", "list")
+    assert result.exit_code == 0
+    assert "Repair cafés [red]" in result.stdout

@@ -166,10 +166,6 @@ def test_title_as_list_is_a_problem_at_its_line(tmp_path: Path) -> None:
     assert "title" in problem.message
 
 
-@pytest.mark.xfail(reason="BUG: a required field of the wrong type (title as a list) is reported as 'missing "
-                          "required field(s): title' instead of 'must be a string' (records.py "
-                          "solution_from_mapping checks presence with _text() before types)",
-                   raises=AssertionError, strict=True)
 def test_title_as_list_says_it_must_be_a_string(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "t.jsonl", record(title=["a", "b"]))
     problem = only_problem(read_solutions([path]), path)
@@ -324,10 +320,6 @@ def test_context_records_are_never_labelled_as_rrr_practice() -> None:
         assert "RRR city practice" not in label
 
 
-@pytest.mark.xfail(reason="BUG: the RRR project overview (provenance rrr, city International) is shown as "
-                          "'RRR city practice' on its solution card, but it is not a city practice "
-                          "(bot/replies.py PROVENANCE_LABELS is keyed on provenance only)",
-                   raises=AssertionError, strict=True)
 def test_project_overview_is_not_labelled_as_a_city_practice() -> None:
     from bot.replies import answer_reply
     from bot.services import Answer, AskResult

@@ -35,7 +35,7 @@ from bot.store import Questions
 from conftest import make_settings
 from knowledge.records import solution_from_mapping
 from slack_fake import (
-    APP_TOKEN, BOT_ID, BOT_TOKEN, BOT_USER_ID, SIGNING_SECRET, Call, FakeSlack, LoopThread, SlackSender,
+    APP_TOKEN, BOT_ID, BOT_TOKEN, BOT_USER_ID, PROXY_ENV, SIGNING_SECRET, Call, FakeSlack, LoopThread, SlackSender,
     app_mention, block_action, blocks_text, buttons, direct_message, event_callback, input_values, message_shortcut,
     next_ts, sign, slash_command, view_submission, wait_until,
 )
@@ -104,7 +104,9 @@ class Slack:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeSlack]:
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSlack]:
+    for name in PROXY_ENV:  # slack_sdk's Socket Mode client would send even 127.0.0.1 through a proxy
+        monkeypatch.delenv(name, raising=False)
     with FakeSlack() as server:
         yield server
 
@@ -762,17 +764,24 @@ def _long_solution(i: int, title: str, summary: str) -> Any:
         "summary": summary, "source_url": f"https://example.org/long/{i}", "provenance": "network"})
 
 
-def test_long_solutions_are_trimmed_to_block_kit_limits(start_slack) -> None:
-    slack = start_slack(RRR_KNOWLEDGE__THRESHOLD="0")
+LONG_QUESTION = "neighbourhood shop vouchers co-funded by the city"
+
+
+@pytest.mark.parametrize("threshold", ["0", "1.5"], ids=["answered", "no-close-match"])
+def test_long_solutions_are_trimmed_to_block_kit_limits(start_slack, threshold: str) -> None:
+    slack = start_slack(RRR_KNOWLEDGE__THRESHOLD=threshold)
     title = ("Neighbourhood shop vouchers co-funded by the city " * 80)[:3000]
     summary = ("The city co-funded vouchers for local shops; each voucher worth EUR 10 cost shoppers EUR 5 and "
                "brought EUR 3.2 million of spending into 1,200 neighbourhood shops. ") * 40
     summary = summary[:5000]
+    assert len(title) == 3000 and len(summary) == 5000
     slack.runtime.knowledge.import_records([_long_solution(1, title, summary)])
-    assert "long-1" in [a.id for a in slack.runtime.knowledge.ask(VOUCHERS).results]
-    slack.mention(VOUCHERS, channel="C0GENERAL")
+    result = slack.runtime.knowledge.ask(LONG_QUESTION)
+    assert result.results[0].id == "long-1" and result.answered == (threshold == "0")
+    slack.mention(LONG_QUESTION, channel="C0GENERAL")
     post = slack.posts("C0GENERAL")[0]  # posts() checks every limit
     assert "Neighbourhood shop vouchers" in post.text
+    assert ("ask_network" if threshold != "0" else "feedback_helpful") in buttons(post.blocks)
     # the modal prefilled from a 5,000-character message stays within its inputs' limits
     message = {"type": "message", "user": "U0PEER", "ts": next_ts(), "text": title + ". " + summary}
     slack.sender.interactive(message_shortcut("save_solution", message, response_url=slack.fake.response_url("s")))
@@ -903,7 +912,7 @@ def _output(proc: subprocess.Popen) -> str:
 
 def test_run_slack_socket_mode_answers_a_mention_in_its_thread(fake: FakeSlack, run_slack) -> None:
     proc = run_slack()
-    wait_until(lambda: fake._sockets or proc.poll() is not None, 60, "the Socket Mode connection")
+    wait_until(lambda: fake.open_sockets or proc.poll() is not None, 60, "the Socket Mode connection")
     assert proc.poll() is None, _output(proc)
     event = app_mention(f"<@{BOT_USER_ID}> {VOUCHERS}", channel="C0CLI")
     envelope = fake.push(event_callback(event))

@@ -1,0 +1,793 @@
+"""A local fake of Discord for end-to-end tests of the Discord adapter, on aiohttp, bound to 127.0.0.1.
+
+It plays both parts of Discord the real ``discord.py`` client talks to:
+
+- the REST API under ``/api/v10`` (``discord.http.Route.BASE``): login (``GET /users/@me``), application info,
+  command sync, messages, channels, interaction callbacks and webhook follow-ups. Every request is recorded
+  (method, path, route name, query, JSON body, headers); a route the fake does not know is answered 404, logged
+  loudly and kept in :attr:`FakeDiscord.unknown` so a test can fail on it;
+- the gateway websocket (``DiscordWebSocket.DEFAULT_GATEWAY``): HELLO -> IDENTIFY -> READY -> GUILD_CREATE, then
+  whatever dispatch events a test pushes (``MESSAGE_CREATE``, ``INTERACTION_CREATE``) with increasing sequence
+  numbers. Heartbeats (op 1) are answered with op 11 and counted.
+
+Two Discord details the fake must get exactly right, or discord.py silently misreads it:
+
+- REST answers carry ``Content-Type: application/json`` *exactly*: discord.py's ``json_or_text`` compares the
+  header with ``==``, so aiohttp's usual ``application/json; charset=utf-8`` makes every answer a plain string;
+- discord.py asks for ``compress=zlib-stream`` (or ``zstd-stream``) in the gateway URL, but only decompresses
+  BINARY frames: TEXT frames are read as plain JSON, so the fake sends uncompressed text frames.
+
+The server runs on its own event loop in a background thread (:class:`LoopThread`), so tests stay synchronous and
+the client under test (on another loop thread) can never block the fake. Every wait is a polling loop with a
+deadline (:func:`wait_until`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+from aiohttp import WSMsgType, web
+
+T = TypeVar("T")
+log = logging.getLogger("discord_fake")
+
+TOKEN = "test-token"
+API_PREFIX = "/api/v10"
+DISCORD_EPOCH_MS = 1420070400000
+DEFAULT_TIMEOUT = 5.0
+POLL = 0.02
+
+# Snowflakes of the fake world. The application id is the bot user's id, as Discord makes them.
+APP_ID = BOT_ID = 1100000000000000001
+GUILD_ID = 1200000000000000001
+GENERAL_CHANNEL_ID = 1200000000000000002
+NETWORK_CHANNEL_ID = 1200000000000000003
+COORDINATOR_ROLE_ID = 1200000000000000004
+DM_CHANNEL_ID = 1200000000000000009
+MEMBER_ID = 1300000000000000001
+COORDINATOR_ID = 1300000000000000002
+PEER_ID = 1300000000000000003
+OTHER_BOT_ID = 1300000000000000009
+
+# Interaction and callback types (Discord's numbers).
+PING, APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 1, 2, 3, 4, 5
+CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE = 4, 5, 6, 7
+AUTOCOMPLETE_RESULT, MODAL = 8, 9
+EPHEMERAL = 64
+
+
+# -- waiting ---------------------------------------------------------------------------------------------------------
+
+def wait_until(predicate: Callable[[], T], timeout: float = DEFAULT_TIMEOUT, what: str = "condition",
+               describe: Callable[[], str] | None = None) -> T:
+    """Poll ``predicate`` until it returns a truthy value (returned) or ``timeout`` seconds pass (AssertionError)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            detail = f"\n{describe()}" if describe else ""
+            raise AssertionError(f"timed out after {timeout:.1f}s waiting for {what}{detail}")
+        time.sleep(POLL)
+
+
+class LoopThread:
+    """An asyncio event loop running in a daemon thread; ``run(coro)`` executes a coroutine there and waits."""
+
+    def __init__(self, name: str = "loop") -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self._thread.start()
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = DEFAULT_TIMEOUT) -> T:
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            raise AssertionError(f"coroutine {coro!r} did not finish within {timeout:.1f}s") from None
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Start ``coro`` on the loop without waiting for it (a concurrent.futures.Future is returned)."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def close(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Cancel what still runs on the loop, stop it and join the thread (bounded)."""
+        if not self.loop.is_running():
+            return
+
+        async def cancel_rest() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks, timeout=timeout / 2)
+
+        try:
+            self.run(cancel_rest(), timeout)
+        except AssertionError:
+            pass
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout)
+        if not self._thread.is_alive():
+            self.loop.close()
+
+
+# -- payloads shaped like Discord's ----------------------------------------------------------------------------------
+
+_counter = itertools.count(1)
+
+
+def snowflake() -> int:
+    """A fresh, time-ordered snowflake."""
+    return ((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) | (next(_counter) & 0x3FFFFF)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def user(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
+    return {"id": str(user_id), "username": name, "global_name": name.title(), "discriminator": "0",
+            "avatar": None, "bot": bot, "public_flags": 0, "flags": 0}
+
+
+def member(user_id: int, name: str, *, roles: Iterable[int] = (), bot: bool = False,
+           with_user: bool = True) -> dict[str, Any]:
+    data: dict[str, Any] = {"roles": [str(r) for r in roles], "nick": None, "avatar": None, "joined_at": now_iso(),
+                            "premium_since": None, "deaf": False, "mute": False, "pending": False, "flags": 0,
+                            "communication_disabled_until": None}
+    if with_user:
+        data["user"] = user(user_id, name, bot=bot)
+    return data
+
+
+BOT_USER = user(BOT_ID, "rrr-bot", bot=True)
+#: The people of the fake guild: (id, name, roles).
+PEOPLE = {MEMBER_ID: ("member", ()), COORDINATOR_ID: ("coordinator", (COORDINATOR_ROLE_ID,)),
+          PEER_ID: ("peer", ()), OTHER_BOT_ID: ("otherbot", ())}
+
+
+def text_channel(channel_id: int, name: str, position: int = 0) -> dict[str, Any]:
+    return {"id": str(channel_id), "type": 0, "guild_id": str(GUILD_ID), "name": name, "position": position,
+            "permission_overwrites": [], "nsfw": False, "parent_id": None, "topic": None, "last_message_id": None,
+            "rate_limit_per_user": 0, "flags": 0}
+
+
+def role(role_id: int, name: str, position: int, permissions: int) -> dict[str, Any]:
+    return {"id": str(role_id), "name": name, "color": 0, "colors": {"primary_color": 0}, "hoist": False,
+            "icon": None, "unicode_emoji": None, "position": position, "permissions": str(permissions),
+            "managed": False, "mentionable": False, "flags": 0}
+
+
+def guild_create() -> dict[str, Any]:
+    """The guild: #general and #peer-network, @everyone and the coordinator role, the bot and the people."""
+    members = [member(BOT_ID, "rrr-bot", bot=True)] + [
+        member(uid, name, roles=roles, bot=uid == OTHER_BOT_ID) for uid, (name, roles) in PEOPLE.items()]
+    return {
+        "id": str(GUILD_ID), "name": "RRR network", "icon": None, "splash": None, "discovery_splash": None,
+        "owner_id": str(COORDINATOR_ID), "afk_channel_id": None, "afk_timeout": 300, "verification_level": 0,
+        "default_message_notifications": 1, "explicit_content_filter": 0, "features": [], "mfa_level": 0,
+        "system_channel_id": None, "system_channel_flags": 0, "rules_channel_id": None, "vanity_url_code": None,
+        "description": None, "banner": None, "premium_tier": 0, "premium_subscription_count": 0,
+        "preferred_locale": "en-US", "public_updates_channel_id": None, "nsfw_level": 0,
+        "premium_progress_bar_enabled": False, "safety_alerts_channel_id": None, "application_id": None,
+        "max_members": 500000, "max_video_channel_users": 25,
+        "roles": [role(GUILD_ID, "@everyone", 0, 0x4000 | 0x800 | 0x400 | 0x80000000),
+                  role(COORDINATOR_ROLE_ID, "coordinator", 1, 0x4000 | 0x800 | 0x400)],
+        "emojis": [], "stickers": [], "soundboard_sounds": [], "stage_instances": [], "guild_scheduled_events": [],
+        "threads": [], "voice_states": [], "presences": [],
+        "channels": [text_channel(GENERAL_CHANNEL_ID, "general", 0),
+                     text_channel(NETWORK_CHANNEL_ID, "peer-network", 1)],
+        "members": members, "member_count": len(members), "large": False, "unavailable": False,
+        "joined_at": now_iso(), "lazy": True,
+    }
+
+
+def message_create(content: str, *, author_id: int = MEMBER_ID, channel_id: int = GENERAL_CHANNEL_ID,
+                   guild: bool = True, mentions: Iterable[int] = (), bot: bool | None = None,
+                   mention_everyone: bool = False, message_id: int | None = None) -> dict[str, Any]:
+    """A MESSAGE_CREATE payload. ``mentions`` lists the user ids the message mentions (as Discord resolves
+    ``<@id>``); a guild message carries the author's partial member, as the gateway sends it."""
+    name, roles = PEOPLE.get(author_id, ("rrr-bot" if author_id == BOT_ID else f"user{author_id}", ()))
+    is_bot = bot if bot is not None else author_id in (BOT_ID, OTHER_BOT_ID)
+    data: dict[str, Any] = {
+        "id": str(message_id or snowflake()), "channel_id": str(channel_id), "author": user(author_id, name, bot=is_bot),
+        "content": content, "timestamp": now_iso(), "edited_timestamp": None, "tts": False,
+        "mention_everyone": mention_everyone, "mention_roles": [], "attachments": [], "embeds": [],
+        "components": [], "pinned": False, "type": 0, "flags": 0, "nonce": str(next(_counter)),
+        "mentions": [dict(user(uid, PEOPLE.get(uid, ("rrr-bot" if uid == BOT_ID else "x", ()))[0],
+                               bot=uid in (BOT_ID, OTHER_BOT_ID)),
+                          **({"member": member(uid, "x", with_user=False)} if guild else {}))
+                     for uid in mentions],
+    }
+    if guild:
+        data["guild_id"] = str(GUILD_ID)
+        data["member"] = member(author_id, name, roles=roles, bot=is_bot, with_user=False)
+    return data
+
+
+def interaction(kind: int, data: Mapping[str, Any], *, user_id: int = MEMBER_ID, channel_id: int = GENERAL_CHANNEL_ID,
+                message: Mapping[str, Any] | None = None, roles: Iterable[int] | None = None) -> dict[str, Any]:
+    """An INTERACTION_CREATE payload of type ``kind`` from ``user_id`` in the guild channel ``channel_id``."""
+    name, default_roles = PEOPLE.get(user_id, (f"user{user_id}", ()))
+    payload: dict[str, Any] = {
+        "id": str(snowflake()), "application_id": str(APP_ID), "type": kind, "token": f"itoken-{next(_counter)}",
+        "version": 1, "guild_id": str(GUILD_ID), "channel_id": str(channel_id),
+        "channel": text_channel(channel_id, "general" if channel_id == GENERAL_CHANNEL_ID else "peer-network"),
+        "guild": {"id": str(GUILD_ID), "locale": "en-US", "features": []},
+        "member": dict(member(user_id, name, roles=default_roles if roles is None else roles),
+                       permissions=str(0x4000 | 0x800 | 0x400 | 0x80000000)),
+        "data": dict(data), "app_permissions": str(0x4000 | 0x800 | 0x400 | 0x80000000), "locale": "en-US",
+        "guild_locale": "en-US", "entitlements": [], "authorizing_integration_owners": {"0": str(GUILD_ID)},
+        "context": 0, "attachment_size_limit": 10 * 1024 * 1024,
+    }
+    if message is not None:
+        payload["message"] = dict(message)
+    return payload
+
+
+def walk_components(components: Iterable[Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]:
+    """Every component, nested ones included (action rows, labels)."""
+    for component in components or ():
+        yield component
+        yield from walk_components(component.get("components") or ())
+        if isinstance(component.get("component"), Mapping):
+            yield from walk_components([component["component"]])
+
+
+def custom_ids(components: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The custom ids of the buttons in ``components``."""
+    return [c["custom_id"] for c in walk_components(components) if c.get("type") == 2 and "custom_id" in c]
+
+
+def modal_inputs(modal: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The text inputs of a modal payload, each with its ``label`` (from itself or its Label component)."""
+    out: list[dict[str, Any]] = []
+
+    def visit(components: Iterable[Mapping[str, Any]], label: str | None) -> None:
+        for component in components or ():
+            if component.get("type") == 4:
+                out.append(dict(component, label=component.get("label") or label or ""))
+            if component.get("type") == 18 and isinstance(component.get("component"), Mapping):
+                visit([component["component"]], component.get("label"))
+            visit(component.get("components") or (), label)
+
+    visit(modal.get("components") or (), None)
+    return out
+
+
+def modal_submit_data(modal: Mapping[str, Any], values: Mapping[str, str]) -> dict[str, Any]:
+    """The ``data`` of a MODAL_SUBMIT for ``modal`` (as the bot sent it), with ``values`` by input label; other
+    inputs keep their prefilled value. Components come back shaped as the modal sent them (rows or labels)."""
+    wanted = dict(values)
+
+    def value_of(text_input: Mapping[str, Any], label: str) -> str:
+        return wanted.pop(label) if label in wanted else (text_input.get("value") or "")
+
+    components: list[dict[str, Any]] = []
+    for component in modal.get("components") or ():
+        if component.get("type") == 18:
+            inner = component["component"]
+            components.append({"type": 18, "id": component.get("id", 0), "component": {
+                "type": 4, "id": inner.get("id", 0), "custom_id": inner["custom_id"],
+                "value": value_of(inner, component.get("label", ""))}})
+        else:
+            row = [{"type": 4, "id": c.get("id", 0), "custom_id": c["custom_id"],
+                    "value": value_of(c, c.get("label", ""))} for c in component.get("components") or ()
+                   if c.get("type") == 4]
+            components.append({"type": 1, "id": component.get("id", 0), "components": row})
+    if wanted:
+        raise KeyError(f"the modal has no inputs labelled {sorted(wanted)}; it has "
+                       f"{[i['label'] for i in modal_inputs(modal)]}")
+    return {"custom_id": modal["custom_id"], "components": components}
+
+
+# -- the recorded traffic --------------------------------------------------------------------------------------------
+
+@dataclass
+class Request:
+    """One REST request the fake received."""
+
+    method: str
+    path: str
+    route: str
+    params: dict[str, str]
+    query: dict[str, str]
+    json: Any
+    headers: dict[str, str]
+    status: int = 200
+    response: Any = None
+    at: float = field(default_factory=time.monotonic)
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The JSON body as a dict ({} when there is none)."""
+        return self.json if isinstance(self.json, dict) else {}
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """An interaction callback's ``data`` (the modal, the autocomplete choices ...)."""
+        return self.body.get("data") or {}
+
+    @property
+    def embeds(self) -> list[dict[str, Any]]:
+        return self.body.get("embeds") or []
+
+    @property
+    def components(self) -> list[dict[str, Any]]:
+        return self.body.get("components") or []
+
+    @property
+    def text(self) -> str:
+        """Content plus every embed's title, description and fields."""
+        parts = [self.body.get("content") or ""]
+        for embed in self.embeds:
+            parts += [embed.get("title") or "", embed.get("description") or ""]
+            parts += [f"{f.get('name')}: {f.get('value')}" for f in embed.get("fields") or ()]
+        return "\n".join(p for p in parts if p)
+
+    def __repr__(self) -> str:
+        text = json.dumps(self.json, ensure_ascii=False, default=str) if self.json is not None else ""
+        return f"<{self.method} {self.path} -> {self.status} {text[:500]}{'...' if len(text) > 500 else ''}>"
+
+
+#: (method, pattern, route name). Patterns are matched against the path after ``/api/v10``.
+ROUTES: list[tuple[str, re.Pattern[str], str]] = [
+    (m, re.compile(p), name) for m, p, name in [
+        ("GET", r"^/users/@me$", "me"),
+        ("GET", r"^/oauth2/applications/@me$", "application"),
+        ("GET", r"^/applications/@me$", "application"),
+        ("GET", r"^/gateway$", "gateway"),
+        ("GET", r"^/gateway/bot$", "gateway_bot"),
+        ("PUT", r"^/applications/(?P<app>\d+)/guilds/(?P<guild>\d+)/commands$", "sync_guild_commands"),
+        ("PUT", r"^/applications/(?P<app>\d+)/commands$", "sync_global_commands"),
+        ("GET", r"^/applications/(?P<app>\d+)/guilds/(?P<guild>\d+)/commands$", "guild_commands"),
+        ("GET", r"^/applications/(?P<app>\d+)/commands$", "global_commands"),
+        ("POST", r"^/channels/(?P<channel>\d+)/messages$", "create_message"),
+        ("GET", r"^/channels/(?P<channel>\d+)$", "channel"),
+        ("POST", r"^/users/@me/channels$", "create_dm"),
+        ("POST", r"^/interactions/(?P<interaction>\d+)/(?P<token>[^/]+)/callback$", "callback"),
+        ("POST", r"^/webhooks/(?P<app>\d+)/(?P<token>[^/]+)$", "followup"),
+        ("PATCH", r"^/webhooks/(?P<app>\d+)/(?P<token>[^/]+)/messages/(?P<message>@original|\d+)$", "edit_followup"),
+        ("GET", r"^/webhooks/(?P<app>\d+)/(?P<token>[^/]+)/messages/(?P<message>@original|\d+)$", "get_followup"),
+        ("DELETE", r"^/webhooks/(?P<app>\d+)/(?P<token>[^/]+)/messages/(?P<message>@original|\d+)$",
+         "delete_followup"),
+    ]
+]
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    """A JSON answer with ``Content-Type: application/json`` exactly (no charset), as discord.py requires."""
+    return web.Response(body=json.dumps(data).encode("utf-8"), status=status,
+                        headers={"Content-Type": "application/json"})
+
+
+class FakeDiscord:
+    """The fake Discord. ``start()`` binds 127.0.0.1 on a free port; ``stop()`` frees everything."""
+
+    def __init__(self, *, heartbeat_interval_ms: int = 500, token: str = TOKEN) -> None:
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.token = token
+        self.requests: list[Request] = []
+        self.unknown: list[Request] = []
+        self.identifies: list[dict[str, Any]] = []
+        self.gateway_queries: list[dict[str, str]] = []
+        self.received: list[dict[str, Any]] = []  # every gateway frame from the client
+        self.heartbeats = 0
+        self.heartbeat_acks = 0
+        self.heartbeat_times: list[float] = []
+        self.sessions_ready = 0  # connections that got READY and GUILD_CREATE
+        self.messages: dict[int, dict[str, Any]] = {}  # every message the bot created, by id
+        self.commands: dict[str, dict[str, Any]] = {}  # synced commands, by name
+        self._lock = threading.Lock()
+        self._sockets: list[web.WebSocketResponse] = []
+        self._seq = 0
+        self._thread: LoopThread | None = None
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------------
+
+    @property
+    def api_base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{API_PREFIX}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    def start(self) -> FakeDiscord:
+        self._thread = LoopThread("fake-discord")
+        self.port = self._thread.run(self._start())
+        return self
+
+    async def _start(self) -> int:
+        app = web.Application()
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
+        app.router.add_route("*", "/{tail:.*}", self._stray)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        return site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+
+        async def shutdown() -> None:
+            for ws in list(self._sockets):
+                await ws.close()
+            if self._runner is not None:
+                await self._runner.cleanup()
+
+        try:
+            self._thread.run(shutdown())
+        finally:
+            self._thread.close()
+            self._thread = None
+
+    def __enter__(self) -> FakeDiscord:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # -- the gateway -------------------------------------------------------------------------------------------------
+
+    async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
+        await ws.prepare(request)
+        self.gateway_queries.append(dict(request.query))
+        self._sockets.append(ws)
+        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms},
+                                      "s": None, "t": None}))
+        try:
+            async for msg in ws:
+                if msg.type is not WSMsgType.TEXT:
+                    log.error("fake discord: unexpected gateway frame %s", msg.type)
+                    continue
+                frame = json.loads(msg.data)
+                with self._lock:
+                    self.received.append(frame)
+                op = frame.get("op")
+                if op == 1:
+                    with self._lock:
+                        self.heartbeats += 1
+                        self.heartbeat_times.append(time.monotonic())
+                    await ws.send_str(json.dumps({"op": 11, "d": None, "s": None, "t": None}))
+                    with self._lock:
+                        self.heartbeat_acks += 1
+                elif op == 2:
+                    if (frame.get("d") or {}).get("token") != self.token:
+                        await ws.close(code=4004, message=b"Authentication failed.")
+                        break
+                    self.identifies.append(frame["d"])
+                    await self._ready(ws)
+                elif op == 6:  # RESUME: this fake keeps no sessions; make the client identify again
+                    await ws.send_str(json.dumps({"op": 9, "d": False, "s": None, "t": None}))
+                else:
+                    log.warning("fake discord: gateway op %s ignored: %s", op, frame)
+        finally:
+            if ws in self._sockets:
+                self._sockets.remove(ws)
+        return ws
+
+    async def _ready(self, ws: web.WebSocketResponse) -> None:
+        self._seq = 0
+        await self._send_dispatch(ws, "READY", {
+            "v": 10, "user": BOT_USER, "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
+            "session_id": f"session-{next(_counter)}", "resume_gateway_url": self.gateway_url,
+            "shard": [0, 1], "application": {"id": str(APP_ID), "flags": 0}, "private_channels": [],
+            "relationships": [], "user_settings": {}, "presences": [], "geo_ordered_rtc_regions": [],
+        })
+        await self._send_dispatch(ws, "GUILD_CREATE", guild_create())
+        with self._lock:
+            self.sessions_ready += 1
+
+    async def _send_dispatch(self, ws: web.WebSocketResponse, event: str, data: Mapping[str, Any]) -> int:
+        self._seq += 1
+        seq = self._seq
+        await ws.send_str(json.dumps({"op": 0, "t": event, "s": seq, "d": data}))
+        return seq
+
+    def dispatch(self, event: str, data: Mapping[str, Any]) -> int:
+        """Push a dispatch event to the connected client; returns its sequence number."""
+        async def send() -> int:
+            if not self._sockets:
+                raise AssertionError("no client is connected to the fake gateway")
+            return await self._send_dispatch(self._sockets[-1], event, data)
+
+        assert self._thread is not None, "the fake is not started"
+        return self._thread.run(send())
+
+    def send_message(self, content: str, **kw: Any) -> dict[str, Any]:
+        """Dispatch a MESSAGE_CREATE (see :func:`message_create`); returns the message payload."""
+        data = message_create(content, **kw)
+        self.dispatch("MESSAGE_CREATE", data)
+        return data
+
+    def send_interaction(self, kind: int, data: Mapping[str, Any], **kw: Any) -> dict[str, Any]:
+        """Dispatch an INTERACTION_CREATE (see :func:`interaction`); returns the interaction payload."""
+        payload = interaction(kind, data, **kw)
+        self.dispatch("INTERACTION_CREATE", payload)
+        return payload
+
+    def slash(self, name: str, options: Mapping[str, str] | None = None, **kw: Any) -> dict[str, Any]:
+        """Invoke the slash command ``name`` with string ``options``."""
+        command = self.commands.get(name, {})
+        data = {"id": command.get("id", str(snowflake())), "name": name, "type": 1, "guild_id": str(GUILD_ID),
+                "options": [{"name": k, "type": 3, "value": v} for k, v in (options or {}).items()]}
+        return self.send_interaction(APPLICATION_COMMAND, data, **kw)
+
+    def autocomplete(self, name: str, focused: str, value: str, others: Mapping[str, str] | None = None,
+                     **kw: Any) -> dict[str, Any]:
+        """Type ``value`` into the option ``focused`` of the slash command ``name``."""
+        command = self.commands.get(name, {})
+        options = [{"name": k, "type": 3, "value": v} for k, v in (others or {}).items()]
+        options.append({"name": focused, "type": 3, "value": value, "focused": True})
+        data = {"id": command.get("id", str(snowflake())), "name": name, "type": 1, "guild_id": str(GUILD_ID),
+                "options": options}
+        return self.send_interaction(AUTOCOMPLETE, data, **kw)
+
+    def context_menu(self, name: str, target: Mapping[str, Any], **kw: Any) -> dict[str, Any]:
+        """Use the message context-menu command ``name`` on ``target`` (a MESSAGE_CREATE payload)."""
+        command = self.commands.get(name, {})
+        resolved = {k: v for k, v in target.items() if k != "member"}
+        data = {"id": command.get("id", str(snowflake())), "name": name, "type": 3, "guild_id": str(GUILD_ID),
+                "target_id": target["id"], "resolved": {"messages": {target["id"]: resolved}}}
+        kw.setdefault("channel_id", int(target["channel_id"]))
+        return self.send_interaction(APPLICATION_COMMAND, data, **kw)
+
+    def click(self, message: Mapping[str, Any], custom_id: str, **kw: Any) -> dict[str, Any]:
+        """Click the button ``custom_id`` of ``message`` (a message object the bot created)."""
+        assert custom_id in custom_ids(message.get("components") or ()), \
+            f"{custom_id!r} is not a button of the message: {custom_ids(message.get('components') or ())}"
+        kw.setdefault("channel_id", int(message["channel_id"]))
+        return self.send_interaction(MESSAGE_COMPONENT, {"custom_id": custom_id, "component_type": 2},
+                                     message=message, **kw)
+
+    def submit(self, modal: Mapping[str, Any], values: Mapping[str, str], **kw: Any) -> dict[str, Any]:
+        """Submit ``modal`` (the ``data`` of a type-9 callback) with ``values`` by input label."""
+        return self.send_interaction(MODAL_SUBMIT, modal_submit_data(modal, values), **kw)
+
+    # -- REST --------------------------------------------------------------------------------------------------------
+
+    async def _stray(self, request: web.Request) -> web.Response:
+        record = Request(request.method, request.path, "?", {}, dict(request.query), None, dict(request.headers),
+                         status=404)
+        self._unknown(record)
+        return json_response({"message": "404: Not Found", "code": 0}, 404)
+
+    def _unknown(self, record: Request) -> None:
+        log.error("FAKE DISCORD: UNKNOWN ROUTE %s %s (query %s, body %r)", record.method, record.path, record.query,
+                  record.json)
+        print(f"FAKE DISCORD: UNKNOWN ROUTE {record.method} {record.path}")
+        with self._lock:
+            self.unknown.append(record)
+            self.requests.append(record)
+
+    async def _rest(self, request: web.Request) -> web.Response:
+        path = "/" + request.match_info["tail"]
+        body: Any = None
+        raw = await request.read()
+        if raw:
+            ctype = request.headers.get("Content-Type", "")
+            if ctype.startswith("multipart/"):
+                body = await self._multipart_json(request, raw)
+            else:
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    body = raw.decode("utf-8", "replace")
+        for method, pattern, name in ROUTES:
+            match = pattern.match(path)
+            if match and method == request.method:
+                record = Request(request.method, path, name, match.groupdict(), dict(request.query), body,
+                                 dict(request.headers))
+                break
+        else:
+            record = Request(request.method, path, "?", {}, dict(request.query), body, dict(request.headers),
+                             status=404)
+            self._unknown(record)
+            return json_response({"message": "404: Not Found", "code": 0}, 404)
+        if name not in ("callback", "followup", "edit_followup", "get_followup", "delete_followup") and \
+                request.headers.get("Authorization") != f"Bot {self.token}":
+            record.status = 401
+            record.response = {"message": "401: Unauthorized", "code": 0}
+        else:
+            record.status, record.response = getattr(self, f"_r_{name}")(record)
+        with self._lock:
+            self.requests.append(record)
+        if record.status == 204:
+            return web.Response(status=204)
+        return json_response(record.response, record.status)
+
+    @staticmethod
+    async def _multipart_json(request: web.Request, raw: bytes) -> Any:
+        # discord.py sends multipart only with files; the JSON part is ``payload_json``.
+        text = raw.decode("utf-8", "replace")
+        match = re.search(r'name="payload_json"\r\n(?:[^\r\n]+\r\n)*\r\n(.*?)\r\n--', text, re.S)
+        return json.loads(match.group(1)) if match else text
+
+    def _r_me(self, r: Request) -> tuple[int, Any]:
+        return 200, dict(BOT_USER, verified=True, mfa_enabled=False, locale="en-US", email=None)
+
+    def _r_application(self, r: Request) -> tuple[int, Any]:
+        return 200, {"id": str(APP_ID), "name": "rrr-bot", "icon": None, "description": "RRR peer network bot",
+                     "rpc_origins": [], "bot_public": False, "bot_require_code_grant": False,
+                     "owner": user(COORDINATOR_ID, "coordinator"), "summary": "", "verify_key": "0" * 64,
+                     "team": None, "flags": 0, "tags": [], "bot": BOT_USER, "interactions_endpoint_url": None,
+                     "approximate_guild_count": 1, "redirect_uris": [], "integration_types_config": {}}
+
+    def _r_gateway(self, r: Request) -> tuple[int, Any]:
+        return 200, {"url": self.gateway_url}
+
+    def _r_gateway_bot(self, r: Request) -> tuple[int, Any]:
+        return 200, {"url": self.gateway_url, "shards": 1,
+                     "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0,
+                                             "max_concurrency": 1}}
+
+    def _sync(self, r: Request, guild_id: str | None) -> tuple[int, Any]:
+        out = []
+        for command in r.json or []:
+            known = self.commands.get(command["name"])
+            # Discord echoes every command with its id, version and the defaults it filled in.
+            echoed = {"description": "", "options": [], "nsfw": False, "dm_permission": True, **command,
+                      "id": known["id"] if known else str(snowflake()), "application_id": str(APP_ID),
+                      "version": str(snowflake()), "type": command.get("type", 1),
+                      "default_member_permissions": command.get("default_member_permissions")}
+            if guild_id:
+                echoed["guild_id"] = guild_id
+            out.append(echoed)
+        with self._lock:
+            self.commands.update({c["name"]: c for c in out})
+        return 200, out
+
+    def _r_sync_guild_commands(self, r: Request) -> tuple[int, Any]:
+        return self._sync(r, r.params["guild"])
+
+    def _r_sync_global_commands(self, r: Request) -> tuple[int, Any]:
+        return self._sync(r, None)
+
+    def _r_guild_commands(self, r: Request) -> tuple[int, Any]:
+        return 200, [c for c in self.commands.values() if c.get("guild_id") == r.params["guild"]]
+
+    def _r_global_commands(self, r: Request) -> tuple[int, Any]:
+        return 200, [c for c in self.commands.values() if not c.get("guild_id")]
+
+    def _message(self, channel_id: int | str, body: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+        """The message object Discord returns for ``body`` (and remembers, so a test can click its buttons)."""
+        reference = body.get("message_reference")
+        message = {
+            "id": str(snowflake()), "channel_id": str(channel_id), "author": BOT_USER,
+            "content": body.get("content") or "", "timestamp": now_iso(), "edited_timestamp": None, "tts": False,
+            "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": [],
+            "embeds": body.get("embeds") or [], "components": body.get("components") or [], "pinned": False,
+            "type": 19 if reference else 0, "flags": int(body.get("flags") or 0),
+        }
+        if int(channel_id) != DM_CHANNEL_ID:
+            message["guild_id"] = str(GUILD_ID)
+        if reference:
+            message["message_reference"] = reference
+        message.update(extra)
+        with self._lock:
+            self.messages[int(message["id"])] = message
+        return message
+
+    def _r_create_message(self, r: Request) -> tuple[int, Any]:
+        return 200, self._message(r.params["channel"], r.body)
+
+    def _r_channel(self, r: Request) -> tuple[int, Any]:
+        channel_id = int(r.params["channel"])
+        if channel_id == DM_CHANNEL_ID:
+            return 200, {"id": str(channel_id), "type": 1, "recipients": [user(MEMBER_ID, "member")],
+                         "last_message_id": None}
+        if channel_id in (GENERAL_CHANNEL_ID, NETWORK_CHANNEL_ID):
+            return 200, text_channel(channel_id, "general" if channel_id == GENERAL_CHANNEL_ID else "peer-network")
+        return 404, {"message": "Unknown Channel", "code": 10003}
+
+    def _r_create_dm(self, r: Request) -> tuple[int, Any]:
+        return 200, {"id": str(DM_CHANNEL_ID), "type": 1, "recipients": [user(int(r.body["recipient_id"]), "x")],
+                     "last_message_id": None}
+
+    def _r_callback(self, r: Request) -> tuple[int, Any]:
+        kind = r.body.get("type")
+        data = r.data
+        answer: dict[str, Any] = {"interaction": {
+            "id": r.params["interaction"], "type": 2,
+            "response_message_loading": kind == DEFERRED_CHANNEL_MESSAGE,
+            "response_message_ephemeral": bool(int(data.get("flags") or 0) & EPHEMERAL)}}
+        if kind in (CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, UPDATE_MESSAGE, DEFERRED_UPDATE):
+            message = self._message(GENERAL_CHANNEL_ID, data, webhook_id=str(APP_ID), application_id=str(APP_ID))
+            answer["interaction"]["response_message_id"] = message["id"]
+            answer["resource"] = {"type": kind, "message": message}
+        elif kind == MODAL:
+            answer["resource"] = {"type": kind}
+        return 200, answer
+
+    def _r_followup(self, r: Request) -> tuple[int, Any]:
+        return 200, self._message(GENERAL_CHANNEL_ID, r.body, webhook_id=str(APP_ID), application_id=str(APP_ID))
+
+    def _r_edit_followup(self, r: Request) -> tuple[int, Any]:
+        return 200, self._message(GENERAL_CHANNEL_ID, r.body, webhook_id=str(APP_ID), application_id=str(APP_ID))
+
+    def _r_get_followup(self, r: Request) -> tuple[int, Any]:
+        return 200, self._message(GENERAL_CHANNEL_ID, {}, webhook_id=str(APP_ID), application_id=str(APP_ID))
+
+    def _r_delete_followup(self, r: Request) -> tuple[int, Any]:
+        return 204, None
+
+    # -- looking at the traffic --------------------------------------------------------------------------------------
+
+    def calls(self, route: str | None = None, **params: str) -> list[Request]:
+        """Recorded requests, optionally of one ``route`` with these path parameters."""
+        with self._lock:
+            found = list(self.requests)
+        return [r for r in found if (route is None or r.route == route)
+                and all(r.params.get(k) == str(v) for k, v in params.items())]
+
+    def channel_messages(self, channel_id: int) -> list[Request]:
+        return self.calls("create_message", channel=str(channel_id))
+
+    def callbacks(self, interaction_payload: Mapping[str, Any]) -> list[Request]:
+        return self.calls("callback", interaction=interaction_payload["id"])
+
+    def followups(self, interaction_payload: Mapping[str, Any]) -> list[Request]:
+        return [r for r in self.calls() if r.route in ("followup", "edit_followup")
+                and r.params.get("token") == interaction_payload["token"]]
+
+    def response_message(self, request: Request) -> dict[str, Any]:
+        """The message object the fake returned for ``request`` (to click its buttons)."""
+        assert isinstance(request.response, dict) and "id" in request.response, request
+        return request.response
+
+    def describe(self, last: int = 25) -> str:
+        """The last requests, for assertion messages."""
+        with self._lock:
+            found = list(self.requests[-last:])
+        return "recorded requests:\n" + "\n".join(f"  {r!r}" for r in found)
+
+    # -- waiting -----------------------------------------------------------------------------------------------------
+
+    def wait_for(self, predicate: Callable[[], T], timeout: float = DEFAULT_TIMEOUT, what: str = "a request") -> T:
+        return wait_until(predicate, timeout, what, self.describe)
+
+    def wait_callback(self, interaction_payload: Mapping[str, Any], timeout: float = DEFAULT_TIMEOUT) -> Request:
+        return self.wait_for(lambda: next(iter(self.callbacks(interaction_payload)), None), timeout,
+                             f"the callback of interaction {interaction_payload['id']}")
+
+    def wait_followups(self, interaction_payload: Mapping[str, Any], count: int = 1,
+                       timeout: float = DEFAULT_TIMEOUT) -> list[Request]:
+        return self.wait_for(lambda: (lambda f: f if len(f) >= count else None)(self.followups(interaction_payload)),
+                             timeout, f"{count} follow-up(s) of interaction {interaction_payload['id']}")
+
+    def wait_reply(self, message_payload: Mapping[str, Any], timeout: float = DEFAULT_TIMEOUT) -> Request:
+        """The bot's message replying to ``message_payload`` (by ``message_reference``)."""
+        def find() -> Request | None:
+            for r in self.calls("create_message", channel=message_payload["channel_id"]):
+                if str((r.body.get("message_reference") or {}).get("message_id")) == message_payload["id"]:
+                    return r
+            return None
+        return self.wait_for(find, timeout, f"a reply to message {message_payload['id']}")
+
+    def replies_to(self, message_payload: Mapping[str, Any]) -> list[Request]:
+        return [r for r in self.calls("create_message")
+                if str((r.body.get("message_reference") or {}).get("message_id")) == message_payload["id"]]
