@@ -49,39 +49,30 @@ def read_solutions(paths: Iterable[str | Path]) -> Loaded[SolutionRecord]:
     """Read solution records from files or folders; the same id twice is a problem."""
     loaded: Loaded[SolutionRecord] = Loaded()
     seen: dict[str, str] = {}
+    readers = {"jsonl": _jsonl_rows, "csv": _csv_rows, "markdown": _markdown_rows}
     for path in expand_paths(paths):
         kind = SUFFIXES.get(path.suffix.lower())
         if kind is None:
             loaded.problems.append(Problem(str(path), None, "unsupported file type; use .jsonl, .csv or .md"))
             continue
-        rows = {"jsonl": _jsonl_rows, "csv": _csv_rows, "markdown": _markdown_rows}[kind]
-        for line, row, problem in rows(path):
-            if problem:
-                loaded.problems.append(Problem(str(path), line, problem))
-                continue
-            try:
-                record = solution_from_mapping(row)
-            except ValueError as exc:
-                loaded.problems.append(Problem(str(path), line, str(exc)))
-                continue
-            where = f"{path}:{line}" if line else str(path)
-            if record.id in seen:
-                loaded.problems.append(Problem(str(path), line, f"duplicate id {record.id!r} (first at {seen[record.id]})"))
-                continue
-            seen[record.id] = where
-            loaded.records.append(record)
+        _collect(loaded, seen, path, readers[kind](path), solution_from_mapping, lambda r: r.id,
+                 lambda r: f"duplicate id {r.id!r}")
     return loaded
 
 
 def read_cities(path: str | Path) -> Loaded[CityRecord]:
     """Read a cities JSON Lines file; the same name twice is a problem."""
-    return _read_jsonl_records(Path(path), city_from_mapping, key=lambda c: c.name.casefold())
+    loaded: Loaded[CityRecord] = Loaded()
+    path = Path(path)
+    _collect(loaded, {}, path, _jsonl_rows(path), city_from_mapping, lambda c: c.name.casefold(),
+             lambda c: f"duplicate city {c.name!r}")
+    return loaded
 
 
-def _read_jsonl_records(path: Path, build: Callable[[dict[str, Any]], R], key: Callable[[R], str]) -> Loaded[R]:
-    loaded: Loaded[R] = Loaded()
-    seen: dict[str, int | None] = {}
-    for line, row, problem in _jsonl_rows(path):
+def _collect(loaded: Loaded[R], seen: dict[str, str], path: Path, rows: Iterable[Row],
+             build: Callable[[dict[str, Any]], R], key: Callable[[R], str], duplicate: Callable[[R], str]) -> None:
+    """Validate ``rows`` into ``loaded``; ``seen`` maps keys to where they first appeared (across files)."""
+    for line, row, problem in rows:
         if problem:
             loaded.problems.append(Problem(str(path), line, problem))
             continue
@@ -91,11 +82,10 @@ def _read_jsonl_records(path: Path, build: Callable[[dict[str, Any]], R], key: C
             loaded.problems.append(Problem(str(path), line, str(exc)))
             continue
         if key(record) in seen:
-            loaded.problems.append(Problem(str(path), line, f"duplicate entry (first at line {seen[key(record)]})"))
+            loaded.problems.append(Problem(str(path), line, f"{duplicate(record)} (first at {seen[key(record)]})"))
             continue
-        seen[key(record)] = line
+        seen[key(record)] = f"{path}:{line}" if line else str(path)
         loaded.records.append(record)
-    return loaded
 
 
 Row = tuple[int | None, dict[str, Any], str | None]
