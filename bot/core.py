@@ -93,6 +93,8 @@ class Bot:
             raise InvalidInput("No network channel is configured for this platform; a coordinator can set "
                                "`[bot] network_channels`.")
         question = await asyncio.to_thread(self.knowledge.question, _int(action.value, "question id"))
+        if not await self.first_delivery(action.platform, f"ask_network:{question.id}"):
+            return [Reply.text("This question is already in the network channel.", ephemeral=True)]
         result = await asyncio.to_thread(self.knowledge.ask, question.text)
         contacts = await asyncio.to_thread(self.directory.contacts, result.closest_cities, action.platform)
         blocks: list = [Text("A peer asks the network:", "heading"), Text(f"> {neutralize_mentions(question.text)}")]
@@ -121,6 +123,10 @@ class Bot:
     async def member_city(self, platform: str, user: str) -> str | None:
         """The city a platform user is linked to, if any."""
         return await asyncio.to_thread(self.directory.member_city, platform, user)
+
+    async def country_of(self, city: str) -> str | None:
+        """The country of a network city, or None when the city is unknown."""
+        return await asyncio.to_thread(self.directory.country_of, city)
 
     async def city_names(self) -> list[str]:
         """Names of the network's cities (for autocompletion)."""

@@ -393,6 +393,12 @@ class FakeDiscord:
         self.heartbeat_acks = 0
         self.heartbeat_times: list[float] = []
         self.sessions_ready = 0  # connections that got READY and GUILD_CREATE
+        self.resumes: list[dict[str, Any]] = []  # RESUME payloads the client sent
+        self.resumed = 0  # resumes answered with RESUMED
+        self.replayed: list[tuple[int, str]] = []  # (seq, event) sent again by a resume
+        self._session_id = ""
+        self._events: list[tuple[int, str, Any]] = []  # (seq, event, data) of the current session, for RESUME
+        self._replay_from: int | None = None
         self.messages: dict[int, dict[str, Any]] = {}  # every message the bot created, by id
         self.commands: dict[str, dict[str, Any]] = {}  # synced commands, by name
         self._lock = threading.Lock()
@@ -481,8 +487,8 @@ class FakeDiscord:
                         break
                     self.identifies.append(frame["d"])
                     await self._ready(ws)
-                elif op == 6:  # RESUME: this fake keeps no sessions; make the client identify again
-                    await ws.send_str(json.dumps({"op": 9, "d": False, "s": None, "t": None}))
+                elif op == 6:
+                    await self._resume(ws, frame.get("d") or {})
                 else:
                     log.warning("fake discord: gateway op %s ignored: %s", op, frame)
         finally:
@@ -492,9 +498,11 @@ class FakeDiscord:
 
     async def _ready(self, ws: web.WebSocketResponse) -> None:
         self._seq = 0
+        self._events = []
+        self._session_id = f"session-{next(_counter)}"
         await self._send_dispatch(ws, "READY", {
             "v": 10, "user": BOT_USER, "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
-            "session_id": f"session-{next(_counter)}", "resume_gateway_url": self.gateway_url,
+            "session_id": self._session_id, "resume_gateway_url": self.gateway_url,
             "shard": [0, 1], "application": {"id": str(APP_ID), "flags": 0}, "private_channels": [],
             "relationships": [], "user_settings": {}, "presences": [], "geo_ordered_rtc_regions": [],
         })
@@ -502,11 +510,43 @@ class FakeDiscord:
         with self._lock:
             self.sessions_ready += 1
 
+    async def _resume(self, ws: web.WebSocketResponse, data: Mapping[str, Any]) -> None:
+        """RESUME: replay the events the client missed (after its ``seq``, or after ``replay_from`` when a test
+        asks for duplicates, as Discord may send after a reconnect), then RESUMED; an unknown session is invalid."""
+        self.resumes.append(dict(data))
+        if data.get("token") != self.token or data.get("session_id") != self._session_id:
+            await ws.send_str(json.dumps({"op": 9, "d": False, "s": None, "t": None}))
+            return
+        after = self._replay_from if self._replay_from is not None else int(data.get("seq") or 0)
+        self._replay_from = None
+        for seq, event, payload in list(self._events):
+            if seq > after:
+                await ws.send_str(json.dumps({"op": 0, "t": event, "s": seq, "d": payload}))
+                self.replayed.append((seq, event))
+        await self._send_dispatch(ws, "RESUMED", {})
+        self.resumed += 1
+
     async def _send_dispatch(self, ws: web.WebSocketResponse, event: str, data: Mapping[str, Any]) -> int:
         self._seq += 1
         seq = self._seq
+        self._events.append((seq, event, data))
         await ws.send_str(json.dumps({"op": 0, "t": event, "s": seq, "d": data}))
         return seq
+
+    def reconnect(self, *, replay_from: int | None = None) -> None:
+        """Send op 7 RECONNECT: the client drops the connection and RESUMEs on a new one. ``replay_from`` makes the
+        resume replay every event after that sequence number, including ones the client already handled."""
+        async def send() -> None:
+            self._replay_from = replay_from
+            await self._sockets[-1].send_str(json.dumps({"op": 7, "d": None, "s": None, "t": None}))
+
+        assert self._thread is not None and self._sockets, "no client is connected to the fake gateway"
+        self._thread.run(send())
+
+    @property
+    def seq(self) -> int:
+        """The sequence number of the last event sent."""
+        return self._seq
 
     def dispatch(self, event: str, data: Mapping[str, Any]) -> int:
         """Push a dispatch event to the connected client; returns its sequence number."""

@@ -224,11 +224,17 @@ def test_bots_itself_and_unmentioned_messages_get_no_reply(served: Served, fake:
         assert not fake.replies_to(message)
 
 
-def test_a_replayed_message_is_answered_once(served: Served, fake: FakeDiscord) -> None:
-    """After a resume, Discord may replay events: the same MESSAGE_CREATE twice gets one answer."""
+def test_a_resume_that_replays_a_message_does_not_answer_it_twice(served: Served, fake: FakeDiscord) -> None:
+    """discord.py reconnects and RESUMEs by itself; Discord may replay events the client already handled."""
+    before = fake.seq
     message = fake.send_message(mention(VOUCHERS), mentions=[BOT_ID])
-    fake.dispatch("MESSAGE_CREATE", message)
     fake.wait_reply(message, timeout=ANSWER)
+    fake.reconnect(replay_from=before)  # op 7; the resume replays the message
+    fake.wait_for(lambda: fake.resumed, READY, "the client to RESUME")
+    assert fake.resumes[0]["seq"] >= before + 1 and len(fake.identifies) == 1
+    assert (before + 1, "MESSAGE_CREATE") in fake.replayed
+    after = fake.send_message(mention(VOUCHERS), mentions=[BOT_ID])
+    fake.wait_reply(after, timeout=ANSWER)  # answered on the resumed connection
     time.sleep(QUIET)
     assert len(fake.replies_to(message)) == 1, fake.describe()
 
@@ -404,7 +410,7 @@ def test_buttons_still_work_after_a_restart(seeded_dir: Path, fake: FakeDiscord)
 
 def test_unanswered_is_refused_to_members_and_allowed_to_the_coordinator_role(served: Served,
                                                                               fake: FakeDiscord) -> None:
-    ask(fake, CAKE)
+    ask(fake, "@everyone " + CAKE)
     refused = fake.slash("unanswered", user_id=MEMBER_ID)
     answer = fake.wait_followups(refused, timeout=ANSWER)[0]
     assert "Only coordinators can use `unanswered`" in answer.text, answer
@@ -412,6 +418,7 @@ def test_unanswered_is_refused_to_members_and_allowed_to_the_coordinator_role(se
     allowed = fake.slash("unanswered", user_id=COORDINATOR_ID)
     listing = fake.wait_followups(allowed, timeout=ANSWER)[0]
     assert "unanswered question(s)" in listing.text and "chocolate cake" in listing.text, listing
+    assert_never_pings_everyone(listing)
     same_user_without_role = fake.slash("unanswered", user_id=COORDINATOR_ID, roles=())
     assert "Only coordinators" in fake.wait_followups(same_user_without_role, timeout=ANSWER)[0].text
 

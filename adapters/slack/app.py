@@ -23,7 +23,7 @@ from bot.errors import ConfigError
 from bot.messages import Button
 
 from . import modals
-from .render import fallback_text, question_id_of, to_blocks
+from .render import fallback_text, question_id_of, to_blocks, trim
 
 log = logging.getLogger(__name__)
 PLATFORM = "slack"
@@ -62,7 +62,10 @@ class SlackAdapter:
         if not self.secrets.slack_app_token:
             raise ConfigError("Socket Mode needs SLACK_APP_TOKEN (xapp-...) in the environment; or use --http")
         handler = self.socket_mode_handler()
-        await handler.start_async()
+        try:
+            await handler.start_async()
+        finally:
+            await handler.close_async()
 
     def socket_mode_handler(self):
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -117,7 +120,7 @@ class SlackAdapter:
         await ack()
         text = command.get("text", "").strip() or "help"
         message = await self._incoming(command["user_id"], text, command.get("channel_id", ""),
-                                       command.get("team_id", ""))
+                                       command.get("team_id", ""), name=command.get("user_name", ""))
         for reply in await self.bot.handle(message):
             share = ()
             question_id = question_id_of(reply)
@@ -159,6 +162,8 @@ class SlackAdapter:
     async def _on_save_submit(self, ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = modals.values(view)
         errors = {k: "Required." for k in ("title", "city", "summary") if not values.get(k)}
+        if values.get("city") and not values.get("country") and not await self.bot.country_of(values["city"]):
+            errors["country"] = f"{trim(values['city'], 60)} is not a city of the network: give its country."
         if values.get("source_url") and not re.match(r"^https?://\S+$", values["source_url"]):
             errors["source_url"] = "Give an http(s) link, or leave it empty."
         if errors:
@@ -188,8 +193,14 @@ class SlackAdapter:
     async def _on_not_helpful(self, ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         channel = (body.get("channel") or {}).get("id", "")
-        await self.client.views_open(trigger_id=body["trigger_id"],
-                                     view=modals.not_helpful_modal(action.get("value", ""), channel))
+        try:
+            await self.client.views_open(trigger_id=body["trigger_id"],
+                                         view=modals.not_helpful_modal(action.get("value", ""), channel))
+        except SlackApiError as exc:  # an expired trigger: record the vote without a reason
+            log.warning("cannot open the 'not helpful' form: %s", exc.response.get("error"))
+            event = Action(PLATFORM, body["user"]["id"], "feedback_not_helpful", action.get("value", ""))
+            await self._deliver(await self.bot.handle_action(event), channel=channel or body["user"]["id"],
+                                user=body["user"]["id"])
 
     async def _on_not_helpful_submit(self, ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         await ack()
@@ -212,9 +223,9 @@ class SlackAdapter:
     # -- helpers -------------------------------------------------------------------------------------------------
 
     async def _incoming(self, user: str, text: str, channel: str, team: str, *, thread: str | None = None,
-                        is_direct: bool = False) -> Incoming:
+                        is_direct: bool = False, name: str = "") -> Incoming:
         return Incoming(platform=PLATFORM, user=user, text=text, channel=channel, workspace=team, thread=thread,
-                        is_direct=is_direct, roles=await self._roles(user))
+                        is_direct=is_direct, roles=await self._roles(user), user_name=name)
 
     async def _first(self, body: dict[str, Any]) -> bool:
         event_id = body.get("event_id")

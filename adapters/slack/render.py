@@ -43,7 +43,13 @@ def to_blocks(reply: Reply, *, extra_buttons: tuple[Button, ...] = ()) -> list[d
     if extra_buttons and not added:
         blocks += _render(Actions(extra_buttons))
     if len(blocks) > MAX_BLOCKS:
-        blocks = blocks[: MAX_BLOCKS - 1] + [_context(f"{len(blocks) - MAX_BLOCKS + 1} more block(s) not shown.")]
+        # Keep the trailing buttons (feedback, share): cut from the middle, where the cards are.
+        tail = 0
+        while tail < len(blocks) and blocks[-1 - tail]["type"] == "actions":
+            tail += 1
+        keep = MAX_BLOCKS - 1 - tail
+        dropped = len(blocks) - tail - keep
+        blocks = blocks[:keep] + [_context(f"{dropped} more block(s) not shown.")] + blocks[len(blocks) - tail:]
     return blocks
 
 
