@@ -137,6 +137,16 @@ class Reply:
         """A reply made of one plain paragraph."""
         return cls(blocks=(Text(text),), is_error=is_error, ephemeral=ephemeral)
 
+    @property
+    def question_id(self) -> str | None:
+        """The question this reply answers, read from its buttons (feedback or ask-the-network)."""
+        for block in self.blocks:
+            if isinstance(block, Actions):
+                for button in block.buttons:
+                    if button.action_id in ("feedback_helpful", "ask_network") and button.value:
+                        return button.value
+        return None
+
     def as_text(self) -> str:
         """Plain-text rendering (console, notification fallback, tests)."""
         return "\n".join(filter(None, (_block_text(b) for b in self.blocks)))

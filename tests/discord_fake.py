@@ -207,7 +207,8 @@ def message_create(content: str, *, author_id: int = MEMBER_ID, channel_id: int 
     name, roles = PEOPLE.get(author_id, ("rrr-bot" if author_id == BOT_ID else f"user{author_id}", ()))
     is_bot = bot if bot is not None else author_id in (BOT_ID, OTHER_BOT_ID)
     data: dict[str, Any] = {
-        "id": str(message_id or snowflake()), "channel_id": str(channel_id), "author": user(author_id, name, bot=is_bot),
+        "id": str(message_id or snowflake()), "channel_id": str(channel_id),
+        "author": user(author_id, name, bot=is_bot),
         "content": content, "timestamp": now_iso(), "edited_timestamp": None, "tts": False,
         "mention_everyone": mention_everyone, "mention_roles": [], "attachments": [], "embeds": [],
         "components": [], "pinned": False, "type": 0, "flags": 0, "nonce": str(next(_counter)),

@@ -27,7 +27,7 @@ from adapters.discord import DiscordAdapter
 from bot import Runtime, Secrets, Settings
 from bot.store import Questions, Solutions
 from conftest import make_settings
-from discord_fake import (APPLICATION_COMMAND, AUTOCOMPLETE_RESULT, BOT_ID, COORDINATOR_ID, COORDINATOR_ROLE_ID,
+from discord_fake import (AUTOCOMPLETE_RESULT, BOT_ID, COORDINATOR_ID, COORDINATOR_ROLE_ID,
                           DEFERRED_CHANNEL_MESSAGE, DM_CHANNEL_ID, EPHEMERAL, GENERAL_CHANNEL_ID, GUILD_ID, MEMBER_ID,
                           MODAL, NETWORK_CHANNEL_ID, OTHER_BOT_ID, PEER_ID, TOKEN, FakeDiscord, LoopThread, Request,
                           custom_ids, modal_inputs, wait_until)
@@ -463,7 +463,7 @@ def test_heartbeats_keep_flowing_while_a_large_import_runs(served: Served, fake:
     # interval 0.5 s: about 5 beats in 2.5 s; allow a busy machine some slack, but a blocked loop sends none
     assert after - before >= 3, f"{after - before} heartbeat ACKs in {t1 - t0:.1f}s while importing"
     gaps = [b - a for a, b in zip(fake.heartbeat_times, fake.heartbeat_times[1:]) if a >= t0 and b <= t1]
-    assert gaps and max(gaps) < 1.5, gaps
+    assert gaps and max(gaps) < 2.0, gaps
     job.result(600)
     assert sum(imported) >= 25
     reply = fake.wait_reply(message, timeout=ANSWER)
@@ -515,8 +515,6 @@ def test_save_as_solution_from_a_message_is_stored_and_found(served: Served, fak
     assert title in embed_titles(found), found
 
 
-@pytest.mark.xfail(reason="MISSING: the private answer of 'Find similar solutions' offers no 'Share in channel' "
-                          "(rrr:share_answer) button", strict=True)
 def test_a_private_answer_offers_to_share_it(served: Served, fake: FakeDiscord) -> None:
     target = fake.send_message(VOUCHERS, author_id=PEER_ID)
     used = fake.context_menu("Find similar solutions", target)
@@ -524,8 +522,6 @@ def test_a_private_answer_offers_to_share_it(served: Served, fake: FakeDiscord) 
     question_id(answer, "share_answer")
 
 
-@pytest.mark.xfail(reason="BUG: on_button answers every button privately, so 'rrr:share_answer' shares the answer "
-                          "with nobody (an ephemeral follow-up) instead of posting it in the channel", strict=True)
 def test_share_answer_posts_the_answer_for_everyone(served: Served, fake: FakeDiscord) -> None:
     _, answer = ask(fake, VOUCHERS)
     qid = question_id(answer, "feedback_helpful")
@@ -542,9 +538,6 @@ def test_share_answer_posts_the_answer_for_everyone(served: Served, fake: FakeDi
     fake.wait_for(shared, ANSWER, "the shared answer, visible to everyone")
 
 
-@pytest.mark.xfail(reason="BUG: a modal opened before a restart is discarded when submitted after it (modals live "
-                          "only in the old client's memory, though the custom_id rrr-modal:not_helpful:<qid> "
-                          "carries all the state)", strict=True)
 def test_a_modal_opened_before_a_restart_is_still_handled(seeded_dir: Path, fake: FakeDiscord) -> None:
     settings = discord_settings(seeded_dir, fake)
     with Runtime.open(settings) as first_rt:

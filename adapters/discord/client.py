@@ -21,7 +21,7 @@ from bot.messages import Actions, Button
 from bot.config import DiscordSettings
 
 from .render import render, trim
-from .views import ActionButton, NotHelpfulModal, SaveSolutionModal, make_view
+from .views import ActionButton, NotHelpfulModal, SaveSolutionModal, make_view, parse_modal
 
 log = logging.getLogger(__name__)
 PLATFORM = "discord"
@@ -37,9 +37,11 @@ def point_at(settings: DiscordSettings) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
 
 
-class _Client(discord.Client):
+class _AdapterHooks:
+    """The client events the adapter handles; mixed into the plain and the sharded client."""
+
     def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
-        super().__init__(**options)
+        super().__init__(**options)  # type: ignore[call-arg]
         self.adapter = adapter
 
     async def setup_hook(self) -> None:
@@ -48,17 +50,16 @@ class _Client(discord.Client):
     async def on_message(self, message: discord.Message) -> None:
         await self.adapter.on_message(message)
 
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        await self.adapter.on_interaction(interaction)
 
-class _ShardedClient(discord.AutoShardedClient):
-    def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
-        super().__init__(**options)
-        self.adapter = adapter
 
-    async def setup_hook(self) -> None:
-        await self.adapter.setup()
+class _Client(_AdapterHooks, discord.Client):
+    pass
 
-    async def on_message(self, message: discord.Message) -> None:
-        await self.adapter.on_message(message)
+
+class _ShardedClient(_AdapterHooks, discord.AutoShardedClient):
+    pass
 
 
 class DiscordAdapter:
@@ -136,22 +137,32 @@ class DiscordAdapter:
 
     async def on_button(self, interaction: discord.Interaction, action: str, value: str) -> None:
         if action == "feedback_not_helpful":
-            await interaction.response.send_modal(NotHelpfulModal(self, value))
+            await interaction.response.send_modal(NotHelpfulModal(value))
             return
         if action == "save_solution_form":
-            await interaction.response.send_modal(SaveSolutionModal(self, question_id=value))
+            await interaction.response.send_modal(SaveSolutionModal(question_id=value))
             return
-        await interaction.response.defer(thinking=True, ephemeral=True)
+        public = action == "share_answer"
+        await interaction.response.defer(thinking=True, ephemeral=not public)
         event = Action(PLATFORM, str(interaction.user.id), action, value, channel=str(interaction.channel_id or ""),
-                       roles=self._roles(interaction.user))
+                       roles=self._roles(interaction.user), user_name=interaction.user.display_name)
         replies = await self.bot.handle_action(event)
-        await self._follow_up(interaction, replies, ephemeral=True, question_id=value if action == "ask_network"
-                              else None)
+        await self._follow_up(interaction, replies, ephemeral=not public,
+                              question_id=value if action == "ask_network" else None)
 
-    async def on_form(self, interaction: discord.Interaction, action: str, value: str, fields: dict[str, str]) -> None:
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Handle our form submissions from their ids alone, so a form opened before a restart still works."""
+        data = interaction.data or {}
+        if interaction.type is not discord.InteractionType.modal_submit:
+            return
+        parsed = parse_modal(str(data.get("custom_id", "")), data.get("components", []))
+        if parsed is None or interaction.response.is_done():
+            return
+        action, value, fields = parsed
         await interaction.response.defer(thinking=True, ephemeral=True)
         event = Action(PLATFORM, str(interaction.user.id), action, value, channel=str(interaction.channel_id or ""),
-                       fields=tuple(fields.items()), roles=self._roles(interaction.user))
+                       fields=tuple(fields.items()), roles=self._roles(interaction.user),
+                       user_name=interaction.user.display_name)
         await self._follow_up(interaction, await self.bot.handle_action(event), ephemeral=True)
 
     async def _follow_up(self, interaction: discord.Interaction, replies: list[Reply], *, ephemeral: bool,
@@ -160,10 +171,14 @@ class DiscordAdapter:
             if reply.channel:
                 await self._post_to_channel(reply, question_id=question_id)
                 continue
+            private = ephemeral or reply.ephemeral
+            if private and reply.question_id and not reply.is_error:
+                reply = Reply(reply.blocks + (Actions((Button("Share in channel", "share_answer",
+                                                              reply.question_id),)),), ephemeral=True)
             rendered = render(reply)
             await interaction.followup.send(content=rendered.content or "\u200b", embeds=rendered.embeds,
                                             view=make_view(rendered.buttons) or discord.utils.MISSING,
-                                            ephemeral=ephemeral or reply.ephemeral,
+                                            ephemeral=private,
                                             allowed_mentions=rendered.allowed_mentions)
 
     async def _post_to_channel(self, reply: Reply, *, question_id: str | None = None) -> None:
@@ -251,4 +266,4 @@ class DiscordAdapter:
             text = " ".join(_MENTION.sub(" ", message.content).split())
             first = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0] if text else ""
             await interaction.response.send_modal(SaveSolutionModal(
-                adapter, title=trim(first, 150), city=city or "", summary=text, source_url=message.jump_url))
+                title=trim(first, 150), city=city or "", summary=text, source_url=message.jump_url))

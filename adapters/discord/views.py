@@ -47,40 +47,50 @@ def make_view(buttons: list[Button]) -> discord.ui.View | None:
 
 
 class NotHelpfulModal(discord.ui.Modal, title="Not helpful"):
+    """Asks what was missing. Submissions are handled by :func:`parse_modal`, from the ids alone."""
+
     reason = discord.ui.TextInput(label="What was missing?", style=discord.TextStyle.paragraph, required=False,
-                                  max_length=2000)
+                                  max_length=2000, custom_id="reason")
 
-    def __init__(self, adapter: DiscordAdapter, question_id: str) -> None:
-        super().__init__(custom_id=f"rrr-modal:not_helpful:{question_id}"[:100])
-        self.adapter = adapter
-        self.question_id = question_id
-
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        await self.adapter.on_form(interaction, "feedback_not_helpful", self.question_id,
-                                   {"reason": self.reason.value or ""})
+    def __init__(self, question_id: str) -> None:
+        super().__init__(custom_id=f"rrr-modal:not_helpful:{question_id}"[:100], timeout=None)
 
 
 class SaveSolutionModal(discord.ui.Modal, title="Save as solution"):
-    solution_title = discord.ui.TextInput(label="Title", max_length=150)
-    city = discord.ui.TextInput(label="City", max_length=120)
-    country = discord.ui.TextInput(label="Country (if the city is not in the network)", required=False,
-                                   max_length=120)
-    summary = discord.ui.TextInput(label="What was done, with figures", style=discord.TextStyle.paragraph,
-                                   max_length=3000)
-    source_url = discord.ui.TextInput(label="Source link", required=False, max_length=1000)
+    """A peer's answer as a new solution. Submissions are handled by :func:`parse_modal`."""
 
-    def __init__(self, adapter: DiscordAdapter, *, question_id: str = "", title: str = "", city: str = "",
-                 summary: str = "", source_url: str = "") -> None:
-        super().__init__(custom_id=f"rrr-modal:save:{question_id}"[:100])
-        self.adapter = adapter
-        self.question_id = question_id
+    solution_title = discord.ui.TextInput(label="Title", max_length=150, custom_id="title")
+    city = discord.ui.TextInput(label="City", max_length=120, custom_id="city")
+    country = discord.ui.TextInput(label="Country (if the city is not in the network)", required=False,
+                                   max_length=120, custom_id="country")
+    summary = discord.ui.TextInput(label="What was done, with figures", style=discord.TextStyle.paragraph,
+                                   max_length=3000, custom_id="summary")
+    source_url = discord.ui.TextInput(label="Source link", required=False, max_length=1000, custom_id="source_url")
+
+    def __init__(self, *, question_id: str = "", title: str = "", city: str = "", summary: str = "",
+                 source_url: str = "") -> None:
+        super().__init__(custom_id=f"rrr-modal:save:{question_id}"[:100], timeout=None)
         self.solution_title.default = title[:150] or None
         self.city.default = city[:120] or None
         self.summary.default = summary[:3000] or None
         self.source_url.default = source_url[:1000] or None
 
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        await self.adapter.on_form(interaction, "save_solution", "", {
-            "title": self.solution_title.value, "city": self.city.value, "country": self.country.value or "",
-            "summary": self.summary.value, "source_url": self.source_url.value or "",
-            "question_id": self.question_id})
+
+MODAL_ACTIONS = {"not_helpful": "feedback_not_helpful", "save": "save_solution"}
+
+
+def parse_modal(custom_id: str, components: list[dict[str, Any]]) -> tuple[str, str, dict[str, str]] | None:
+    """``(core action, value, fields)`` of one of our form submissions, or None for anything else."""
+    prefix, _, rest = custom_id.partition(":")
+    kind, _, value = rest.partition(":")
+    if prefix != "rrr-modal" or kind not in MODAL_ACTIONS:
+        return None
+    fields: dict[str, str] = {}
+    for row in components:
+        for item in row.get("components", [row.get("component", {})]) if isinstance(row, dict) else ():
+            if isinstance(item, dict) and item.get("custom_id"):
+                fields[str(item["custom_id"])] = str(item.get("value") or "")
+    if kind == "save":
+        fields["question_id"] = value
+        return MODAL_ACTIONS[kind], "", fields
+    return MODAL_ACTIONS[kind], value, fields

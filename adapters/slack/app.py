@@ -23,7 +23,7 @@ from bot.errors import ConfigError
 from bot.messages import Button
 
 from . import modals
-from .render import fallback_text, question_id_of, to_blocks, trim
+from .render import fallback_text, to_blocks, trim
 
 log = logging.getLogger(__name__)
 PLATFORM = "slack"
@@ -123,7 +123,7 @@ class SlackAdapter:
                                        command.get("team_id", ""), name=command.get("user_name", ""))
         for reply in await self.bot.handle(message):
             share = ()
-            question_id = question_id_of(reply)
+            question_id = reply.question_id
             if question_id and not reply.channel:
                 share = (Button("Share in channel", "share_answer", question_id),)
             if reply.channel:

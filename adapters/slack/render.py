@@ -109,13 +109,3 @@ def _button(button: Button) -> dict[str, Any]:
     if button.style in ("primary", "danger"):
         out["style"] = button.style
     return out
-
-
-def question_id_of(reply: Reply) -> str | None:
-    """The question a reply answers, read from its buttons (feedback or ask-the-network)."""
-    for block in reply.blocks:
-        if isinstance(block, Actions):
-            for button in block.buttons:
-                if button.action_id in ("feedback_helpful", "ask_network") and button.value:
-                    return button.value
-    return None
