@@ -396,13 +396,16 @@ def cities_show(ctx: typer.Context, name: str, as_json: JsonOpt = False) -> None
 
 
 @cities_app.command("import")
-def cities_import(ctx: typer.Context, file: Path, skip_invalid: SkipOpt = False) -> None:
+def cities_import(ctx: typer.Context, file: Path, skip_invalid: SkipOpt = False, as_json: JsonOpt = False) -> None:
     """Import cities from JSON Lines (name, country, timezone, languages, peer_group, challenges, contacts)."""
     loaded = read_cities(file)
     if loaded.problems and not skip_invalid:
         fail(str(InvalidRecords(loaded.problems)) + "\n(use --skip-invalid to import the valid records)")
     with runtime(ctx) as rt:
         created, updated = rt.directory.import_cities(loaded.records)
+    if as_json:
+        emit_json({"created": created, "updated": updated, "skipped": [str(p) for p in loaded.problems]})
+        return
     out.print(f"Imported {created} new and {updated} updated cities.")
     for problem in loaded.problems:
         err.print(f"skipped {problem}", markup=False)

@@ -36,6 +36,8 @@ class Command:
     handler: Handler
     coordinator_only: bool = False
     aliases: tuple[str, ...] = ()
+    takes_text: bool = True
+    """False for commands without arguments: ``help with funding?`` is then a question, not ``help``."""
 
 
 def split_command(text: str) -> tuple[str, str]:

@@ -56,15 +56,17 @@ class Bot:
     async def _dispatch(self, message: Incoming) -> list[Reply]:
         text = message.text.strip()
         if not text:
-            return [Reply.text(f"Ask me a question, or type `help` to see what I can do.")]
+            return [Reply.text("Ask me a question, or type `help` to see what I can do.")]
         name, rest = split_command(text)
         command = self.commands.find(name)
+        if command is not None and rest and not command.takes_text and text[:1] not in "/!":
+            command = None
         if command is None:
             if text[:1] in "/!":
                 raise InvalidInput(f"Unknown command `{neutralize_mentions(name)}`. Type `help` for the list.")
             command, rest = self.commands.find("ask"), text
-        if command.coordinator_only and not self.directory.is_coordinator(message.platform, message.user,
-                                                                           message.roles):
+        if command.coordinator_only and not await self._is_coordinator(message.platform, message.user,
+                                                                        message.roles):
             raise PermissionDenied(f"Only coordinators can use `{command.name}`.")
         return await command.handler(Context(message, command.name, rest))
 
@@ -85,6 +87,9 @@ class Bot:
         if action.action_id == "save_solution":
             return await self._save_solution(action)
         raise InvalidInput(f"Unknown action `{action.action_id}`.")
+
+    async def _is_coordinator(self, platform: str, user: str, roles: tuple[str, ...]) -> bool:
+        return await asyncio.to_thread(self.directory.is_coordinator, platform, user, roles)
 
     async def _ask_network(self, action: Action) -> list[Reply]:
         """Post an unanswered question to the network channel, mentioning the contacts of the closest cities."""
@@ -144,7 +149,7 @@ class Bot:
         """A member's overview: their city, its challenges and their role (Slack's App Home, Discord's /home)."""
         try:
             city = await asyncio.to_thread(self.directory.member_city, platform, user)
-            coordinator = self.directory.is_coordinator(platform, user, roles)
+            coordinator = await self._is_coordinator(platform, user, roles)
             blocks: list = [Text(f"Welcome to the {self.name} peer network", "heading")]
             if city is None:
                 blocks.append(Text("You are not linked to a city yet: use `iam CITY` so peers can find you."))
@@ -163,24 +168,24 @@ class Bot:
 
     def _builtin_commands(self) -> list[Command]:
         return [
-            Command("help", "what I can do", "help", self._help, aliases=("?",)),
+            Command("help", "what I can do", "help", self._help, aliases=("?",), takes_text=False),
             Command("ask", "find past solutions of peer cities (filters: city:NAME tag:TAG)", "ask QUESTION",
                     self._ask),
-            Command("cities", "the cities of the network", "cities", self._cities),
+            Command("cities", "the cities of the network", "cities", self._cities, takes_text=False),
             Command("city", "a city's profile, challenges and contacts", "city NAME", self._city),
             Command("iam", "link yourself to your city", "iam CITY", self._iam),
-            Command("whoami", "your city and role", "whoami", self._whoami),
+            Command("whoami", "your city and role", "whoami", self._whoami, takes_text=False),
             Command("helpful", "mark an answer helpful", "helpful QUESTION_ID", self._helpful),
             Command("nothelpful", "mark an answer not helpful, saying what was missing",
                     "nothelpful QUESTION_ID [what was missing]", self._not_helpful),
             Command("unanswered", "questions the knowledge base could not answer", "unanswered", self._unanswered,
-                    coordinator_only=True),
+                    coordinator_only=True, takes_text=False),
             Command("role", "make a member a coordinator (or back)", "role USER_ID coordinator|member", self._role,
                     coordinator_only=True),
         ]
 
     async def _help(self, ctx: Context) -> list[Reply]:
-        coordinator = self.directory.is_coordinator(ctx.message.platform, ctx.message.user, ctx.message.roles)
+        coordinator = await self._is_coordinator(ctx.message.platform, ctx.message.user, ctx.message.roles)
         lines = [f"`{c.usage}` - {c.summary}" + (" (coordinators)" if c.coordinator_only else "")
                  for c in self.commands if coordinator or not c.coordinator_only]
         intro = "Ask me anything about how peer cities used the social and solidarity economy, or use a command:"
@@ -215,7 +220,7 @@ class Bot:
     async def _whoami(self, ctx: Context) -> list[Reply]:
         m = ctx.message
         city = await asyncio.to_thread(self.directory.member_city, m.platform, m.user)
-        role = "coordinator" if self.directory.is_coordinator(m.platform, m.user, m.roles) else "member"
+        role = "coordinator" if await self._is_coordinator(m.platform, m.user, m.roles) else "member"
         where = f"linked to {city}" if city else "not linked to a city yet (`iam CITY`)"
         return [Reply.text(f"You are a {role}, {where}.")]
 

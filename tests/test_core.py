@@ -314,3 +314,18 @@ def test_a_closed_database_file_becomes_the_polite_error_reply(member: TestAdapt
         path.unlink(missing_ok=True)  # the file is gone: the next connection opens an empty one
     exchange = say(member, "whoami")
     assert exchange.text == ERROR_REPLY
+
+
+def test_a_question_starting_with_a_command_word_is_asked(seeded) -> None:
+    """'help with ...' and 'cities that ...' are questions, not the argument-less commands help and cities."""
+    import asyncio
+
+    from bot.messages import SolutionCard
+    from bot.testing import TestAdapter
+
+    adapter = TestAdapter(seeded.bot)
+    exchange = asyncio.run(adapter.send("cities that funded social enterprise incubators?"))
+    assert exchange.blocks(SolutionCard), exchange.text
+    assert "cities in the network" not in exchange.text
+    assert "in the network:" in asyncio.run(adapter.send("cities")).text
+    assert "in the network:" in asyncio.run(adapter.send("/cities")).text
