@@ -558,3 +558,30 @@ def test_a_modal_opened_before_a_restart_is_still_handled(seeded_dir: Path, fake
             assert [(r.helpful, r.reason) for r in rows] == [(False, "Costs per voucher")]
         finally:
             second.stop()
+
+
+# -- the command line ------------------------------------------------------------------------------------------------
+
+def test_rrr_bot_run_discord_answers_a_mention_and_ask(seeded_dir: Path, fake: FakeDiscord, tmp_path: Path) -> None:
+    """`rrr-bot run discord` as a real process, configured only through its environment."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RRR_", "DISCORD_", "SLACK_"))}
+    env.update(RRR_DATA_DIR=str(seeded_dir), DISCORD_TOKEN=TOKEN, RRR_DISCORD__API_BASE_URL=fake.api_base_url,
+               RRR_DISCORD__GATEWAY_URL=fake.gateway_url, RRR_DISCORD__GUILD_ID=str(GUILD_ID))
+    log = (tmp_path / "bot.log").open("w")
+    process = subprocess.Popen([sys.executable, "-c", "from adapters.cli import main; main()", "run", "discord"],
+                               env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        fake.wait_for(lambda: fake.calls("sync_guild_commands", guild=str(GUILD_ID)), READY, "the command sync")
+        message = fake.send_message(mention(VOUCHERS), mentions=[BOT_ID])
+        assert embed_titles(fake.wait_reply(message, timeout=ANSWER))[0] == BILBAO_VOUCHERS
+        interaction, followup = ask(fake, VOUCHERS)
+        assert embed_titles(followup)[0] == BILBAO_VOUCHERS
+    finally:
+        process.terminate()
+        process.wait(15)
+        log.close()
+    assert "Traceback" not in (tmp_path / "bot.log").read_text(), (tmp_path / "bot.log").read_text()
