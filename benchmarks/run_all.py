@@ -108,12 +108,18 @@ def main() -> None:
     body = table(rows(ask, imp, start))
     ask_notes = []
     for r in ask["sizes"]:
-        ask_notes.append(f"{r['n']} solutions: {r['answered']}/{r['questions']} answered, median overhead "
-                         f"{r['overhead_p50_ms']} ms, KB {'reused' if r['kb_reused'] else 'built'}")
+        ask_notes.append(
+            f"{r['n']} solutions (KB {'reused' if r['kb_reused'] else 'built'}): {r['answered']}/{r['questions']} "
+            f"answered; p50 inside ask: embed_queries {r['ask_embed_queries_p50_ms']} ms, token_count "
+            f"{r['ask_token_count_p50_ms']} ms, outside the embedder {r['ask_outside_embedder_p50_ms']} ms "
+            f"(p99 {r['ask_outside_embedder_p99_ms']} ms); CPU-time p50 ratio {r['ratio_cpu_p50']}; "
+            f"embed_passages during asks: {r['ask_embed_passages_calls']} call(s), {r['ask_embed_passages_ms']:.0f} ms; "
+            f"worst ask-minus-floor {r['worst_excess_ms']:.0f} ms")
     notes = [
         "- ask: " + "; ".join(ask_notes),
-        f"- import: {imp['import_s']} s for {imp['passages']} passages; floor runs {imp['floor_s']} s (before, after); "
-        f"CPU-time ratio {imp['ratio_cpu']}",
+        f"- import: {imp['import_s']} s for {imp['passages']} passages beside {imp['floor_s']} s of interleaved floor; "
+        f"import time = embed_passages {imp['import_embed_s']} s + token_count {imp['import_token_count_s']} s + "
+        f"other {imp['import_other_s']} s; CPU-time ratio {imp['ratio_cpu']}",
         f"- cold start runs: rrr-bot {start['cold']['cli_runs_s']} s, floor {start['cold']['floor_runs_s']} s",
         f"- reopen: {start['reopen']['embed_passages_texts']} passages embedded over {start['reopen']['reopens']} "
         f"reopens; first ask after reopen embedded {start['reopen']['first_ask_challenge_texts_embedded']} "
