@@ -156,7 +156,7 @@ def run_slack(ctx: typer.Context,
         except ConfigError as exc:
             fail(str(exc), 2)
         seed_on_first_start(rt)
-        rt.knowledge.warm_up()
+        rt.knowledge.warm_up(challenges=True)
         if http:
             bind_host, bind_port = host or rt.settings.slack.host, port or rt.settings.slack.port
             err.print(f"Serving Slack events at http://{bind_host}:{bind_port}{EVENTS_PATH}")
@@ -218,7 +218,7 @@ def run_discord(ctx: typer.Context) -> None:
         except ConfigError as exc:
             fail(str(exc), 2)
         seed_on_first_start(rt)
-        rt.knowledge.warm_up()
+        rt.knowledge.warm_up(challenges=True)
         err.print("Connecting to Discord...")
         try:
             asyncio.run(adapter.start())

@@ -270,7 +270,7 @@ def test_db_status_hides_the_password(data_dir: Path) -> None:
 def test_unreachable_postgresql(data_dir: Path) -> None:
     result = cli(data_dir, "db", "upgrade", RRR_DATABASE__URL="postgresql+psycopg://rrr@127.0.0.1:1/rrr")
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: cannot migrate the database at postgresql+psycopg://rrr@127.0.0.1:1")
+    assert result.stderr.startswith("error: cannot open the database at postgresql+psycopg://rrr@127.0.0.1:1")
     assert "Traceback" not in result.output
 
 

@@ -429,3 +429,18 @@ def test_sqlite_directory_that_cannot_be_created_is_a_storage_error(tmp_path: Pa
     blocker.write_text("not a directory")
     with pytest.raises(StorageError, match="cannot create the database directory"):
         Database(f"sqlite:///{blocker / 'sub' / 'rrr.db'}")
+
+
+def test_head_revision_constant_matches_alembic_head(tmp_path: Path) -> None:
+    """Database.upgrade skips Alembic at HEAD_REVISION; that shortcut is only right while it is the real head."""
+    from bot.store.db import HEAD_REVISION
+
+    database = Database(f"sqlite:///{tmp_path / 'h.db'}")
+    try:
+        assert database.revision() == (None, HEAD_REVISION)
+        database.upgrade()
+        assert database.revision() == (HEAD_REVISION, HEAD_REVISION)
+        database.upgrade()  # at the head: a no-op
+        assert database.revision() == (HEAD_REVISION, HEAD_REVISION)
+    finally:
+        database.close()

@@ -111,9 +111,12 @@ class KnowledgeBase:
             return self.settings.threshold
         return DEFAULT_THRESHOLDS.get(self.embedder.name, 0.5)
 
-    def warm_up(self) -> None:
-        """Load the embedder and the index now rather than on the first question."""
+    def warm_up(self, *, challenges: bool = False) -> None:
+        """Load the embedder and the index now rather than on the first question; with ``challenges``, also
+        embed the cities' challenge statements (used when nothing matches), as a long-running server should."""
         self._ensure_searcher()
+        if challenges:
+            self._challenge_matrix()
 
     def _ensure_searcher(self) -> Searcher:
         with self._lock:
@@ -125,7 +128,7 @@ class KnowledgeBase:
         embedder = self.embedder
         with self.db.session() as session:
             passages = Solutions(session).passages()
-            self._meta = {s.id: (fold(s.city), tuple(s.tags)) for s in Solutions(session).list()}
+            self._meta = Solutions(session).meta()
         expected = Manifest(embedder=embedder.name, model=embedder.model, dim=embedder.dim,
                             index_type=self.settings.index_type, count=len(passages),
                             fingerprint=fingerprint([(pid, h) for pid, _, _, h in passages]))
@@ -246,7 +249,7 @@ class KnowledgeBase:
     def _ensure_meta(self) -> None:
         if not self._meta:
             with self.db.session() as session:
-                self._meta = {s.id: (fold(s.city), tuple(s.tags)) for s in Solutions(session).list()}
+                self._meta = Solutions(session).meta()
 
     def stats(self) -> dict[str, object]:
         with self.db.session() as session:
@@ -306,20 +309,25 @@ class KnowledgeBase:
 
     def closest_cities(self, query_vector: np.ndarray, n: int = 3) -> list[str]:
         """Cities whose challenge statements are closest to the question: whom to ask when nothing matches."""
-        with self.db.session() as session:
-            pairs = [(c.name, text) for c, text in Cities(session).all_challenges()]
+        pairs, matrix = self._challenge_matrix()
         if not pairs:
             return []
-        with self._lock:
-            cached = self._challenge_vectors
-            if cached is None or cached[0] != pairs:
-                cached = (pairs, self.embedder.embed_passages([t for _, t in pairs]))
-                self._challenge_vectors = cached
-        scores = cached[1] @ query_vector
+        scores = matrix @ query_vector
         best: dict[str, float] = {}
         for (city, _), score in zip(pairs, scores.tolist()):
             best[city] = max(best.get(city, -1.0), score)
         return sorted(best, key=lambda c: -best[c])[:n]
+
+    def _challenge_matrix(self) -> tuple[list[tuple[str, str]], np.ndarray]:
+        """``(city, challenge)`` pairs and their vectors, re-embedded only when the statements change."""
+        with self.db.session() as session:
+            pairs = [(c.name, text) for c, text in Cities(session).all_challenges()]
+        with self._lock:
+            cached = self._challenge_vectors
+            if cached is None or cached[0] != pairs:
+                vectors = self.embedder.embed_passages([t for _, t in pairs]) if pairs else np.empty((0, 1))
+                cached = self._challenge_vectors = (pairs, vectors)
+            return cached
 
     def _record(self, asker: tuple[str, str], text: str, answered: bool, best: float,
                 answers: Sequence[Answer]) -> int:

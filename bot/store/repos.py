@@ -108,6 +108,12 @@ class Solutions:
             rows = [s for s in rows if tag.lower() in s.tags]
         return rows
 
+    def meta(self) -> dict[str, tuple[str, tuple[str, ...]]]:
+        """``id -> (folded city, tags)`` for every solution, without loading whole rows (search filters)."""
+        folded: dict[str, str] = {}
+        rows = self.session.exec(select(Solution.id, Solution.city, Solution.tags)).all()
+        return {sid: (folded.setdefault(city, fold(city)), tuple(tags or ())) for sid, city, tags in rows}
+
     def hashes(self) -> dict[str, str]:
         return dict(self.session.exec(select(Solution.id, Solution.content_hash)).all())
 
