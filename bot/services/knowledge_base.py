@@ -174,28 +174,33 @@ class KnowledgeBase:
 
     def import_records(self, records: Sequence[SolutionRecord], *, progress: Progress | None = None,
                        saved_by: str | None = None, from_question_id: int | None = None) -> ImportSummary:
-        """Insert or update solutions (one transaction); only changed ones are re-embedded."""
+        """Insert or update solutions in one transaction; only changed ones are re-embedded.
+
+        Embedding, the slow part, runs before the lock is taken, so questions keep being answered meanwhile.
+        """
         summary = ImportSummary()
+        self._ensure_searcher()
+        with self.db.session() as session:
+            known = Solutions(session).hashes()
+        changed = [r for r in records if known.get(r.id) != r.content_hash()]
+        summary.unchanged = len(records) - len(changed)
+        split = [(r, split_passages(r, self.settings.passage_words)) for r in changed]
+        texts = [p.text for _, parts in split for p in parts]
+        vectors = self._embed_passages(texts, progress)
+        new_ids: list[int] = []
+        owners: list[str] = []
+        old_ids: list[int] = []
         with self._lock:
             searcher = self._ensure_searcher()
             with self.db.session() as session:
-                known = Solutions(session).hashes()
-            changed = [r for r in records if known.get(r.id) != r.content_hash()]
-            summary.unchanged = len(records) - len(changed)
-            split = [(r, split_passages(r, self.settings.passage_words)) for r in changed]
-            texts = [p.text for _, parts in split for p in parts]
-            vectors = self._embed_passages(texts, progress)
-            new_ids: list[int] = []
-            owners: list[str] = []
-            old_ids: list[int] = []
-            with self.db.session() as session:
                 repo = Solutions(session)
                 for record, parts in split:
-                    if record.id in known:
-                        summary.updated += 1
-                        old_ids += repo.passage_ids(record.id)
-                    else:
+                    existing = repo.passage_ids(record.id)
+                    if repo.get(record.id) is None:
                         summary.added += 1
+                    else:
+                        summary.updated += 1
+                    old_ids += existing
                     repo.upsert(record, saved_by=saved_by, from_question_id=from_question_id)
                     session.flush()
                     rows = repo.replace_passages(record.id, [(p.position, p.heading, p.text) for p in parts])
