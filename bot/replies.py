@@ -40,9 +40,9 @@ def answer_reply(result: AskResult) -> Reply:
         blocks.append(Text("Cities working on the closest challenges: " + ", ".join(result.closest_cities)
                            + ". Their contacts are the best people to ask (`city NAME` shows them)."))
     nearest = result.results[0]
-    blocks.append(Text(f"Nearest, but below the confidence threshold: {neutralize_mentions(nearest.title)} "
-                       f"({neutralize_mentions(nearest.city)}), "
-                       f"score {nearest.score:.2f} < {result.threshold:.2f}.", "muted"))
+    blocks.append(Text(f"The nearest solution, below the confidence threshold (score {nearest.score:.3f} < "
+                       f"{result.threshold:.3f}); it may still help:", "muted"))
+    blocks.append(_card(nearest))
     if result.question_id is not None:
         blocks.append(Actions((Button("Ask the network", "ask_network", str(result.question_id), "primary"),)))
     return Reply(tuple(blocks))

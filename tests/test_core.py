@@ -329,3 +329,17 @@ def test_a_question_starting_with_a_command_word_is_asked(seeded) -> None:
     assert "cities in the network" not in exchange.text
     assert "in the network:" in asyncio.run(adapter.send("cities")).text
     assert "in the network:" in asyncio.run(adapter.send("/cities")).text
+
+
+def test_no_match_shows_the_nearest_solution_marked_below_threshold(seeded) -> None:
+    """Below the threshold the reply says so, names whom to ask, and still shows the single nearest card."""
+    import asyncio
+
+    from bot.messages import SolutionCard
+    from bot.testing import TestAdapter
+
+    exchange = asyncio.run(TestAdapter(seeded.bot).send("what is the best recipe for chocolate cake?"))
+    exchange.assert_reply("no close match", "below the confidence threshold", "Cities working on")
+    cards = exchange.blocks(SolutionCard)
+    assert len(cards) == 1 and cards[0].score < seeded.knowledge.threshold
+    assert [b.action_id for a in exchange.blocks(Actions) for b in a.buttons] == ["ask_network"]
