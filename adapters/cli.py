@@ -109,6 +109,24 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
 # -- chat and ask ----------------------------------------------------------------------------------------------
 
 
+async def serve_until_stopped(start, stop=None) -> None:
+    """Run ``start()`` until it ends or SIGTERM / SIGINT arrives, then ``stop()`` (a clean disconnect)."""
+    import asyncio
+    import signal
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(start())
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        err.print("Stopping.")
+    finally:
+        if stop is not None:
+            await stop()
+
+
 def seed_on_first_start(rt: Runtime) -> None:
     if rt.settings.bot.seed_on_first_start and rt.is_empty():
         err.print("First start: loading the bundled RRR network and knowledge base...")
@@ -163,7 +181,7 @@ def run_slack(ctx: typer.Context,
             web.run_app(adapter.web_app(), host=bind_host, port=bind_port, print=None)
         else:
             err.print("Connecting to Slack through Socket Mode...")
-            asyncio.run(adapter.start_socket_mode())
+            asyncio.run(serve_until_stopped(adapter.start_socket_mode))
 
 
 @app.command()
@@ -221,7 +239,7 @@ def run_discord(ctx: typer.Context) -> None:
         rt.knowledge.warm_up(challenges=True)
         err.print("Connecting to Discord...")
         try:
-            asyncio.run(adapter.start())
+            asyncio.run(serve_until_stopped(adapter.start, adapter.close))
         except Exception as exc:  # discord.py raises LoginFailure, PrivilegedIntentsRequired, HTTPException ...
             fail(f"Discord connection failed: {exc}")
 

@@ -931,3 +931,11 @@ def test_run_slack_http_serves_signed_events(fake: FakeSlack, run_slack) -> None
     post = fake.wait_for("chat.postMessage", timeout=ANSWER_WAIT)[0]
     assert post.params["thread_ts"] == event["ts"] and BILBAO_VOUCHERS in post.text
     assert sender.event(event_callback(event), secret="wrong").status == 401
+
+
+def test_iam_by_mention_records_the_slack_display_name(slack: Slack) -> None:
+    """Events carry no user name: the adapter reads it with users.info, so profiles list people, not ids."""
+    slack.mention("iam Turin", user="U0TURIN", channel="C0GENERAL")
+    assert "Turin" in slack.posts("C0GENERAL")[0].text
+    assert slack.fake.calls_to("users.info")[0].params == {"user": "U0TURIN"}
+    assert "user-u0turin" in slack.runtime.directory.profile("Turin").members

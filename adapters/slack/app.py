@@ -49,6 +49,7 @@ class SlackAdapter:
         bolt_log.addFilter(_same_token_warning)
         self.app = AsyncApp(client=self.client, signing_secret=secrets.slack_signing_secret, logger=bolt_log)
         self._groups: dict[str, tuple[float, frozenset[str]]] = {}
+        self._names: dict[str, str] = {}
         self._register()
 
     # -- serving -------------------------------------------------------------------------------------------------
@@ -225,7 +226,19 @@ class SlackAdapter:
     async def _incoming(self, user: str, text: str, channel: str, team: str, *, thread: str | None = None,
                         is_direct: bool = False, name: str = "") -> Incoming:
         return Incoming(platform=PLATFORM, user=user, text=text, channel=channel, workspace=team, thread=thread,
-                        is_direct=is_direct, roles=await self._roles(user), user_name=name)
+                        is_direct=is_direct, roles=await self._roles(user), user_name=name or await self._name(user))
+
+    async def _name(self, user: str) -> str:
+        """The member's display name (cached), so city profiles list people rather than ids."""
+        if user not in self._names:
+            try:
+                profile = (await self.client.users_info(user=user)).get("user") or {}
+                self._names[user] = (profile.get("profile", {}).get("display_name") or profile.get("real_name")
+                                     or profile.get("name") or "")
+            except SlackApiError as exc:
+                log.info("no profile for %s: %s", user, exc.response.get("error"))
+                return ""
+        return self._names[user]
 
     async def _first(self, body: dict[str, Any]) -> bool:
         event_id = body.get("event_id")
