@@ -584,4 +584,6 @@ def test_rrr_bot_run_discord_answers_a_mention_and_ask(seeded_dir: Path, fake: F
         process.terminate()
         process.wait(15)
         log.close()
-    assert "Traceback" not in (tmp_path / "bot.log").read_text(), (tmp_path / "bot.log").read_text()
+    output = (tmp_path / "bot.log").read_text()
+    assert "Traceback" not in output, output
+    assert process.returncode == 0 and "Stopping." in output, output  # SIGTERM is a clean disconnect
