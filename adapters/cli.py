@@ -167,9 +167,7 @@ def run_slack(ctx: typer.Context,
     with runtime(ctx) as rt:
         try:
             adapter = SlackAdapter(rt.bot, rt.settings, Secrets.from_env(os.environ))
-            if http:
-                pass
-            elif not adapter.secrets.slack_app_token:
+            if not http and not adapter.secrets.slack_app_token:
                 fail("Socket Mode needs SLACK_APP_TOKEN (xapp-...) in the environment; or use --http", 2)
         except ConfigError as exc:
             fail(str(exc), 2)
@@ -182,6 +180,30 @@ def run_slack(ctx: typer.Context,
         else:
             err.print("Connecting to Slack through Socket Mode...")
             asyncio.run(serve_until_stopped(adapter.start_socket_mode))
+
+
+@run_app.command("discord")
+def run_discord(ctx: typer.Context) -> None:
+    """Serve Discord through the gateway (DISCORD_TOKEN from the environment)."""
+    import asyncio
+    import os
+
+    from bot import Secrets
+
+    from .discord import DiscordAdapter
+
+    with runtime(ctx) as rt:
+        try:
+            adapter = DiscordAdapter(rt.bot, rt.settings, Secrets.from_env(os.environ))
+        except ConfigError as exc:
+            fail(str(exc), 2)
+        seed_on_first_start(rt)
+        rt.knowledge.warm_up(challenges=True)
+        err.print("Connecting to Discord...")
+        try:
+            asyncio.run(serve_until_stopped(adapter.start, adapter.close))
+        except Exception as exc:  # discord.py raises LoginFailure, PrivilegedIntentsRequired, HTTPException ...
+            fail(f"Discord connection failed: {exc}")
 
 
 @app.command()
@@ -218,30 +240,6 @@ def _print_result(result) -> None:
     from .console import render_reply
 
     render_reply(out, answer_reply(result), styled=out.is_terminal)
-
-
-@run_app.command("discord")
-def run_discord(ctx: typer.Context) -> None:
-    """Serve Discord through the gateway (DISCORD_TOKEN from the environment)."""
-    import asyncio
-    import os
-
-    from bot import Secrets
-
-    from .discord import DiscordAdapter
-
-    with runtime(ctx) as rt:
-        try:
-            adapter = DiscordAdapter(rt.bot, rt.settings, Secrets.from_env(os.environ))
-        except ConfigError as exc:
-            fail(str(exc), 2)
-        seed_on_first_start(rt)
-        rt.knowledge.warm_up(challenges=True)
-        err.print("Connecting to Discord...")
-        try:
-            asyncio.run(serve_until_stopped(adapter.start, adapter.close))
-        except Exception as exc:  # discord.py raises LoginFailure, PrivilegedIntentsRequired, HTTPException ...
-            fail(f"Discord connection failed: {exc}")
 
 
 # -- knowledge base --------------------------------------------------------------------------------------------
