@@ -27,10 +27,12 @@ app = typer.Typer(help="RRR peer-network bot: ask peer cities' past solutions, f
 kb_app = typer.Typer(help="Manage the knowledge base of solutions.", no_args_is_help=True)
 cities_app = typer.Typer(help="Manage the cities of the network.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+intros_app = typer.Typer(help="Introductions between cities that share challenges.", no_args_is_help=True)
 run_app = typer.Typer(help="Run the bot on a chat platform.", no_args_is_help=True)
 app.add_typer(run_app, name="run")
 app.add_typer(kb_app, name="kb")
 app.add_typer(cities_app, name="cities")
+app.add_typer(intros_app, name="intros")
 app.add_typer(db_app, name="db")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -425,6 +427,26 @@ def cities_import(ctx: typer.Context, file: Path, skip_invalid: SkipOpt = False,
     out.print(f"Imported {created} new and {updated} updated cities.")
     for problem in loaded.problems:
         err.print(f"skipped {problem}", markup=False)
+
+
+# -- introductions ---------------------------------------------------------------------------------------------
+
+
+@intros_app.command("preview")
+def intros_preview(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """The groups the next round of introductions would make, with the shared challenges."""
+    from bot.replies import preview_lines
+
+    with runtime(ctx) as rt:
+        groups, left_out = rt.intros.preview()
+    if as_json:
+        emit_json([g.as_dict() for g in groups])
+        return
+    for group in groups:
+        out.print("\n".join(preview_lines(group)), markup=False, highlight=False)
+        out.print("")
+    if left_out:
+        out.print(f"Left out: {', '.join(left_out)}", markup=False)
 
 
 # -- database --------------------------------------------------------------------------------------------------

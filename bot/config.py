@@ -66,6 +66,14 @@ class BotSettings(_Section):
         return value
 
 
+class IntroSettings(_Section):
+    group_size: int = Field(2, ge=2, le=6, description="cities per introduction (a trio when one is left over)")
+    recency_weeks: int = Field(12, ge=0, description="never introduce the same cities again within this many weeks")
+    every_weeks: int = Field(2, ge=1, description="how often a round of introductions runs")
+    work_start: int = Field(9, ge=0, le=23, description="working hours used to suggest meeting slots (local)")
+    work_end: int = Field(17, ge=1, le=24)
+
+
 class SlackSettings(_Section):
     api_base_url: str = Field("https://slack.com/api/", description="Web API base (GovSlack, a proxy)")
     coordinator_groups: list[str] = Field(default_factory=list, description="user group ids of coordinators")
@@ -97,6 +105,7 @@ class Settings(BaseModel):
     knowledge: KnowledgeSettings = KnowledgeSettings()
     bot: BotSettings = BotSettings()
     logging: LoggingSettings = LoggingSettings()
+    intros: IntroSettings = IntroSettings()
     slack: SlackSettings = SlackSettings()
     discord: DiscordSettings = DiscordSettings()
     source: str = Field("defaults", description="where the settings came from, for messages")

@@ -11,8 +11,8 @@ from dataclasses import replace
 from .commands import Command, Context, Registry, split_command
 from .errors import InvalidInput, PermissionDenied, UserError
 from .messages import Action, Incoming, Mention, Reply, Text
-from .replies import answer_reply, cities_reply, city_reply
-from .services import Directory, KnowledgeBase, ReceiptBook
+from .replies import answer_reply, cities_reply, city_reply, intro_reply
+from .services import Directory, Introductions, KnowledgeBase, ReceiptBook
 from .text import neutralize_mentions
 
 log = logging.getLogger(__name__)
@@ -22,10 +22,11 @@ ERROR_REPLY = "Sorry, something went wrong on my side. The coordinators can find
 class Bot:
     """``await bot.handle(Incoming)`` -> replies. Adapters parse and render; the bot decides."""
 
-    def __init__(self, directory: Directory, knowledge: KnowledgeBase, *, name: str = "rrr",
-                 network_channels: Mapping[str, str] | None = None) -> None:
+    def __init__(self, directory: Directory, knowledge: KnowledgeBase, intros: Introductions, *,
+                 name: str = "rrr", network_channels: Mapping[str, str] | None = None) -> None:
         self.directory = directory
         self.knowledge = knowledge
+        self.intros = intros
         self.name = name
         self.network_channels = dict(network_channels or {})
         self.receipts = ReceiptBook(directory.db)
@@ -173,6 +174,8 @@ class Bot:
                     self._ask),
             Command("cities", "the cities of the network", "cities", self._cities, takes_text=False),
             Command("city", "a city's profile, challenges and contacts", "city NAME", self._city),
+            Command("intro", "the cities whose challenges best match yours (or a topic), and why", "intro [TOPIC]",
+                    self._intro),
             Command("iam", "link yourself to your city", "iam CITY", self._iam),
             Command("whoami", "your city and role", "whoami", self._whoami, takes_text=False),
             Command("helpful", "mark an answer helpful", "helpful QUESTION_ID", self._helpful),
@@ -208,6 +211,13 @@ class Bot:
         if not ctx.rest:
             raise InvalidInput("Usage: `city NAME`, e.g. `city Bilbao`.")
         return [city_reply(await asyncio.to_thread(self.directory.profile, ctx.rest))]
+
+    async def _intro(self, ctx: Context) -> list[Reply]:
+        m = ctx.message
+        city = await asyncio.to_thread(self.directory.member_city, m.platform, m.user)
+        topic = ctx.rest.strip() or None
+        matches = await asyncio.to_thread(self.intros.suggest, city, topic)
+        return [intro_reply(matches, city=city, topic=topic)]
 
     async def _iam(self, ctx: Context) -> list[Reply]:
         if not ctx.rest:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from knowledge.text import shorten
 
 from .messages import Actions, Button, Facts, Field, Reply, SolutionCard, Text
-from .services import AskResult, CityProfile
+from .services import AskResult, CityProfile, Match
 from .text import neutralize_mentions
 
 PROVENANCE_LABELS = {
@@ -74,3 +74,29 @@ def city_reply(profile: CityProfile) -> Reply:
     )
     challenges = "\n".join(f"- {c}" for c in profile.challenges) or "- none recorded"
     return Reply((Facts(fields, title=profile.name), Text("Challenges:\n" + challenges)))
+
+
+def intro_reply(matches: list[Match], *, city: str | None, topic: str | None) -> Reply:
+    """Peer cities for a member's city (or a topic), each with the shared challenges and what to learn."""
+    if not matches:
+        return Reply.text("No city has challenges close enough to suggest yet.")
+    subject = f"“{neutralize_mentions(topic)}”" if topic else city
+    blocks: list = [Text(f"Cities to talk to about {subject}:", "heading")]
+    for match in matches:
+        others = [c for c in match.cities if c != city] or list(match.cities)
+        lines = [f"{', '.join(others)} (similarity {match.score:.2f})"]
+        lines += [f"- {neutralize_mentions(s.a)} ↔ {s.b}" for s in match.shared[:2]]
+        lines += [f"- {learner or 'You'} could learn from {teacher}: {title}" for learner, teacher, title in match.learn]
+        people = [f"{c}: {', '.join(m)}" for c, m in match.contacts if c in others and m]
+        lines.append("Contacts: " + ("; ".join(people) if people else "none linked yet"))
+        blocks.append(Text("\n".join(lines)))
+    return Reply(tuple(blocks))
+
+
+def preview_lines(match: Match) -> list[str]:
+    """A round's group as text lines (the CLI preview)."""
+    lines = [f"{' + '.join(match.cities)} (similarity {match.score:.2f})"]
+    lines += [f"  {s.city_a}: {s.a}\n  {s.city_b}: {s.b}  [{s.similarity:.2f}]" for s in match.shared[:2]]
+    lines += [f"  {learner} could learn from {teacher}: {title}" for learner, teacher, title in match.learn]
+    lines += ["  meet: " + ", ".join(f"{t:%a %d %b %H:%M} UTC" for t in match.slots)]
+    return lines

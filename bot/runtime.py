@@ -10,7 +10,7 @@ from knowledge.corpus import CITIES_FILE, SOLUTION_PATHS
 
 from .config import Settings
 from .core import Bot
-from .services import Directory, ImportSummary, KnowledgeBase
+from .services import Directory, ImportSummary, Introductions, KnowledgeBase
 from .services.knowledge_base import EmbedderFactory, default_embedder_factory
 from .store import Database
 
@@ -25,6 +25,7 @@ class Runtime:
     db: Database
     directory: Directory
     knowledge: KnowledgeBase
+    intros: Introductions
     bot: Bot
 
     @classmethod
@@ -37,8 +38,9 @@ class Runtime:
             db.upgrade()
         directory = Directory(db, settings.bot.coordinators)
         knowledge = KnowledgeBase(db, settings.knowledge, settings.index_dir, embedder_factory)
-        return cls(settings, db, directory, knowledge, Bot(directory, knowledge, name=settings.bot.name,
-                                                                  network_channels=settings.bot.network_channels))
+        intros = Introductions(directory, knowledge, settings.intros)
+        bot = Bot(directory, knowledge, intros, name=settings.bot.name, network_channels=settings.bot.network_channels)
+        return cls(settings, db, directory, knowledge, intros, bot)
 
     def seed(self, progress=None) -> tuple[tuple[int, int], ImportSummary]:
         """Load the bundled RRR cities and solutions (idempotent: unchanged records are skipped)."""

@@ -2,6 +2,8 @@
 
 from .directory import CityProfile, Directory
 from .knowledge_base import Answer, AskResult, ImportSummary, KnowledgeBase
+from .intros import Introductions, Match, SharedChallenge
 from .receipts import ReceiptBook
 
-__all__ = ["Answer", "AskResult", "CityProfile", "Directory", "ImportSummary", "KnowledgeBase", "ReceiptBook"]
+__all__ = ["Answer", "AskResult", "CityProfile", "Directory", "ImportSummary", "Introductions", "KnowledgeBase",
+           "Match", "ReceiptBook", "SharedChallenge"]

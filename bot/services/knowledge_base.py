@@ -93,6 +93,7 @@ class KnowledgeBase:
         self._searcher: Searcher | None = None
         self._meta: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._challenge_vectors: tuple[list[tuple[str, str]], np.ndarray] | None = None
+        self._statement_vectors: dict[str, np.ndarray] = {}
         self._lock = threading.RLock()
 
     # -- setup ---------------------------------------------------------------------------------------------------
@@ -323,14 +324,22 @@ class KnowledgeBase:
             best[city] = max(best.get(city, -1.0), score)
         return sorted(best, key=lambda c: -best[c])[:n]
 
+    def challenge_vectors(self) -> tuple[list[tuple[str, str]], np.ndarray]:
+        """Every ``(city, challenge statement)`` pair and its vector; only statements not seen before are embedded."""
+        return self._challenge_matrix()
+
     def _challenge_matrix(self) -> tuple[list[tuple[str, str]], np.ndarray]:
-        """``(city, challenge)`` pairs and their vectors, re-embedded only when the statements change."""
         with self.db.session() as session:
             pairs = [(c.name, text) for c, text in Cities(session).all_challenges()]
         with self._lock:
             cached = self._challenge_vectors
             if cached is None or cached[0] != pairs:
-                vectors = self.embedder.embed_passages([t for _, t in pairs]) if pairs else np.empty((0, 1))
+                known = self._statement_vectors
+                new = list(dict.fromkeys(t for _, t in pairs if t not in known))
+                if new:
+                    known.update(zip(new, self._embed_passages(new)))
+                dim = self.embedder.dim
+                vectors = np.vstack([known[t] for _, t in pairs]) if pairs else np.empty((0, dim), np.float32)
                 cached = self._challenge_vectors = (pairs, vectors)
             return cached
 

@@ -1,0 +1,101 @@
+"""City-to-city similarity from their challenge statements, and grouping cities by it.
+
+Two cities are as close as their best-matching challenge pairs: the score is the mean of the ``top`` highest
+cosine similarities between a statement of one and a statement of the other (symmetric by construction). All the
+pairs come from one matrix product; nothing loops over city pairs in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class CitySimilarity:
+    """``scores[i, j]`` for cities i != j (``-inf`` on the diagonal), and the challenge pairs behind each."""
+
+    scores: np.ndarray
+    pairs: np.ndarray
+    """``pairs[i, j]``: the ``top`` best (challenge of i, challenge of j) index pairs, best first (-1 = none)."""
+    pair_scores: np.ndarray
+
+
+def city_similarity(vectors: np.ndarray, owners: Sequence[int], n_cities: int, top: int = 2) -> CitySimilarity:
+    """Similarity of ``n_cities`` cities from normalised challenge ``vectors``; ``owners[k]`` is the city of row k."""
+    owners = np.asarray(owners, dtype=np.int64)
+    counts = np.bincount(owners, minlength=n_cities) if len(owners) else np.zeros(n_cities, dtype=np.int64)
+    width = max(int(counts.max()) if n_cities else 0, 1)
+    m = len(owners)
+    # idx[c, s] = row of the s-th statement of city c, or m (a padding row scoring -inf)
+    idx = np.full((n_cities, width), m, dtype=np.int64)
+    order = np.argsort(owners, kind="stable")
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1])) if n_cities else np.zeros(0, dtype=np.int64)
+    for city in np.nonzero(counts)[0]:
+        idx[city, : counts[city]] = order[starts[city]: starts[city] + counts[city]]
+    full = np.full((m + 1, m + 1), -np.inf, dtype=np.float32)
+    if m:
+        full[:m, :m] = vectors @ vectors.T
+    blocks = full[idx[:, None, :, None], idx[None, :, None, :]]  # (n, n, width, width)
+    flat = blocks.reshape(n_cities, n_cities, width * width)
+    k = min(top, width * width)
+    best = np.argsort(-flat, axis=2)[:, :, :k]
+    values = np.take_along_axis(flat, best, axis=2)
+    valid = np.isfinite(values)
+    with np.errstate(invalid="ignore"):
+        scores = np.where(valid.any(axis=2), np.where(valid, values, 0).sum(axis=2) / np.maximum(valid.sum(axis=2), 1),
+                          -np.inf)
+    np.fill_diagonal(scores, -np.inf)
+    rows, cols = best // width, best % width
+    a = np.take_along_axis(np.broadcast_to(idx[:, None, :], (n_cities, n_cities, width)), rows, axis=2)
+    b = np.take_along_axis(np.broadcast_to(idx[None, :, :], (n_cities, n_cities, width)), cols, axis=2)
+    pairs = np.stack([np.where(valid, a, -1), np.where(valid, b, -1)], axis=3)
+    return CitySimilarity(scores.astype(np.float32), pairs, np.where(valid, values, -np.inf))
+
+
+def plan_groups(scores: np.ndarray, eligible: Sequence[bool], forbidden: set[frozenset[int]],
+                group_size: int = 2) -> list[tuple[int, ...]]:
+    """Groups of ``group_size`` eligible cities with a high total similarity (greedy, best pairs first).
+
+    Never a ``forbidden`` pair (recent introductions). A city left over joins the group it fits best, so nobody
+    is left out when the count is odd (a trio instead of a pair); a city without challenge statements, or one
+    every group is forbidden to, is left out (the caller reports it).
+    """
+    n = len(eligible)
+    ok = np.asarray(eligible, dtype=bool) & np.isfinite(scores).any(axis=1)  # no challenges: nothing to match
+    upper = np.triu(np.ones((n, n), dtype=bool), k=1) & ok[:, None] & ok[None, :] & np.isfinite(scores)
+    candidates = np.argwhere(upper)
+    order = np.argsort(-scores[upper], kind="stable")
+    free = ok.copy()
+    groups: list[list[int]] = []
+    for i, j in candidates[order]:
+        if free[i] and free[j] and frozenset((int(i), int(j))) not in forbidden:
+            groups.append([int(i), int(j)])
+            free[i] = free[j] = False
+    for city in np.nonzero(free)[0]:
+        _join_best(groups, int(city), scores, forbidden, group_size)
+    while group_size > 2:  # grow pairs into groups of group_size while cities remain to be merged
+        small = [g for g in groups if len(g) < group_size]
+        if len(small) < 2:
+            break
+        first, second = small[0], max(small[1:], key=lambda g: _mean(scores, small[0], g))
+        if any(frozenset((x, y)) in forbidden for x in first for y in second):
+            break
+        first += second
+        groups.remove(second)
+    return [tuple(g) for g in groups]
+
+
+def _join_best(groups: list[list[int]], city: int, scores: np.ndarray, forbidden: set[frozenset[int]],
+               group_size: int) -> None:
+    allowed = [g for g in groups if not any(frozenset((city, m)) in forbidden for m in g)]
+    if not allowed:
+        return
+    target = max(allowed, key=lambda g: (len(g) < max(group_size, 3), _mean(scores, [city], g)))
+    target.append(city)
+
+
+def _mean(scores: np.ndarray, a: Sequence[int], b: Sequence[int]) -> float:
+    return float(np.mean([scores[x, y] for x in a for y in b]))
