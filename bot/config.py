@@ -54,6 +54,7 @@ class BotSettings(_Section):
     name: str = "rrr"
     coordinators: list[str] = Field(default_factory=list, description='"platform:user_id" entries')
     seed_on_first_start: bool = True
+    outbox_interval: float = Field(5.0, gt=0, description="seconds between deliveries of queued messages")
     network_channels: dict[str, str] = Field(
         default_factory=dict, description='where "Ask the network" posts, by platform: {slack = "C0123"}')
 
@@ -70,6 +71,7 @@ class IntroSettings(_Section):
     group_size: int = Field(2, ge=2, le=6, description="cities per introduction (a trio when one is left over)")
     recency_weeks: int = Field(12, ge=0, description="never introduce the same cities again within this many weeks")
     every_weeks: int = Field(2, ge=1, description="how often a round of introductions runs")
+    followup_days: int = Field(7, ge=1, description='days after an introduction to ask "Did you meet?"')
     work_start: int = Field(9, ge=0, le=23, description="working hours used to suggest meeting slots (local)")
     work_end: int = Field(17, ge=1, le=24)
 

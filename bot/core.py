@@ -87,6 +87,12 @@ class Bot:
             return [answer_reply(replace(result, question_id=question.id))]
         if action.action_id == "save_solution":
             return await self._save_solution(action)
+        if action.action_id in ("intro_met", "intro_not_yet", "intro_could_not"):
+            outcome = await asyncio.to_thread(self.intros.record_outcome, _int(action.value, "follow-up id"),
+                                              action.action_id)
+            thanks = {"met": "Great, thanks for telling me!", "not_yet": "No problem, I will ask again in two days.",
+                      "could_not": "Thanks for letting me know."}[outcome]
+            return [Reply.text(thanks, ephemeral=True)]
         raise InvalidInput(f"Unknown action `{action.action_id}`.")
 
     async def _is_coordinator(self, platform: str, user: str, roles: tuple[str, ...]) -> bool:
@@ -129,6 +135,19 @@ class Bot:
     async def member_city(self, platform: str, user: str) -> str | None:
         """The city a platform user is linked to, if any."""
         return await asyncio.to_thread(self.directory.member_city, platform, user)
+
+    @property
+    def outbox(self):
+        """The stored outbox the adapters deliver from."""
+        return self.intros.outbox
+
+    async def tick(self) -> int:
+        """Periodic work of a running bot: queue the follow-ups that are due. Returns the messages queued."""
+        try:
+            return await asyncio.to_thread(self.intros.queue_followups)
+        except Exception:
+            log.exception("periodic work failed")
+            return 0
 
     async def country_of(self, city: str) -> str | None:
         """The country of a network city, or None when the city is unknown."""
@@ -174,8 +193,8 @@ class Bot:
                     self._ask),
             Command("cities", "the cities of the network", "cities", self._cities, takes_text=False),
             Command("city", "a city's profile, challenges and contacts", "city NAME", self._city),
-            Command("intro", "the cities whose challenges best match yours (or a topic), and why", "intro [TOPIC]",
-                    self._intro),
+            Command("intro", "the cities whose challenges best match yours (or a topic), and why; also "
+                    "`intro pause until YYYY-MM-DD`, `intro optout`, `intro optin`", "intro [TOPIC]", self._intro),
             Command("iam", "link yourself to your city", "iam CITY", self._iam),
             Command("whoami", "your city and role", "whoami", self._whoami, takes_text=False),
             Command("helpful", "mark an answer helpful", "helpful QUESTION_ID", self._helpful),
@@ -214,6 +233,15 @@ class Bot:
 
     async def _intro(self, ctx: Context) -> list[Reply]:
         m = ctx.message
+        word, _, rest = ctx.rest.strip().partition(" ")
+        if word.lower() in ("optout", "optin"):
+            await asyncio.to_thread(self.intros.set_availability, m.platform, m.user, opted_out=word.lower() == "optout")
+            return [Reply.text("You will get no more introductions; `intro optin` brings them back."
+                               if word.lower() == "optout" else "You are back in the introduction rounds.")]
+        if word.lower() == "pause":
+            until = _date(rest)
+            await asyncio.to_thread(self.intros.set_availability, m.platform, m.user, paused_until=until)
+            return [Reply.text(f"Introductions paused until {until:%Y-%m-%d}.")]
         city = await asyncio.to_thread(self.directory.member_city, m.platform, m.user)
         topic = ctx.rest.strip() or None
         matches = await asyncio.to_thread(self.intros.suggest, city, topic)
@@ -264,6 +292,20 @@ def _filters(text: str) -> tuple[str, dict[str, str]]:
     """Split ``city:Turin tag:"youth employment"`` filters off a question."""
     filters = {m.group(1).lower(): m.group(2).strip('"') for m in _FILTER.finditer(text)}
     return _FILTER.sub(" ", text).strip(), filters
+
+
+def _date(text: str):
+    """``until 2027-03-01`` -> that day at 00:00 UTC."""
+    from datetime import datetime, timezone
+
+    value = text.strip()
+    value = value[len("until"):].strip() if value.lower().startswith("until") else value
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d")
+    except ValueError:
+        raise InvalidInput(f"Give the date as YYYY-MM-DD: `intro pause until 2027-03-01` (got "
+                           f"'{neutralize_mentions(value) or 'nothing'}').") from None
+    return day.replace(tzinfo=timezone.utc)
 
 
 def _int(value: str, what: str) -> int:

@@ -188,3 +188,41 @@ class Outbox(Protocol):
 
     async def send(self, message: Outgoing) -> None:
         """Deliver ``message`` or raise."""
+
+
+def reply_to_dict(reply: Reply) -> dict:
+    """A JSON-ready form of ``reply`` (the stored outbox keeps replies this way)."""
+    blocks = []
+    for block in reply.blocks:
+        data = {"kind": type(block).__name__, **{k: v for k, v in block.__dict__.items()}}
+        if isinstance(block, Facts):
+            data["fields"] = [[f.label, f.value] for f in block.fields]
+        elif isinstance(block, Actions):
+            data["buttons"] = [[b.label, b.action_id, b.value, b.style] for b in block.buttons]
+        elif isinstance(block, Time):
+            data["at"] = block.at.isoformat()
+        elif isinstance(block, Mention):
+            data["user_ids"] = list(block.user_ids)
+        blocks.append(data)
+    return {"blocks": blocks, "ephemeral": reply.ephemeral, "is_error": reply.is_error, "channel": reply.channel}
+
+
+def reply_from_dict(data: dict) -> Reply:
+    """The inverse of :func:`reply_to_dict`."""
+    blocks: list[Block] = []
+    for item in data["blocks"]:
+        fields = {k: v for k, v in item.items() if k != "kind"}
+        kind = item["kind"]
+        if kind == "Facts":
+            fields["fields"] = tuple(Field(*f) for f in fields["fields"])
+            blocks.append(Facts(**fields))
+        elif kind == "Actions":
+            blocks.append(Actions(tuple(Button(*b) for b in fields["buttons"])))
+        elif kind == "Time":
+            blocks.append(Time(datetime.fromisoformat(fields["at"]), fields.get("label", "")))
+        elif kind == "Mention":
+            blocks.append(Mention(tuple(fields["user_ids"]), fields.get("text", "")))
+        else:
+            blocks.append({"Text": Text, "SolutionCard": SolutionCard}[kind](**fields))
+    return Reply(tuple(blocks), ephemeral=data.get("ephemeral", False), is_error=data.get("is_error", False),
+                 channel=data.get("channel"))

@@ -10,7 +10,7 @@ from knowledge.corpus import CITIES_FILE, SOLUTION_PATHS
 
 from .config import Settings
 from .core import Bot
-from .services import Directory, ImportSummary, Introductions, KnowledgeBase
+from .services import Directory, ImportSummary, Introductions, KnowledgeBase, StoredOutbox
 from .services.knowledge_base import EmbedderFactory, default_embedder_factory
 from .store import Database
 
@@ -26,6 +26,7 @@ class Runtime:
     directory: Directory
     knowledge: KnowledgeBase
     intros: Introductions
+    outbox: StoredOutbox
     bot: Bot
 
     @classmethod
@@ -38,9 +39,10 @@ class Runtime:
             db.upgrade()
         directory = Directory(db, settings.bot.coordinators)
         knowledge = KnowledgeBase(db, settings.knowledge, settings.index_dir, embedder_factory)
-        intros = Introductions(directory, knowledge, settings.intros)
+        outbox = StoredOutbox(db)
+        intros = Introductions(directory, knowledge, settings.intros, outbox)
         bot = Bot(directory, knowledge, intros, name=settings.bot.name, network_channels=settings.bot.network_channels)
-        return cls(settings, db, directory, knowledge, intros, bot)
+        return cls(settings, db, directory, knowledge, intros, outbox, bot)
 
     def seed(self, progress=None) -> tuple[tuple[int, int], ImportSummary]:
         """Load the bundled RRR cities and solutions (idempotent: unchanged records are skipped)."""

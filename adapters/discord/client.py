@@ -7,6 +7,7 @@ so the gateway heartbeat never waits. Messages are sent with mentions disabled, 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any
@@ -79,6 +80,7 @@ class DiscordAdapter:
         else:
             self.client = _Client(self, **options)
         self.tree = app_commands.CommandTree(self.client)
+        self._pump: asyncio.Future | None = None
         self._register_commands()
 
     async def start(self) -> None:
@@ -86,11 +88,44 @@ class DiscordAdapter:
         await self.client.start(self.secrets.discord_token or "")
 
     async def close(self) -> None:
+        if self._pump is not None:
+            self._pump.cancel()
         await self.client.close()
 
+    async def run_outbox(self) -> None:
+        """Deliver queued proactive messages every ``[bot] outbox_interval`` seconds, until cancelled."""
+        await self.client.wait_until_ready()
+        while True:
+            await self.bot.tick()
+            await self.deliver_outbox()
+            await asyncio.sleep(self.settings.bot.outbox_interval)
+
+    async def deliver_outbox(self) -> int:
+        """Send what the outbox holds for Discord: to a channel, or as a DM to each user."""
+        sent = 0
+        for item in await asyncio.to_thread(self.bot.outbox.claim, PLATFORM):
+            rendered = render(item.reply)
+            try:
+                targets = ([self.client.get_channel(int(item.channel)) or await self.client.fetch_channel(
+                    int(item.channel))] if item.channel else
+                    [await (self.client.get_user(int(u)) or await self.client.fetch_user(int(u))).create_dm()
+                     for u in item.users])
+                for target in targets:
+                    await target.send(content=rendered.content or None, embeds=rendered.embeds,  # type: ignore
+                                      view=make_view(rendered.buttons) or discord.utils.MISSING,
+                                      allowed_mentions=rendered.allowed_mentions)
+            except (discord.HTTPException, ValueError) as exc:
+                log.warning("outbox message %s not delivered: %s", item.id, exc)
+                await asyncio.to_thread(self.bot.outbox.failed, item.id, str(exc))
+                continue
+            await asyncio.to_thread(self.bot.outbox.sent, item.id)
+            sent += 1
+        return sent
+
     async def setup(self) -> None:
-        """Register the persistent buttons and sync the commands (to the configured guild, else globally)."""
+        """Register the persistent buttons, start the outbox pump, sync the commands (guild or global)."""
         self.client.add_dynamic_items(ActionButton)
+        self._pump = asyncio.ensure_future(self.run_outbox())
         guild_id = self.settings.discord.guild_id
         if guild_id:
             guild = discord.Object(id=int(guild_id))

@@ -7,6 +7,7 @@ with slack_sdk's rate-limit retry handler.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -55,17 +56,52 @@ class SlackAdapter:
     # -- serving -------------------------------------------------------------------------------------------------
 
     def web_app(self) -> web.Application:
-        """The aiohttp application serving the Events API at ``/slack/events`` (HTTP mode)."""
-        return self.app.web_app(path=EVENTS_PATH, port=self.settings.slack.port)
+        """The aiohttp application serving the Events API at ``/slack/events`` (HTTP mode), with the outbox pump."""
+        application = self.app.web_app(path=EVENTS_PATH, port=self.settings.slack.port)
+
+        async def pump(_: web.Application):
+            task = asyncio.ensure_future(self.run_outbox())
+            yield
+            task.cancel()
+
+        application.cleanup_ctx.append(pump)
+        return application
+
+    async def run_outbox(self) -> None:
+        """Deliver queued proactive messages every ``[bot] outbox_interval`` seconds, until cancelled."""
+        while True:
+            await self.bot.tick()
+            await self.deliver_outbox()
+            await asyncio.sleep(self.settings.bot.outbox_interval)
+
+    async def deliver_outbox(self) -> int:
+        """Send what the outbox holds for Slack: to a channel, a DM, or a group DM of several users."""
+        sent = 0
+        for item in await asyncio.to_thread(self.bot.outbox.claim, PLATFORM):
+            try:
+                channel = item.channel
+                if not channel:
+                    channel = (await self.client.conversations_open(users=",".join(item.users)))["channel"]["id"]
+                await self.client.chat_postMessage(channel=channel, text=fallback_text(item.reply),
+                                                   blocks=to_blocks(item.reply), unfurl_links=False)
+            except Exception as exc:  # Slack down, a refused call ...: keep it and try again later
+                log.warning("outbox message %s not delivered: %s", item.id, exc)
+                await asyncio.to_thread(self.bot.outbox.failed, item.id, str(exc))
+                continue
+            await asyncio.to_thread(self.bot.outbox.sent, item.id)
+            sent += 1
+        return sent
 
     async def start_socket_mode(self) -> None:
         """Connect through Socket Mode (no public URL needed) and serve until cancelled."""
         if not self.secrets.slack_app_token:
             raise ConfigError("Socket Mode needs SLACK_APP_TOKEN (xapp-...) in the environment; or use --http")
         handler = self.socket_mode_handler()
+        pump = asyncio.ensure_future(self.run_outbox())
         try:
             await handler.start_async()
         finally:
+            pump.cancel()
             await handler.close_async()
 
     def socket_mode_handler(self):
@@ -90,6 +126,8 @@ class SlackAdapter:
         app.action("feedback_not_helpful")(self._on_not_helpful)
         app.action("ask_network")(self._on_button)
         app.action("share_answer")(self._on_share)
+        for outcome in ("intro_met", "intro_not_yet", "intro_could_not"):
+            app.action(outcome)(self._on_button)
 
     async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         if _from_bot(event) or not await self._first(body):

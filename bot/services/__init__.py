@@ -3,7 +3,8 @@
 from .directory import CityProfile, Directory
 from .knowledge_base import Answer, AskResult, ImportSummary, KnowledgeBase
 from .intros import Introductions, Match, SharedChallenge
+from .outbox import Pending, StoredOutbox
 from .receipts import ReceiptBook
 
 __all__ = ["Answer", "AskResult", "CityProfile", "Directory", "ImportSummary", "Introductions", "KnowledgeBase",
-           "Match", "ReceiptBook", "SharedChallenge"]
+           "Match", "Pending", "ReceiptBook", "SharedChallenge", "StoredOutbox"]

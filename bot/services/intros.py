@@ -15,10 +15,20 @@ import numpy as np
 
 from knowledge.similarity import city_similarity, plan_groups
 
+from sqlmodel import col, select
+
 from ..config import IntroSettings
 from ..errors import InvalidInput, NotFound
+from ..messages import Actions, Button, Reply, Text, Time
+from ..store import City, Member
+from ..store.models import Introduction, IntroductionMember, utcnow
 from .directory import Directory
 from .knowledge_base import KnowledgeBase
+from .outbox import StoredOutbox
+
+OUTCOMES = {"intro_met": "met", "intro_not_yet": "not_yet", "intro_could_not": "could_not"}
+IGNORED_LIMIT = 3
+PAUSED_FOR_GOOD = datetime(9999, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -50,10 +60,13 @@ class Match:
 class Introductions:
     """Finds peer cities for a city or a topic, and plans rounds of introductions."""
 
-    def __init__(self, directory: Directory, knowledge: KnowledgeBase, settings: IntroSettings) -> None:
+    def __init__(self, directory: Directory, knowledge: KnowledgeBase, settings: IntroSettings,
+                 outbox: StoredOutbox) -> None:
         self.directory = directory
         self.knowledge = knowledge
         self.settings = settings
+        self.outbox = outbox
+        self.db = directory.db
 
     def _network(self):
         pairs, vectors = self.knowledge.challenge_vectors()
@@ -86,19 +99,181 @@ class Introductions:
         order = [int(j) for j in np.argsort(-sim.scores[i]) if np.isfinite(sim.scores[i, j])][:n]
         return [self._pair(names, pairs, sim, (i, j)) for j in order]
 
-    def preview(self, forbidden: set[frozenset[str]] | None = None) -> tuple[list[Match], list[str]]:
-        """The groups the next round would make, and the cities it leaves out."""
+    def preview(self, forbidden: set[frozenset[str]] | None = None, now: datetime | None = None
+                ) -> tuple[list[Match], list[str]]:
+        """The groups the next round would make, and the cities it leaves out.
+
+        Cities take part through their members who are neither opted out nor paused; pairs introduced within
+        ``recency_weeks`` (and any ``forbidden`` ones) are never made again. A network with no members at all is
+        previewed on its challenges alone.
+        """
+        now = now or utcnow()
         names, pairs, _, sim = self._network()
         if len(names) < 2:
             raise InvalidInput("A round needs at least two cities with challenge statements.")
-        taboo = {frozenset(names.index(c) for c in pair) for pair in (forbidden or set())
+        available = self.available_members(now)
+        anyone = self._has_members()
+        eligible = [(name in available) or not anyone for name in names]
+        if sum(eligible) < 2:
+            raise InvalidInput("A round needs at least two cities with members who are not paused or opted out.")
+        taboo = {frozenset(names.index(c) for c in pair) for pair in (forbidden or set()) | self.recent_pairs(now)
                  if all(c in names for c in pair)}
-        groups = plan_groups(sim.scores, [True] * len(names), taboo, self.settings.group_size)
+        groups = plan_groups(sim.scores, eligible, taboo, self.settings.group_size)
         if not groups:
             raise InvalidInput("No two cities can be introduced: they need challenge statements, and pairs "
                                "introduced recently are skipped.")
         placed = {c for g in groups for c in g}
-        return [self._pair(names, pairs, sim, g) for g in groups], [n for i, n in enumerate(names) if i not in placed]
+        left_out = [n for i, n in enumerate(names) if eligible[i] and i not in placed]
+        return [self._pair(names, pairs, sim, g) for g in groups], left_out
+
+    def run(self, now: datetime | None = None) -> tuple[list[Match], int]:
+        """Make the round: store each introduction and queue its messages. Returns the groups and messages queued."""
+        now = now or utcnow()
+        if not self._has_members():
+            raise InvalidInput("No city has contacts yet: members link themselves with `iam CITY`, or add "
+                               "`contacts` to `rrr-bot cities import`.")
+        self._count_ignored(now)
+        groups, _ = self.preview(now=now)
+        available = self.available_members(now)
+        queued = 0
+        for group in groups:
+            members = [m for city in group.cities for m in available.get(city, [])]
+            with self.db.session() as session:
+                intro = Introduction(created_at=now, cities=list(group.cities), score=group.score,
+                                     shared=[{"a": s.a, "b": s.b, "similarity": s.similarity} for s in group.shared],
+                                     followup_at=now + timedelta(days=self.settings.followup_days))
+                session.add(intro)
+                session.flush()
+                for member in members:
+                    session.add(IntroductionMember(introduction_id=intro.id, member_id=member.id))
+                intro_id = intro.id
+            queued += self._deliver(f"intro:{intro_id}", members, self._introduction_reply(group, members))
+        return groups, queued
+
+    def _deliver(self, key: str, members: Sequence[Member], reply: Reply, not_before: datetime | None = None) -> int:
+        """A group DM when everyone is on Slack; otherwise one DM each (Discord bots cannot open group DMs)."""
+        platforms = {m.platform for m in members}
+        if platforms == {"slack"} and len(members) > 1:
+            return int(self.outbox.enqueue(key + ":slack", "slack", reply, users=[m.user_id for m in members],
+                                           not_before=not_before))
+        return sum(self.outbox.enqueue(f"{key}:{m.platform}:{m.user_id}", m.platform, reply, users=[m.user_id],
+                                       not_before=not_before) for m in members)
+
+    def _introduction_reply(self, group: Match, members: Sequence[Member]) -> Reply:
+        names = {m.city_id: [] for m in members}
+        for m in members:
+            names[m.city_id].append(f"{m.name or m.user_id} ({m.platform})")
+        with self.db.session() as session:
+            cities = {c.id: c.name for c in session.exec(select(City))}
+        people = [f"- {cities.get(cid, '?')}: {', '.join(who)}" for cid, who in names.items()]
+        reasons = [f"- {s.city_a}: {s.a}\n  {s.city_b}: {s.b}" for s in group.shared[:2]]
+        learn = [f"- {learner} could learn from {teacher}: {title}" for learner, teacher, title in group.learn]
+        blocks: list = [Text(f"Meet your peers: {' + '.join(group.cities)}", "heading"),
+                        Text("You work on close challenges:\n" + "\n".join(reasons)),
+                        Text("\n".join(["Who:"] + people))]
+        if learn:
+            blocks.append(Text("Worth a look:\n" + "\n".join(learn)))
+        blocks += [Time(slot, "A time that suits both cities:") for slot in group.slots]
+        blocks.append(Text(f"I will ask in {self.settings.followup_days} days whether you met. "
+                           "`intro pause until YYYY-MM-DD` or `intro optout` if now is not a good time.", "muted"))
+        return Reply(tuple(blocks))
+
+    # -- follow-ups ----------------------------------------------------------------------------------------------
+
+    def queue_followups(self, now: datetime | None = None) -> int:
+        """Ask "Did you meet?" in every introduction whose follow-up is due; returns the messages queued."""
+        now = now or utcnow()
+        queued = 0
+        with self.db.session() as session:
+            due = list(session.exec(select(Introduction).where(col(Introduction.followup_at).is_not(None),
+                                                               Introduction.followup_at <= now)))
+            work = []
+            for intro in due:
+                rows = list(session.exec(select(IntroductionMember, Member).join(Member).where(
+                    IntroductionMember.introduction_id == intro.id)))
+                work.append((intro.id, intro.cities, [(im.id, m) for im, m in rows if im.outcome is None]))
+                intro.followup_at = None
+        for intro_id, cities, pending in work:
+            for link_id, member in pending:
+                queued += self._deliver(f"followup:{link_id}", [member], followup_reply(link_id, cities))
+        return queued
+
+    def record_outcome(self, link_id: int, action_id: str, now: datetime | None = None) -> str:
+        """Store a member's answer to "Did you meet?"; "Not yet" is asked again 48 hours later."""
+        now = now or utcnow()
+        outcome = OUTCOMES[action_id]
+        with self.db.session() as session:
+            link = session.get(IntroductionMember, link_id)
+            if link is None:
+                raise NotFound(f"No introduction follow-up {link_id}.")
+            link.outcome, link.answered_at = outcome, now
+            member = session.get(Member, link.member_id)
+            member.ignored_streak = 0
+            cities = session.get(Introduction, link.introduction_id).cities
+        if outcome == "not_yet":
+            self._deliver(f"followup:{link_id}:again", [member], followup_reply(link_id, cities),
+                          not_before=now + timedelta(hours=48))
+        return outcome
+
+    def _count_ignored(self, now: datetime) -> None:
+        """Members who never answered their last introduction's follow-up; three in a row pauses them."""
+        with self.db.session() as session:
+            rows = session.exec(select(IntroductionMember, Member, Introduction).join(Member).join(Introduction)
+                                .where(col(Introduction.followup_at).is_(None),
+                                       col(IntroductionMember.outcome).is_(None),
+                                       col(IntroductionMember.answered_at).is_(None)))
+            paused = []
+            for link, member, _ in rows:
+                link.answered_at = now  # counted once
+                member.ignored_streak += 1
+                if member.ignored_streak >= IGNORED_LIMIT and not member.opted_out:
+                    member.paused_until = PAUSED_FOR_GOOD
+                    paused.append(member)
+        for member in paused:
+            self._deliver(f"paused:{member.id}:{now:%Y%m%d}", [member], Reply.text(
+                f"You did not answer the last {IGNORED_LIMIT} introductions, so I paused them for you. "
+                "Type `intro optin` whenever you want them back."))
+
+    # -- availability --------------------------------------------------------------------------------------------
+
+    def available_members(self, now: datetime) -> dict[str, list[Member]]:
+        """Members by city name who are neither opted out nor paused at ``now``."""
+        with self.db.session() as session:
+            rows = session.exec(select(Member, City).join(City).where(Member.opted_out == False))  # noqa: E712
+            out: dict[str, list[Member]] = {}
+            for member, city in rows:
+                if member.paused_until is None or member.paused_until <= now:
+                    out.setdefault(city.name, []).append(member)
+            return out
+
+    def _has_members(self) -> bool:
+        with self.db.session() as session:
+            return session.exec(select(Member.id).where(col(Member.city_id).is_not(None)).limit(1)).first() is not None
+
+    def recent_pairs(self, now: datetime) -> set[frozenset[str]]:
+        """City pairs introduced within ``recency_weeks``."""
+        since = now - timedelta(weeks=self.settings.recency_weeks)
+        with self.db.session() as session:
+            groups = [i.cities for i in session.exec(select(Introduction).where(Introduction.created_at >= since))]
+        return {frozenset((a, b)) for g in groups for x, a in enumerate(g) for b in g[x + 1:]}
+
+    def set_availability(self, platform: str, user_id: str, *, opted_out: bool | None = None,
+                         paused_until: datetime | None | str = "keep", now: datetime | None = None) -> None:
+        now = now or utcnow()
+        if isinstance(paused_until, datetime) and paused_until <= now:
+            raise InvalidInput("Pick a date in the future, e.g. `intro pause until "
+                               f"{(now + timedelta(days=30)).date().isoformat()}`.")
+        with self.db.session() as session:
+            member = session.exec(select(Member).where(Member.platform == platform, Member.user_id == user_id)).first()
+            if member is None:
+                member = Member(platform=platform, user_id=user_id)
+                session.add(member)
+            if opted_out is not None:
+                member.opted_out = opted_out
+                if not opted_out:
+                    member.paused_until, member.ignored_streak = None, 0
+            if paused_until != "keep":
+                member.paused_until = paused_until  # type: ignore[assignment]
 
     def _pair(self, names: Sequence[str], pairs, sim, group: Sequence[int]) -> Match:
         shared: list[SharedChallenge] = []
@@ -124,6 +299,13 @@ class Introductions:
         zones = [self.directory.profile(c).timezone for c in cities]
         contacts = tuple((c, self.directory.profile(c).members) for c in cities)
         return Match(cities, score, shared, tuple(learn), tuple(meeting_slots(zones, self.settings)), contacts)
+
+
+def followup_reply(link_id: int, cities: Sequence[str]) -> Reply:
+    value = str(link_id)
+    return Reply((Text(f"Did you meet your peers from {' + '.join(cities)}?"),
+                  Actions((Button("We met", "intro_met", value, "primary"), Button("Not yet", "intro_not_yet", value),
+                           Button("Could not", "intro_could_not", value)))))
 
 
 def meeting_slots(zones: Sequence[str], settings: IntroSettings, *, start: date | None = None,

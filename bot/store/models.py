@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -64,6 +64,9 @@ class Member(SQLModel, table=True):
     city_id: int | None = Field(default=None, foreign_key="city.id", index=True, ondelete="SET NULL")
     role: str = Field(default="member", max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_when(nullable=False))
+    opted_out: bool = False
+    paused_until: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    ignored_streak: int = 0
 
 
 class Solution(SQLModel, table=True):
@@ -124,3 +127,44 @@ class Receipt(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=200)
     received_at: datetime = Field(default_factory=utcnow, sa_column=_when(nullable=False, index=True))
+
+
+class Introduction(SQLModel, table=True):
+    """Cities introduced to each other, with the reason; members get a follow-up at ``followup_at``."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_when(nullable=False, index=True))
+    cities: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    score: float
+    shared: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    followup_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+
+
+class IntroductionMember(SQLModel, table=True):
+    __tablename__ = "introduction_member"
+
+    id: int | None = Field(default=None, primary_key=True)
+    introduction_id: int = Field(foreign_key="introduction.id", index=True, ondelete="CASCADE")
+    member_id: int = Field(foreign_key="member.id", ondelete="CASCADE")
+    outcome: str | None = Field(default=None, max_length=16)
+    answered_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A proactive message waiting for its platform's adapter: stored first, so nothing is lost or sent twice."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "platform", "sent_at", "not_before"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)
+    platform: str = Field(max_length=32)
+    users: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    channel: str | None = Field(default=None, max_length=120)
+    payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_when(nullable=False))
+    not_before: datetime = Field(default_factory=utcnow, sa_column=_when(nullable=False))
+    claimed_until: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    sent_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    attempts: int = 0
+    last_error: str = ""

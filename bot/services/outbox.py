@@ -1,0 +1,89 @@
+"""The stored outbox: proactive messages are written to the database first, then delivered by the running adapter
+of their platform. A unique key per message means nothing is queued twice; a lease on each claimed row means two
+processes never send the same message; a failed send is retried later, so nothing is lost while a platform is down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from ..messages import Reply, reply_from_dict, reply_to_dict
+from ..store import Database
+from ..store.models import OutboxMessage, utcnow
+
+LEASE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A message claimed for delivery: to ``channel``, or to ``users`` (one user: a DM; several: a group DM)."""
+
+    id: int
+    platform: str
+    users: tuple[str, ...]
+    channel: str | None
+    reply: Reply
+    attempts: int
+
+
+class StoredOutbox:
+    """Queue, claim and acknowledge proactive messages."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def enqueue(self, key: str, platform: str, reply: Reply, *, users: Sequence[str] = (),
+                channel: str | None = None, not_before: datetime | None = None) -> bool:
+        """Queue a message once per ``key``; False when that key was queued before."""
+        row = OutboxMessage(key=key[:200], platform=platform, users=list(users), channel=channel,
+                            payload=reply_to_dict(reply), not_before=not_before or utcnow())
+        try:
+            with self.db.session() as session:
+                session.add(row)
+        except IntegrityError:
+            return False
+        return True
+
+    def claim(self, platform: str, limit: int = 20, now: datetime | None = None) -> list[Pending]:
+        """Lease up to ``limit`` due messages of ``platform`` (skipping rows another process holds)."""
+        now = now or utcnow()
+        with self.db.session() as session:
+            query = (select(OutboxMessage)
+                     .where(OutboxMessage.platform == platform, col(OutboxMessage.sent_at).is_(None),
+                            OutboxMessage.not_before <= now,
+                            or_(col(OutboxMessage.claimed_until).is_(None), OutboxMessage.claimed_until < now))
+                     .order_by(OutboxMessage.id).limit(limit).with_for_update(skip_locked=True))
+            rows = list(session.exec(query))
+            for row in rows:
+                row.claimed_until = now + LEASE
+                row.attempts += 1
+            return [Pending(r.id, r.platform, tuple(r.users), r.channel, reply_from_dict(r.payload), r.attempts)
+                    for r in rows]
+
+    def sent(self, message_id: int) -> None:
+        with self.db.session() as session:
+            row = session.get(OutboxMessage, message_id)
+            if row is not None:
+                row.sent_at = utcnow()
+
+    def failed(self, message_id: int, error: str) -> None:
+        """Record the error; the message is tried again after a backoff (1, 2, 4 ... up to 60 minutes)."""
+        with self.db.session() as session:
+            row = session.get(OutboxMessage, message_id)
+            if row is not None:
+                row.last_error = error[:2000]
+                row.claimed_until = None
+                row.not_before = utcnow() + timedelta(minutes=min(2 ** max(row.attempts - 1, 0), 60))
+
+    def pending(self, platform: str | None = None) -> int:
+        with self.db.session() as session:
+            query = select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
+            if platform:
+                query = query.where(OutboxMessage.platform == platform)
+            return len(list(session.exec(query)))
