@@ -449,6 +449,27 @@ def intros_preview(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         out.print(f"Left out: {', '.join(left_out)}", markup=False)
 
 
+@intros_app.command("run")
+def intros_run(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Make the next round: store the introductions and queue their messages for the running adapters."""
+    with runtime(ctx) as rt:
+        groups, queued = rt.intros.run()
+    if as_json:
+        emit_json({"groups": [g.as_dict() for g in groups], "messages_queued": queued})
+        return
+    for group in groups:
+        out.print(f"{' + '.join(group.cities)} (similarity {group.score:.2f})", markup=False)
+    out.print(f"{len(groups)} introduction(s), {queued} message(s) queued for delivery.")
+
+
+@intros_app.command("followup")
+def intros_followup(ctx: typer.Context) -> None:
+    """Queue the "Did you meet?" follow-ups that are due (a running bot does this by itself)."""
+    with runtime(ctx) as rt:
+        queued = rt.intros.queue_followups()
+    out.print(f"{queued} follow-up message(s) queued.")
+
+
 # -- database --------------------------------------------------------------------------------------------------
 
 

@@ -363,6 +363,7 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("POST", r"^/channels/(?P<channel>\d+)/messages$", "create_message"),
         ("GET", r"^/channels/(?P<channel>\d+)$", "channel"),
         ("POST", r"^/users/@me/channels$", "create_dm"),
+        ("GET", r"^/users/(?P<user>\d+)$", "get_user"),
         ("POST", r"^/interactions/(?P<interaction>\d+)/(?P<token>[^/]+)/callback$", "callback"),
         ("POST", r"^/webhooks/(?P<app>\d+)/(?P<token>[^/]+)$", "followup"),
         ("PATCH", r"^/webhooks/(?P<app>\d+)/(?P<token>[^/]+)/messages/(?P<message>@original|\d+)$", "edit_followup"),
@@ -744,6 +745,9 @@ class FakeDiscord:
         if channel_id in (GENERAL_CHANNEL_ID, NETWORK_CHANNEL_ID):
             return 200, text_channel(channel_id, "general" if channel_id == GENERAL_CHANNEL_ID else "peer-network")
         return 404, {"message": "Unknown Channel", "code": 10003}
+
+    def _r_get_user(self, r: Request) -> tuple[int, Any]:
+        return 200, user(int(r.params["user"]), f"user-{r.params['user']}")
 
     def _r_create_dm(self, r: Request) -> tuple[int, Any]:
         return 200, {"id": str(DM_CHANNEL_ID), "type": 1, "recipients": [user(int(r.body["recipient_id"]), "x")],

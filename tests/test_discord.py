@@ -96,7 +96,8 @@ def fake() -> Iterator[FakeDiscord]:
 
 
 def discord_settings(data_dir: Path, fake: FakeDiscord) -> Settings:
-    return make_settings(data_dir, RRR_DISCORD__API_BASE_URL=fake.api_base_url,
+    # the outbox pump runs once when the client is ready, then not for an hour: tests deliver by hand
+    return make_settings(data_dir, RRR_BOT__OUTBOX_INTERVAL="3600", RRR_DISCORD__API_BASE_URL=fake.api_base_url,
                          RRR_DISCORD__GATEWAY_URL=fake.gateway_url, RRR_DISCORD__GUILD_ID=str(GUILD_ID),
                          RRR_DISCORD__COORDINATOR_ROLE=str(COORDINATOR_ROLE_ID),
                          RRR_BOT__NETWORK_CHANNELS=f'{{"discord": "{NETWORK_CHANNEL_ID}"}}')
@@ -587,3 +588,16 @@ def test_rrr_bot_run_discord_answers_a_mention_and_ask(seeded_dir: Path, fake: F
     output = (tmp_path / "bot.log").read_text()
     assert "Traceback" not in output, output
     assert process.returncode == 0 and "Stopping." in output, output  # SIGTERM is a clean disconnect
+
+
+def test_introductions_are_delivered_from_the_outbox_as_dms(served: Served, fake: FakeDiscord, rt: Runtime) -> None:
+    rt.directory.link("discord", str(MEMBER_ID), "Bilbao")
+    rt.directory.link("discord", str(PEER_ID), "Dublin")
+    (group,), queued = rt.intros.run()
+    assert queued == 2  # bots cannot open group DMs on Discord: one DM each
+    assert served.loop.run(served.adapter.deliver_outbox(), 20) == 2
+    recipients = {str(c.body["recipient_id"]) for c in fake.calls("create_dm")}
+    assert recipients == {str(MEMBER_ID), str(PEER_ID)}
+    sent = fake.channel_messages(DM_CHANNEL_ID)
+    assert len(sent) == 2 and all("Meet your peers" in m.text for m in sent)
+    assert rt.outbox.pending("discord") == 0

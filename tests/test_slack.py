@@ -119,6 +119,9 @@ def start_slack(fake: FakeSlack, seeded_dir: Path) -> Iterator:
     def start(**env: str) -> Slack:
         from adapters.slack import SlackAdapter
 
+        # The outbox pump of the served app runs once at start, then (by default here) not again for an hour,
+        # so tests that deliver by hand are deterministic; test_the_outbox_pump_delivers_by_itself shortens it.
+        env.setdefault("RRR_BOT__OUTBOX_INTERVAL", "3600")
         settings = make_settings(seeded_dir, RRR_SLACK__API_BASE_URL=fake.api_url,
                                  RRR_BOT__NETWORK_CHANNELS=json.dumps({"slack": NETWORK_CHANNEL}),
                                  RRR_SLACK__COORDINATOR_GROUPS='["S0COORD"]', **env)
@@ -939,3 +942,37 @@ def test_iam_by_mention_records_the_slack_display_name(slack: Slack) -> None:
     assert "Turin" in slack.posts("C0GENERAL")[0].text
     assert slack.fake.calls_to("users.info")[0].params == {"user": "U0TURIN"}
     assert "user-u0turin" in slack.runtime.directory.profile("Turin").members
+
+
+def test_introductions_are_delivered_from_the_outbox_as_a_group_dm(slack: Slack) -> None:
+    for city, user in (("Bilbao", "U0BILBAO"), ("Dublin", "U0DUBLIN")):
+        slack.runtime.directory.link("slack", user, city)
+    (group,), queued = slack.runtime.intros.run()
+    assert queued == 1
+    assert slack.loop.run(slack.adapter.deliver_outbox()) == 1
+    opened = slack.fake.calls_to("conversations.open")[-1]
+    assert set(str(opened.params["users"]).split(",")) == {"U0BILBAO", "U0DUBLIN"}
+    post = slack.fake.calls_to("chat.postMessage")[-1]
+    assert "Meet your peers" in post.text and "Bilbao" in post.text and "Dublin" in post.text
+    assert slack.loop.run(slack.adapter.deliver_outbox()) == 0  # sent once
+    assert slack.runtime.outbox.pending("slack") == 0
+
+
+def test_outbox_keeps_a_message_slack_refused_and_sends_it_later(slack: Slack) -> None:
+    from bot.messages import Reply
+
+    slack.runtime.outbox.enqueue("note", "slack", Reply.text("hello"), channel="C0GENERAL")
+    slack.fake.fail("chat.postMessage", "service_unavailable")
+    delivered = slack.loop.run(slack.adapter.deliver_outbox())
+    assert delivered == 0, slack.fake.describe()
+    assert slack.runtime.outbox.pending("slack") == 1
+
+
+def test_the_outbox_pump_delivers_by_itself(start_slack) -> None:
+    from bot.messages import Reply
+
+    slack = start_slack(RRR_BOT__OUTBOX_INTERVAL="0.2")
+    slack.runtime.outbox.enqueue("pumped", "slack", Reply.text("from the pump"), channel="C0GENERAL")
+    post = slack.posts("C0GENERAL")[0]
+    assert "from the pump" in post.text
+    slack.fake.assert_quiet("chat.postMessage", 1.0, count=1)
