@@ -63,6 +63,8 @@ class Searcher:
             if sid is None or sid in best or (allow is not None and not allow(sid)):
                 continue
             best[sid] = Hit(sid, pid, float(score))
+            if self.bm25 is None and len(best) >= k:
+                break
         vector_order = list(best)
         if self.bm25 is None:
             return [best[sid] for sid in vector_order[:k]]

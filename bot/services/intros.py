@@ -7,7 +7,7 @@ the best-matching statement pairs and, for each side, the other city's solutions
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -33,11 +33,15 @@ PAUSED_FOR_GOOD = datetime(9999, 1, 1, tzinfo=timezone.utc)
 
 @dataclass(frozen=True)
 class SharedChallenge:
+    """Two close challenge statements of two cities (``city_a`` is empty for a typed topic)."""
+
     a: str
     b: str
     similarity: float
     city_a: str = ""
     city_b: str = ""
+    vector_a: np.ndarray | None = field(default=None, repr=False, compare=False)
+    vector_b: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,7 @@ class Introductions:
         if not np.isfinite(sim.scores[i]).any():
             raise InvalidInput(f"{profile.name} has no challenge statements yet, so there is nothing to match.")
         order = [int(j) for j in np.argsort(-sim.scores[i]) if np.isfinite(sim.scores[i, j])][:n]
-        return [self._pair(names, pairs, sim, (i, j)) for j in order]
+        return [self._pair(names, pairs, vectors, sim, (i, j)) for j in order]
 
     def preview(self, forbidden: set[frozenset[str]] | None = None, now: datetime | None = None
                 ) -> tuple[list[Match], list[str]]:
@@ -108,7 +112,7 @@ class Introductions:
         previewed on its challenges alone.
         """
         now = now or utcnow()
-        names, pairs, _, sim = self._network()
+        names, pairs, vectors, sim = self._network()
         if len(names) < 2:
             raise InvalidInput("A round needs at least two cities with challenge statements.")
         available = self.available_members(now)
@@ -124,7 +128,7 @@ class Introductions:
                                "introduced recently are skipped.")
         placed = {c for g in groups for c in g}
         left_out = [n for i, n in enumerate(names) if eligible[i] and i not in placed]
-        return [self._pair(names, pairs, sim, g) for g in groups], left_out
+        return [self._pair(names, pairs, vectors, sim, g) for g in groups], left_out
 
     def run(self, now: datetime | None = None) -> tuple[list[Match], int]:
         """Make the round: store each introduction and queue its messages. Returns the groups and messages queued."""
@@ -275,7 +279,7 @@ class Introductions:
             if paused_until != "keep":
                 member.paused_until = paused_until  # type: ignore[assignment]
 
-    def _pair(self, names: Sequence[str], pairs, sim, group: Sequence[int]) -> Match:
+    def _pair(self, names: Sequence[str], pairs, vectors, sim, group: Sequence[int]) -> Match:
         shared: list[SharedChallenge] = []
         scores = []
         for x in range(len(group)):
@@ -284,18 +288,22 @@ class Introductions:
                 scores.append(float(sim.scores[i, j]))
                 for (a, b), value in zip(sim.pairs[i, j], sim.pair_scores[i, j]):
                     if a >= 0 and np.isfinite(value):
-                        shared.append(SharedChallenge(pairs[a][1], pairs[b][1], float(value), names[i], names[j]))
+                        shared.append(SharedChallenge(pairs[a][1], pairs[b][1], float(value), names[i], names[j],
+                                                      vectors[a], vectors[b]))
         return self._explain(tuple(names[g] for g in group), float(np.mean(scores)), tuple(shared))
 
     def _explain(self, cities: tuple[str, ...], score: float, shared: tuple[SharedChallenge, ...]) -> Match:
         learn: list[tuple[str, str, str]] = []
         for item in shared[:2]:
-            for learner, teacher, need in ((item.city_a, item.city_b, item.a), (item.city_b, item.city_a, item.b)):
-                if not teacher:
+            for learner, teacher, need in ((item.city_a, item.city_b, item.vector_a),
+                                           (item.city_b, item.city_a, item.vector_b)):
+                if not teacher or (learner, teacher) in {(l, t) for l, t, _ in learn}:
                     continue
-                result = self.knowledge.ask(need, k=1, city=teacher)
-                if result.results and (learner, teacher) not in {(l, t) for l, t, _ in learn}:
-                    learn.append((learner, teacher, result.results[0].title))
+                if need is None:  # a typed topic: embed it as a query
+                    need = self.knowledge.embedder.embed_queries([item.a])[0]
+                title = self.knowledge.closest_solution(need, teacher)
+                if title:
+                    learn.append((learner, teacher, title))
         zones = [self.directory.profile(c).timezone for c in cities]
         contacts = tuple((c, self.directory.profile(c).members) for c in cities)
         return Match(cities, score, shared, tuple(learn), tuple(meeting_slots(zones, self.settings)), contacts)

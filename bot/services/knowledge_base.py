@@ -294,6 +294,16 @@ class KnowledgeBase:
         question_id = self._record(asker, text, answered, best, answers) if asker else None
         return AskResult(text, answered, answers, threshold, truncated, closest, question_id)
 
+    def closest_solution(self, vector: np.ndarray, city: str) -> str | None:
+        """The title of ``city``'s solution closest to ``vector`` (say, a challenge statement's), without embedding."""
+        with self._lock:
+            hits = self._ensure_searcher().search(vector, "", 1, self._filter(city, None))
+        if not hits:
+            return None
+        with self.db.session() as session:
+            row = Solutions(session).get(hits[0].solution_id)
+            return row.title if row else None
+
     def _filter(self, city: str | None, tag: str | None) -> Callable[[str], bool] | None:
         if not city and not tag:
             return None
