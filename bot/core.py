@@ -15,6 +15,8 @@ from .replies import answer_reply, cities_reply, city_reply, intro_reply
 from .services import Directory, Introductions, KnowledgeBase, ReceiptBook
 from .text import neutralize_mentions
 
+from knowledge.text import fold as fold_name
+
 log = logging.getLogger(__name__)
 ERROR_REPLY = "Sorry, something went wrong on my side. The coordinators can find the details in the bot's log."
 
@@ -195,6 +197,9 @@ class Bot:
             Command("city", "a city's profile, challenges and contacts", "city NAME", self._city),
             Command("intro", "the cities whose challenges best match yours (or a topic), and why; also "
                     "`intro pause until YYYY-MM-DD`, `intro optout`, `intro optin`", "intro [TOPIC]", self._intro),
+            Command("profile", "your city's profile (or another city's)", "profile [CITY]", self._profile),
+            Command("challenge", "add or remove a challenge of your city (coordinators: any city, with city:NAME)",
+                    "challenge add TEXT | challenge remove NUMBER", self._challenge),
             Command("iam", "link yourself to your city", "iam CITY", self._iam),
             Command("whoami", "your city and role", "whoami", self._whoami, takes_text=False),
             Command("helpful", "mark an answer helpful", "helpful QUESTION_ID", self._helpful),
@@ -246,6 +251,35 @@ class Bot:
         topic = ctx.rest.strip() or None
         matches = await asyncio.to_thread(self.intros.suggest, city, topic)
         return [intro_reply(matches, city=city, topic=topic)]
+
+    async def _profile(self, ctx: Context) -> list[Reply]:
+        m = ctx.message
+        city = ctx.rest.strip() or await asyncio.to_thread(self.directory.member_city, m.platform, m.user)
+        if not city:
+            raise InvalidInput("You are not linked to a city yet: `iam CITY`, or `profile CITY`.")
+        profile = await asyncio.to_thread(self.directory.profile, city)
+        reply = city_reply(profile)
+        numbered = "\n".join(f"{i}. {c}" for i, c in enumerate(profile.challenges, start=1)) or "- none recorded"
+        return [Reply(reply.blocks[:1] + (Text("Challenges:\n" + numbered),))]
+
+    async def _challenge(self, ctx: Context) -> list[Reply]:
+        m = ctx.message
+        action, _, rest = ctx.rest.strip().partition(" ")
+        rest, filters = _filters(rest)
+        own = await asyncio.to_thread(self.directory.member_city, m.platform, m.user)
+        city = filters.get("city") or own
+        if city is None:
+            raise InvalidInput("Link yourself to your city first (`iam CITY`).")
+        if (own is None or fold_name(city) != fold_name(own)) and not await self._is_coordinator(
+                m.platform, m.user, m.roles):
+            raise PermissionDenied("Only coordinators can edit another city's challenges.")
+        if action.lower() == "add":
+            name = await asyncio.to_thread(self.directory.add_challenge, city, rest)
+            return [Reply.text(f"Added to {name}'s challenges: {neutralize_mentions(' '.join(rest.split()))}")]
+        if action.lower() == "remove":
+            removed = await asyncio.to_thread(self.directory.remove_challenge, city, _int(rest, "challenge number"))
+            return [Reply.text(f"Removed: {neutralize_mentions(removed)}")]
+        raise InvalidInput("Usage: `challenge add TEXT` or `challenge remove NUMBER` (`profile` numbers them).")
 
     async def _iam(self, ctx: Context) -> list[Reply]:
         if not ctx.rest:

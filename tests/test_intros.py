@@ -123,3 +123,29 @@ def test_intros_preview_json_from_the_cli(seeded_dir) -> None:
     groups = json.loads(result.stdout)
     assert groups and all(set(g) == {"cities", "score", "shared"} for g in groups)
     assert all(set(s) == {"a", "b", "similarity"} for g in groups for s in g["shared"])
+
+
+def test_members_edit_their_city_challenges_and_coordinators_any_city(seeded_dir) -> None:
+    from conftest import make_settings
+
+    with Runtime.open(make_settings(seeded_dir, RRR_BOT__COORDINATORS='["test:BOSS"]')) as rt:
+        member = TestAdapter(rt.bot, user="ANA")
+        asyncio.run(member.send("challenge add Help street vendors sell online.")).assert_error().assert_reply("iam")
+        asyncio.run(member.send("iam Turin"))
+        asyncio.run(member.send("challenge add Help street vendors sell online.")).assert_reply("Added to Turin")
+        assert "Help street vendors sell online." in rt.directory.profile("Turin").challenges
+        asyncio.run(member.send("challenge add Help street vendors sell online.")).assert_reply("already has")
+        asyncio.run(member.send("challenge add " + "x" * 301)).assert_error().assert_reply("at most 300")
+        asyncio.run(member.send("challenge add   ")).assert_error().assert_reply("Usage")
+        asyncio.run(member.send("challenge add city:Bilbao Be nice.")).assert_error().assert_reply("Only coordinators")
+        before = rt.directory.profile("Bilbao").challenges
+        boss = TestAdapter(rt.bot, user="BOSS")
+        asyncio.run(boss.send("challenge add city:Bilbao Grow the circular economy.")).assert_reply("Added to Bilbao")
+        asyncio.run(boss.send("challenge remove city:Bilbao 99")).assert_error().assert_reply("from 1 to")
+        asyncio.run(boss.send(f"challenge remove city:Bilbao {len(before) + 1}")).assert_reply("Removed: Grow")
+        assert rt.directory.profile("Bilbao").challenges == before
+        profile = asyncio.run(member.send("profile"))
+        profile.assert_reply("Turin", "1. ", "Help street vendors sell online.")
+        # a changed statement changes the matching: Turin's new challenge is matched at once
+        matches = rt.intros.suggest("Turin")
+        assert matches and all("Turin" in m.cities for m in matches)

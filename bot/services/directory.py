@@ -10,7 +10,11 @@ from knowledge.records import CityRecord
 from knowledge.text import fold
 
 from ..errors import InvalidInput, NotFound
-from ..store import Cities, City, Database, Member, Members
+from sqlmodel import select
+
+from ..store import Challenge, Cities, City, Database, Member, Members
+
+MAX_CHALLENGE = 300
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,37 @@ class Directory:
             raise InvalidInput(f"role must be member or coordinator, not {role!r}")
         with self.db.session() as session:
             Members(session).ensure(platform, user_id).role = role
+
+    def add_challenge(self, city_name: str, text: str) -> str:
+        """Add a challenge statement to a city; returns the city's name."""
+        text = " ".join(text.split())
+        if not text:
+            raise InvalidInput("Usage: `challenge add TEXT`, e.g. `challenge add Help street vendors sell online.`")
+        if len(text) > MAX_CHALLENGE:
+            raise InvalidInput(f"A challenge statement is one sentence: at most {MAX_CHALLENGE} characters "
+                               f"(this one has {len(text)}).")
+        with self.db.session() as session:
+            city = self._find(Cities(session), city_name)
+            existing = Cities(session).challenges(city.id)
+            if text in existing:
+                raise InvalidInput(f"{city.name} already has that challenge.")
+            session.add(Challenge(city_id=city.id, text=text, position=len(existing)))
+            return city.name
+
+    def remove_challenge(self, city_name: str, number: int) -> str:
+        """Remove the ``number``-th (1-based) challenge statement of a city; returns the removed text."""
+        with self.db.session() as session:
+            city = self._find(Cities(session), city_name)
+            rows = list(session.exec(select(Challenge).where(Challenge.city_id == city.id)
+                                     .order_by(Challenge.position)))
+            if not 1 <= number <= len(rows):
+                raise InvalidInput(f"{city.name} has {len(rows)} challenge(s); give a number from 1 to {len(rows)} "
+                                   "(`profile` lists them).")
+            removed = rows[number - 1]
+            session.delete(removed)
+            for position, row in enumerate(r for r in rows if r is not removed):
+                row.position = position
+            return removed.text
 
     def contacts(self, city_names: Iterable[str], platform: str) -> list[tuple[str, str]]:
         """``(city, user id)`` of the members of those cities on ``platform``, in the cities' order."""
