@@ -180,7 +180,7 @@ def test_client_logs_in_identifies_and_syncs_commands_to_the_guild(served: Serve
     sync = fake.calls("sync_guild_commands", guild=str(GUILD_ID))
     assert sync, fake.describe()
     names = {c["name"] for c in sync[-1].json}
-    assert {"ask", "cities", "city", "iam", "whoami", "help", "unanswered", "home"} <= names
+    assert {"ask", "cities", "city", "iam", "whoami", "help", "unanswered", "home", "intro", "profile"} <= names
     assert {"Find similar solutions", "Save as solution"} <= names
     assert not fake.calls("sync_global_commands")
     assert served.adapter.client.get_guild(GUILD_ID) is not None
@@ -601,3 +601,11 @@ def test_introductions_are_delivered_from_the_outbox_as_dms(served: Served, fake
     sent = fake.channel_messages(DM_CHANNEL_ID)
     assert len(sent) == 2 and all("Meet your peers" in m.text for m in sent)
     assert rt.outbox.pending("discord") == 0
+
+
+def test_intro_slash_command_suggests_peer_cities(served: Served, fake: FakeDiscord) -> None:
+    fake.wait_followups(fake.slash("iam", {"city": "Bilbao"}), timeout=ANSWER)
+    followup = fake.wait_followups(fake.slash("intro"), timeout=ANSWER)[0]
+    assert "Cities to talk to about Bilbao" in followup.text and "could learn from" in followup.text
+    topic = fake.wait_followups(fake.slash("intro", {"topic": "internet for low-income families"}), timeout=ANSWER)[0]
+    assert "San Francisco" in topic.text

@@ -267,6 +267,16 @@ class DiscordAdapter:
         async def city(interaction: discord.Interaction, name: str) -> None:
             await adapter.run_command(interaction, f"city {name}")
 
+        @tree.command(name="intro", description="Cities whose challenges match yours (or a topic), and why")
+        @app_commands.describe(topic="Optional: a challenge or topic, in any language")
+        async def intro(interaction: discord.Interaction, topic: str | None = None) -> None:
+            await adapter.run_command(interaction, f"intro {topic or ''}".strip())
+
+        @tree.command(name="profile", description="Your city's profile and numbered challenges")
+        @app_commands.autocomplete(city=city_names)
+        async def profile(interaction: discord.Interaction, city: str | None = None) -> None:
+            await adapter.run_command(interaction, f"profile {city or ''}".strip(), ephemeral=True)
+
         @tree.command(name="iam", description="Link yourself to your city")
         @app_commands.autocomplete(city=city_names)
         async def iam(interaction: discord.Interaction, city: str) -> None:
