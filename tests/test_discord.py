@@ -96,7 +96,7 @@ def fake() -> Iterator[FakeDiscord]:
 
 
 def discord_settings(data_dir: Path, fake: FakeDiscord) -> Settings:
-    # the outbox pump runs once when the client is ready, then not for an hour: tests deliver by hand
+    # the outbox pump first runs an hour after the client is ready: tests deliver by hand
     return make_settings(data_dir, RRR_BOT__OUTBOX_INTERVAL="3600", RRR_DISCORD__API_BASE_URL=fake.api_base_url,
                          RRR_DISCORD__GATEWAY_URL=fake.gateway_url, RRR_DISCORD__GUILD_ID=str(GUILD_ID),
                          RRR_DISCORD__COORDINATOR_ROLE=str(COORDINATOR_ROLE_ID),

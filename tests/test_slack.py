@@ -119,8 +119,8 @@ def start_slack(fake: FakeSlack, seeded_dir: Path) -> Iterator:
     def start(**env: str) -> Slack:
         from adapters.slack import SlackAdapter
 
-        # The outbox pump of the served app runs once at start, then (by default here) not again for an hour,
-        # so tests that deliver by hand are deterministic; test_the_outbox_pump_delivers_by_itself shortens it.
+        # The outbox pump of the served app first runs after one interval: an hour by default here, so tests
+        # that deliver by hand are deterministic; test_the_outbox_pump_delivers_by_itself shortens it.
         env.setdefault("RRR_BOT__OUTBOX_INTERVAL", "3600")
         settings = make_settings(seeded_dir, RRR_SLACK__API_BASE_URL=fake.api_url,
                                  RRR_BOT__NETWORK_CHANNELS=json.dumps({"slack": NETWORK_CHANNEL}),

@@ -96,9 +96,9 @@ class DiscordAdapter:
         """Deliver queued proactive messages every ``[bot] outbox_interval`` seconds, until cancelled."""
         await self.client.wait_until_ready()
         while True:
+            await asyncio.sleep(self.settings.bot.outbox_interval)
             await self.bot.tick()
             await self.deliver_outbox()
-            await asyncio.sleep(self.settings.bot.outbox_interval)
 
     async def deliver_outbox(self) -> int:
         """Send what the outbox holds for Discord: to a channel, or as a DM to each user."""

@@ -70,9 +70,9 @@ class SlackAdapter:
     async def run_outbox(self) -> None:
         """Deliver queued proactive messages every ``[bot] outbox_interval`` seconds, until cancelled."""
         while True:
+            await asyncio.sleep(self.settings.bot.outbox_interval)
             await self.bot.tick()
             await self.deliver_outbox()
-            await asyncio.sleep(self.settings.bot.outbox_interval)
 
     async def deliver_outbox(self) -> int:
         """Send what the outbox holds for Slack: to a channel, a DM, or a group DM of several users."""
