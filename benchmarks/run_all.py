@@ -1,9 +1,9 @@
-"""Run the three benchmarks (each in its own process) and write a Markdown table to benchmarks/results.md.
+"""Run the four benchmarks (each in its own process) and write a Markdown table to benchmarks/results.md.
 
     python benchmarks/run_all.py        # or: make bench
 
-The first run builds the cached 1k and 10k knowledge bases in /tmp/rrr-bench-<N> (10-20 minutes for 10k);
-later runs reuse them.
+The first run builds the cached 1k and 10k knowledge bases in /tmp/rrr-bench-<N> (10-20 minutes for 10k) and the
+introductions network in /tmp/rrr-bench-intros (about 2 minutes); later runs reuse them.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 RESULTS = BENCH_DIR / "results.md"
-BENCHES = ("bench_ask", "bench_import", "bench_startup")
+BENCHES = ("bench_ask", "bench_import", "bench_startup", "bench_intros")
 
 
 def cpu_model() -> str:
@@ -61,7 +61,7 @@ def fmt(value: float, unit: str) -> str:
     return f"{value:g}"
 
 
-def rows(ask: dict, imp: dict, start: dict) -> list[tuple[str, str, str, str, str, str]]:
+def rows(ask: dict, imp: dict, start: dict, intros: dict) -> list[tuple[str, str, str, str, str, str]]:
     out = []
     for r in ask["sizes"]:
         n = f"{r['n'] // 1000}k"
@@ -84,6 +84,11 @@ def rows(ask: dict, imp: dict, start: dict) -> list[tuple[str, str, str, str, st
                 fmt(again["floor_median_s"], "s"), f"{again['ratio']:.2f}", "-", "info"))
     out.append((f"embed_passages calls on reopening {n}", str(again["embed_passages_calls"]), "-", "-", "= 0",
                 "pass" if again["pass"] else "FAIL"))
+    size = f"{intros['cities']:,} cities / {intros['members']:,} members"
+    for kind in ("preview", "run"):
+        out.append((f"intros {kind}, {size} (median of {intros['runs']})", fmt(intros[f"{kind}_median_s"], "s"),
+                    fmt(intros["floor_median_s"], "s"), f"{intros[f'{kind}_ratio']:.2f}",
+                    f"<= {intros['target_s']:g} s", "pass" if intros[f"{kind}_pass"] else "FAIL"))
     return out
 
 
@@ -99,13 +104,13 @@ def main() -> None:
     load_before = loadavg()
     with tempfile.TemporaryDirectory(prefix="rrr-bench-") as tmp:
         results = {name: run(name, Path(tmp)) for name in BENCHES}
-    ask, imp, start = (results[name][0] for name in BENCHES)
+    ask, imp, start, intros = (results[name][0] for name in BENCHES)
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                                 text=True).stdout.strip()
     except OSError:
         commit = "?"
-    body = table(rows(ask, imp, start))
+    body = table(rows(ask, imp, start, intros))
     ask_notes = []
     for r in ask["sizes"]:
         ask_notes.append(
@@ -124,6 +129,15 @@ def main() -> None:
         f"- reopen: {start['reopen']['embed_passages_texts']} passages embedded over {start['reopen']['reopens']} "
         f"reopens; first ask after reopen embedded {start['reopen']['first_ask_challenge_texts_embedded']} "
         "city challenge statements (closest cities, cached afterwards)",
+        f"- intros: {intros['statements']} statements on {intros['kb']}; floor = city_similarity + plan_groups on "
+        f"the same vectors; timed rounds exclude embedding (saved statement vectors injected, "
+        f"{intros['embedded_in_timed_rounds']} embedded while timed); {intros['groups']} groups "
+        f"({intros['trios']} trios), {intros['left_out']} left out, same plan as the floor: "
+        f"{intros['same_plan_as_floor']}; run queued {intros['messages_queued']} messages; runs: preview "
+        f"{intros['preview_runs_s']} s, run {intros['run_runs_s']} s, floor {intros['floor_runs_s']} s"
+        + "".join(f"; one {kind} split by function ({p['split_s']} s, wall clock, nested): " + ", ".join(
+            f"{h['function'].strip()} {h['s']} s" for h in p["split"] if h["s"] >= 0.05)
+            for kind, p in intros["profiles"].items()),
         "- durations: " + ", ".join(f"{name} {results[name][1]:.0f} s" for name in BENCHES),
     ]
     header = (f"# Benchmark results\n\n{started:%Y-%m-%d %H:%M %Z} · {cpu_model()} · {os.cpu_count()} cores · "

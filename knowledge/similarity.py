@@ -26,33 +26,44 @@ class CitySimilarity:
 def city_similarity(vectors: np.ndarray, owners: Sequence[int], n_cities: int, top: int = 2) -> CitySimilarity:
     """Similarity of ``n_cities`` cities from normalised challenge ``vectors``; ``owners[k]`` is the city of row k."""
     owners = np.asarray(owners, dtype=np.int64)
+    if n_cities == 0:
+        empty = np.zeros((0, 0), dtype=np.float32)
+        return CitySimilarity(empty, np.zeros((0, 0, top, 2), dtype=np.int64), empty.reshape(0, 0, 0))
     counts = np.bincount(owners, minlength=n_cities) if len(owners) else np.zeros(n_cities, dtype=np.int64)
     width = max(int(counts.max()) if n_cities else 0, 1)
-    m = len(owners)
-    # idx[c, s] = row of the s-th statement of city c, or m (a padding row scoring -inf)
-    idx = np.full((n_cities, width), m, dtype=np.int64)
+    # idx[c, s] = row of the s-th statement of city c, or -1 (padding)
+    idx = np.full((n_cities, width), -1, dtype=np.int64)
     order = np.argsort(owners, kind="stable")
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1])) if n_cities else np.zeros(0, dtype=np.int64)
-    for city in np.nonzero(counts)[0]:
-        idx[city, : counts[city]] = order[starts[city]: starts[city] + counts[city]]
-    full = np.full((m + 1, m + 1), -np.inf, dtype=np.float32)
-    if m:
-        full[:m, :m] = vectors @ vectors.T
-    blocks = full[idx[:, None, :, None], idx[None, :, None, :]]  # (n, n, width, width)
-    flat = blocks.reshape(n_cities, n_cities, width * width)
+    slot = np.arange(len(owners)) - np.repeat(np.cumsum(counts) - counts, counts)
+    idx[owners[order], slot] = order
+    valid = (idx >= 0).reshape(-1)
+    dim = vectors.shape[1] if vectors.ndim == 2 and len(vectors) else 1
+    padded = np.zeros((n_cities * width, dim), dtype=np.float32)
+    padded[valid] = vectors[idx.reshape(-1)[valid]] if valid.any() else padded[valid]
+    full = padded @ padded.T
+    full[~valid, :] = -np.inf
+    full[:, ~valid] = -np.inf
+    flat = full.reshape(n_cities, width, n_cities, width).transpose(0, 2, 1, 3).reshape(n_cities, n_cities, -1)
     k = min(top, width * width)
-    best = np.argsort(-flat, axis=2)[:, :, :k]
-    values = np.take_along_axis(flat, best, axis=2)
-    valid = np.isfinite(values)
+    picks = []
+    for _ in range(k):  # k argmax passes beat a partition over the last axis by far (k is 1 or 2)
+        pick = flat.argmax(axis=2)[:, :, None]
+        picks.append(pick)
+        if len(picks) < k:
+            flat = flat.copy() if len(picks) == 1 else flat
+            np.put_along_axis(flat, pick, -np.inf, axis=2)
+    best = np.concatenate(picks, axis=2)
+    values = np.take_along_axis(full.reshape(n_cities, width, n_cities, width).transpose(0, 2, 1, 3)
+                                .reshape(n_cities, n_cities, -1), best, axis=2)
+    present = np.isfinite(values)
     with np.errstate(invalid="ignore"):
-        scores = np.where(valid.any(axis=2), np.where(valid, values, 0).sum(axis=2) / np.maximum(valid.sum(axis=2), 1),
-                          -np.inf)
+        scores = np.where(present.any(axis=2),
+                          np.where(present, values, 0).sum(axis=2) / np.maximum(present.sum(axis=2), 1), -np.inf)
     np.fill_diagonal(scores, -np.inf)
-    rows, cols = best // width, best % width
-    a = np.take_along_axis(np.broadcast_to(idx[:, None, :], (n_cities, n_cities, width)), rows, axis=2)
-    b = np.take_along_axis(np.broadcast_to(idx[None, :, :], (n_cities, n_cities, width)), cols, axis=2)
-    pairs = np.stack([np.where(valid, a, -1), np.where(valid, b, -1)], axis=3)
-    return CitySimilarity(scores.astype(np.float32), pairs, np.where(valid, values, -np.inf))
+    a = np.take_along_axis(np.broadcast_to(idx[:, None, :], (n_cities, n_cities, width)), best // width, axis=2)
+    b = np.take_along_axis(np.broadcast_to(idx[None, :, :], (n_cities, n_cities, width)), best % width, axis=2)
+    pairs = np.stack([np.where(present, a, -1), np.where(present, b, -1)], axis=3)
+    return CitySimilarity(scores.astype(np.float32), pairs, np.where(present, values, -np.inf))
 
 
 def plan_groups(scores: np.ndarray, eligible: Sequence[bool], forbidden: set[frozenset[int]],
@@ -70,10 +81,17 @@ def plan_groups(scores: np.ndarray, eligible: Sequence[bool], forbidden: set[fro
     order = np.argsort(-scores[upper], kind="stable")
     free = ok.copy()
     groups: list[list[int]] = []
-    for i, j in candidates[order]:
-        if free[i] and free[j] and frozenset((int(i), int(j))) not in forbidden:
-            groups.append([int(i), int(j)])
-            free[i] = free[j] = False
+    left = int(free.sum())
+    for start in range(0, len(order), 4096):  # in chunks: the best pairs usually place everyone early
+        if left < 2:
+            break
+        for i, j in candidates[order[start:start + 4096]].tolist():
+            if left < 2:
+                break
+            if free[i] and free[j] and (not forbidden or frozenset((i, j)) not in forbidden):
+                groups.append([i, j])
+                free[i] = free[j] = False
+                left -= 2
     for city in np.nonzero(free)[0]:
         _join_best(groups, int(city), scores, forbidden, group_size)
     while group_size > 2:  # grow pairs into groups of group_size while cities remain to be merged

@@ -103,8 +103,8 @@ class Introductions:
         order = [int(j) for j in np.argsort(-sim.scores[i]) if np.isfinite(sim.scores[i, j])][:n]
         return [self._pair(names, pairs, vectors, sim, (i, j)) for j in order]
 
-    def preview(self, forbidden: set[frozenset[str]] | None = None, now: datetime | None = None
-                ) -> tuple[list[Match], list[str]]:
+    def preview(self, forbidden: set[frozenset[str]] | None = None, now: datetime | None = None,
+                available: dict[str, list[Member]] | None = None) -> tuple[list[Match], list[str]]:
         """The groups the next round would make, and the cities it leaves out.
 
         Cities take part through their members who are neither opted out nor paused; pairs introduced within
@@ -115,7 +115,7 @@ class Introductions:
         names, pairs, vectors, sim = self._network()
         if len(names) < 2:
             raise InvalidInput("A round needs at least two cities with challenge statements.")
-        available = self.available_members(now)
+        available = self.available_members(now) if available is None else available
         anyone = self._has_members()
         eligible = [(name in available) or not anyone for name in names]
         if sum(eligible) < 2:
@@ -137,38 +137,40 @@ class Introductions:
             raise InvalidInput("No city has contacts yet: members link themselves with `iam CITY`, or add "
                                "`contacts` to `rrr-bot cities import`.")
         self._count_ignored(now)
-        groups, _ = self.preview(now=now)
         available = self.available_members(now)
-        queued = 0
-        for group in groups:
-            members = [m for city in group.cities for m in available.get(city, [])]
-            with self.db.session() as session:
+        groups, _ = self.preview(now=now, available=available)
+        with self.db.session() as session:
+            city_names = dict(session.exec(select(City.id, City.name)).all())
+            made = []
+            for group in groups:
+                members = [m for city in group.cities for m in available.get(city, [])]
                 intro = Introduction(created_at=now, cities=list(group.cities), score=group.score,
                                      shared=[{"a": s.a, "b": s.b, "similarity": s.similarity} for s in group.shared],
                                      followup_at=now + timedelta(days=self.settings.followup_days))
                 session.add(intro)
                 session.flush()
-                for member in members:
-                    session.add(IntroductionMember(introduction_id=intro.id, member_id=member.id))
-                intro_id = intro.id
-            queued += self._deliver(f"intro:{intro_id}", members, self._introduction_reply(group, members))
-        return groups, queued
+                session.add_all([IntroductionMember(introduction_id=intro.id, member_id=m.id) for m in members])
+                made.append((intro.id, group, members))
+        messages = []
+        for intro_id, group, members in made:
+            messages += self._addressed(f"intro:{intro_id}", members,
+                                        self._introduction_reply(group, members, city_names))
+        return groups, self.outbox.enqueue_many(messages)
+
+    def _addressed(self, key: str, members: Sequence[Member], reply: Reply, not_before: datetime | None = None
+                   ) -> list[tuple[str, str, Reply, list[str], datetime | None]]:
+        """A group DM when everyone is on Slack; otherwise one DM each (Discord bots cannot open group DMs)."""
+        if {m.platform for m in members} == {"slack"} and len(members) > 1:
+            return [(key + ":slack", "slack", reply, [m.user_id for m in members], not_before)]
+        return [(f"{key}:{m.platform}:{m.user_id}", m.platform, reply, [m.user_id], not_before) for m in members]
 
     def _deliver(self, key: str, members: Sequence[Member], reply: Reply, not_before: datetime | None = None) -> int:
-        """A group DM when everyone is on Slack; otherwise one DM each (Discord bots cannot open group DMs)."""
-        platforms = {m.platform for m in members}
-        if platforms == {"slack"} and len(members) > 1:
-            return int(self.outbox.enqueue(key + ":slack", "slack", reply, users=[m.user_id for m in members],
-                                           not_before=not_before))
-        return sum(self.outbox.enqueue(f"{key}:{m.platform}:{m.user_id}", m.platform, reply, users=[m.user_id],
-                                       not_before=not_before) for m in members)
+        return self.outbox.enqueue_many(self._addressed(key, members, reply, not_before))
 
-    def _introduction_reply(self, group: Match, members: Sequence[Member]) -> Reply:
-        names = {m.city_id: [] for m in members}
+    def _introduction_reply(self, group: Match, members: Sequence[Member], cities: dict[int, str]) -> Reply:
+        names: dict[int | None, list[str]] = {m.city_id: [] for m in members}
         for m in members:
             names[m.city_id].append(f"{m.name or m.user_id} ({m.platform})")
-        with self.db.session() as session:
-            cities = {c.id: c.name for c in session.exec(select(City))}
         people = [f"- {cities.get(cid, '?')}: {', '.join(who)}" for cid, who in names.items()]
         reasons = [f"- {s.city_a}: {s.a}\n  {s.city_b}: {s.b}" for s in group.shared[:2]]
         learn = [f"- {learner} could learn from {teacher}: {title}" for learner, teacher, title in group.learn]
@@ -181,6 +183,16 @@ class Introductions:
         blocks.append(Text(f"I will ask in {self.settings.followup_days} days whether you met. "
                            "`intro pause until YYYY-MM-DD` or `intro optout` if now is not a good time.", "muted"))
         return Reply(tuple(blocks))
+
+    def _city_info(self, cities: Sequence[str]) -> dict[str, tuple[str, tuple[str, ...]]]:
+        """Time zone and contact names of each city, in two queries."""
+        with self.db.session() as session:
+            rows = list(session.exec(select(City).where(col(City.name).in_(list(cities)))))
+            members = session.exec(select(Member).where(col(Member.city_id).in_([c.id for c in rows])))
+            names: dict[int, list[str]] = {}
+            for m in members:
+                names.setdefault(m.city_id, []).append(m.name or f"{m.platform}:{m.user_id}")
+            return {c.name: (c.timezone, tuple(sorted(names.get(c.id, [])))) for c in rows}
 
     # -- follow-ups ----------------------------------------------------------------------------------------------
 
@@ -304,8 +316,9 @@ class Introductions:
                 title = self.knowledge.closest_solution(need, teacher)
                 if title:
                     learn.append((learner, teacher, title))
-        zones = [self.directory.profile(c).timezone for c in cities]
-        contacts = tuple((c, self.directory.profile(c).members) for c in cities)
+        info = self._city_info(cities)
+        zones = [info[c][0] for c in cities]
+        contacts = tuple((c, info[c][1]) for c in cities)
         return Match(cities, score, shared, tuple(learn), tuple(meeting_slots(zones, self.settings)), contacts)
 
 

@@ -92,6 +92,7 @@ class KnowledgeBase:
         self._embedder: Embedder | None = None
         self._searcher: Searcher | None = None
         self._meta: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._city_keys: frozenset[str] | None = None  # folded cities that have solutions; None = recompute
         self._challenge_vectors: tuple[list[tuple[str, str]], np.ndarray] | None = None
         self._statement_vectors: dict[str, np.ndarray] = {}
         self._lock = threading.RLock()
@@ -130,6 +131,7 @@ class KnowledgeBase:
         with self.db.session() as session:
             passages = Solutions(session).passages()
             self._meta = Solutions(session).meta()
+        self._city_keys = None
         expected = Manifest(embedder=embedder.name, model=embedder.model, dim=embedder.dim,
                             index_type=self.settings.index_type, count=len(passages),
                             fingerprint=fingerprint([(pid, h) for pid, _, _, h in passages]))
@@ -211,6 +213,7 @@ class KnowledgeBase:
             summary.passages = len(new_ids)
             for record, _ in split:
                 self._meta[record.id] = (fold(record.city), record.tags)
+            self._city_keys = None
             self._apply(searcher, old_ids, new_ids, owners, texts, vectors)
         return summary
 
@@ -233,6 +236,7 @@ class KnowledgeBase:
                     raise NotFound(f"No solution with id '{solution_id}'.")
                 passage_ids = Solutions(session).remove(solution_id)
             self._meta.pop(solution_id, None)
+            self._city_keys = None
             self._apply(searcher, passage_ids, [], [], [], np.empty((0, 0), dtype=np.float32))
 
     def get(self, solution_id: str) -> Solution:
@@ -297,6 +301,11 @@ class KnowledgeBase:
     def closest_solution(self, vector: np.ndarray, city: str) -> str | None:
         """The title of ``city``'s solution closest to ``vector`` (say, a challenge statement's), without embedding."""
         with self._lock:
+            self._ensure_searcher()
+            if self._city_keys is None:
+                self._city_keys = frozenset(c for c, _ in self._meta.values())
+            if fold(city) not in self._city_keys:
+                return None
             hits = self._ensure_searcher().search(vector, "", 1, self._filter(city, None))
         if not hits:
             return None

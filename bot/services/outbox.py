@@ -50,6 +50,26 @@ class StoredOutbox:
             return False
         return True
 
+    def enqueue_many(self, messages: Sequence[tuple[str, str, Reply, Sequence[str], datetime | None]]) -> int:
+        """Queue ``(key, platform, reply, users, not_before)`` messages in one transaction, skipping known keys."""
+        if not messages:
+            return 0
+        with self.db.session() as session:
+            keys = [key[:200] for key, *_ in messages]
+            known = set(session.exec(select(OutboxMessage.key).where(col(OutboxMessage.key).in_(keys))).all())
+            fresh = {}
+            for (key, platform, reply, users, not_before), short in zip(messages, keys):
+                if short not in known and short not in fresh:
+                    fresh[short] = OutboxMessage(key=short, platform=platform, users=list(users),
+                                                 payload=reply_to_dict(reply), not_before=not_before or utcnow())
+            try:
+                session.add_all(fresh.values())
+                session.flush()
+            except IntegrityError:  # another process queued some of them meanwhile: fall back to one by one
+                session.rollback()
+                return sum(self.enqueue(k, p, r, users=u, not_before=n) for k, p, r, u, n in messages)
+        return len(fresh)
+
     def claim(self, platform: str, limit: int = 20, now: datetime | None = None) -> list[Pending]:
         """Lease up to ``limit`` due messages of ``platform`` (skipping rows another process holds)."""
         now = now or utcnow()
