@@ -20,6 +20,9 @@ from bot import Action, Bot, Incoming, Reply, Secrets, Settings
 from bot.errors import ConfigError
 from bot.messages import Actions, Button
 from bot.config import DiscordSettings
+from bot.services import Pending
+
+from .. import outbox_pump
 
 from .render import render, trim
 from .views import ActionButton, NotHelpfulModal, SaveSolutionModal, make_view, parse_modal
@@ -95,32 +98,23 @@ class DiscordAdapter:
     async def run_outbox(self) -> None:
         """Deliver queued proactive messages every ``[bot] outbox_interval`` seconds, until cancelled."""
         await self.client.wait_until_ready()
-        while True:
-            await asyncio.sleep(self.settings.bot.outbox_interval)
-            await self.bot.tick()
-            await self.deliver_outbox()
+        await outbox_pump.pump(self.bot, self.settings.bot.outbox_interval, self.deliver_outbox)
 
     async def deliver_outbox(self) -> int:
         """Send what the outbox holds for Discord: to a channel, or as a DM to each user."""
-        sent = 0
-        for item in await asyncio.to_thread(self.bot.outbox.claim, PLATFORM):
-            rendered = render(item.reply)
-            try:
-                targets = ([self.client.get_channel(int(item.channel)) or await self.client.fetch_channel(
-                    int(item.channel))] if item.channel else
-                    [await (self.client.get_user(int(u)) or await self.client.fetch_user(int(u))).create_dm()
-                     for u in item.users])
-                for target in targets:
-                    await target.send(content=rendered.content or None, embeds=rendered.embeds,  # type: ignore
-                                      view=make_view(rendered.buttons) or discord.utils.MISSING,
-                                      allowed_mentions=rendered.allowed_mentions)
-            except (discord.HTTPException, ValueError) as exc:
-                log.warning("outbox message %s not delivered: %s", item.id, exc)
-                await asyncio.to_thread(self.bot.outbox.failed, item.id, str(exc))
-                continue
-            await asyncio.to_thread(self.bot.outbox.sent, item.id)
-            sent += 1
-        return sent
+        return await outbox_pump.deliver(self.bot, PLATFORM, self._send_pending)
+
+    async def _send_pending(self, item: Pending) -> None:
+        rendered = render(item.reply)
+        if item.channel:
+            targets = [self.client.get_channel(int(item.channel)) or await self.client.fetch_channel(int(item.channel))]
+        else:
+            targets = [await (self.client.get_user(int(u)) or await self.client.fetch_user(int(u))).create_dm()
+                       for u in item.users]
+        for target in targets:
+            await target.send(content=rendered.content or None, embeds=rendered.embeds,  # type: ignore[union-attr]
+                              view=make_view(rendered.buttons) or discord.utils.MISSING,
+                              allowed_mentions=rendered.allowed_mentions)
 
     async def setup(self) -> None:
         """Register the persistent buttons, start the outbox pump, sync the commands (guild or global)."""

@@ -23,6 +23,9 @@ from bot import Action, Bot, Incoming, Reply, Secrets, Settings
 from bot.errors import ConfigError
 from bot.messages import Button
 
+from bot.services import Pending
+
+from .. import outbox_pump
 from . import modals
 from .render import fallback_text, to_blocks, trim
 
@@ -69,28 +72,18 @@ class SlackAdapter:
 
     async def run_outbox(self) -> None:
         """Deliver queued proactive messages every ``[bot] outbox_interval`` seconds, until cancelled."""
-        while True:
-            await asyncio.sleep(self.settings.bot.outbox_interval)
-            await self.bot.tick()
-            await self.deliver_outbox()
+        await outbox_pump.pump(self.bot, self.settings.bot.outbox_interval, self.deliver_outbox)
 
     async def deliver_outbox(self) -> int:
         """Send what the outbox holds for Slack: to a channel, a DM, or a group DM of several users."""
-        sent = 0
-        for item in await asyncio.to_thread(self.bot.outbox.claim, PLATFORM):
-            try:
-                channel = item.channel
-                if not channel:
-                    channel = (await self.client.conversations_open(users=",".join(item.users)))["channel"]["id"]
-                await self.client.chat_postMessage(channel=channel, text=fallback_text(item.reply),
-                                                   blocks=to_blocks(item.reply), unfurl_links=False)
-            except Exception as exc:  # Slack down, a refused call ...: keep it and try again later
-                log.warning("outbox message %s not delivered: %s", item.id, exc)
-                await asyncio.to_thread(self.bot.outbox.failed, item.id, str(exc))
-                continue
-            await asyncio.to_thread(self.bot.outbox.sent, item.id)
-            sent += 1
-        return sent
+        return await outbox_pump.deliver(self.bot, PLATFORM, self._send_pending)
+
+    async def _send_pending(self, item: Pending) -> None:
+        channel = item.channel
+        if not channel:
+            channel = (await self.client.conversations_open(users=",".join(item.users)))["channel"]["id"]
+        await self.client.chat_postMessage(channel=channel, text=fallback_text(item.reply),
+                                           blocks=to_blocks(item.reply), unfurl_links=False)
 
     async def start_socket_mode(self) -> None:
         """Connect through Socket Mode (no public URL needed) and serve until cancelled."""

@@ -1,0 +1,35 @@
+"""Delivery of the stored outbox, shared by the platform adapters: claim due messages, send, acknowledge."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from bot import Bot
+from bot.services import Pending
+
+log = logging.getLogger(__name__)
+
+
+async def deliver(bot: Bot, platform: str, send: Callable[[Pending], Awaitable[None]]) -> int:
+    """Send every due message of ``platform`` with ``send``; a failure is kept for a later retry. Returns the sent."""
+    sent = 0
+    for item in await asyncio.to_thread(bot.outbox.claim, platform):
+        try:
+            await send(item)
+        except Exception as exc:  # the platform is down or refused: keep the message and try again later
+            log.warning("outbox message %s not delivered: %s", item.id, exc)
+            await asyncio.to_thread(bot.outbox.failed, item.id, str(exc))
+            continue
+        await asyncio.to_thread(bot.outbox.sent, item.id)
+        sent += 1
+    return sent
+
+
+async def pump(bot: Bot, interval: float, deliver_once: Callable[[], Awaitable[int]]) -> None:
+    """Every ``interval`` seconds, queue the bot's periodic work and deliver; runs until cancelled."""
+    while True:
+        await asyncio.sleep(interval)
+        await bot.tick()
+        await deliver_once()
