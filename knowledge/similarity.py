@@ -43,18 +43,17 @@ def city_similarity(vectors: np.ndarray, owners: Sequence[int], n_cities: int, t
     full = padded @ padded.T
     full[~valid, :] = -np.inf
     full[:, ~valid] = -np.inf
-    flat = full.reshape(n_cities, width, n_cities, width).transpose(0, 2, 1, 3).reshape(n_cities, n_cities, -1)
+    blocks = full.reshape(n_cities, width, n_cities, width).transpose(0, 2, 1, 3).reshape(n_cities, n_cities, -1)
     k = min(top, width * width)
+    masked = blocks.copy() if k > 1 else blocks  # the argmax passes knock out what they picked
     picks = []
     for _ in range(k):  # k argmax passes beat a partition over the last axis by far (k is 1 or 2)
-        pick = flat.argmax(axis=2)[:, :, None]
+        pick = masked.argmax(axis=2)[:, :, None]
         picks.append(pick)
         if len(picks) < k:
-            flat = flat.copy() if len(picks) == 1 else flat
-            np.put_along_axis(flat, pick, -np.inf, axis=2)
+            np.put_along_axis(masked, pick, -np.inf, axis=2)
     best = np.concatenate(picks, axis=2)
-    values = np.take_along_axis(full.reshape(n_cities, width, n_cities, width).transpose(0, 2, 1, 3)
-                                .reshape(n_cities, n_cities, -1), best, axis=2)
+    values = np.take_along_axis(blocks, best, axis=2)
     present = np.isfinite(values)
     with np.errstate(invalid="ignore"):
         scores = np.where(present.any(axis=2),
