@@ -111,22 +111,40 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
 # -- chat and ask ----------------------------------------------------------------------------------------------
 
 
-async def serve_until_stopped(start, stop=None) -> None:
-    """Run ``start()`` until it ends or SIGTERM / SIGINT arrives, then ``stop()`` (a clean disconnect)."""
+async def serve_until_stopped(start, stop=None, grace: float = 10.0) -> None:
+    """Run ``start()`` until it ends or SIGTERM / SIGINT arrives, then stop cleanly within ``grace`` seconds.
+
+    On a signal, ``stop()`` (a clean disconnect) runs first; the serving task is then cancelled, again every second
+    if it swallows the cancellation (Python 3.11's ``wait_for`` can), so the process always exits.
+    """
     import asyncio
     import signal
 
     loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(start())
+    stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
+        loop.add_signal_handler(sig, stopping.set)
+    signalled = asyncio.ensure_future(stopping.wait())
     try:
-        await task
-    except asyncio.CancelledError:
-        err.print("Stopping.")
+        await asyncio.wait({task, signalled}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        if stop is not None:
-            await stop()
+        signalled.cancel()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    if stopping.is_set():
+        err.print("Stopping.")
+    deadline = loop.time() + grace
+    if stop is not None:
+        try:
+            await asyncio.wait_for(stop(), grace)
+        except Exception as exc:  # noqa: BLE001 - a failed disconnect must not hide the stop itself
+            logging.getLogger(__name__).warning("clean disconnect failed: %r", exc)
+    while not task.done() and loop.time() < deadline:
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
+    if task.done() and not task.cancelled() and not stopping.is_set():
+        task.result()  # an error that ended the serving on its own is the caller's to report
 
 
 def seed_on_first_start(rt: Runtime) -> None:

@@ -341,3 +341,53 @@ def test_valid_config_file_is_used(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert str(data_dir / "rrr.db") in result.stdout
     assert (data_dir / "rrr.db").is_file()
+
+
+def test_sigterm_stops_a_server_that_swallows_the_first_cancellation() -> None:
+    """A serving task that eats one CancelledError (as 3.11's ``wait_for`` can) still stops, after the clean stop."""
+    import asyncio
+    import signal
+
+    from adapters.cli import serve_until_stopped
+
+    events: list[str] = []
+
+    async def stubborn_server() -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            events.append("swallowed")
+        await asyncio.sleep(60)
+
+    async def stop() -> None:
+        events.append("stop")
+
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.1, os.kill, os.getpid(), signal.SIGTERM)
+        started = loop.time()
+        await serve_until_stopped(stubborn_server, stop, grace=5.0)
+        return loop.time() - started
+
+    elapsed = asyncio.run(main())
+    assert events == ["stop", "swallowed"]
+    assert elapsed < 5.0
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler is gone after the stop
+
+
+def test_serve_until_stopped_reports_an_error_that_ends_the_server() -> None:
+    import asyncio
+
+    from adapters.cli import serve_until_stopped
+
+    stopped: list[bool] = []
+
+    async def failing() -> None:
+        raise RuntimeError("login refused")
+
+    async def stop() -> None:
+        stopped.append(True)
+
+    with pytest.raises(RuntimeError, match="login refused"):
+        asyncio.run(serve_until_stopped(failing, stop))
+    assert stopped == [True]

@@ -577,13 +577,19 @@ def test_rrr_bot_run_discord_answers_a_mention_and_ask(seeded_dir: Path, fake: F
                                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     try:
         fake.wait_for(lambda: fake.calls("sync_guild_commands", guild=str(GUILD_ID)), READY, "the command sync")
+        # The commands are synced in setup_hook, before the gateway connects: wait for the session too.
+        fake.wait_for(lambda: fake.sessions_ready, READY, "the gateway session")
         message = fake.send_message(mention(VOUCHERS), mentions=[BOT_ID])
         assert embed_titles(fake.wait_reply(message, timeout=ANSWER))[0] == BILBAO_VOUCHERS
         interaction, followup = ask(fake, VOUCHERS)
         assert embed_titles(followup)[0] == BILBAO_VOUCHERS
     finally:
         process.terminate()
-        process.wait(15)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()  # do not leak the process; the assertion below reports the failed stop
+            process.wait(5)
         log.close()
     output = (tmp_path / "bot.log").read_text()
     assert "Traceback" not in output, output
