@@ -196,10 +196,13 @@ def run_slack(ctx: typer.Context,
         if http:
             bind_host, bind_port = host or rt.settings.slack.host, port or rt.settings.slack.port
             err.print(f"Serving Slack events at http://{bind_host}:{bind_port}{EVENTS_PATH}")
-            web.run_app(adapter.web_app(), host=bind_host, port=bind_port, print=None)
+            web_app = adapter.web_app()
+            if rt.settings.sessions.scheduler:
+                web_app.cleanup_ctx.append(_scheduler_context(rt))
+            web.run_app(web_app, host=bind_host, port=bind_port, print=None)
         else:
             err.print("Connecting to Slack through Socket Mode...")
-            asyncio.run(serve_until_stopped(adapter.start_socket_mode))
+            asyncio.run(serve_until_stopped(with_scheduler(rt, adapter.start_socket_mode)))
 
 
 @run_app.command("discord")
@@ -221,9 +224,55 @@ def run_discord(ctx: typer.Context) -> None:
         rt.knowledge.warm_up(challenges=True)
         err.print("Connecting to Discord...")
         try:
-            asyncio.run(serve_until_stopped(adapter.start, adapter.close))
+            asyncio.run(serve_until_stopped(with_scheduler(rt, adapter.start), adapter.close))
         except Exception as exc:  # discord.py raises LoginFailure, PrivilegedIntentsRequired, HTTPException ...
             fail(f"Discord connection failed: {exc}")
+
+
+@run_app.command("scheduler")
+def run_scheduler(ctx: typer.Context) -> None:
+    """Run only the scheduler (reminders, follow-ups, the weekly pulse); the platform adapters deliver."""
+    import asyncio
+
+    with runtime(ctx) as rt:
+        err.print("Scheduler: waiting for the lock (one process per database runs it)...")
+        asyncio.run(serve_until_stopped(rt.scheduler().run))
+
+
+def with_scheduler(rt: Runtime, start: Callable[[], Any]) -> Callable[[], Any]:
+    """``start`` with the scheduler beside it (when ``[sessions] scheduler`` is on); both end together."""
+    if not rt.settings.sessions.scheduler:
+        return start
+
+    async def both() -> None:
+        import asyncio
+        from contextlib import suppress
+
+        scheduler = asyncio.ensure_future(rt.scheduler().run())
+        try:
+            await start()
+        finally:
+            scheduler.cancel()
+            with suppress(asyncio.CancelledError):
+                await scheduler
+
+    return both
+
+
+def _scheduler_context(rt: Runtime):
+    """An aiohttp cleanup context running the scheduler while the web app serves."""
+
+    async def context(_app):
+        import asyncio
+        from contextlib import suppress
+
+        scheduler = asyncio.ensure_future(rt.scheduler().run())
+        yield
+        scheduler.cancel()
+        with suppress(asyncio.CancelledError):
+            await scheduler
+
+    return context
 
 
 @app.command()
@@ -506,6 +555,11 @@ def db_status(ctx: typer.Context) -> None:
         current, head = rt.db.revision()
     state = "up to date" if current == head else "needs `rrr-bot db upgrade`"
     out.print(f"Database {rt.db.safe_url}: revision {current or 'none'}, newest {head} ({state}).")
+
+
+from .cli_sessions import sessions_app  # noqa: E402 - it uses the helpers above
+
+app.add_typer(sessions_app, name="sessions")
 
 
 def main() -> None:

@@ -27,9 +27,11 @@ async def deliver(bot: Bot, platform: str, send: Callable[[Pending], Awaitable[N
     return sent
 
 
-async def pump(bot: Bot, interval: float, deliver_once: Callable[[], Awaitable[int]]) -> None:
-    """Every ``interval`` seconds, queue the bot's periodic work and deliver; runs until cancelled."""
+async def pump(interval: float, deliver_once: Callable[[], Awaitable[int]]) -> None:
+    """Every ``interval`` seconds, deliver what is due; runs until cancelled (a failed round is logged, not fatal)."""
     while True:
         await asyncio.sleep(interval)
-        await bot.tick()
-        await deliver_once()
+        try:
+            await deliver_once()
+        except Exception:
+            log.exception("outbox delivery failed; trying again in %s s", interval)

@@ -76,6 +76,38 @@ class IntroSettings(_Section):
     work_end: int = Field(17, ge=1, le=24)
 
 
+class SessionSettings(_Section):
+    reminders: list[int] = Field(default_factory=lambda: [1440, 15],
+                                 description="minutes before each occurrence to remind (default 24 h and 15 min)")
+    sync_seconds: float = Field(5.0, gt=0, le=300, description="how soon the scheduler sees sessions changed "
+                                                               "by another process")
+    scheduler: bool = Field(True, description="run the scheduler in `rrr-bot run slack|discord` (one process wins "
+                                              "the lock; the others stand by)")
+    pulse_channels: dict[str, str] = Field(default_factory=dict, description='the weekly "network pulse" goes '
+                                           'to these coordinators\' channels, by platform: {slack = "C0123"}')
+    pulse_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    pulse_time: str = Field("09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM in pulse_timezone")
+    pulse_timezone: str = "UTC"
+
+    @field_validator("reminders")
+    @classmethod
+    def _offsets(cls, value: list[int]) -> list[int]:
+        if len(value) > 5 or any(not 1 <= v <= 7 * 24 * 60 for v in value):
+            raise ValueError("at most 5 offsets, each between 1 minute and 7 days (10080)")
+        return sorted(set(value), reverse=True)
+
+    @field_validator("pulse_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(value)
+        except Exception:
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Europe/Madrid)") from None
+        return value
+
+
 class SlackSettings(_Section):
     api_base_url: str = Field("https://slack.com/api/", description="Web API base (GovSlack, a proxy)")
     coordinator_groups: list[str] = Field(default_factory=list, description="user group ids of coordinators")
@@ -108,6 +140,7 @@ class Settings(BaseModel):
     bot: BotSettings = BotSettings()
     logging: LoggingSettings = LoggingSettings()
     intros: IntroSettings = IntroSettings()
+    sessions: SessionSettings = SessionSettings()
     slack: SlackSettings = SlackSettings()
     discord: DiscordSettings = DiscordSettings()
     source: str = Field("defaults", description="where the settings came from, for messages")

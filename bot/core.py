@@ -12,7 +12,8 @@ from .commands import Command, Context, Registry, split_command
 from .errors import InvalidInput, PermissionDenied, UserError
 from .messages import Action, Incoming, Mention, Reply, Text
 from .replies import answer_reply, cities_reply, city_reply, intro_reply
-from .services import Directory, Introductions, KnowledgeBase, ReceiptBook
+from .services import Directory, Introductions, KnowledgeBase, ReceiptBook, Sessions
+from .session_commands import RSVP_ACTIONS, USAGE as SESSION_USAGE, SessionCommands
 from .text import neutralize_mentions
 
 from knowledge.text import fold as fold_name
@@ -24,11 +25,13 @@ ERROR_REPLY = "Sorry, something went wrong on my side. The coordinators can find
 class Bot:
     """``await bot.handle(Incoming)`` -> replies. Adapters parse and render; the bot decides."""
 
-    def __init__(self, directory: Directory, knowledge: KnowledgeBase, intros: Introductions, *,
-                 name: str = "rrr", network_channels: Mapping[str, str] | None = None) -> None:
+    def __init__(self, directory: Directory, knowledge: KnowledgeBase, intros: Introductions, sessions: Sessions,
+                 *, name: str = "rrr", network_channels: Mapping[str, str] | None = None) -> None:
         self.directory = directory
         self.knowledge = knowledge
         self.intros = intros
+        self.sessions = sessions
+        self.session_commands = SessionCommands(sessions, self._is_coordinator)
         self.name = name
         self.network_channels = dict(network_channels or {})
         self.receipts = ReceiptBook(directory.db)
@@ -95,6 +98,10 @@ class Bot:
             thanks = {"met": "Great, thanks for telling me!", "not_yet": "No problem, I will ask again in two days.",
                       "could_not": "Thanks for letting me know."}[outcome]
             return [Reply.text(thanks, ephemeral=True)]
+        if action.action_id in RSVP_ACTIONS:
+            return await self.session_commands.act(action)
+        if action.action_id == "open_url":
+            return []  # a link button: the platform opened the address, nothing to answer
         raise InvalidInput(f"Unknown action `{action.action_id}`.")
 
     async def _is_coordinator(self, platform: str, user: str, roles: tuple[str, ...]) -> bool:
@@ -143,14 +150,6 @@ class Bot:
         """The stored outbox the adapters deliver from."""
         return self.intros.outbox
 
-    async def tick(self) -> int:
-        """Periodic work of a running bot: queue the follow-ups that are due. Returns the messages queued."""
-        try:
-            return await asyncio.to_thread(self.intros.queue_followups)
-        except Exception:
-            log.exception("periodic work failed")
-            return 0
-
     async def country_of(self, city: str) -> str | None:
         """The country of a network city, or None when the city is unknown."""
         return await asyncio.to_thread(self.directory.country_of, city)
@@ -198,6 +197,9 @@ class Bot:
             Command("intro", "the cities whose challenges best match yours (or a topic), and why; also "
                     "`intro pause until YYYY-MM-DD`, `intro optout`, `intro optin`", "intro [TOPIC]", self._intro),
             Command("profile", "your city's profile (or another city's)", "profile [CITY]", self._profile),
+            Command("session", "peer sessions: list, show, next, rsvp, ics; coordinators add, edit, cancel, "
+                    "skip-next (`session help`)", "session [list|show ID|rsvp ID going|...]", self._session,
+                    aliases=("sessions",)),
             Command("challenge", "add or remove a challenge of your city (coordinators: any city, with city:NAME)",
                     "challenge add TEXT | challenge remove NUMBER", self._challenge),
             Command("iam", "link yourself to your city", "iam CITY", self._iam),
@@ -280,6 +282,11 @@ class Bot:
             removed = await asyncio.to_thread(self.directory.remove_challenge, city, _int(rest, "challenge number"))
             return [Reply.text(f"Removed: {neutralize_mentions(removed)}")]
         raise InvalidInput("Usage: `challenge add TEXT` or `challenge remove NUMBER` (`profile` numbers them).")
+
+    async def _session(self, ctx: Context) -> list[Reply]:
+        if ctx.rest.strip().lower() in ("help", "?"):
+            return [Reply.text(SESSION_USAGE)]
+        return await self.session_commands.handle(ctx)
 
     async def _iam(self, ctx: Context) -> list[Reply]:
         if not ctx.rest:

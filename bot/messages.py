@@ -88,12 +88,16 @@ class SolutionCard:
 
 @dataclass(frozen=True)
 class Button:
-    """A button; clicking it produces an :class:`Action` with ``action_id`` and ``value``."""
+    """A button; clicking it produces an :class:`Action` with ``action_id`` and ``value``.
+
+    A link button (``url`` set) opens the address instead; adapters acknowledge its click and do nothing else.
+    """
 
     label: str
     action_id: str
     value: str = ""
     style: str = "default"
+    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,8 @@ class Reply:
     is_error: bool = False
     channel: str | None = None
     """Post to this channel instead of answering where the message came from (e.g. the network channel)."""
+    replace: bool = False
+    """An answer to a button: replace the message that holds the button (live RSVP counts) instead of adding one."""
 
     @classmethod
     def text(cls, text: str, *, is_error: bool = False, ephemeral: bool = False) -> Reply:
@@ -198,13 +204,14 @@ def reply_to_dict(reply: Reply) -> dict:
         if isinstance(block, Facts):
             data["fields"] = [[f.label, f.value] for f in block.fields]
         elif isinstance(block, Actions):
-            data["buttons"] = [[b.label, b.action_id, b.value, b.style] for b in block.buttons]
+            data["buttons"] = [[b.label, b.action_id, b.value, b.style, b.url] for b in block.buttons]
         elif isinstance(block, Time):
             data["at"] = block.at.isoformat()
         elif isinstance(block, Mention):
             data["user_ids"] = list(block.user_ids)
         blocks.append(data)
-    return {"blocks": blocks, "ephemeral": reply.ephemeral, "is_error": reply.is_error, "channel": reply.channel}
+    return {"blocks": blocks, "ephemeral": reply.ephemeral, "is_error": reply.is_error, "channel": reply.channel,
+            "replace": reply.replace}
 
 
 def reply_from_dict(data: dict) -> Reply:
@@ -225,4 +232,4 @@ def reply_from_dict(data: dict) -> Reply:
         else:
             blocks.append({"Text": Text, "SolutionCard": SolutionCard}[kind](**fields))
     return Reply(tuple(blocks), ephemeral=data.get("ephemeral", False), is_error=data.get("is_error", False),
-                 channel=data.get("channel"))
+                 channel=data.get("channel"), replace=data.get("replace", False))

@@ -10,7 +10,7 @@ from knowledge.corpus import CITIES_FILE, SOLUTION_PATHS
 
 from .config import Settings
 from .core import Bot
-from .services import Directory, ImportSummary, Introductions, KnowledgeBase, StoredOutbox
+from .services import Directory, ImportSummary, Introductions, KnowledgeBase, Sessions, StoredOutbox
 from .services.knowledge_base import EmbedderFactory, default_embedder_factory
 from .store import Database
 
@@ -27,6 +27,7 @@ class Runtime:
     knowledge: KnowledgeBase
     intros: Introductions
     outbox: StoredOutbox
+    sessions: Sessions
     bot: Bot
 
     @classmethod
@@ -41,8 +42,16 @@ class Runtime:
         knowledge = KnowledgeBase(db, settings.knowledge, settings.index_dir, embedder_factory)
         outbox = StoredOutbox(db)
         intros = Introductions(directory, knowledge, settings.intros, outbox)
-        bot = Bot(directory, knowledge, intros, name=settings.bot.name, network_channels=settings.bot.network_channels)
-        return cls(settings, db, directory, knowledge, intros, outbox, bot)
+        sessions = Sessions(db, outbox, settings.sessions.reminders)
+        bot = Bot(directory, knowledge, intros, sessions, name=settings.bot.name,
+                  network_channels=settings.bot.network_channels)
+        return cls(settings, db, directory, knowledge, intros, outbox, sessions, bot)
+
+    def scheduler(self):
+        """The scheduler of this runtime's database (``await runtime.scheduler().run()``)."""
+        from .scheduling import Scheduler
+
+        return Scheduler(self.db, self.sessions, self.intros, self.settings.sessions)
 
     def seed(self, progress=None) -> tuple[tuple[int, int], ImportSummary]:
         """Load the bundled RRR cities and solutions (idempotent: unchanged records are skipped)."""

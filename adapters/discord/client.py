@@ -98,7 +98,7 @@ class DiscordAdapter:
     async def run_outbox(self) -> None:
         """Deliver queued proactive messages every ``[bot] outbox_interval`` seconds, until cancelled."""
         await self.client.wait_until_ready()
-        await outbox_pump.pump(self.bot, self.settings.bot.outbox_interval, self.deliver_outbox)
+        await outbox_pump.pump(self.settings.bot.outbox_interval, self.deliver_outbox)
 
     async def deliver_outbox(self) -> int:
         """Send what the outbox holds for Discord: to a channel, or as a DM to each user."""

@@ -72,7 +72,7 @@ class SlackAdapter:
 
     async def run_outbox(self) -> None:
         """Deliver queued proactive messages every ``[bot] outbox_interval`` seconds, until cancelled."""
-        await outbox_pump.pump(self.bot, self.settings.bot.outbox_interval, self.deliver_outbox)
+        await outbox_pump.pump(self.settings.bot.outbox_interval, self.deliver_outbox)
 
     async def deliver_outbox(self) -> int:
         """Send what the outbox holds for Slack: to a channel, a DM, or a group DM of several users."""

@@ -3,8 +3,10 @@
 from .directory import CityProfile, Directory
 from .knowledge_base import Answer, AskResult, ImportSummary, KnowledgeBase
 from .intros import Introductions, Match, SharedChallenge
-from .outbox import Pending, StoredOutbox
+from .outbox import Outgoing, Pending, StoredOutbox
 from .receipts import ReceiptBook
+from .sessions import SessionInfo, Sessions
 
 __all__ = ["Answer", "AskResult", "CityProfile", "Directory", "ImportSummary", "Introductions", "KnowledgeBase",
-           "Match", "Pending", "ReceiptBook", "SharedChallenge", "StoredOutbox"]
+           "Match", "Outgoing", "Pending", "ReceiptBook", "SessionInfo", "Sessions", "SharedChallenge",
+           "StoredOutbox"]

@@ -15,6 +15,7 @@ import numpy as np
 
 from knowledge.similarity import city_similarity, plan_groups
 
+from sqlalchemy import insert, or_
 from sqlmodel import col, select
 
 from ..config import IntroSettings
@@ -59,6 +60,17 @@ class Match:
     def as_dict(self) -> dict[str, object]:
         return {"cities": list(self.cities), "score": round(self.score, 4),
                 "shared": [{"a": s.a, "b": s.b, "similarity": round(s.similarity, 4)} for s in self.shared]}
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A member who can be introduced (read as plain columns: a round reads thousands of them)."""
+
+    id: int
+    platform: str
+    user_id: str
+    name: str
+    city_id: int | None
 
 
 class Introductions:
@@ -128,7 +140,8 @@ class Introductions:
                                "introduced recently are skipped.")
         placed = {c for g in groups for c in g}
         left_out = [n for i, n in enumerate(names) if eligible[i] and i not in placed]
-        return [self._pair(names, pairs, vectors, sim, g) for g in groups], left_out
+        info = self._city_info([names[i] for i in sorted(placed)])
+        return [self._pair(names, pairs, vectors, sim, g, info) for g in groups], left_out
 
     def run(self, now: datetime | None = None) -> tuple[list[Match], int]:
         """Make the round: store each introduction and queue its messages. Returns the groups and messages queued."""
@@ -141,33 +154,33 @@ class Introductions:
         groups, _ = self.preview(now=now, available=available)
         with self.db.session() as session:
             city_names = dict(session.exec(select(City.id, City.name)).all())
-            made = []
-            for group in groups:
-                members = [m for city in group.cities for m in available.get(city, [])]
-                intro = Introduction(created_at=now, cities=list(group.cities), score=group.score,
-                                     shared=[{"a": s.a, "b": s.b, "similarity": s.similarity} for s in group.shared],
-                                     followup_at=now + timedelta(days=self.settings.followup_days))
-                session.add(intro)
-                session.flush()
-                session.add_all([IntroductionMember(introduction_id=intro.id, member_id=m.id) for m in members])
-                made.append((intro.id, group, members))
+            followup_at = now + timedelta(days=self.settings.followup_days)
+            ids = session.execute(insert(Introduction).returning(Introduction.id, sort_by_parameter_order=True), [
+                {"created_at": now, "cities": list(g.cities), "score": g.score, "followup_at": followup_at,
+                 "shared": [{"a": s.a, "b": s.b, "similarity": s.similarity} for s in g.shared]} for g in groups
+            ]).scalars().all()
+            made = [(intro_id, group, [m for city in group.cities for m in available.get(city, [])])
+                    for intro_id, group in zip(ids, groups)]
+            links = [{"introduction_id": intro_id, "member_id": m.id} for intro_id, _, members in made for m in members]
+            if links:
+                session.execute(insert(IntroductionMember), links)
         messages = []
         for intro_id, group, members in made:
             messages += self._addressed(f"intro:{intro_id}", members,
                                         self._introduction_reply(group, members, city_names))
         return groups, self.outbox.enqueue_many(messages)
 
-    def _addressed(self, key: str, members: Sequence[Member], reply: Reply, not_before: datetime | None = None
+    def _addressed(self, key: str, members: Sequence[Member | Contact], reply: Reply, not_before: datetime | None = None
                    ) -> list[tuple[str, str, Reply, list[str], datetime | None]]:
         """A group DM when everyone is on Slack; otherwise one DM each (Discord bots cannot open group DMs)."""
         if {m.platform for m in members} == {"slack"} and len(members) > 1:
             return [(key + ":slack", "slack", reply, [m.user_id for m in members], not_before)]
         return [(f"{key}:{m.platform}:{m.user_id}", m.platform, reply, [m.user_id], not_before) for m in members]
 
-    def _deliver(self, key: str, members: Sequence[Member], reply: Reply, not_before: datetime | None = None) -> int:
+    def _deliver(self, key: str, members: Sequence[Member | Contact], reply: Reply, not_before: datetime | None = None) -> int:
         return self.outbox.enqueue_many(self._addressed(key, members, reply, not_before))
 
-    def _introduction_reply(self, group: Match, members: Sequence[Member], cities: dict[int, str]) -> Reply:
+    def _introduction_reply(self, group: Match, members: Sequence[Member | Contact], cities: dict[int, str]) -> Reply:
         names: dict[int | None, list[str]] = {m.city_id: [] for m in members}
         for m in members:
             names[m.city_id].append(f"{m.name or m.user_id} ({m.platform})")
@@ -185,14 +198,15 @@ class Introductions:
         return Reply(tuple(blocks))
 
     def _city_info(self, cities: Sequence[str]) -> dict[str, tuple[str, tuple[str, ...]]]:
-        """Time zone and contact names of each city, in two queries."""
+        """Time zone and contact names of each city, in two queries (plain columns)."""
         with self.db.session() as session:
-            rows = list(session.exec(select(City).where(col(City.name).in_(list(cities)))))
-            members = session.exec(select(Member).where(col(Member.city_id).in_([c.id for c in rows])))
+            rows = list(session.exec(select(City.id, City.name, City.timezone).where(col(City.name).in_(list(cities)))))
+            members = session.exec(select(Member.city_id, Member.name, Member.platform, Member.user_id)
+                                   .where(col(Member.city_id).in_([c[0] for c in rows])))
             names: dict[int, list[str]] = {}
-            for m in members:
-                names.setdefault(m.city_id, []).append(m.name or f"{m.platform}:{m.user_id}")
-            return {c.name: (c.timezone, tuple(sorted(names.get(c.id, [])))) for c in rows}
+            for city_id, name, platform, user_id in members:
+                names.setdefault(city_id, []).append(name or f"{platform}:{user_id}")
+            return {name: (zone, tuple(sorted(names.get(city_id, [])))) for city_id, name, zone in rows}
 
     # -- follow-ups ----------------------------------------------------------------------------------------------
 
@@ -252,14 +266,16 @@ class Introductions:
 
     # -- availability --------------------------------------------------------------------------------------------
 
-    def available_members(self, now: datetime) -> dict[str, list[Member]]:
+    def available_members(self, now: datetime) -> dict[str, list[Contact]]:
         """Members by city name who are neither opted out nor paused at ``now``."""
         with self.db.session() as session:
-            rows = session.exec(select(Member, City).join(City).where(Member.opted_out == False))  # noqa: E712
-            out: dict[str, list[Member]] = {}
-            for member, city in rows:
-                if member.paused_until is None or member.paused_until <= now:
-                    out.setdefault(city.name, []).append(member)
+            rows = session.exec(select(Member.id, Member.platform, Member.user_id, Member.name, Member.city_id,
+                                       City.name, Member.paused_until).join(City)
+                                .where(Member.opted_out == False)  # noqa: E712
+                                .where(or_(col(Member.paused_until).is_(None), Member.paused_until <= now)))
+            out: dict[str, list[Contact]] = {}
+            for member_id, platform, user_id, name, city_id, city, _ in rows:
+                out.setdefault(city, []).append(Contact(member_id, platform, user_id, name, city_id))
             return out
 
     def _has_members(self) -> bool:
@@ -291,7 +307,8 @@ class Introductions:
             if paused_until != "keep":
                 member.paused_until = paused_until  # type: ignore[assignment]
 
-    def _pair(self, names: Sequence[str], pairs, vectors, sim, group: Sequence[int]) -> Match:
+    def _pair(self, names: Sequence[str], pairs, vectors, sim, group: Sequence[int],
+              info: dict[str, tuple[str, tuple[str, ...]]] | None = None) -> Match:
         shared: list[SharedChallenge] = []
         scores = []
         for x in range(len(group)):
@@ -302,9 +319,10 @@ class Introductions:
                     if a >= 0 and np.isfinite(value):
                         shared.append(SharedChallenge(pairs[a][1], pairs[b][1], float(value), names[i], names[j],
                                                       vectors[a], vectors[b]))
-        return self._explain(tuple(names[g] for g in group), float(np.mean(scores)), tuple(shared))
+        return self._explain(tuple(names[g] for g in group), float(np.mean(scores)), tuple(shared), info)
 
-    def _explain(self, cities: tuple[str, ...], score: float, shared: tuple[SharedChallenge, ...]) -> Match:
+    def _explain(self, cities: tuple[str, ...], score: float, shared: tuple[SharedChallenge, ...],
+                 info: dict[str, tuple[str, tuple[str, ...]]] | None = None) -> Match:
         learn: list[tuple[str, str, str]] = []
         for item in shared[:2]:
             for learner, teacher, need in ((item.city_a, item.city_b, item.vector_a),
@@ -316,7 +334,7 @@ class Introductions:
                 title = self.knowledge.closest_solution(need, teacher)
                 if title:
                     learn.append((learner, teacher, title))
-        info = self._city_info(cities)
+        info = info if info is not None else self._city_info(cities)
         zones = [info[c][0] for c in cities]
         contacts = tuple((c, info[c][1]) for c in cities)
         return Match(cities, score, shared, tuple(learn), tuple(meeting_slots(zones, self.settings)), contacts)

@@ -5,11 +5,12 @@ processes never send the same message; a failed send is retried later, so nothin
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_
+from sqlalchemy import insert, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -17,6 +18,7 @@ from ..messages import Reply, reply_from_dict, reply_to_dict
 from ..store import Database
 from ..store.models import OutboxMessage, utcnow
 
+log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
 
 
@@ -32,6 +34,19 @@ class Pending:
     attempts: int
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to queue: to ``channel``, or to ``users``; dropped if still undelivered at ``expires_at``."""
+
+    key: str
+    platform: str
+    reply: Reply
+    users: tuple[str, ...] = ()
+    channel: str | None = None
+    not_before: datetime | None = None
+    expires_at: datetime | None = None
+
+
 class StoredOutbox:
     """Queue, claim and acknowledge proactive messages."""
 
@@ -39,16 +54,63 @@ class StoredOutbox:
         self.db = db
 
     def enqueue(self, key: str, platform: str, reply: Reply, *, users: Sequence[str] = (),
-                channel: str | None = None, not_before: datetime | None = None) -> bool:
-        """Queue a message once per ``key``; False when that key was queued before."""
+                channel: str | None = None, not_before: datetime | None = None,
+                expires_at: datetime | None = None) -> bool:
+        """Queue a message once per ``key``; False when that key was queued before.
+
+        A message still undelivered at ``expires_at`` is dropped instead of sent late.
+        """
         row = OutboxMessage(key=key[:200], platform=platform, users=list(users), channel=channel,
-                            payload=reply_to_dict(reply), not_before=not_before or utcnow())
+                            payload=reply_to_dict(reply), not_before=not_before or utcnow(), expires_at=expires_at)
         try:
             with self.db.session() as session:
                 session.add(row)
         except IntegrityError:
             return False
         return True
+
+    def enqueue_claimed(self, claim: str, messages: Sequence[Outgoing], *, also_claim: Sequence[str] = (),
+                        now: datetime | None = None) -> int:
+        """In one transaction, take the ``claim`` key (and the free ones of ``also_claim``) and queue ``messages``.
+
+        Returns the messages queued: 0 when ``claim`` was taken before (by this process or another). A claim is a
+        row that is never delivered, so "this reminder was handled" survives restarts and is shared by processes.
+        """
+        now = now or utcnow()
+        with self.db.session() as session:
+            taken = set(session.exec(select(OutboxMessage.key).where(
+                col(OutboxMessage.key).in_([claim[:200], *(k[:200] for k in also_claim)]))).all())
+            if claim[:200] in taken:
+                return 0
+            for key in [claim, *also_claim]:
+                if key[:200] not in taken:
+                    session.add(OutboxMessage(key=key[:200], platform="-", payload={"blocks": []}, not_before=now,
+                                              dropped_at=now, last_error="claim"))
+                    taken.add(key[:200])
+            rows = {}
+            for m in messages:
+                if m.key[:200] not in taken and m.key[:200] not in rows:
+                    rows[m.key[:200]] = OutboxMessage(
+                        key=m.key[:200], platform=m.platform, users=list(m.users), channel=m.channel,
+                        payload=reply_to_dict(m.reply), not_before=m.not_before or now, expires_at=m.expires_at)
+            session.add_all(rows.values())
+            try:
+                session.flush()
+            except IntegrityError:  # another process took the claim at the same moment: it queues them
+                session.rollback()
+                return 0
+            return len(rows)
+
+    def taken(self, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` were queued or claimed already."""
+        if not keys:
+            return set()
+        with self.db.session() as session:
+            found: set[str] = set()
+            for i in range(0, len(keys), 500):
+                chunk = [k[:200] for k in keys[i:i + 500]]
+                found |= set(session.exec(select(OutboxMessage.key).where(col(OutboxMessage.key).in_(chunk))).all())
+            return found
 
     def enqueue_many(self, messages: Sequence[tuple[str, str, Reply, Sequence[str], datetime | None]]) -> int:
         """Queue ``(key, platform, reply, users, not_before)`` messages in one transaction, skipping known keys."""
@@ -57,14 +119,16 @@ class StoredOutbox:
         with self.db.session() as session:
             keys = [key[:200] for key, *_ in messages]
             known = set(session.exec(select(OutboxMessage.key).where(col(OutboxMessage.key).in_(keys))).all())
-            fresh = {}
+            fresh: dict[str, dict] = {}
+            now = utcnow()
             for (key, platform, reply, users, not_before), short in zip(messages, keys):
                 if short not in known and short not in fresh:
-                    fresh[short] = OutboxMessage(key=short, platform=platform, users=list(users),
-                                                 payload=reply_to_dict(reply), not_before=not_before or utcnow())
+                    fresh[short] = {"key": short, "platform": platform, "users": list(users), "channel": None,
+                                    "payload": reply_to_dict(reply), "created_at": now,
+                                    "not_before": not_before or now, "attempts": 0, "last_error": ""}
             try:
-                session.add_all(fresh.values())
-                session.flush()
+                if fresh:  # one multi-row INSERT: a round queues thousands of messages
+                    session.execute(insert(OutboxMessage), list(fresh.values()))
             except IntegrityError:  # another process queued some of them meanwhile: fall back to one by one
                 session.rollback()
                 return sum(self.enqueue(k, p, r, users=u, not_before=n) for k, p, r, u, n in messages)
@@ -74,8 +138,16 @@ class StoredOutbox:
         """Lease up to ``limit`` due messages of ``platform`` (skipping rows another process holds)."""
         now = now or utcnow()
         with self.db.session() as session:
+            expired = session.exec(select(OutboxMessage).where(
+                OutboxMessage.platform == platform, col(OutboxMessage.sent_at).is_(None),
+                col(OutboxMessage.dropped_at).is_(None), col(OutboxMessage.expires_at).is_not(None),
+                OutboxMessage.expires_at <= now).with_for_update(skip_locked=True))
+            for row in expired:
+                row.dropped_at, row.last_error = now, row.last_error or "expired before delivery"
+                log.info("outbox message %s (%s) dropped: it expired before it could be delivered", row.id, row.key)
             query = (select(OutboxMessage)
                      .where(OutboxMessage.platform == platform, col(OutboxMessage.sent_at).is_(None),
+                            col(OutboxMessage.dropped_at).is_(None),
                             OutboxMessage.not_before <= now,
                             or_(col(OutboxMessage.claimed_until).is_(None), OutboxMessage.claimed_until < now))
                      .order_by(OutboxMessage.id).limit(limit).with_for_update(skip_locked=True))
@@ -103,7 +175,8 @@ class StoredOutbox:
 
     def pending(self, platform: str | None = None) -> int:
         with self.db.session() as session:
-            query = select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
+            query = select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None),
+                                                col(OutboxMessage.dropped_at).is_(None))
             if platform:
                 query = query.where(OutboxMessage.platform == platform)
             return len(list(session.exec(query)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
@@ -168,3 +168,49 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
     attempts: int = 0
     last_error: str = ""
+    expires_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    """Not worth sending after this moment (a reminder of a session that has begun): dropped, not delivered."""
+    dropped_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+
+
+class PeerSession(SQLModel, table=True):
+    """A scheduled peer session: its first start in local wall-clock time, its zone and its recurrence."""
+
+    __tablename__ = "peer_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200)
+    agenda: str = ""
+    start_local: datetime = Field(sa_column=Column(DateTime(timezone=False), nullable=False),
+                                  description="naive local wall-clock time of the first occurrence")
+    timezone: str = Field(max_length=64)
+    duration_minutes: int = 60
+    rule: str | None = Field(default=None, max_length=500, description="RRULE body without COUNT/UNTIL")
+    count: int | None = None
+    until: date | None = None
+    skipped: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    """Naive local starts (ISO) of single occurrences that will not take place."""
+    channels: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    """Where it is announced and reminded: ``platform:channel_id`` each."""
+    video_url: str | None = Field(default=None, max_length=500)
+    reminders: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    """Reminder offsets in minutes before each occurrence."""
+    created_by: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_when(nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_when(nullable=False, index=True))
+    cancelled_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    discord_event_id: str | None = Field(default=None, max_length=40)
+
+
+class Rsvp(SQLModel, table=True):
+    """One person's answer for one occurrence of a session."""
+
+    __table_args__ = (UniqueConstraint("session_id", "occurrence", "platform", "user_id", name="uq_rsvp"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: int = Field(foreign_key="peer_session.id", index=True, ondelete="CASCADE")
+    occurrence: str = Field(max_length=20, description="the occurrence's UTC start, YYYYMMDDTHHMMSSZ")
+    platform: str = Field(max_length=32)
+    user_id: str = Field(max_length=120)
+    status: str = Field(max_length=8, description="going, maybe or no")
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_when(nullable=False))

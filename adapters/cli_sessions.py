@@ -1,0 +1,151 @@
+"""``rrr-bot sessions ...``: schedule peer sessions, list their dates, export calendars."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from bot.services import SessionInfo
+
+from .cli import JsonOpt, emit_json, fail, out, runtime
+
+sessions_app = typer.Typer(help="Peer sessions: schedule, list, calendars.", no_args_is_help=True)
+
+Title = Annotated[Optional[str], typer.Option(help="What the session is called.")]
+Start = Annotated[Optional[str], typer.Option(help="First start, local wall-clock time: 2027-03-16T15:00.")]
+Zone = Annotated[Optional[str], typer.Option("--tz", help="IANA time zone of the start: Europe/Madrid.")]
+Repeat = Annotated[Optional[str], typer.Option(help='none, weekly, "every 2 weeks", monthly (nth weekday of the '
+                                                    'start), daily, or an RRULE such as FREQ=WEEKLY;BYDAY=TU.')]
+Count = Annotated[Optional[int], typer.Option(help="How many occurrences in all.")]
+Until = Annotated[Optional[str], typer.Option(help="Last date (YYYY-MM-DD, local).")]
+Duration = Annotated[Optional[int], typer.Option(help="Minutes (default 60).")]
+Agenda = Annotated[Optional[str], typer.Option(help="What the session is about.")]
+Channel = Annotated[Optional[list[str]], typer.Option("--channel", help="Announce and remind here: "
+                                                                         "slack:C0123 or discord:1234 (repeatable).")]
+Video = Annotated[Optional[str], typer.Option(help="Video call link.")]
+Reminder = Annotated[Optional[list[int]], typer.Option("--reminder", help="Minutes before each occurrence "
+                                                                          "(repeatable; default [sessions] "
+                                                                          "reminders).")]
+
+
+def _print(info: SessionInfo, as_json: bool) -> None:
+    if as_json:
+        emit_json(info.as_dict())
+        return
+    state = " (cancelled)" if info.cancelled else ""
+    out.print(f"#{info.id} {info.title}{state}: {info.schedule.describe()}, from "
+              f"{info.schedule.start:%Y-%m-%d %H:%M} {info.schedule.tz}, "
+              f"{int(info.schedule.duration.total_seconds() // 60)} min", markup=False, highlight=False)
+
+
+@sessions_app.command("add")
+def sessions_add(ctx: typer.Context, title: Title = None, start: Start = None, tz: Zone = None,
+                 repeat: Repeat = None, count: Count = None, until: Until = None, duration: Duration = 60,
+                 agenda: Agenda = "", channel: Channel = None, video: Video = None, reminder: Reminder = None,
+                 as_json: JsonOpt = False) -> None:
+    """Schedule a session (validated as a whole: nothing is saved when a part is wrong)."""
+    missing = [name for name, value in (("--title", title), ("--start", start), ("--tz", tz)) if not value]
+    if missing:
+        fail(f"missing {', '.join(missing)}; e.g. sessions add --title 'Working group' --start 2027-03-16T15:00 "
+             "--tz Europe/Madrid --repeat weekly", 2)
+    with runtime(ctx) as rt:
+        info = rt.sessions.add(title=title or "", start=start or "", tz=tz or "", repeat=repeat, count=count,
+                               until=until, duration_minutes=duration if duration is not None else 60,
+                               agenda=agenda or "", channels=channel or (), video_url=video, reminders=reminder,
+                               created_by="cli")
+    _print(info, as_json)
+
+
+@sessions_app.command("edit")
+def sessions_edit(ctx: typer.Context, session_id: int, title: Title = None, start: Start = None, tz: Zone = None,
+                  repeat: Repeat = None, count: Count = None, until: Until = None, duration: Duration = None,
+                  agenda: Agenda = None, channel: Channel = None, video: Video = None, reminder: Reminder = None,
+                  as_json: JsonOpt = False) -> None:
+    """Change a session; only the options given change."""
+    given = {"title": title, "start": start, "tz": tz, "repeat": repeat, "count": count, "until": until,
+             "duration": duration, "agenda": agenda, "channels": channel, "video": video, "reminders": reminder}
+    with runtime(ctx) as rt:
+        info = rt.sessions.edit(session_id, {k: v for k, v in given.items() if v is not None})
+    _print(info, as_json)
+
+
+@sessions_app.command("list")
+def sessions_list(ctx: typer.Context, as_json: JsonOpt = False,
+                  everything: Annotated[bool, typer.Option("--all", help="Include cancelled sessions.")] = False
+                  ) -> None:
+    """The scheduled sessions."""
+    with runtime(ctx) as rt:
+        infos = rt.sessions.list(include_cancelled=everything)
+    if as_json:
+        emit_json([i.as_dict() for i in infos])
+        return
+    if not infos:
+        out.print("No session is scheduled.")
+    for info in infos:
+        _print(info, False)
+
+
+@sessions_app.command("show")
+def sessions_show(ctx: typer.Context, session_id: int, as_json: JsonOpt = False) -> None:
+    """One session."""
+    with runtime(ctx) as rt:
+        info = rt.sessions.get(session_id)
+    _print(info, as_json)
+
+
+@sessions_app.command("occurrences")
+def sessions_occurrences(ctx: typer.Context, session_id: int,
+                         count: Annotated[int, typer.Option(help="How many dates (1-500).")] = 10,
+                         upcoming: Annotated[bool, typer.Option("--upcoming", help="From now on (default: from "
+                                                                "the first).")] = False,
+                         as_json: JsonOpt = False) -> None:
+    """The dates of a session: UTC and local wall-clock time (skipped ones left out)."""
+    from bot.store.models import utcnow
+
+    with runtime(ctx) as rt:
+        occurrences = rt.sessions.occurrences(session_id, count, utcnow() if upcoming else None)
+    if as_json:
+        emit_json([{"start_utc": o.start_utc.isoformat(), "start_local": o.start_local.isoformat()}
+                   for o in occurrences])
+        return
+    for o in occurrences:
+        out.print(f"{o.start_local:%Y-%m-%d %H:%M %Z}  ({o.start_utc:%Y-%m-%d %H:%M} UTC)", markup=False)
+
+
+@sessions_app.command("ics")
+def sessions_ics(ctx: typer.Context, session_id: int,
+                 output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file "
+                                                                "(default: standard output).")] = None) -> None:
+    """The session as an iCalendar (.ics) file, to import into any calendar."""
+    with runtime(ctx) as rt:
+        data = rt.sessions.ics(session_id)
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    tmp = output.with_name(output.name + ".tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(output)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}")
+    out.print(f"Wrote {output}", markup=False)
+
+
+@sessions_app.command("cancel")
+def sessions_cancel(ctx: typer.Context, session_id: int) -> None:
+    """Cancel a session: no more reminders, RSVPs refused."""
+    with runtime(ctx) as rt:
+        info = rt.sessions.cancel(session_id)
+    out.print(f"Cancelled #{info.id} {info.title}.", markup=False)
+
+
+@sessions_app.command("skip-next")
+def sessions_skip_next(ctx: typer.Context, session_id: int) -> None:
+    """Skip the next occurrence only."""
+    with runtime(ctx) as rt:
+        occ = rt.sessions.skip_next(session_id)
+    out.print(f"Skipped {occ.start_local:%Y-%m-%d %H:%M %Z}.", markup=False)

@@ -1,0 +1,223 @@
+"""The network's clock: session reminders, introduction follow-ups and the weekly pulse, on APScheduler 3.
+
+Exactly one process runs the scheduler: the one holding the leader lock (a PostgreSQL advisory lock, or a file
+lock beside an SQLite database). The others keep serving chat and may add or change sessions; the leader's
+``sync`` job sees the change within ``[sessions] sync_seconds``.
+
+Jobs live in APScheduler's ``SQLAlchemyJobStore`` on the bot's own database, so a reminder job survives a restart.
+APScheduler persists a job as a module-level function and plain arguments, so the job functions below find the
+services through :data:`_ACTIVE`, set by the leader while it runs (one leader per process at most, by the lock).
+
+Misfire policy: a reminder job's grace time is its offset, so a reminder missed while no leader ran is sent late if
+the session has not begun and skipped (APScheduler logs "was missed by") once it has; when several reminders of an
+occurrence are due together only the latest is sent. Every reminder claims its ``(session, occurrence, offset)``
+row in the outbox first, in the same transaction as its messages: queued at most once, whatever restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass
+from datetime import timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import text
+
+from .config import SessionSettings
+from .services import Introductions
+from .services.pulse import queue_pulse
+from .services.sessions import Sessions
+from .store import Database
+from .store.models import utcnow
+
+log = logging.getLogger(__name__)
+
+JOBS_TABLE = "apscheduler_jobs"
+LOCK_KEY = 0x7272_7262  # "rrrb": the advisory lock every rrr-bot process on one PostgreSQL database competes for
+HORIZON = timedelta(hours=2)  # reminder jobs are created this far ahead, beyond the longest offset
+
+
+class LeaderLock:
+    """Held by at most one process per database: ``pg_try_advisory_lock`` on PostgreSQL, ``flock`` on SQLite."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._conn = None
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._conn is not None or self._fd is not None
+
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free; never blocks."""
+        if self.held:
+            return True
+        if self.db.dialect == "postgresql":
+            conn = self.db.engine.connect()
+            try:
+                got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar())
+                conn.commit()
+            except Exception:
+                conn.close()
+                raise
+            if got:
+                self._conn = conn
+            else:
+                conn.close()
+            return got
+        import fcntl
+
+        fd = os.open(self.lock_path(), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+                self._conn.commit()
+            finally:
+                self._conn.close()
+                self._conn = None
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None
+
+    def lock_path(self) -> Path:
+        database = self.db.engine.url.database or ""
+        if not database or database == ":memory:":
+            raise RuntimeError("an in-memory SQLite database has no file to lock")
+        return Path(database).with_name(Path(database).name + ".scheduler.lock")
+
+
+@dataclass
+class JobContext:
+    """What the job functions work with, while this process is the leader."""
+
+    sessions: Sessions
+    intros: Introductions
+    settings: SessionSettings
+    scheduler: object  # the running AsyncIOScheduler
+
+
+#: The leader's services, for APScheduler's module-level job functions (None when this process is not the leader).
+_ACTIVE: JobContext | None = None
+
+
+class Scheduler:
+    """Waits for the leader lock, then runs the jobs until cancelled; ``await scheduler.run()``."""
+
+    def __init__(self, db: Database, sessions: Sessions, intros: Introductions, settings: SessionSettings, *,
+                 retry_seconds: float = 5.0) -> None:
+        self.db = db
+        self.sessions = sessions
+        self.intros = intros
+        self.settings = settings
+        self.retry_seconds = retry_seconds
+        self.lock = LeaderLock(db)
+        self.leading = asyncio.Event()
+
+    async def run(self) -> None:
+        """Stand by until the lock is free, then lead until cancelled (the lock is released on the way out)."""
+        global _ACTIVE
+        while not await asyncio.to_thread(self.lock.try_acquire):
+            await asyncio.sleep(self.retry_seconds)
+        log.info("this process runs the scheduler")
+        scheduler = self._build()
+        _ACTIVE = JobContext(self.sessions, self.intros, self.settings, scheduler)
+        try:
+            scheduler.start()
+            self.leading.set()
+            await asyncio.Event().wait()
+        finally:
+            self.leading.clear()
+            _ACTIVE = None
+            scheduler.shutdown(wait=False)
+            await asyncio.to_thread(self.lock.release)
+
+    def _build(self):
+        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+        from apscheduler.triggers.cron import CronTrigger
+
+        scheduler = AsyncIOScheduler(jobstores={"default": SQLAlchemyJobStore(engine=self.db.engine,
+                                                                              tablename=JOBS_TABLE)},
+                                     job_defaults={"coalesce": True, "max_instances": 1}, timezone=timezone.utc)
+        hour, minute = (int(x) for x in self.settings.pulse_time.split(":"))
+        scheduler.add_job(f"{__name__}:sync_reminders", "interval", seconds=self.settings.sync_seconds,
+                          id="sync", replace_existing=True, next_run_time=utcnow(), misfire_grace_time=None)
+        scheduler.add_job(f"{__name__}:queue_followups", "interval", minutes=1, id="followups",
+                          replace_existing=True, next_run_time=utcnow(), misfire_grace_time=None)
+        scheduler.add_job(f"{__name__}:send_pulse", CronTrigger(day_of_week=self.settings.pulse_day, hour=hour,
+                                                                 minute=minute, timezone=self.settings.pulse_timezone),
+                          id="pulse", replace_existing=True, misfire_grace_time=3600)
+        return scheduler
+
+
+# -- job functions (module level, plain arguments: APScheduler stores them by reference) ----------------------------
+
+
+def sync_reminders() -> int:
+    """Make a job for every reminder of the coming hours; drop the jobs of cancelled, skipped or moved sessions."""
+    ctx = _ACTIVE
+    if ctx is None:
+        return 0
+    now = utcnow()
+    longest = timedelta(minutes=max(ctx.settings.reminders, default=0))
+    wanted = {}
+    for send_at, session_id, occurrence, offset in ctx.sessions.reminder_times(now, HORIZON + longest):
+        wanted[f"reminder:{session_id}:{occurrence}:{offset}"] = (send_at, session_id, occurrence, offset)
+    taken = ctx.sessions.outbox.taken(list(wanted))
+    scheduler = ctx.scheduler
+    existing = {job.id for job in scheduler.get_jobs() if job.id.startswith("reminder:")}  # type: ignore[attr-defined]
+    for job_id in existing - set(wanted):
+        scheduler.remove_job(job_id)  # type: ignore[attr-defined]
+    added = 0
+    for job_id, (send_at, session_id, occurrence, offset) in wanted.items():
+        if job_id in existing or job_id in taken:
+            continue
+        scheduler.add_job(f"{__name__}:send_reminder", "date", run_date=send_at, id=job_id,  # type: ignore
+                          args=[session_id, occurrence, offset], misfire_grace_time=offset * 60,
+                          replace_existing=True)
+        added += 1
+    return added
+
+
+def send_reminder(session_id: int, occurrence: str, offset: int) -> int:
+    """Queue one reminder, unless its session was cancelled, skipped or moved, or a later reminder supersedes it."""
+    ctx = _ACTIVE
+    if ctx is None:
+        return 0
+    now = utcnow()
+    for due in ctx.sessions.due_reminders(now):
+        if due.session.id == session_id and due.occurrence.key() == occurrence and (
+                offset == due.offset or offset in due.superseded):
+            return ctx.sessions.queue_reminder(due, now)  # the latest due reminder; earlier ones are superseded
+    log.info("reminder %s:%s:%s not sent: the occurrence was cancelled, skipped, moved or has begun",
+             session_id, occurrence, offset)
+    return 0
+
+
+def queue_followups() -> int:
+    """Ask "Did you meet?" where an introduction's follow-up is due."""
+    ctx = _ACTIVE
+    return 0 if ctx is None else ctx.intros.queue_followups()
+
+
+def send_pulse() -> int:
+    """Queue the weekly network pulse to the coordinators' channels."""
+    ctx = _ACTIVE
+    if ctx is None or not ctx.settings.pulse_channels:
+        return 0
+    return queue_pulse(ctx.sessions, ctx.intros.knowledge, ctx.settings.pulse_channels, utcnow())
+
+
+__all__ = ["JOBS_TABLE", "JobContext", "LeaderLock", "Scheduler"]

@@ -1,0 +1,91 @@
+"""A session as an iCalendar (.ics) file and as an "add to Google Calendar" link.
+
+Both carry the local wall-clock start with its IANA zone and the recurrence rule, so calendar apps expand the
+series themselves and keep the local time across daylight-saving changes, as :mod:`.recurrence` does.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event, vRecur
+
+from .recurrence import Schedule, check_zone
+
+_PRODID = "-//RRR network//rrr-bot//EN"
+_GOOGLE_RENDER = "https://calendar.google.com/calendar/render"
+#: How many years after the start (or the until date) the VTIMEZONE lists offset changes for.
+_ZONE_YEARS = 30
+_LOCAL_STAMP = "%Y%m%dT%H%M%S"
+
+
+def session_ics(*, uid: str, title: str, schedule: Schedule, description: str = "", url: str | None = None,
+                cancelled: bool = False, now: datetime | None = None) -> bytes:
+    """An .ics calendar (METHOD:PUBLISH, CRLF line endings) holding the session as one VEVENT with its VTIMEZONE."""
+    zone = check_zone(schedule.tz)
+    calendar = Calendar()
+    calendar.add("prodid", _PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    event = Event()
+    event.add("uid", uid)
+    event.add("dtstamp", (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0))
+    event.add("summary", title)
+    text = "\n".join(part for part in (description, url) if part)
+    if text:
+        event.add("description", text)
+    if url:
+        event.add("url", url)
+    event.add("dtstart", schedule.start.replace(tzinfo=zone))
+    event.add("dtend", _local_end(schedule, zone).replace(tzinfo=zone))
+    if schedule.rule is not None:
+        recur = vRecur.from_ical(schedule.rule)
+        if schedule.count is not None:
+            recur["COUNT"] = [schedule.count]
+        if schedule.until is not None:
+            recur["UNTIL"] = [_until_utc(schedule.until, zone)]
+        event.add("rrule", recur)
+    for skipped in sorted(schedule.skipped):
+        event.add("exdate", skipped.replace(tzinfo=zone))
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    calendar.add_component(event)
+    last = schedule.until or schedule.start.date()
+    calendar.add_missing_timezones(first_date=date(schedule.start.year, 1, 1),
+                                   last_date=date(last.year + _ZONE_YEARS, 1, 1))
+    return calendar.to_ical()
+
+
+def google_calendar_link(*, title: str, schedule: Schedule, details: str = "") -> str:
+    """A Google Calendar "create event" link: local start/end with ``ctz``, plus ``recur`` for a series."""
+    zone = check_zone(schedule.tz)
+    params = {"action": "TEMPLATE", "text": title,
+              "dates": f"{schedule.start:{_LOCAL_STAMP}}/{_local_end(schedule, zone):{_LOCAL_STAMP}}"}
+    if details:
+        params["details"] = details
+    params["ctz"] = schedule.tz
+    if schedule.rule is not None:
+        params["recur"] = f"RRULE:{schedule.rule}{_bounds(schedule, zone)}"
+    return f"{_GOOGLE_RENDER}?{urlencode(params, quote_via=quote)}"
+
+
+def _local_end(schedule: Schedule, zone: ZoneInfo) -> datetime:
+    """The naive local end of the first session: its real instant plus the duration, so a DST change inside the
+    session (or a start in the spring-forward gap) keeps the duration exact."""
+    start_utc = schedule.start.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    return (start_utc + schedule.duration).astimezone(zone).replace(tzinfo=None)
+
+
+def _until_utc(until: date, zone: ZoneInfo) -> datetime:
+    """The last second of the local day ``until``, in UTC (RFC 5545: UNTIL is UTC when DTSTART has a TZID)."""
+    end_of_day = datetime.combine(until + timedelta(days=1), time(), tzinfo=zone).astimezone(UTC)
+    return end_of_day - timedelta(seconds=1)
+
+
+def _bounds(schedule: Schedule, zone: ZoneInfo) -> str:
+    if schedule.count is not None:
+        return f";COUNT={schedule.count}"
+    if schedule.until is not None:
+        return f";UNTIL={_until_utc(schedule.until, zone):%Y%m%dT%H%M%SZ}"
+    return ""

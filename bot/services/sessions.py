@@ -1,0 +1,429 @@
+"""Peer sessions: scheduling, RSVPs, calendars and the reminders the scheduler queues.
+
+The ``peer_session`` and ``rsvp`` tables are the source of truth. A reminder is claimed by its unique outbox key
+``reminder:SESSION:OCCURRENCE:OFFSET:TARGET`` before it is sent, so it is queued at most once, whoever runs the
+scheduler and however often it restarts. Once queued it is delivered at least once by the running adapter (a crash
+between claim and send is retried by the outbox), but never after the session has begun: the row expires then.
+
+Misfire policy (``due_reminders``): a reminder whose time passed while no scheduler ran is sent late if the
+occurrence has not started yet, otherwise it is dropped with a log line; of several reminders of one occurrence that
+are due at once only the latest (smallest offset) is sent, so a restart never sends a burst of stale reminders.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from ..errors import InvalidInput, NotFound
+from ..messages import Actions, Button, Facts, Reply, Text, Time
+from ..messages import Field as Fact
+from ..store import Database
+from ..store.models import PeerSession, Rsvp, utcnow
+from .calendar_export import google_calendar_link, session_ics
+from .outbox import Outgoing, StoredOutbox
+from .recurrence import MAX_OCCURRENCES, Occurrence, Schedule, check_zone, parse_local, parse_repeat
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("going", "maybe", "no")
+STATUS_LABELS = {"going": "Going", "maybe": "Maybe", "no": "Can't"}
+CHANNEL = re.compile(r"^(slack|discord):[A-Za-z0-9_-]{1,64}$")
+EDITABLE = ("title", "agenda", "start", "tz", "repeat", "count", "until", "duration", "channels", "video", "reminders")
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """A session as the commands show it."""
+
+    id: int
+    title: str
+    agenda: str
+    schedule: Schedule
+    channels: tuple[str, ...]
+    video_url: str | None
+    reminders: tuple[int, ...]
+    cancelled: bool
+    created_by: str
+    discord_event_id: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        s = self.schedule
+        return {"id": self.id, "title": self.title, "agenda": self.agenda, "start": s.start.isoformat(),
+                "timezone": s.tz, "duration_minutes": int(s.duration.total_seconds() // 60), "repeat": s.rule,
+                "count": s.count, "until": s.until.isoformat() if s.until else None,
+                "skipped": sorted(d.isoformat() for d in s.skipped), "channels": list(self.channels),
+                "video_url": self.video_url, "reminders": list(self.reminders), "cancelled": self.cancelled,
+                "describe": s.describe()}
+
+
+@dataclass(frozen=True)
+class DueReminder:
+    """A reminder to queue now: which occurrence, how long before it, and who hears it."""
+
+    session: SessionInfo
+    occurrence: Occurrence
+    offset: int
+    superseded: tuple[int, ...] = field(default=())
+
+
+class Sessions:
+    """Add, change and list sessions; answer RSVPs; export calendars; find the reminders that are due."""
+
+    def __init__(self, db: Database, outbox: StoredOutbox, default_reminders: Sequence[int] = (1440, 15)) -> None:
+        self.db = db
+        self.outbox = outbox
+        self.default_reminders = tuple(default_reminders)
+
+    # -- changes ---------------------------------------------------------------------------------------------------
+
+    def add(self, *, title: str, start: str | datetime, tz: str, repeat: str | None = None, count: int | None = None,
+            until: str | date | None = None, duration_minutes: int = 60, agenda: str = "",
+            channels: Sequence[str] = (), video_url: str | None = None, reminders: Sequence[int] | None = None,
+            created_by: str = "", now: datetime | None = None) -> SessionInfo:
+        """Validate everything, then store the session; nothing is stored when any part is wrong."""
+        now = now or utcnow()
+        row = PeerSession(title="", start_local=datetime(2000, 1, 1), timezone="UTC", created_by=created_by[:200],
+                          created_at=now, updated_at=now)
+        self._apply(row, {"title": title, "agenda": agenda, "start": start, "tz": tz, "repeat": repeat,
+                          "count": count, "until": until, "duration": duration_minutes, "channels": channels,
+                          "video": video_url,
+                          "reminders": self.default_reminders if reminders is None else reminders}, now)
+        with self.db.session() as session:
+            session.add(row)
+            session.flush()
+            return _info(row)
+
+    def edit(self, session_id: int, changes: dict[str, object], now: datetime | None = None) -> SessionInfo:
+        """Change some fields (names in ``EDITABLE``); the whole result is validated before anything is saved."""
+        now = now or utcnow()
+        unknown = sorted(set(changes) - set(EDITABLE))
+        if unknown:
+            raise InvalidInput(f"Cannot change {', '.join(unknown)}; you can change: {', '.join(EDITABLE)}.")
+        if not changes:
+            raise InvalidInput(f"Nothing to change; give one of: {', '.join(EDITABLE)}.")
+        with self.db.session() as session:
+            row = self._row(session, session_id, active=True)
+            merged: dict[str, object] = {
+                "title": row.title, "agenda": row.agenda, "start": row.start_local, "tz": row.timezone,
+                "repeat": row.rule, "count": row.count, "until": row.until, "duration": row.duration_minutes,
+                "channels": row.channels, "video": row.video_url, "reminders": row.reminders}
+            if "start" in changes or "tz" in changes:
+                row.skipped = []  # skipped dates belonged to the old times
+            merged.update(changes)
+            self._apply(row, merged, now, check_start="start" in changes or "tz" in changes)
+            row.updated_at = now
+            session.add(row)
+            return _info(row)
+
+    def cancel(self, session_id: int, now: datetime | None = None) -> SessionInfo:
+        """Cancel every future occurrence; reminders stop and RSVPs are refused."""
+        now = now or utcnow()
+        with self.db.session() as session:
+            row = self._row(session, session_id, active=True)
+            row.cancelled_at = row.updated_at = now
+            return _info(row)
+
+    def skip_next(self, session_id: int, now: datetime | None = None) -> Occurrence:
+        """Skip the next occurrence only (no reminders for it, RSVPs refused); returns it."""
+        now = now or utcnow()
+        with self.db.session() as session:
+            row = self._row(session, session_id, active=True)
+            upcoming = _info(row).schedule.occurrences(after=now, limit=1)
+            if not upcoming:
+                raise InvalidInput(f"Session {session_id} has no future occurrence to skip.")
+            nxt = upcoming[0]
+            row.skipped = [*row.skipped, nxt.start_local.replace(tzinfo=None).isoformat()]
+            row.updated_at = now
+            return nxt
+
+    def set_discord_event(self, session_id: int, event_id: str | None) -> None:
+        with self.db.session() as session:
+            row = self._row(session, session_id)
+            row.discord_event_id = event_id
+
+    # -- reading ---------------------------------------------------------------------------------------------------
+
+    def get(self, session_id: int) -> SessionInfo:
+        with self.db.session() as session:
+            return _info(self._row(session, session_id))
+
+    def list(self, *, include_cancelled: bool = False) -> list[SessionInfo]:
+        with self.db.session() as session:
+            query = select(PeerSession).order_by(PeerSession.id)
+            if not include_cancelled:
+                query = query.where(col(PeerSession.cancelled_at).is_(None))
+            return [_info(r) for r in session.exec(query)]
+
+    def changed_since(self, since: datetime) -> bool:
+        """Whether any session was added or changed after ``since`` (the scheduler's cheap poll)."""
+        with self.db.session() as session:
+            latest = session.exec(select(func.max(PeerSession.updated_at))).one()
+        return latest is not None and latest.replace(tzinfo=latest.tzinfo or timezone.utc) > since
+
+    def occurrences(self, session_id: int, count: int = 10, after: datetime | None = None) -> list[Occurrence]:
+        """The next ``count`` occurrences (from the first one when ``after`` is None)."""
+        return self.get(session_id).schedule.occurrences(after=after, limit=count)
+
+    def next_occurrence(self, info: SessionInfo, now: datetime | None = None) -> Occurrence | None:
+        if info.cancelled:
+            return None
+        upcoming = info.schedule.occurrences(after=now or utcnow(), limit=1)
+        return upcoming[0] if upcoming else None
+
+    def ics(self, session_id: int, now: datetime | None = None) -> bytes:
+        """The session as an iCalendar file (every occurrence, skipped ones excluded)."""
+        info = self.get(session_id)
+        return session_ics(uid=f"session-{info.id}@rrr-bot", title=info.title, schedule=info.schedule,
+                           description=info.agenda, url=info.video_url, cancelled=info.cancelled, now=now)
+
+    def calendar_link(self, info: SessionInfo) -> str:
+        return google_calendar_link(title=info.title, schedule=info.schedule, details=info.agenda)
+
+    # -- RSVP ------------------------------------------------------------------------------------------------------
+
+    def rsvp(self, session_id: int, occurrence: str | None, platform: str, user_id: str, status: str,
+             now: datetime | None = None) -> tuple[Occurrence, dict[str, int]]:
+        """Record an answer for one occurrence (the next one when ``occurrence`` is None); returns the counts."""
+        now = now or utcnow()
+        if status not in STATUSES:
+            raise InvalidInput(f"Answer with one of: {', '.join(STATUSES)}.")
+        info = self.get(session_id)
+        if info.cancelled:
+            raise InvalidInput(f"'{info.title}' was cancelled, so there is nothing to answer.")
+        occ = self._occurrence(info, occurrence, now)
+        with self.db.session() as session:
+            row = session.exec(select(Rsvp).where(Rsvp.session_id == session_id, Rsvp.occurrence == occ.key(),
+                                                  Rsvp.platform == platform, Rsvp.user_id == user_id)).first()
+            if row is None:
+                row = Rsvp(session_id=session_id, occurrence=occ.key(), platform=platform, user_id=user_id,
+                           status=status, updated_at=now)
+            row.status, row.updated_at = status, now
+            session.add(row)
+            try:
+                session.flush()
+            except IntegrityError:  # the same person clicked twice at once: the other click won, update it
+                session.rollback()
+                return self.rsvp(session_id, occ.key(), platform, user_id, status, now)
+        return occ, self.counts(session_id, occ.key())
+
+    def counts(self, session_id: int, occurrence: str) -> dict[str, int]:
+        with self.db.session() as session:
+            rows = session.exec(select(Rsvp.status, func.count()).where(
+                Rsvp.session_id == session_id, Rsvp.occurrence == occurrence).group_by(Rsvp.status)).all()
+        found = dict(rows)
+        return {s: int(found.get(s, 0)) for s in STATUSES}
+
+    def attendees(self, session_id: int, occurrence: str) -> list[tuple[str, str]]:
+        """``(platform, user_id)`` of who said Going or Maybe."""
+        with self.db.session() as session:
+            rows = session.exec(select(Rsvp.platform, Rsvp.user_id).where(
+                Rsvp.session_id == session_id, Rsvp.occurrence == occurrence,
+                col(Rsvp.status).in_(("going", "maybe"))).order_by(Rsvp.id)).all()
+        return [(p, u) for p, u in rows]
+
+    # -- reminders -------------------------------------------------------------------------------------------------
+
+    def reminder_times(self, now: datetime, horizon: timedelta) -> list[tuple[datetime, int, str, int]]:
+        """``(send_at, session_id, occurrence key, offset)`` of every reminder of the coming ``horizon``."""
+        out = []
+        for info in self.list():
+            longest = timedelta(minutes=max(info.reminders, default=0))
+            for occ in info.schedule.between(now, now + horizon + longest):
+                for offset in info.reminders:
+                    send_at = occ.start_utc - timedelta(minutes=offset)
+                    if send_at <= now + horizon:
+                        out.append((send_at, info.id, occ.key(), offset))
+        return sorted(out)
+
+    def due_reminders(self, now: datetime | None = None) -> list[DueReminder]:
+        """Reminders whose time has come and whose occurrence has not begun (see the module's misfire policy)."""
+        now = now or utcnow()
+        due = []
+        for info in self.list():
+            if not info.reminders:
+                continue
+            longest = timedelta(minutes=max(info.reminders))
+            for occ in info.schedule.between(now, now + longest):
+                offsets = [o for o in info.reminders if occ.start_utc - timedelta(minutes=o) <= now]
+                if offsets:
+                    latest = min(offsets)
+                    due.append(DueReminder(info, occ, latest, tuple(o for o in offsets if o != latest)))
+        return due
+
+    def queue_reminder(self, reminder: DueReminder, now: datetime | None = None) -> int:
+        """Claim and queue one reminder: to each channel, and a DM to each attendee. Returns the messages queued."""
+        now = now or utcnow()
+        info, occ = reminder.session, reminder.occurrence
+        if occ.start_utc <= now:
+            log.info("reminder of session %s at %s dropped: the session has begun", info.id, occ.key())
+            return 0
+        base = f"reminder:{info.id}:{occ.key()}"
+        reply = self.reminder_reply(info, occ, reminder.offset)
+        messages = [Outgoing(f"{base}:{reminder.offset}:{channel}", channel.partition(":")[0], reply,
+                             channel=channel.partition(":")[2], expires_at=occ.start_utc) for channel in info.channels]
+        messages += [Outgoing(f"{base}:{reminder.offset}:{platform}:{user}", platform, reply, users=(user,),
+                              expires_at=occ.start_utc) for platform, user in self.attendees(info.id, occ.key())]
+        # The superseded reminders are claimed too, never sent: no burst of stale reminders after a restart.
+        return self.outbox.enqueue_claimed(f"{base}:{reminder.offset}", messages, now=now,
+                                           also_claim=[f"{base}:{o}" for o in reminder.superseded])
+
+    def queue_due_reminders(self, now: datetime | None = None) -> int:
+        """Queue every due reminder (idempotent: the outbox keys make a second call queue nothing)."""
+        now = now or utcnow()
+        return sum(self.queue_reminder(r, now) for r in self.due_reminders(now))
+
+    # -- messages --------------------------------------------------------------------------------------------------
+
+    def card(self, info: SessionInfo, occ: Occurrence | None = None, *, heading: str = "") -> Reply:
+        """A session with its next time, RSVP buttons and live counts, and calendar links."""
+        occ = occ or self.next_occurrence(info)
+        blocks: list = []
+        if heading:
+            blocks.append(Text(heading, "heading"))
+        fields = [Fact("When", info.schedule.describe()), Fact("Zone", info.schedule.tz),
+                  Fact("Duration", f"{int(info.schedule.duration.total_seconds() // 60)} min")]
+        if info.video_url:
+            fields.append(Fact("Video", info.video_url))
+        blocks.append(Facts(tuple(fields), title=f"#{info.id} {info.title}" + (" (cancelled)" if info.cancelled
+                                                                                else "")))
+        if info.agenda:
+            blocks.append(Text(info.agenda))
+        if occ is None:
+            blocks.append(Text("No upcoming occurrence.", "muted"))
+            return Reply(tuple(blocks))
+        blocks.append(Time(occ.start_utc, "Next:"))
+        counts = self.counts(info.id, occ.key())
+        value = f"{info.id}:{occ.key()}"
+        blocks.append(Actions((
+            Button(f"{STATUS_LABELS['going']} ({counts['going']})", "rsvp_going", value, style="primary"),
+            Button(f"{STATUS_LABELS['maybe']} ({counts['maybe']})", "rsvp_maybe", value),
+            Button(f"{STATUS_LABELS['no']} ({counts['no']})", "rsvp_no", value),
+            Button("Add to Google Calendar", "open_url", url=self.calendar_link(info)),
+        )))
+        blocks.append(Text(f"Calendar file: `rrr-bot sessions ics {info.id}` or `session ics {info.id}`.", "muted"))
+        return Reply(tuple(blocks))
+
+    def reminder_reply(self, info: SessionInfo, occ: Occurrence, offset: int) -> Reply:
+        when = "tomorrow" if offset >= 1440 else f"in {_minutes(offset)}"
+        card = self.card(info, occ, heading=f"Reminder: {info.title} starts {when}")
+        return card
+
+    # -- internals -------------------------------------------------------------------------------------------------
+
+    def _occurrence(self, info: SessionInfo, key: str | None, now: datetime) -> Occurrence:
+        if key is None:
+            nxt = self.next_occurrence(info, now)
+            if nxt is None:
+                raise InvalidInput(f"'{info.title}' has no upcoming occurrence.")
+            return nxt
+        try:
+            start = datetime.strptime(key, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        except ValueError:
+            raise InvalidInput(f"'{key}' is not an occurrence of session {info.id}.") from None
+        if start <= now:
+            raise InvalidInput("That occurrence has already begun; answer for the next one.")
+        found = info.schedule.between(start, start + timedelta(seconds=1))
+        if not found:
+            raise InvalidInput(f"Session {info.id} has no occurrence at that time any more (it was moved or "
+                               "skipped).")
+        return found[0]
+
+    @staticmethod
+    def _row(session, session_id: int, *, active: bool = False) -> PeerSession:
+        row = session.get(PeerSession, session_id)
+        if row is None:
+            raise NotFound(f"No session {session_id}. `session list` shows them.")
+        if active and row.cancelled_at is not None:
+            raise InvalidInput(f"Session {session_id} ('{row.title}') is cancelled.")
+        return row
+
+    def _apply(self, row: PeerSession, values: dict[str, object], now: datetime, *, check_start: bool = True) -> None:
+        """Validate ``values`` as a whole and copy them onto ``row`` (which is only saved by the caller)."""
+        title = str(values["title"] or "").strip()
+        if not title or len(title) > 200:
+            raise InvalidInput("A session needs a title of 1 to 200 characters.")
+        agenda = str(values["agenda"] or "").strip()
+        if len(agenda) > 3000:
+            raise InvalidInput("The agenda is too long (3,000 characters at most).")
+        tz = str(values["tz"] or "").strip()
+        check_zone(tz)
+        start = values["start"]
+        start = parse_local(start) if isinstance(start, str) else start
+        if not isinstance(start, datetime) or start.tzinfo is not None:
+            raise InvalidInput("Give the start as a local date and time, e.g. 2027-03-16T15:00.")
+        repeat = values["repeat"]
+        rule = parse_repeat(None if repeat is None else str(repeat), start)
+        count = _optional_int(values["count"], "count")
+        until = values["until"]
+        if isinstance(until, str):
+            try:
+                until = date.fromisoformat(until.strip()) if until.strip() else None
+            except ValueError:
+                raise InvalidInput(f"'{until}' is not a date; use YYYY-MM-DD.") from None
+        duration = _optional_int(values["duration"], "duration")
+        if duration is None:
+            raise InvalidInput("Give the duration in minutes.")
+        schedule = Schedule(start=start, tz=tz, duration=timedelta(minutes=duration), rule=rule, count=count,
+                            until=until, skipped=frozenset(datetime.fromisoformat(s) for s in row.skipped))
+        # An edit that keeps the start may keep a first occurrence in the past; the rest is checked all the same.
+        schedule.validate(now if check_start else schedule.first().start_utc - timedelta(seconds=1))
+        channels = [str(c).strip() for c in values["channels"] or ()]  # type: ignore[union-attr]
+        bad = [c for c in channels if not CHANNEL.match(c)]
+        if bad:
+            raise InvalidInput(f"'{bad[0]}' is not a channel; write platform:channel_id, e.g. slack:C0123.")
+        video = str(values["video"] or "").strip() or None
+        if video and not re.match(r"^https?://\S+$", video):
+            raise InvalidInput("The video link must start with http:// or https://.")
+        reminders = sorted({_reminder(v) for v in values["reminders"] or ()}, reverse=True)  # type: ignore
+        if len(reminders) > 5:
+            raise InvalidInput("At most 5 reminders per session.")
+        row.title, row.agenda, row.timezone, row.start_local = title, agenda, tz, start
+        row.rule, row.count, row.until = rule, count, until  # type: ignore[assignment]
+        row.duration_minutes, row.channels = duration, list(dict.fromkeys(channels))
+        row.video_url, row.reminders = video, reminders
+
+
+def _info(row: PeerSession) -> SessionInfo:
+    schedule = Schedule(start=row.start_local, tz=row.timezone, duration=timedelta(minutes=row.duration_minutes),
+                        rule=row.rule, count=row.count, until=row.until,
+                        skipped=frozenset(datetime.fromisoformat(s) for s in row.skipped))
+    return SessionInfo(id=row.id or 0, title=row.title, agenda=row.agenda, schedule=schedule,
+                       channels=tuple(row.channels), video_url=row.video_url, reminders=tuple(row.reminders),
+                       cancelled=row.cancelled_at is not None, created_by=row.created_by,
+                       discord_event_id=row.discord_event_id)
+
+
+def _optional_int(value: object, what: str) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise InvalidInput(f"{what} must be a whole number.")
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise InvalidInput(f"{what} must be a whole number, not '{value}'.") from None
+
+
+def _reminder(value: object) -> int:
+    minutes = _optional_int(value, "a reminder")
+    if minutes is None or not 1 <= minutes <= 7 * 24 * 60:
+        raise InvalidInput("Each reminder is a number of minutes between 1 and 10080 (7 days).")
+    return minutes
+
+
+def _minutes(offset: int) -> str:
+    if offset % 60 == 0:
+        hours = offset // 60
+        return f"{hours} hour" + ("s" if hours != 1 else "")
+    return f"{offset} minutes"
+
+
+__all__ = ["DueReminder", "EDITABLE", "MAX_OCCURRENCES", "STATUSES", "SessionInfo", "Sessions"]

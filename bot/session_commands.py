@@ -1,0 +1,187 @@
+"""The ``session`` chat command and the RSVP buttons (the use cases live in :mod:`bot.services.sessions`)."""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+from collections.abc import Awaitable, Callable
+
+from .commands import Context
+from .errors import InvalidInput, PermissionDenied
+from .messages import Action, Reply, Text, Time
+from .services.outbox import Outgoing
+from .services.sessions import STATUS_LABELS, SessionInfo, Sessions
+from .store.models import utcnow
+from .text import neutralize_mentions
+
+IsCoordinator = Callable[[str, str, tuple[str, ...]], Awaitable[bool]]
+CHANGES = ("add", "edit", "cancel", "skip-next")
+USAGE = """`session list` - the scheduled sessions
+`session show ID` - one session, with RSVP buttons and calendar links
+`session next ID [N]` - its next N dates in your zone
+`session rsvp ID going|maybe|no` - answer for the next occurrence
+`session ics ID` - how to get the calendar file
+Coordinators:
+`session add title:"Working group" start:2027-03-16T15:00 tz:Europe/Madrid [repeat:weekly|"every 2 weeks"|monthly|FREQ=...] [count:N|until:YYYY-MM-DD] [duration:60] [video:URL] [agenda:"..."] [channel:here|slack:C0123] [reminders:1440,15]`
+`session edit ID key:value ...` (same keys)
+`session cancel ID`, `session skip-next ID`"""
+KEYS = {"title": "title", "start": "start", "tz": "tz", "zone": "tz", "timezone": "tz", "repeat": "repeat",
+        "count": "count", "until": "until", "duration": "duration", "video": "video", "agenda": "agenda",
+        "channel": "channels", "channels": "channels", "reminders": "reminders"}
+RSVP_ACTIONS = {"rsvp_going": "going", "rsvp_maybe": "maybe", "rsvp_no": "no"}
+
+
+class SessionCommands:
+    """Parses ``session ...`` and the RSVP clicks, checks the coordinator role, and calls :class:`Sessions`."""
+
+    def __init__(self, sessions: Sessions, is_coordinator: IsCoordinator) -> None:
+        self.sessions = sessions
+        self.is_coordinator = is_coordinator
+
+    async def handle(self, ctx: Context) -> list[Reply]:
+        words = ctx.rest.split(maxsplit=1)
+        sub = words[0].lower() if words else "list"
+        rest = words[1] if len(words) > 1 else ""
+        message = ctx.message
+        if sub in CHANGES and not await self.is_coordinator(message.platform, message.user, message.roles):
+            raise PermissionDenied(f"Only coordinators can `session {sub}`.")
+        if sub == "list":
+            return [await asyncio.to_thread(self._list)]
+        if sub == "show":
+            info = await self._get(rest)
+            return [await asyncio.to_thread(self.sessions.card, info)]
+        if sub in ("next", "occurrences"):
+            parts = rest.split()
+            info = await self._get(parts[0] if parts else "")
+            count = _number(parts[1], "number of dates") if len(parts) > 1 else 5
+            occurrences = await asyncio.to_thread(self.sessions.occurrences, info.id, count, utcnow())
+            if not occurrences:
+                return [Reply.text(f"'{info.title}' has no upcoming date.")]
+            return [Reply((Text(f"Next dates of #{info.id} {info.title}:", "heading"),
+                           *(Time(o.start_utc) for o in occurrences)))]
+        if sub == "rsvp":
+            parts = rest.split()
+            if len(parts) != 2:
+                raise InvalidInput("Usage: `session rsvp ID going|maybe|no`.")
+            info = await self._get(parts[0])
+            _, counts = await asyncio.to_thread(self.sessions.rsvp, info.id, None, message.platform, message.user,
+                                                parts[1].lower())
+            return [Reply.text(f"Noted: {STATUS_LABELS[parts[1].lower()]} for '{info.title}'. "
+                               f"Going {counts['going']}, maybe {counts['maybe']}, can't {counts['no']}.")]
+        if sub == "ics":
+            info = await self._get(rest)
+            link = await asyncio.to_thread(self.sessions.calendar_link, info)
+            return [Reply.text(f"Add '{info.title}' to Google Calendar: {link}\nThe .ics file: "
+                               f"`rrr-bot sessions ics {info.id} > session.ics`.")]
+        if sub == "add":
+            fields = _fields(rest)
+            here = f"{message.platform}:{message.channel}" if message.channel and not message.is_direct else ""
+            channels = _channels(fields.pop("channels", "here"), here)
+            info = await asyncio.to_thread(
+                self.sessions.add, title=fields.pop("title", ""), start=fields.pop("start", ""),
+                tz=fields.pop("tz", ""), repeat=fields.pop("repeat", None), count=fields.pop("count", None),
+                until=fields.pop("until", None), duration_minutes=fields.pop("duration", 60),  # type: ignore[arg-type]
+                agenda=fields.pop("agenda", ""), channels=channels, video_url=fields.pop("video", None),
+                reminders=_reminders(fields.pop("reminders")) if "reminders" in fields else None,
+                created_by=f"{message.platform}:{message.user}")
+            await asyncio.to_thread(self._announce, info, here)
+            return [await asyncio.to_thread(self.sessions.card, info, heading="Session scheduled")]
+        if sub == "edit":
+            id_text, _, changes_text = rest.partition(" ")
+            info = await self._get(id_text)
+            fields = _fields(changes_text)
+            changes: dict[str, object] = dict(fields)
+            if "channels" in fields:
+                here = f"{message.platform}:{message.channel}" if message.channel and not message.is_direct else ""
+                changes["channels"] = _channels(fields["channels"], here)
+            if "reminders" in fields:
+                changes["reminders"] = _reminders(fields["reminders"])
+            info = await asyncio.to_thread(self.sessions.edit, info.id, changes)
+            return [await asyncio.to_thread(self.sessions.card, info, heading="Session updated")]
+        if sub == "cancel":
+            info = await self._get(rest)
+            info = await asyncio.to_thread(self.sessions.cancel, info.id)
+            await asyncio.to_thread(self._announce, info, "", kind="cancelled",
+                                    reply=Reply.text(f"'{info.title}' is cancelled; no more reminders."))
+            return [Reply.text(f"Cancelled #{info.id} '{info.title}'. Its channels are told; no reminder will "
+                               "be sent.")]
+        if sub == "skip-next":
+            info = await self._get(rest)
+            skipped = await asyncio.to_thread(self.sessions.skip_next, info.id)
+            return [Reply((Text(f"Skipped the next '{info.title}':"), Time(skipped.start_utc)))]
+        raise InvalidInput(f"Unknown `session {neutralize_mentions(sub)}`.\n{USAGE}")
+
+    async def act(self, action: Action) -> list[Reply]:
+        """An RSVP click: record it and redraw the card with the new counts."""
+        status = RSVP_ACTIONS[action.action_id]
+        session_id, _, occurrence = action.value.partition(":")
+        info = await self._get(session_id)
+        occ, _ = await asyncio.to_thread(self.sessions.rsvp, info.id, occurrence or None, action.platform,
+                                         action.user, status)
+        card = await asyncio.to_thread(self.sessions.card, info, occ)
+        return [Reply(card.blocks, replace=True),
+                Reply.text(f"Noted: {STATUS_LABELS[status]}.", ephemeral=True)]
+
+    async def _get(self, text: str) -> SessionInfo:
+        return await asyncio.to_thread(self.sessions.get, _number(text, "session id"))
+
+    def _list(self) -> Reply:
+        infos = self.sessions.list()
+        if not infos:
+            return Reply.text("No session is scheduled. Coordinators: `session add ...` (see `session help`).")
+        blocks: list = [Text("Scheduled sessions", "heading")]
+        for info in infos:
+            nxt = self.sessions.next_occurrence(info)
+            blocks.append(Text(f"#{info.id} {info.title} - {info.schedule.describe()} ({info.schedule.tz})"))
+            if nxt is not None:
+                blocks.append(Time(nxt.start_utc, "next:"))
+        return Reply(tuple(blocks))
+
+    def _announce(self, info: SessionInfo, here: str, *, kind: str = "announce", reply: Reply | None = None) -> int:
+        """Post to the session's channels other than the one the command came from (that one sees the reply)."""
+        reply = reply or self.sessions.card(info, heading="New peer session")
+        messages = [Outgoing(f"session:{kind}:{info.id}:{c}", c.partition(":")[0], reply, channel=c.partition(":")[2])
+                    for c in info.channels if c != here]
+        return self.sessions.outbox.enqueue_claimed(f"session:{kind}:{info.id}", messages)
+
+
+def _fields(text: str) -> dict[str, str]:
+    """``title:"Working group" start:2027-03-16T15:00`` -> ``{"title": ..., "start": ...}``."""
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        raise InvalidInput(f"Unbalanced quotes in: {neutralize_mentions(text)}") from None
+    fields: dict[str, str] = {}
+    for word in words:
+        key, sep, value = word.partition(":")
+        name = KEYS.get(key.lower())
+        if not sep or name is None:
+            raise InvalidInput(f"'{neutralize_mentions(word)}' is not a key:value pair I know; keys: "
+                               f"{', '.join(sorted(set(KEYS)))}. Quote values with spaces: title:\"Working group\".")
+        fields[name] = value
+    return fields
+
+
+def _channels(text: str, here: str) -> list[str]:
+    out = []
+    for item in filter(None, (c.strip() for c in text.split(","))):
+        if item == "here":
+            if not here:
+                raise InvalidInput("`channel:here` needs a channel: run the command in one, or give "
+                                   "platform:channel_id.")
+            out.append(here)
+        else:
+            out.append(item)
+    return out
+
+
+def _reminders(text: str) -> list[int]:
+    return [_number(x, "reminder (minutes)") for x in text.split(",") if x.strip()]
+
+
+def _number(text: str, what: str) -> int:
+    try:
+        return int(text.strip().lstrip("#"))
+    except ValueError:
+        raise InvalidInput(f"Expected a {what} (a number), got '{neutralize_mentions(text.strip()) or 'nothing'}'."
+                           ) from None
