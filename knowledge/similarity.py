@@ -36,24 +36,31 @@ def city_similarity(vectors: np.ndarray, owners: Sequence[int], n_cities: int, t
     order = np.argsort(owners, kind="stable")
     slot = np.arange(len(owners)) - np.repeat(np.cumsum(counts) - counts, counts)
     idx[owners[order], slot] = order
-    valid = (idx >= 0).reshape(-1)
     dim = vectors.shape[1] if vectors.ndim == 2 and len(vectors) else 1
-    padded = np.zeros((n_cities * width, dim), dtype=np.float32)
-    padded[valid] = vectors[idx.reshape(-1)[valid]] if valid.any() else padded[valid]
-    full = padded @ padded.T
-    full[~valid, :] = -np.inf
-    full[:, ~valid] = -np.inf
-    blocks = full.reshape(n_cities, width, n_cities, width).transpose(0, 2, 1, 3).reshape(n_cities, n_cities, -1)
+    # slots[s] holds the s-th statement of every city (zeros where a city has fewer): one (n x dim) matrix per slot
+    slots = np.zeros((width, n_cities, dim), dtype=np.float32)
+    present_slot = idx.T >= 0  # (width, n_cities)
+    for s in range(width):
+        rows = idx[:, s]
+        slots[s, rows >= 0] = vectors[rows[rows >= 0]]
+    # Running top-k over the width*width slot pairs: one (n x n) matrix product at a time, so no
+    # (n*width)^2 matrix is built, copied or transposed; strict ">" keeps the earliest pair on ties.
     k = min(top, width * width)
-    masked = blocks.copy() if k > 1 else blocks  # the argmax passes knock out what they picked
-    picks = []
-    for _ in range(k):  # k argmax passes beat a partition over the last axis by far (k is 1 or 2)
-        pick = masked.argmax(axis=2)[:, :, None]
-        picks.append(pick)
-        if len(picks) < k:
-            np.put_along_axis(masked, pick, -np.inf, axis=2)
-    best = np.concatenate(picks, axis=2)
-    values = np.take_along_axis(blocks, best, axis=2)
+    values = np.full((k, n_cities, n_cities), -np.inf, dtype=np.float32)
+    best = np.zeros((k, n_cities, n_cities), dtype=np.int64)
+    block = np.empty((n_cities, n_cities), dtype=np.float32)
+    for s in range(width):
+        for t in range(width):
+            np.matmul(slots[s], slots[t].T, out=block)
+            block[~present_slot[s], :] = -np.inf
+            block[:, ~present_slot[t]] = -np.inf
+            x, xi = block, np.full((n_cities, n_cities), s * width + t, dtype=np.int64)
+            for level in range(k):
+                better = x > values[level]
+                x, values[level] = np.where(better, values[level], x), np.where(better, x, values[level])
+                xi, best[level] = np.where(better, best[level], xi), np.where(better, xi, best[level])
+    values = np.moveaxis(values, 0, 2)
+    best = np.moveaxis(best, 0, 2)
     present = np.isfinite(values)
     with np.errstate(invalid="ignore"):
         scores = np.where(present.any(axis=2),

@@ -151,7 +151,7 @@ class Directory:
     def challenges(self) -> list[tuple[str, str]]:
         """Every ``(city name, challenge statement)`` pair."""
         with self.db.session() as session:
-            return [(city.name, text) for city, text in Cities(session).all_challenges()]
+            return Cities(session).all_challenges()
 
     @staticmethod
     def _find(cities: Cities, name: str) -> City:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -352,6 +353,12 @@ def meeting_slots(zones: Sequence[str], settings: IntroSettings, *, start: date 
     """``count`` hour slots on different weekdays of the coming week inside every zone's working hours
     (or, when the zones share none, the hours closest to them), as UTC datetimes."""
     start = start or (datetime.now(timezone.utc).date() + timedelta(days=1))
+    return list(_slots(tuple(sorted(set(zones))), settings.work_start, settings.work_end, start, count))
+
+
+@lru_cache(maxsize=4096)
+def _slots(zones: tuple[str, ...], work_start: int, work_end: int, start: date, count: int) -> tuple[datetime, ...]:
+    """:func:`meeting_slots` for one set of zones (a round asks for the same few zone sets again and again)."""
     tzs = [ZoneInfo(z) for z in zones]
     found: list[datetime] = []
     for offset in range(14):
@@ -361,18 +368,18 @@ def meeting_slots(zones: Sequence[str], settings: IntroSettings, *, start: date 
         best: tuple[int, datetime] | None = None
         for hour in range(24):
             moment = datetime.combine(day, time(hour), tzinfo=timezone.utc)
-            outside = sum(_outside(moment.astimezone(tz).hour, settings) for tz in tzs)
+            outside = sum(_outside(moment.astimezone(tz).hour, work_start, work_end) for tz in tzs)
             if best is None or outside < best[0]:
                 best = (outside, moment)
         if best is not None and (not found or found[-1].date() != best[1].date()):
             found.append(best[1])
         if len(found) == count:
             break
-    return found
+    return tuple(found)
 
 
-def _outside(hour: int, settings: IntroSettings) -> int:
+def _outside(hour: int, work_start: int, work_end: int) -> int:
     """Hours between ``hour`` and the working day (0 inside it)."""
-    if settings.work_start <= hour < settings.work_end:
+    if work_start <= hour < work_end:
         return 0
-    return min((settings.work_start - hour) % 24, (hour - settings.work_end + 1) % 24)
+    return min((work_start - hour) % 24, (hour - work_end + 1) % 24)

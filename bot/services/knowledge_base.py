@@ -349,7 +349,7 @@ class KnowledgeBase:
 
     def _challenge_matrix(self) -> tuple[list[tuple[str, str]], np.ndarray]:
         with self.db.session() as session:
-            pairs = [(c.name, text) for c, text in Cities(session).all_challenges()]
+            pairs = Cities(session).all_challenges()
         with self._lock:
             cached = self._challenge_vectors
             if cached is None or cached[0] != pairs:

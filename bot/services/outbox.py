@@ -120,11 +120,15 @@ class StoredOutbox:
             keys = [key[:200] for key, *_ in messages]
             known = set(session.exec(select(OutboxMessage.key).where(col(OutboxMessage.key).in_(keys))).all())
             fresh: dict[str, dict] = {}
+            payloads: dict[int, dict] = {}  # a group's members share one reply: serialise it once
             now = utcnow()
             for (key, platform, reply, users, not_before), short in zip(messages, keys):
                 if short not in known and short not in fresh:
+                    payload = payloads.get(id(reply))
+                    if payload is None:
+                        payload = payloads[id(reply)] = reply_to_dict(reply)
                     fresh[short] = {"key": short, "platform": platform, "users": list(users), "channel": None,
-                                    "payload": reply_to_dict(reply), "created_at": now,
+                                    "payload": payload, "created_at": now,
                                     "not_before": not_before or now, "attempts": 0, "last_error": ""}
             try:
                 if fresh:  # one multi-row INSERT: a round queues thousands of messages

@@ -36,9 +36,12 @@ class Cities:
         rows = self.session.exec(select(Challenge).where(Challenge.city_id == city_id).order_by(Challenge.position))
         return [c.text for c in rows]
 
-    def all_challenges(self) -> list[tuple[City, str]]:
-        rows = self.session.exec(select(City, Challenge).join(Challenge).order_by(City.name, Challenge.position))
-        return [(city, challenge.text) for city, challenge in rows]
+    def all_challenges(self) -> list[tuple[str, str]]:
+        """``(city name, challenge text)`` of every city, by city name and position (plain columns: it is read
+        whole by every round of introductions)."""
+        rows = self.session.exec(select(City.name, Challenge.text).join(Challenge, Challenge.city_id == City.id)
+                                 .order_by(City.name, Challenge.position))
+        return [(name, text) for name, text in rows]
 
     def upsert(self, record: CityRecord) -> tuple[City, bool]:
         """Insert or update a city (matched by folded name); its challenges are replaced. Returns (city, created)."""
