@@ -18,9 +18,9 @@ Data (built once into ``/tmp/rrr-bench-intros``, reused while its ``bench-intros
 * the 5,000 statement vectors, embedded once with the KB's own embedding path (``KnowledgeBase._embed_passages``,
   what ``challenge_vectors`` calls) and saved with ``np.save`` (``statements.npy`` + ``statements.json``).
 
-The timed round excludes embedding: before each timing the saved vectors are injected into the KnowledgeBase's
-``_statement_vectors`` cache (embedding a statement is paid once, when it is added, by a process that keeps the
-cache), and the embedder and the index are loaded (``warm_up()``). A counting embedder checks that no
+The timed round excludes embedding: before each timing the vectors are written to the copy's
+``index/statements.npz`` (the file ``KnowledgeBase`` keeps: a statement is embedded once, when it is added, and a
+later process loads the file), and the embedder and the index are loaded (``warm_up()``). Loading the file is timed. A counting embedder checks that no
 ``embed_passages`` call happens inside a timed round.
 
 Measured, median of 3, each on a fresh copy of the database (new ``Runtime``, so neither the challenge-matrix cache
@@ -63,6 +63,7 @@ from bot.store.models import utcnow
 from knowledge import CityRecord, read_cities
 from knowledge.corpus import CITIES_FILE
 from knowledge.similarity import city_similarity, plan_groups
+from knowledge.vector_cache import VectorCache
 from knowledge.text import fold
 
 import synthetic
@@ -305,7 +306,8 @@ class CountingEmbedder:
 
 
 class Round:
-    """A fresh copy of the data dir, opened, warmed up, with the statement vectors injected."""
+    """A fresh copy of the data dir with the statement vectors on disk (as an earlier process left them), opened
+    and warmed up; the round loads the vectors from ``index/statements.npz`` itself, as a new process does."""
 
     def __init__(self, workdir: Path, name: str, statement_vectors: dict[str, np.ndarray]) -> None:
         self.dir = workdir / name
@@ -315,7 +317,9 @@ class Round:
         self.embedders: list[CountingEmbedder] = []
         self.rt = Runtime.open(make_settings(self.dir), embedder_factory=self._factory)
         self.rt.knowledge.warm_up()  # embedder + index, as a running bot has them
-        self.rt.knowledge._statement_vectors.update(statement_vectors)  # embedded once, when added
+        kb = self.rt.knowledge
+        VectorCache(kb.index_dir / "statements.npz", kb.embedder.name, kb.embedder.model, kb.embedder.dim
+                    ).save(statement_vectors)  # embedded once, when they were added
 
     def _factory(self, settings):
         self.embedders.append(CountingEmbedder(default_embedder_factory(settings)))

