@@ -13,7 +13,7 @@ from .errors import InvalidInput, PermissionDenied, UserError
 from .messages import Action, Incoming, Mention, Reply, Text
 from .replies import answer_reply, cities_reply, city_reply, intro_reply
 from .services import Directory, Introductions, KnowledgeBase, ReceiptBook, Sessions
-from .session_commands import RSVP_ACTIONS, USAGE as SESSION_USAGE, SessionCommands
+from .session_commands import RSVP_ACTIONS, USAGE as SESSION_USAGE, ChannelCheck, SessionCommands
 from .text import neutralize_mentions
 
 from knowledge.text import fold as fold_name
@@ -31,7 +31,9 @@ class Bot:
         self.knowledge = knowledge
         self.intros = intros
         self.sessions = sessions
-        self.session_commands = SessionCommands(sessions, self._is_coordinator)
+        self.channel_checks: dict[str, ChannelCheck] = {}
+        """Adapters register ``platform -> async check(channel_id)`` so commands can refuse unusable channels."""
+        self.session_commands = SessionCommands(sessions, self._is_coordinator, self.channel_checks)
         self.name = name
         self.network_channels = dict(network_channels or {})
         self.receipts = ReceiptBook(directory.db)

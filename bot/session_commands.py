@@ -15,6 +15,8 @@ from .store.models import utcnow
 from .text import neutralize_mentions
 
 IsCoordinator = Callable[[str, str, tuple[str, ...]], Awaitable[bool]]
+ChannelCheck = Callable[[str], Awaitable["str | None"]]
+"""An adapter's check of a channel id: None when the bot can post there, else the reason it cannot."""
 CHANGES = ("add", "edit", "cancel", "skip-next")
 USAGE = """`session list` - the scheduled sessions
 `session show ID` - one session, with RSVP buttons and calendar links
@@ -34,9 +36,11 @@ RSVP_ACTIONS = {"rsvp_going": "going", "rsvp_maybe": "maybe", "rsvp_no": "no"}
 class SessionCommands:
     """Parses ``session ...`` and the RSVP clicks, checks the coordinator role, and calls :class:`Sessions`."""
 
-    def __init__(self, sessions: Sessions, is_coordinator: IsCoordinator) -> None:
+    def __init__(self, sessions: Sessions, is_coordinator: IsCoordinator,
+                 channel_checks: dict[str, ChannelCheck] | None = None) -> None:
         self.sessions = sessions
         self.is_coordinator = is_coordinator
+        self.channel_checks = channel_checks if channel_checks is not None else {}
 
     async def handle(self, ctx: Context) -> list[Reply]:
         words = ctx.rest.split(maxsplit=1)
@@ -76,7 +80,8 @@ class SessionCommands:
         if sub == "add":
             fields = _fields(rest)
             here = f"{message.platform}:{message.channel}" if message.channel and not message.is_direct else ""
-            channels = _channels(fields.pop("channels", "here"), here)
+            channels = _channels(fields.pop("channels", "here" if here else ""), here)
+            await self._check_channels(channels, here)
             info = await asyncio.to_thread(
                 self.sessions.add, title=fields.pop("title", ""), start=fields.pop("start", ""),
                 tz=fields.pop("tz", ""), repeat=fields.pop("repeat", None), count=fields.pop("count", None),
@@ -94,6 +99,7 @@ class SessionCommands:
             if "channels" in fields:
                 here = f"{message.platform}:{message.channel}" if message.channel and not message.is_direct else ""
                 changes["channels"] = _channels(fields["channels"], here)
+                await self._check_channels(changes["channels"], here)  # type: ignore[arg-type]
             if "reminders" in fields:
                 changes["reminders"] = _reminders(fields["reminders"])
             info = await asyncio.to_thread(self.sessions.edit, info.id, changes)
@@ -121,6 +127,17 @@ class SessionCommands:
         card = await asyncio.to_thread(self.sessions.card, info, occ)
         return [Reply(card.blocks, replace=True),
                 Reply.text(f"Noted: {STATUS_LABELS[status]}.", ephemeral=True)]
+
+    async def _check_channels(self, channels: list[str], here: str) -> None:
+        """Ask the running adapter of each channel's platform whether the bot may post there (the channel the
+        command came from is fine; a platform not served by this process cannot be checked and is trusted)."""
+        for channel in channels:
+            platform, _, channel_id = channel.partition(":")
+            check = self.channel_checks.get(platform)
+            if channel != here and check is not None:
+                problem = await check(channel_id)
+                if problem:
+                    raise InvalidInput(f"I cannot post in {channel}: {problem}")
 
     async def _get(self, text: str) -> SessionInfo:
         return await asyncio.to_thread(self.sessions.get, _number(text, "session id"))

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 STATUSES = ("going", "maybe", "no")
 STATUS_LABELS = {"going": "Going", "maybe": "Maybe", "no": "Can't"}
-CHANNEL = re.compile(r"^(slack|discord):[A-Za-z0-9_-]{1,64}$")
+CHANNEL = re.compile(r"^[a-z][a-z0-9_-]{1,31}:[A-Za-z0-9_-]{1,64}$")
 EDITABLE = ("title", "agenda", "start", "tz", "repeat", "count", "until", "duration", "channels", "video", "reminders")
 
 
