@@ -93,6 +93,7 @@ def configure_logging(settings: Settings, *, verbose: bool = False) -> None:
     logging.basicConfig(level="DEBUG" if verbose else settings.logging.level, handlers=[handler], force=True)
     if not verbose:
         logging.getLogger("alembic").setLevel(logging.WARNING)
+        logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)  # one line per job run otherwise
 
 
 def emit_json(data: Any) -> None:

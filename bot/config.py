@@ -71,6 +71,8 @@ class IntroSettings(_Section):
     group_size: int = Field(2, ge=2, le=6, description="cities per introduction (a trio when one is left over)")
     recency_weeks: int = Field(12, ge=0, description="never introduce the same cities again within this many weeks")
     every_weeks: int = Field(2, ge=1, description="how often a round of introductions runs")
+    automatic: bool = Field(True, description="the scheduler runs a round every `every_weeks` (Mondays 10:00 UTC); "
+                                              "false: only `rrr-bot intros run`")
     followup_days: int = Field(7, ge=1, description='days after an introduction to ask "Did you meet?"')
     work_start: int = Field(9, ge=0, le=23, description="working hours used to suggest meeting slots (local)")
     work_end: int = Field(17, ge=1, le=24)

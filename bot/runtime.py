@@ -51,7 +51,7 @@ class Runtime:
         """The scheduler of this runtime's database (``await runtime.scheduler().run()``)."""
         from .scheduling import Scheduler
 
-        return Scheduler(self.db, self.sessions, self.intros, self.settings.sessions)
+        return Scheduler(self.db, self.sessions, self.intros, self.settings.sessions, self.settings.intros)
 
     def seed(self, progress=None) -> tuple[tuple[int, int], ImportSummary]:
         """Load the bundled RRR cities and solutions (idempotent: unchanged records are skipped)."""

@@ -20,12 +20,13 @@ import asyncio
 import logging
 import os
 from dataclasses import dataclass
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import text
 
-from .config import SessionSettings
+from .config import IntroSettings, SessionSettings
+from .errors import UserError
 from .services import Introductions
 from .services.pulse import queue_pulse
 from .services.sessions import Sessions
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 JOBS_TABLE = "apscheduler_jobs"
 LOCK_KEY = 0x7272_7262  # "rrrb": the advisory lock every rrr-bot process on one PostgreSQL database competes for
 HORIZON = timedelta(hours=2)  # reminder jobs are created this far ahead, beyond the longest offset
+ROUNDS_FROM = datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc)  # a Monday: rounds fall on the same days whatever
+# the restarts (an interval from a fixed anchor)
 
 
 class LeaderLock:
@@ -115,12 +118,13 @@ _ACTIVE: JobContext | None = None
 class Scheduler:
     """Waits for the leader lock, then runs the jobs until cancelled; ``await scheduler.run()``."""
 
-    def __init__(self, db: Database, sessions: Sessions, intros: Introductions, settings: SessionSettings, *,
-                 retry_seconds: float = 5.0) -> None:
+    def __init__(self, db: Database, sessions: Sessions, intros: Introductions, settings: SessionSettings,
+                 intro_settings: IntroSettings | None = None, *, retry_seconds: float = 5.0) -> None:
         self.db = db
         self.sessions = sessions
         self.intros = intros
         self.settings = settings
+        self.intro_settings = intro_settings or IntroSettings()
         self.retry_seconds = retry_seconds
         self.lock = LeaderLock(db)
         self.leading = asyncio.Event()
@@ -159,6 +163,12 @@ class Scheduler:
         scheduler.add_job(f"{__name__}:send_pulse", CronTrigger(day_of_week=self.settings.pulse_day, hour=hour,
                                                                  minute=minute, timezone=self.settings.pulse_timezone),
                           id="pulse", replace_existing=True, misfire_grace_time=3600)
+        if self.intro_settings.automatic:
+            scheduler.add_job(f"{__name__}:run_intro_round", "interval", weeks=self.intro_settings.every_weeks,
+                              start_date=ROUNDS_FROM, id="intro_round", replace_existing=True,
+                              misfire_grace_time=24 * 3600)
+        elif scheduler.get_job("intro_round"):
+            scheduler.remove_job("intro_round")
         return scheduler
 
 
@@ -210,6 +220,25 @@ def queue_followups() -> int:
     """Ask "Did you meet?" where an introduction's follow-up is due."""
     ctx = _ACTIVE
     return 0 if ctx is None else ctx.intros.queue_followups()
+
+
+def run_intro_round() -> int:
+    """Make this period's round of introductions (once per ISO week, whoever leads); returns the groups made."""
+    ctx = _ACTIVE
+    if ctx is None:
+        return 0
+    now = utcnow()
+    year, week, _ = now.isocalendar()
+    if not ctx.sessions.outbox.take(f"intro-round:{year}-W{week:02d}", now):
+        log.info("this week's round of introductions was made already")
+        return 0
+    try:
+        groups, queued = ctx.intros.run(now)
+    except UserError as exc:
+        log.info("no round of introductions this time: %s", exc)
+        return 0
+    log.info("round of introductions: %d groups, %d messages queued", len(groups), queued)
+    return len(groups)
 
 
 def send_pulse() -> int:

@@ -101,6 +101,17 @@ class StoredOutbox:
                 return 0
             return len(rows)
 
+    def take(self, key: str, now: datetime | None = None) -> bool:
+        """Claim ``key`` alone (work done once, e.g. a round of introductions); False when it was taken before."""
+        now = now or utcnow()
+        try:
+            with self.db.session() as session:
+                session.add(OutboxMessage(key=key[:200], platform="-", payload={"blocks": []}, not_before=now,
+                                          dropped_at=now, last_error="claim"))
+        except IntegrityError:
+            return False
+        return True
+
     def taken(self, keys: Sequence[str]) -> set[str]:
         """Which of ``keys`` were queued or claimed already."""
         if not keys:
