@@ -82,14 +82,37 @@ class LeaderLock:
         self._fd = fd
         return True
 
+    def still_held(self) -> bool:
+        """False when the lock was lost (PostgreSQL restarted or the connection broke: the server freed it)."""
+        if self._conn is None:
+            return self._fd is not None
+        try:
+            held = self._conn.execute(text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
+                "AND granted AND ((classid::bigint << 32) | objid::bigint) = :k"), {"k": LOCK_KEY}).scalar()
+            self._conn.commit()
+            return bool(held)
+        except Exception as exc:  # the connection is gone, and the lock with it
+            log.warning("lost the scheduler lock: %s", exc)
+            self._drop_connection()
+            return False
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.invalidate()
+                conn.close()
+            except Exception:  # noqa: BLE001 - already broken
+                pass
+
     def release(self) -> None:
         if self._conn is not None:
             try:
                 self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
                 self._conn.commit()
             finally:
-                self._conn.close()
-                self._conn = None
+                self._drop_connection()
         if self._fd is not None:
             os.close(self._fd)  # closing the descriptor releases the flock
             self._fd = None
@@ -130,22 +153,39 @@ class Scheduler:
         self.leading = asyncio.Event()
 
     async def run(self) -> None:
-        """Stand by until the lock is free, then lead until cancelled (the lock is released on the way out)."""
+        """Stand by until the lock is free, then lead until cancelled or until the lock is lost (then stand by
+        again); the lock is released on the way out."""
+        while True:
+            while not await self._try_acquire():
+                await asyncio.sleep(self.retry_seconds)
+            await self._lead()
+            log.warning("no longer running the scheduler; standing by")
+
+    async def _try_acquire(self) -> bool:
+        try:
+            return await asyncio.to_thread(self.lock.try_acquire)
+        except Exception as exc:  # the database is down: keep standing by
+            log.warning("cannot reach the database for the scheduler lock: %s", exc)
+            return False
+
+    async def _lead(self) -> None:
         global _ACTIVE
-        while not await asyncio.to_thread(self.lock.try_acquire):
-            await asyncio.sleep(self.retry_seconds)
         log.info("this process runs the scheduler")
         scheduler = self._build()
         _ACTIVE = JobContext(self.sessions, self.intros, self.settings, scheduler)
         try:
             scheduler.start()
             self.leading.set()
-            await asyncio.Event().wait()
+            while await asyncio.to_thread(self.lock.still_held):
+                await asyncio.sleep(self.retry_seconds)
         finally:
             self.leading.clear()
             _ACTIVE = None
             scheduler.shutdown(wait=False)
-            await asyncio.to_thread(self.lock.release)
+            try:
+                await asyncio.to_thread(self.lock.release)
+            except Exception as exc:  # noqa: BLE001 - a broken connection has freed the lock already
+                log.warning("releasing the scheduler lock: %s", exc)
 
     def _build(self):
         from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
