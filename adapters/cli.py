@@ -93,7 +93,7 @@ def configure_logging(settings: Settings, *, verbose: bool = False) -> None:
     logging.basicConfig(level="DEBUG" if verbose else settings.logging.level, handlers=[handler], force=True)
     if not verbose:
         logging.getLogger("alembic").setLevel(logging.WARNING)
-        logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)  # one line per job run otherwise
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run otherwise; misfires still show
 
 
 def emit_json(data: Any) -> None:
@@ -183,6 +183,7 @@ def run_slack(ctx: typer.Context,
 
     from bot import Secrets
 
+    from .ops import add_ops_routes
     from .slack import EVENTS_PATH, SlackAdapter
 
     with runtime(ctx) as rt:
@@ -198,6 +199,7 @@ def run_slack(ctx: typer.Context,
             bind_host, bind_port = host or rt.settings.slack.host, port or rt.settings.slack.port
             err.print(f"Serving Slack events at http://{bind_host}:{bind_port}{EVENTS_PATH}")
             web_app = adapter.web_app()
+            add_ops_routes(web_app, rt)
             if rt.settings.sessions.scheduler:
                 web_app.cleanup_ctx.append(_scheduler_context(rt))
             web.run_app(web_app, host=bind_host, port=bind_port, print=None)
@@ -225,7 +227,7 @@ def run_discord(ctx: typer.Context) -> None:
         rt.knowledge.warm_up(challenges=True)
         err.print("Connecting to Discord...")
         try:
-            asyncio.run(serve_until_stopped(with_scheduler(rt, adapter.start), adapter.close))
+            asyncio.run(serve_until_stopped(with_scheduler(rt, adapter.start, adapter.client.is_ready), adapter.close))
         except Exception as exc:  # discord.py raises LoginFailure, PrivilegedIntentsRequired, HTTPException ...
             fail(f"Discord connection failed: {exc}")
 
@@ -237,25 +239,38 @@ def run_scheduler(ctx: typer.Context) -> None:
 
     with runtime(ctx) as rt:
         err.print("Scheduler: waiting for the lock (one process per database runs it)...")
-        asyncio.run(serve_until_stopped(rt.scheduler().run))
+        asyncio.run(serve_until_stopped(with_scheduler(rt, _forever, scheduler=True)))
 
 
-def with_scheduler(rt: Runtime, start: Callable[[], Any]) -> Callable[[], Any]:
-    """``start`` with the scheduler beside it (when ``[sessions] scheduler`` is on); both end together."""
-    if not rt.settings.sessions.scheduler:
-        return start
+async def _forever() -> None:
+    import asyncio
+
+    await asyncio.Event().wait()
+
+
+def with_scheduler(rt: Runtime, start: Callable[[], Any], connected: Callable[[], bool] = lambda: True, *,
+                   scheduler: bool | None = None) -> Callable[[], Any]:
+    """``start`` with the scheduler (unless ``[sessions] scheduler = false``) and the ops endpoints (when
+    ``[ops] port`` is set) beside it; they all end together."""
 
     async def both() -> None:
         import asyncio
         from contextlib import suppress
 
-        scheduler = asyncio.ensure_future(rt.scheduler().run())
+        from .ops import serve_ops
+
+        ops = await serve_ops(rt, connected)
+        wanted = rt.settings.sessions.scheduler if scheduler is None else scheduler
+        leader = asyncio.ensure_future(rt.scheduler().run()) if wanted else None
         try:
             await start()
         finally:
-            scheduler.cancel()
-            with suppress(asyncio.CancelledError):
-                await scheduler
+            if leader is not None:
+                leader.cancel()
+                with suppress(asyncio.CancelledError):
+                    await leader
+            if ops is not None:
+                await ops.cleanup()
 
     return both
 

@@ -126,6 +126,11 @@ class DiscordSettings(_Section):
     shard_count: int | None = Field(None, ge=1)
 
 
+class OpsSettings(_Section):
+    host: str = Field("127.0.0.1", description="address of the /healthz, /readyz and /metrics server")
+    port: int = Field(0, ge=0, le=65535, description="its port; 0 = off (Slack --http serves them on its own port)")
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json_lines: bool = False
@@ -143,6 +148,7 @@ class Settings(BaseModel):
     logging: LoggingSettings = LoggingSettings()
     intros: IntroSettings = IntroSettings()
     sessions: SessionSettings = SessionSettings()
+    ops: OpsSettings = OpsSettings()
     slack: SlackSettings = SlackSettings()
     discord: DiscordSettings = DiscordSettings()
     source: str = Field("defaults", description="where the settings came from, for messages")

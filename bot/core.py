@@ -11,6 +11,7 @@ from dataclasses import replace
 from .commands import Command, Context, Registry, split_command
 from .errors import InvalidInput, PermissionDenied, UserError
 from .messages import Action, Incoming, Mention, Reply, Text
+from .metrics import Metrics
 from .replies import answer_reply, cities_reply, city_reply, intro_reply
 from .services import Directory, Introductions, KnowledgeBase, ReceiptBook, Sessions
 from .session_commands import RSVP_ACTIONS, USAGE as SESSION_USAGE, ChannelCheck, SessionCommands
@@ -26,7 +27,9 @@ class Bot:
     """``await bot.handle(Incoming)`` -> replies. Adapters parse and render; the bot decides."""
 
     def __init__(self, directory: Directory, knowledge: KnowledgeBase, intros: Introductions, sessions: Sessions,
-                 *, name: str = "rrr", network_channels: Mapping[str, str] | None = None) -> None:
+                 *, name: str = "rrr", network_channels: Mapping[str, str] | None = None,
+                 metrics: Metrics | None = None) -> None:
+        self.metrics = metrics or Metrics()
         self.directory = directory
         self.knowledge = knowledge
         self.intros = intros
@@ -43,21 +46,27 @@ class Bot:
 
     async def handle(self, message: Incoming) -> list[Reply]:
         """Answer one message. Never raises: user errors become polite replies, bugs a short apology."""
+        self.metrics.messages.labels(platform=message.platform, kind="message").inc()
         try:
             return await self._dispatch(message)
         except UserError as exc:
+            self.metrics.errors.labels(kind=type(exc).__name__).inc()
             return [Reply.text(neutralize_mentions(str(exc)), is_error=True)]
         except Exception:  # the core must never crash an adapter's event loop
+            self.metrics.errors.labels(kind="internal").inc()
             log.exception("failed to handle %r", message)
             return [Reply.text(ERROR_REPLY, is_error=True)]
 
     async def handle_action(self, action: Action) -> list[Reply]:
         """Answer a button click or form submission."""
+        self.metrics.messages.labels(platform=action.platform, kind="action").inc()
         try:
             return await self._act(action)
         except UserError as exc:
+            self.metrics.errors.labels(kind=type(exc).__name__).inc()
             return [Reply.text(neutralize_mentions(str(exc)), is_error=True, ephemeral=True)]
         except Exception:
+            self.metrics.errors.labels(kind="internal").inc()
             log.exception("failed to handle %r", action)
             return [Reply.text(ERROR_REPLY, is_error=True, ephemeral=True)]
 
@@ -228,8 +237,10 @@ class Bot:
                                "incubators?`")
         message = ctx.message
         question, filters = _filters(ctx.rest)
-        result = await asyncio.to_thread(self.knowledge.ask, question, asker=(message.platform, message.user),
-                                         **filters)
+        with self.metrics.answering():
+            result = await asyncio.to_thread(self.knowledge.ask, question, asker=(message.platform, message.user),
+                                             **filters)
+        self.metrics.questions.labels(answered=str(result.answered).lower()).inc()
         return [answer_reply(result)]
 
     async def _cities(self, ctx: Context) -> list[Reply]:

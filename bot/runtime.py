@@ -10,6 +10,7 @@ from knowledge.corpus import CITIES_FILE, SOLUTION_PATHS
 
 from .config import Settings
 from .core import Bot
+from .metrics import Metrics
 from .services import Directory, ImportSummary, Introductions, KnowledgeBase, Sessions, StoredOutbox
 from .services.knowledge_base import EmbedderFactory, default_embedder_factory
 from .store import Database
@@ -43,15 +44,18 @@ class Runtime:
         outbox = StoredOutbox(db)
         intros = Introductions(directory, knowledge, settings.intros, outbox)
         sessions = Sessions(db, outbox, settings.sessions.reminders)
+        metrics = Metrics()
+        metrics.read_backlog_with(outbox.backlog)
         bot = Bot(directory, knowledge, intros, sessions, name=settings.bot.name,
-                  network_channels=settings.bot.network_channels)
+                  network_channels=settings.bot.network_channels, metrics=metrics)
         return cls(settings, db, directory, knowledge, intros, outbox, sessions, bot)
 
     def scheduler(self):
         """The scheduler of this runtime's database (``await runtime.scheduler().run()``)."""
         from .scheduling import Scheduler
 
-        return Scheduler(self.db, self.sessions, self.intros, self.settings.sessions, self.settings.intros)
+        return Scheduler(self.db, self.sessions, self.intros, self.settings.sessions, self.settings.intros,
+                         metrics=self.bot.metrics)
 
     def seed(self, progress=None) -> tuple[tuple[int, int], ImportSummary]:
         """Load the bundled RRR cities and solutions (idempotent: unchanged records are skipped)."""

@@ -25,8 +25,11 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
+
 from .config import IntroSettings, SessionSettings
 from .errors import UserError
+from .metrics import Metrics
 from .services import Introductions
 from .services.pulse import queue_pulse
 from .services.sessions import Sessions
@@ -142,12 +145,14 @@ class Scheduler:
     """Waits for the leader lock, then runs the jobs until cancelled; ``await scheduler.run()``."""
 
     def __init__(self, db: Database, sessions: Sessions, intros: Introductions, settings: SessionSettings,
-                 intro_settings: IntroSettings | None = None, *, retry_seconds: float = 5.0) -> None:
+                 intro_settings: IntroSettings | None = None, *, retry_seconds: float = 5.0,
+                 metrics: Metrics | None = None) -> None:
         self.db = db
         self.sessions = sessions
         self.intros = intros
         self.settings = settings
         self.intro_settings = intro_settings or IntroSettings()
+        self.metrics = metrics
         self.retry_seconds = retry_seconds
         self.lock = LeaderLock(db)
         self.leading = asyncio.Event()
@@ -173,6 +178,9 @@ class Scheduler:
         log.info("this process runs the scheduler")
         scheduler = self._build()
         _ACTIVE = JobContext(self.sessions, self.intros, self.settings, scheduler)
+        if self.metrics is not None:
+            self.metrics.scheduler_leader.set(1)
+            scheduler.add_listener(self._observe, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         try:
             scheduler.start()
             self.leading.set()
@@ -180,12 +188,19 @@ class Scheduler:
                 await asyncio.sleep(self.retry_seconds)
         finally:
             self.leading.clear()
+            if self.metrics is not None:
+                self.metrics.scheduler_leader.set(0)
             _ACTIVE = None
             scheduler.shutdown(wait=False)
             try:
                 await asyncio.to_thread(self.lock.release)
             except Exception as exc:  # noqa: BLE001 - a broken connection has freed the lock already
                 log.warning("releasing the scheduler lock: %s", exc)
+
+    def _observe(self, event) -> None:
+        """Scheduler lag: how long after its planned time the last job started."""
+        if self.metrics is not None and event.scheduled_run_time is not None:
+            self.metrics.scheduler_lag.set(max((utcnow() - event.scheduled_run_time).total_seconds(), 0.0))
 
     def _build(self):
         from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore

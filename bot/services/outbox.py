@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, or_
+from sqlalchemy import func, insert, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -187,6 +187,14 @@ class StoredOutbox:
                 row.last_error = error[:2000]
                 row.claimed_until = None
                 row.not_before = utcnow() + timedelta(minutes=min(2 ** max(row.attempts - 1, 0), 60))
+
+    def backlog(self) -> dict[str, int]:
+        """Messages waiting, by platform (claims and dropped messages left out)."""
+        with self.db.session() as session:
+            rows = session.exec(select(OutboxMessage.platform, func.count()).where(
+                col(OutboxMessage.sent_at).is_(None), col(OutboxMessage.dropped_at).is_(None))
+                .group_by(OutboxMessage.platform)).all()
+        return {platform: int(count) for platform, count in rows}
 
     def pending(self, platform: str | None = None) -> int:
         with self.db.session() as session:

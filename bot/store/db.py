@@ -43,6 +43,14 @@ class Database:
                 session.rollback()
                 raise
 
+    def ping(self) -> None:
+        """Raise :class:`StorageError` when the database does not answer a trivial query."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            raise StorageError(f"the database does not answer: {exc.__class__.__name__}") from exc
+
     def upgrade(self) -> None:
         """Apply every pending migration (nothing to do, and no Alembic import, when already at the head)."""
         if self._stored_revision() == HEAD_REVISION:
