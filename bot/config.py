@@ -48,6 +48,8 @@ class KnowledgeSettings(_Section):
     hybrid: bool = Field(False, description="fuse BM25 with the vector ranking (reciprocal rank fusion)")
     passage_words: int = Field(180, ge=40, le=1000)
     batch_size: int = Field(32, ge=1, le=1024)
+    sync_seconds: float = Field(2.0, ge=0, le=300, description="how often a question checks for solutions "
+                                                              "changed by other processes (0: every question)")
 
 
 class BotSettings(_Section):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +98,8 @@ class KnowledgeBase:
         self._challenge_vectors: tuple[list[tuple[str, str]], np.ndarray] | None = None
         self._statement_vectors: dict[str, np.ndarray] = {}
         self._statements_loaded = False
+        self._signature: tuple[int, int] | None = None  # (passages, highest passage id) the index reflects
+        self._checked_at = 0.0
         self._lock = threading.RLock()
 
     # -- setup ---------------------------------------------------------------------------------------------------
@@ -134,6 +137,7 @@ class KnowledgeBase:
             passages = Solutions(session).passages()
             self._meta = Solutions(session).meta()
         self._city_keys = None
+        self._signature = (len(passages), max((p[0] for p in passages), default=0))
         expected = Manifest(embedder=embedder.name, model=embedder.model, dim=embedder.dim,
                             index_type=self.settings.index_type, count=len(passages),
                             fingerprint=fingerprint([(pid, h) for pid, _, _, h in passages]))
@@ -155,6 +159,36 @@ class KnowledgeBase:
             searcher.add([p[0] for p in passages], [p[1] for p in passages], [p[2] for p in passages], vectors)
         self._save(searcher)
         return searcher
+
+    def catch_up(self, *, force: bool = False) -> int:
+        """Take in the solutions other processes added, changed or removed (at most every ``[knowledge]
+        sync_seconds``): only the passages that differ are embedded or dropped. Returns the passages changed."""
+        now = time.monotonic()
+        if self._searcher is None or (not force and now - self._checked_at < self.settings.sync_seconds):
+            return 0
+        self._checked_at = now
+        with self.db.session() as session:
+            signature = Solutions(session).passage_signature()
+        if signature == self._signature:
+            return 0
+        with self._lock:
+            searcher = self._ensure_searcher()
+            with self.db.session() as session:
+                stored = set(Solutions(session).passage_ids_all())
+                held = set(searcher.owners)
+                gone, new = sorted(held - stored), sorted(stored - held)
+                rows = Solutions(session).passages_by_id(new)
+                self._meta = Solutions(session).meta()
+            if gone or new:
+                log.info("taking in changes from other processes: %d passages added, %d removed", len(new),
+                         len(gone))
+                vectors = self._embed_passages([text for _, _, text in rows]) if rows else \
+                    np.empty((0, self.embedder.dim), np.float32)
+                self._city_keys = None
+                self._apply(searcher, gone, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+                            vectors)
+            self._signature = signature
+        return len(gone) + len(new)
 
     def _save(self, searcher: Searcher) -> None:
         with self.db.session() as session:
@@ -283,6 +317,7 @@ class KnowledgeBase:
         if not text:
             raise InvalidInput('Ask a question, e.g. ask "how did other cities fund social enterprise incubators?"')
         k = k or self.settings.top_k
+        self.catch_up()
         with self._lock:
             searcher = self._ensure_searcher()
             fitted, truncated = fit_to_tokens(self.embedder, text)

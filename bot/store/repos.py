@@ -165,6 +165,22 @@ class Solutions:
                  .join(Solution, col(Solution.id) == col(Passage.solution_id)).order_by(Passage.id))
         return [tuple(row) for row in self.session.exec(query).all()]
 
+    def passage_signature(self) -> tuple[int, int]:
+        """(count, highest id) of the passages: any add, update or removal of a solution changes it."""
+        count, highest = self.session.exec(select(func.count(Passage.id), func.max(Passage.id))).one()
+        return int(count or 0), int(highest or 0)
+
+    def passage_ids_all(self) -> list[int]:
+        return list(self.session.exec(select(Passage.id)).all())
+
+    def passages_by_id(self, ids: Sequence[int]) -> list[tuple[int, str, str]]:
+        """``(passage id, solution id, text)`` of the given passages."""
+        out: list[tuple[int, str, str]] = []
+        for i in range(0, len(ids), 500):
+            out += [(pid, sid, text) for pid, sid, text in self.session.exec(
+                select(Passage.id, Passage.solution_id, Passage.text).where(col(Passage.id).in_(ids[i:i + 500])))]
+        return out
+
     def passage(self, passage_id: int) -> Passage | None:
         return self.session.get(Passage, passage_id)
 
