@@ -1,0 +1,397 @@
+"""The scheduler engine for real: the leader lock, ``Scheduler.run()`` in an event loop, and ``rrr-bot run scheduler``
+processes that restart, miss reminders while down, and hand over the lead on PostgreSQL.
+
+Sessions here start about a minute from now with a 1-minute reminder, so reminders fall due within seconds.
+Every wait polls with a deadline; every process is stopped in ``finally`` (SIGTERM, then SIGKILL after 15 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import inspect, text
+from sqlmodel import col, select
+
+import bot.scheduling
+from bot import Runtime
+from bot.config import SECRET_ENV
+from bot.messages import reply_from_dict
+from bot.scheduling import JOBS_TABLE, LeaderLock
+from bot.services.sessions import SessionInfo, Sessions
+from bot.store import Database
+from bot.store.models import OutboxMessage, utcnow
+from conftest import make_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+ZONE = "Europe/Madrid"
+LEADS = "this process runs the scheduler"
+WAITS = "Scheduler: waiting for the lock"
+#: The one traceback a clean stop can log today (see test_stopping_with_a_job_in_flight_logs_no_error): a job that
+#: was running when APScheduler shut down has its future cancelled. Tolerated so the process tests do not flake.
+KNOWN_SHUTDOWN_ERROR = re.compile(r"ERROR apscheduler\.executors\.default: Error running job \S+\n"
+                                  r"Traceback \(most recent call last\):\n(?: .*\n)*"
+                                  r"(?:asyncio\.exceptions\.|concurrent\.futures\._base\.)?CancelledError\n?")
+
+
+# -- helpers --------------------------------------------------------------------------------------------------
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+async def poll(predicate: Callable[[], object], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(predicate):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+def starting_in(seconds: float) -> datetime:
+    """An aware UTC instant ``seconds`` from now, in whole seconds."""
+    return (utcnow() + timedelta(seconds=seconds)).replace(microsecond=0)
+
+
+def add(sessions: Sessions, title: str, start_utc: datetime, channel: str) -> tuple[SessionInfo, str]:
+    """A one-off session at ``start_utc`` (given in Madrid wall-clock time) with a 1-minute reminder; and the
+    reminder's claim key."""
+    local = start_utc.astimezone(ZoneInfo(ZONE)).replace(tzinfo=None)
+    info = sessions.add(title=title, start=local, tz=ZONE, reminders=[1], channels=[channel])
+    occurrence = info.schedule.first()
+    assert occurrence.start_utc == start_utc
+    return info, f"reminder:{info.id}:{occurrence.key()}:1"
+
+
+def reminder_rows(db: Database, prefix: str = "reminder:") -> list[OutboxMessage]:
+    with db.session() as session:
+        return list(session.exec(select(OutboxMessage).where(col(OutboxMessage.key).startswith(prefix))
+                                 .order_by(OutboxMessage.id)))
+
+
+def sent(db: Database, claim: str) -> list[OutboxMessage]:
+    """The deliverable messages of one reminder (its claim row left out)."""
+    return [r for r in reminder_rows(db, claim + ":") if r.platform != "-"]
+
+
+def job_ids(db: Database) -> set[str]:
+    with db.engine.connect() as connection:
+        if not inspect(connection).has_table(JOBS_TABLE):
+            return set()
+        return set(connection.execute(text(f"SELECT id FROM {JOBS_TABLE}")).scalars())
+
+
+def sync_mark(db: Database) -> float:
+    """The next run time of the sync job (a POSIX timestamp): it moves by sync_seconds after every pass."""
+    with db.engine.connect() as connection:
+        if not inspect(connection).has_table(JOBS_TABLE):
+            return 0.0
+        value = connection.execute(text(f"SELECT next_run_time FROM {JOBS_TABLE} WHERE id = 'sync'")).scalar()
+    return float(value or 0.0)
+
+
+def wait_for_sync_passes(db: Database, passes: int = 3, seconds: float = 0.5) -> None:
+    """Wait until the leader's sync job has run ``passes`` more times (its stored next run time moved on)."""
+    mark = sync_mark(db)
+    wait_until(lambda: sync_mark(db) >= mark + passes * seconds - 0.01, 15, f"{passes} more sync passes")
+
+
+def assert_clean(log: str) -> None:
+    assert "Traceback" not in KNOWN_SHUTDOWN_ERROR.sub("", log), log[-6000:]
+
+
+@dataclass
+class SchedulerProcess:
+    """One ``rrr-bot run scheduler`` process, its output in files."""
+
+    name: str
+    popen: subprocess.Popen
+    err_path: Path
+
+    def stderr(self) -> str:
+        return self.err_path.read_text("utf-8", errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """Send ``sig`` and wait for the exit (SIGKILL after 15 s, which fails the test)."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+        try:
+            return self.popen.wait(15)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(15)
+            pytest.fail(f"{self.name} did not stop within 15 s of signal {sig}:\n{self.stderr()[-3000:]}")
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Callable[..., SchedulerProcess]]:
+    """Start ``rrr-bot run scheduler`` processes; whatever still runs at the end is stopped."""
+    started: list[SchedulerProcess] = []
+    files = []
+
+    def start(name: str, data_dir: Path, **env: str) -> SchedulerProcess:
+        full = {k: v for k, v in os.environ.items()
+                if not k.startswith("RRR_") and k not in SECRET_ENV and k != "XDG_DATA_HOME"}
+        full.update(RRR_DATA_DIR=str(data_dir), HOME=str(tmp_path / "home"), RRR_SESSIONS__SYNC_SECONDS="0.5",
+                    **env)
+        out = open(tmp_path / f"{name}.out", "w", encoding="utf-8")  # noqa: SIM115 - closed at teardown
+        err = open(tmp_path / f"{name}.err", "w", encoding="utf-8")  # noqa: SIM115
+        files.extend((out, err))
+        popen = subprocess.Popen([sys.executable, "-c", "from adapters.cli import main; main()", "run", "scheduler"],
+                                 stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=full, cwd=ROOT)
+        process = SchedulerProcess(name, popen, tmp_path / f"{name}.err")
+        started.append(process)
+        return process
+
+    try:
+        yield start
+    finally:
+        for process in started:
+            if process.popen.poll() is None:
+                process.popen.terminate()
+                try:
+                    process.popen.wait(15)
+                except subprocess.TimeoutExpired:
+                    process.popen.kill()
+                    process.popen.wait(15)
+        for handle in files:
+            handle.close()
+
+
+# -- the leader lock ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'lock' / 'rrr.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def test_leader_lock_is_held_by_one_database_object_at_a_time(db_url: str) -> None:
+    first, second = Database(db_url), Database(db_url)
+    one, other = LeaderLock(first), LeaderLock(second)
+    try:
+        assert one.try_acquire() and one.held
+        assert one.try_acquire()  # taking it again is a no-op for the holder
+        assert not other.try_acquire() and not other.held
+        one.release()
+        assert not one.held
+        assert other.try_acquire() and other.held
+        assert not one.try_acquire()
+        other.release()
+        assert one.try_acquire()
+    finally:
+        one.release()
+        other.release()
+        first.close()
+        second.close()
+
+
+# -- Scheduler.run in this process ----------------------------------------------------------------------------
+
+
+def test_running_scheduler_queues_reminders_on_time_and_follows_other_processes(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "data", RRR_SESSIONS__SYNC_SECONDS="0.5")
+    assert settings.sessions.sync_seconds == 0.5
+    with Runtime.open(settings) as rt, Runtime.open(settings) as other:
+        first_start = starting_in(63)  # its 1-minute reminder is due in about 3 s
+        _, first_claim = add(rt.sessions, "First", first_start, "slack:C1")
+        found: dict[str, object] = {}
+
+        async def main() -> None:
+            scheduler = rt.scheduler()
+            task = asyncio.create_task(scheduler.run())
+            try:
+                await asyncio.wait_for(scheduler.leading.wait(), 15)
+                assert bot.scheduling._ACTIVE is not None
+                assert not LeaderLock(other.db).try_acquire()
+                # sessions added through another Database object while the scheduler runs
+                second_start, doomed_start = starting_in(64), starting_in(66)
+                _, found["second"] = add(other.sessions, "Second", second_start, "slack:C2")
+                doomed, found["doomed"] = add(other.sessions, "Doomed", doomed_start, "slack:C3")
+                await poll(lambda: found["doomed"] in job_ids(other.db), 10, "the reminder job of a new session")
+                other.sessions.cancel(doomed.id)
+                await poll(lambda: found["doomed"] not in job_ids(other.db), 10, "the cancelled session's job to go")
+                await poll(lambda: sent(other.db, first_claim), 15, "the first reminder")
+                await poll(lambda: sent(other.db, str(found["second"])), 15, "the second session's reminder")
+                # past the cancelled session's reminder time, with several sync passes since the others were sent
+                await poll(lambda: utcnow() > doomed_start - timedelta(seconds=58), 15, "the cancelled reminder's time")
+            finally:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+            assert not scheduler.lock.held and bot.scheduling._ACTIVE is None
+
+        asyncio.run(main())
+
+        [message] = sent(rt.db, first_claim)
+        assert (message.key, message.platform, message.channel) == (first_claim + ":slack:C1", "slack", "C1")
+        assert message.created_at >= first_start - timedelta(minutes=1)  # not before its time
+        assert message.expires_at == first_start
+        assert [m.channel for m in sent(rt.db, str(found["second"]))] == ["C2"]
+        assert reminder_rows(rt.db, str(found["doomed"])) == []
+        assert len([r for r in reminder_rows(rt.db) if r.platform != "-"]) == 2  # each reminder exactly once
+        assert rt.outbox.taken([first_claim, str(found["second"])]) == {first_claim, found["second"]}
+        freed = LeaderLock(other.db)
+        assert freed.try_acquire()  # the lock was released on the way out
+        freed.release()
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: Scheduler.run stops APScheduler with shutdown(wait=False): the "
+                   "AsyncIOExecutor cancels the future of a job still running in its thread, which logs 'Error "
+                   "running job' with a CancelledError traceback (and the job goes on after the lock is released)")
+def test_stopping_with_a_job_in_flight_logs_no_error(tmp_path: Path, postgres_url: str,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    settings = make_settings(tmp_path / "data", RRR_DATABASE__URL=postgres_url, RRR_SESSIONS__SYNC_SECONDS="0.2")
+    caplog.set_level(logging.INFO, logger="apscheduler")
+    with Runtime.open(settings) as rt:
+        blocker_db = Database(postgres_url)
+
+        def waiting_on_a_lock() -> bool:
+            with blocker_db.engine.connect() as probe:
+                return bool(probe.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'")).scalar())
+
+        async def main() -> None:
+            scheduler = rt.scheduler()
+            task = asyncio.create_task(scheduler.run())
+            blocker = blocker_db.engine.connect()
+            try:
+                await asyncio.wait_for(scheduler.leading.wait(), 15)
+                # hold the sessions table, so the next sync pass is still running when the scheduler stops
+                blocker.execute(text("LOCK TABLE peer_session IN ACCESS EXCLUSIVE MODE"))
+                await poll(waiting_on_a_lock, 15, "a sync pass blocked on the table")
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+            finally:
+                blocker.rollback()
+                blocker.close()
+                await asyncio.sleep(0.3)  # let the cancelled futures' callbacks run
+
+        try:
+            asyncio.run(main())
+        finally:
+            blocker_db.close()
+    errors = [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == []
+
+
+# -- rrr-bot run scheduler: restarts --------------------------------------------------------------------------
+
+
+def test_a_reminder_job_survives_a_restart_and_is_sent_once(tmp_path: Path, spawn) -> None:
+    """The first process makes the job and stops before it is due; the second sends it, once.
+
+    The session is added once the first process leads, so its start-up time does not eat into the margin.
+    """
+    data = tmp_path / "data"
+    with Runtime.open(make_settings(data)) as rt:
+        first = spawn("first", data)
+        wait_until(lambda: LEADS in first.stderr(), 30, "the first process to lead")
+        start = starting_in(60 + 8)
+        info, claim = add(rt.sessions, "Restart", start, "slack:C1")
+        wait_until(lambda: claim in job_ids(rt.db), 15, "the reminder job")
+        assert first.stop() == 0
+        assert utcnow() < start - timedelta(minutes=1), "the first process stopped too late for this test"
+        assert reminder_rows(rt.db) == []  # not sent early
+        assert claim in job_ids(rt.db)  # the job outlives its process
+
+        second = spawn("second", data)
+        wait_until(lambda: sent(rt.db, claim), 30, "the reminder after the restart")
+        wait_for_sync_passes(rt.db)
+        assert second.stop() == 0
+
+        rows = reminder_rows(rt.db)
+        assert [(r.key, r.platform, r.channel) for r in rows] == [(claim, "-", None),
+                                                                   (claim + ":slack:C1", "slack", "C1")]
+        assert rows[1].created_at >= start - timedelta(minutes=1)
+        assert claim not in job_ids(rt.db)  # done: the job is gone, and no sync pass made it again
+        assert rt.sessions.get(info.id).title == "Restart"
+    assert LEADS in second.stderr()
+    assert_clean(first.stderr())
+    assert_clean(second.stderr())
+
+
+def test_missed_reminders_are_sent_late_only_before_the_start(tmp_path: Path, spawn) -> None:
+    data = tmp_path / "data"
+    with Runtime.open(make_settings(data)) as rt:
+        # the reminder time of both is already past; "late" has not started yet, "begun" will have by the start-up
+        begun_start, late_start = starting_in(2), starting_in(40)
+        begun, begun_claim = add(rt.sessions, "Begun", begun_start, "slack:C1")
+        late, late_claim = add(rt.sessions, "Late", late_start, "slack:C2")
+        wait_until(lambda: utcnow() > begun_start + timedelta(seconds=0.5), 10, "the first session to begin")
+
+        process = spawn("scheduler", data)
+        wait_until(lambda: sent(rt.db, late_claim), 30, "the late reminder")
+        wait_for_sync_passes(rt.db)
+        assert process.stop() == 0
+
+        [message] = sent(rt.db, late_claim)
+        assert (message.platform, message.channel, message.expires_at) == ("slack", "C2", late_start)
+        assert "Reminder: Late starts in 1 minute" in reply_from_dict(message.payload).as_text()
+        assert reminder_rows(rt.db, f"reminder:{begun.id}:") == []
+        assert not any(job.startswith(f"reminder:{begun.id}:") for job in job_ids(rt.db))
+        assert utcnow() < late_start  # the late one was sent before its session began
+    assert_clean(process.stderr())
+
+
+# -- two processes on PostgreSQL ------------------------------------------------------------------------------
+
+
+def test_two_processes_on_postgresql_one_leads_and_the_other_takes_over(tmp_path: Path, spawn,
+                                                                         postgres_url: str) -> None:
+    with Runtime.open(make_settings(tmp_path / "main", RRR_DATABASE__URL=postgres_url)) as rt:
+        env = {"RRR_DATABASE__URL": postgres_url}
+        processes = [spawn("a", tmp_path / "a", **env), spawn("b", tmp_path / "b", **env)]
+        leader = wait_until(lambda: next((p for p in processes if LEADS in p.stderr()), None), 30,
+                            "one process to lead")
+        standby = processes[1 - processes.index(leader)]
+        # the other one tries for the lock right after printing this, then every 5 s
+        wait_until(lambda: WAITS in standby.stderr(), 30, "the other process to start")
+
+        soon_start, due_start = starting_in(62), starting_in(45)  # reminders due in 2 s, and already
+        _, soon_claim = add(rt.sessions, "Soon", soon_start, "slack:C1")
+        _, due_claim = add(rt.sessions, "Due", due_start, "slack:C2")
+        wait_until(lambda: sent(rt.db, soon_claim) and sent(rt.db, due_claim), 15, "both reminders")
+        assert LEADS not in standby.stderr()  # seconds after its first try, it is still standing by
+        assert standby.popen.poll() is None
+
+        leader.stop(signal.SIGKILL)  # a crash: PostgreSQL frees the advisory lock with the connection
+        killed_at = time.monotonic()
+        wait_until(lambda: LEADS in standby.stderr(), 15, "the standby to take over")
+        assert time.monotonic() - killed_at < 15
+        _, after_claim = add(rt.sessions, "After", starting_in(45), "slack:C3")
+        wait_until(lambda: sent(rt.db, after_claim), 15, "the reminder queued by the new leader")
+        wait_for_sync_passes(rt.db)
+        assert standby.stop() == 0
+
+        for claim, channel in ((soon_claim, "C1"), (due_claim, "C2"), (after_claim, "C3")):
+            assert [m.channel for m in sent(rt.db, claim)] == [channel], claim
+        assert len([r for r in reminder_rows(rt.db) if r.platform != "-"]) == 3
+        assert leader.stderr().count(LEADS) == 1 and standby.stderr().count(LEADS) == 1
+    assert_clean(leader.stderr())
+    assert_clean(standby.stderr())
