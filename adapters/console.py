@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from bot import Bot, Incoming, Reply
-from bot.messages import Actions, Facts, SolutionCard, Text
+from bot.messages import Actions, Facts, Image, SolutionCard, Text
 
 EXIT_WORDS = {"quit", "exit", ":q"}
 
@@ -82,6 +82,8 @@ def render_reply(out: Console, reply: Reply, *, styled: bool) -> None:
         elif isinstance(block, Text) and block.style in ("heading", "muted"):
             style = "bold" if block.style == "heading" else "dim"
             out.print(f"[{style}]{_esc(block.text)}[/{style}]")
+        elif isinstance(block, Image):
+            out.print(f"[dim]{_esc(Reply((block,)).as_text())}[/dim]", highlight=False)
         elif isinstance(block, Facts):
             if block.title:
                 out.print(f"[bold]{_esc(block.title)}[/bold]")

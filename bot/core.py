@@ -14,6 +14,8 @@ from .messages import Action, Incoming, Mention, Reply, Text
 from .metrics import Metrics
 from .replies import answer_reply, cities_reply, city_reply, intro_reply
 from .services import Directory, Introductions, KnowledgeBase, ReceiptBook, Sessions
+from .services.insights import MAX_WEEKS, Insights
+from .services.insights_messages import DEFAULT_WEEKS, coordinator_insights, member_insights
 from .session_commands import RSVP_ACTIONS, USAGE as SESSION_USAGE, ChannelCheck, SessionCommands
 from .text import neutralize_mentions
 
@@ -34,6 +36,7 @@ class Bot:
         self.knowledge = knowledge
         self.intros = intros
         self.sessions = sessions
+        self.insights = Insights(directory, knowledge)
         self.channel_checks: dict[str, ChannelCheck] = {}
         """Adapters register ``platform -> async check(channel_id)`` so commands can refuse unusable channels."""
         self.session_commands = SessionCommands(sessions, self._is_coordinator, self.channel_checks)
@@ -218,6 +221,8 @@ class Bot:
             Command("helpful", "mark an answer helpful", "helpful QUESTION_ID", self._helpful),
             Command("nothelpful", "mark an answer not helpful, saying what was missing",
                     "nothelpful QUESTION_ID [what was missing]", self._not_helpful),
+            Command("insights", "your city's figures per week; coordinators get the whole network, its coverage "
+                    "gaps and charts", "insights [WEEKS]", self._insights),
             Command("unanswered", "questions the knowledge base could not answer", "unanswered", self._unanswered,
                     coordinator_only=True, takes_text=False),
             Command("role", "make a member a coordinator (or back)", "role USER_ID coordinator|member", self._role,
@@ -331,6 +336,20 @@ class Bot:
         lines = [f"- #{q.id} ({q.asked_at:%Y-%m-%d}) {neutralize_mentions(q.text)}" for q in questions]
         return [Reply((Text(f"{len(questions)} recent unanswered question(s):", "heading"), Text("\n".join(lines))))]
 
+    async def _insights(self, ctx: Context) -> list[Reply]:
+        """Coordinators: the network's figures, coverage gaps and charts. Members: their own city's figures only."""
+        m = ctx.message
+        if ctx.rest and not _WEEKS.fullmatch(ctx.rest.strip().lower()) and m.text.strip()[:1] not in "/!":
+            return await self._ask(Context(m, "ask", m.text.strip()))  # "insights from Bilbao on ..." is a question
+        weeks = _weeks(ctx.rest)
+        if await self._is_coordinator(m.platform, m.user, m.roles):
+            return [await asyncio.to_thread(coordinator_insights, self.insights, weeks)]
+        city = await asyncio.to_thread(self.directory.member_city, m.platform, m.user)
+        if city is None:
+            return [Reply.text("Insights show your city's figures, and you are not linked to a city yet: tell me "
+                               "which one with `iam CITY` (e.g. `iam Turin`), then ask for `insights` again.")]
+        return [await asyncio.to_thread(member_insights, self.insights, city, weeks)]
+
     async def _role(self, ctx: Context) -> list[Reply]:
         args = ctx.args()
         if len(args) != 2:
@@ -360,6 +379,20 @@ def _date(text: str):
         raise InvalidInput(f"Give the date as YYYY-MM-DD: `intro pause until 2027-03-01` (got "
                            f"'{neutralize_mentions(value) or 'nothing'}').") from None
     return day.replace(tzinfo=timezone.utc)
+
+
+_WEEKS = re.compile(r"(\d{1,4})(?:\s*w(?:eeks?)?)?")
+
+
+def _weeks(text: str) -> int:
+    """``""`` -> the default; ``8`` or ``8 weeks`` -> 8."""
+    match = _WEEKS.fullmatch(text.strip().lower())
+    if text.strip() and not match:
+        raise InvalidInput("Usage: `insights [WEEKS]`, e.g. `insights 8` for the last eight weeks.")
+    weeks = int(match.group(1)) if match else DEFAULT_WEEKS
+    if not 1 <= weeks <= MAX_WEEKS:
+        raise InvalidInput(f"Give a number of weeks from 1 to {MAX_WEEKS}, e.g. `insights 8`.")
+    return weeks
 
 
 def _int(value: str, what: str) -> int:

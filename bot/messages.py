@@ -8,6 +8,7 @@ own way (Block Kit, embeds, plain text). Proactive messages are :class:`Outgoing
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, Union
@@ -123,7 +124,16 @@ class Mention:
     text: str = ""
 
 
-Block = Union[Text, Facts, SolutionCard, Actions, Time, Mention]
+@dataclass(frozen=True)
+class Image:
+    """A picture (PNG bytes) with its file name and a text alternative; adapters attach it as a file."""
+
+    name: str
+    data: bytes
+    alt: str = ""
+
+
+Block = Union[Text, Facts, SolutionCard, Actions, Time, Mention, Image]
 
 
 @dataclass(frozen=True)
@@ -175,6 +185,8 @@ def _block_text(block: Block) -> str:
         return f"{block.label} {block.at.isoformat()}".strip()
     if isinstance(block, Mention):
         return " ".join([block.text, *(f"@{u}" for u in block.user_ids)]).strip()
+    if isinstance(block, Image):
+        return f"[image: {block.name}, {len(block.data)} bytes]"
     raise TypeError(f"unknown block {block!r}")
 
 
@@ -209,6 +221,8 @@ def reply_to_dict(reply: Reply) -> dict:
             data["at"] = block.at.isoformat()
         elif isinstance(block, Mention):
             data["user_ids"] = list(block.user_ids)
+        elif isinstance(block, Image):
+            data["data"] = base64.b64encode(block.data).decode("ascii")
         blocks.append(data)
     return {"blocks": blocks, "ephemeral": reply.ephemeral, "is_error": reply.is_error, "channel": reply.channel,
             "replace": reply.replace}
@@ -229,6 +243,8 @@ def reply_from_dict(data: dict) -> Reply:
             blocks.append(Time(datetime.fromisoformat(fields["at"]), fields.get("label", "")))
         elif kind == "Mention":
             blocks.append(Mention(tuple(fields["user_ids"]), fields.get("text", "")))
+        elif kind == "Image":
+            blocks.append(Image(fields["name"], base64.b64decode(fields["data"]), fields.get("alt", "")))
         else:
             blocks.append({"Text": Text, "SolutionCard": SolutionCard}[kind](**fields))
     return Reply(tuple(blocks), ephemeral=data.get("ephemeral", False), is_error=data.get("is_error", False),

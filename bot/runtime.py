@@ -55,7 +55,7 @@ class Runtime:
         from .scheduling import Scheduler
 
         return Scheduler(self.db, self.sessions, self.intros, self.settings.sessions, self.settings.intros,
-                         metrics=self.bot.metrics)
+                         metrics=self.bot.metrics, insights=self.bot.insights)
 
     def seed(self, progress=None) -> tuple[tuple[int, int], ImportSummary]:
         """Load the bundled RRR cities and solutions (idempotent: unchanged records are skipped)."""

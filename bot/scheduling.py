@@ -19,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -31,6 +33,8 @@ from .config import IntroSettings, SessionSettings
 from .errors import UserError
 from .metrics import Metrics
 from .services import Introductions
+from .services.insights import Insights
+from .services.insights_messages import queue_digest
 from .services.pulse import queue_pulse
 from .services.sessions import Sessions
 from .store import Database
@@ -40,6 +44,7 @@ log = logging.getLogger(__name__)
 
 JOBS_TABLE = "apscheduler_jobs"
 LOCK_KEY = 0x7272_7262  # "rrrb": the advisory lock every rrr-bot process on one PostgreSQL database competes for
+STOP_GRACE = 10.0  # seconds a stop waits for the jobs in hand
 HORIZON = timedelta(hours=2)  # reminder jobs are created this far ahead, beyond the longest offset
 ROUNDS_FROM = datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc)  # a Monday: rounds fall on the same days whatever
 # the restarts (an interval from a fixed anchor)
@@ -52,6 +57,7 @@ class LeaderLock:
         self.db = db
         self._conn = None
         self._fd: int | None = None
+        self._guard = threading.Lock()  # checks and release may run in two worker threads at once
 
     @property
     def held(self) -> bool:
@@ -59,6 +65,10 @@ class LeaderLock:
 
     def try_acquire(self) -> bool:
         """Take the lock if it is free; never blocks."""
+        with self._guard:
+            return self._try_acquire()
+
+    def _try_acquire(self) -> bool:
         if self.held:
             return True
         if self.db.dialect == "postgresql":
@@ -87,6 +97,10 @@ class LeaderLock:
 
     def still_held(self) -> bool:
         """False when the lock was lost (PostgreSQL restarted or the connection broke: the server freed it)."""
+        with self._guard:
+            return self._still_held()
+
+    def _still_held(self) -> bool:
         if self._conn is None:
             return self._fd is not None
         try:
@@ -110,6 +124,10 @@ class LeaderLock:
                 pass
 
     def release(self) -> None:
+        with self._guard:
+            self._release()
+
+    def _release(self) -> None:
         if self._conn is not None:
             try:
                 self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
@@ -135,6 +153,7 @@ class JobContext:
     intros: Introductions
     settings: SessionSettings
     scheduler: object  # the running AsyncIOScheduler
+    insights: Insights | None = None
 
 
 #: The leader's services, for APScheduler's module-level job functions (None when this process is not the leader).
@@ -146,13 +165,15 @@ class Scheduler:
 
     def __init__(self, db: Database, sessions: Sessions, intros: Introductions, settings: SessionSettings,
                  intro_settings: IntroSettings | None = None, *, retry_seconds: float = 5.0,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, insights: Insights | None = None) -> None:
         self.db = db
         self.sessions = sessions
         self.intros = intros
         self.settings = settings
         self.intro_settings = intro_settings or IntroSettings()
         self.metrics = metrics
+        self.insights = insights
+        self._executor = None  # the job thread pool of the current lead
         self.retry_seconds = retry_seconds
         self.lock = LeaderLock(db)
         self.leading = asyncio.Event()
@@ -177,7 +198,7 @@ class Scheduler:
         global _ACTIVE
         log.info("this process runs the scheduler")
         scheduler = self._build()
-        _ACTIVE = JobContext(self.sessions, self.intros, self.settings, scheduler)
+        _ACTIVE = JobContext(self.sessions, self.intros, self.settings, scheduler, self.insights)
         if self.metrics is not None:
             self.metrics.scheduler_leader.set(1)
             scheduler.add_listener(self._observe, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
@@ -190,6 +211,12 @@ class Scheduler:
             self.leading.clear()
             if self.metrics is not None:
                 self.metrics.scheduler_leader.set(0)
+            if scheduler.running:
+                scheduler.pause()  # no new job starts; the ones running finish before the lock is let go
+            try:
+                await asyncio.wait_for(asyncio.to_thread(self._executor.shutdown, True), STOP_GRACE)
+            except (asyncio.CancelledError, asyncio.TimeoutError):  # the claims still keep the work single
+                log.warning("stopped before the running jobs finished")
             _ACTIVE = None
             scheduler.shutdown(wait=False)
             try:
@@ -203,12 +230,16 @@ class Scheduler:
             self.metrics.scheduler_lag.set(max((utcnow() - event.scheduled_run_time).total_seconds(), 0.0))
 
     def _build(self):
+        from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
         from apscheduler.triggers.cron import CronTrigger
 
+        # Jobs run in a pool of our own, so a stop can wait for them (the asyncio executor would cancel them).
+        self._executor = ThreadPoolExecutor(max_workers=4)
         scheduler = AsyncIOScheduler(jobstores={"default": SQLAlchemyJobStore(engine=self.db.engine,
                                                                               tablename=JOBS_TABLE)},
+                                     executors={"default": self._executor},
                                      job_defaults={"coalesce": True, "max_instances": 1}, timezone=timezone.utc)
         hour, minute = (int(x) for x in self.settings.pulse_time.split(":"))
         scheduler.add_job(f"{__name__}:sync_reminders", "interval", seconds=self.settings.sync_seconds,
@@ -297,11 +328,21 @@ def run_intro_round() -> int:
 
 
 def send_pulse() -> int:
-    """Queue the weekly network pulse to the coordinators' channels."""
+    """Queue the weekly network pulse, and the insights digest with its charts, to the coordinators' channels."""
     ctx = _ACTIVE
     if ctx is None or not ctx.settings.pulse_channels:
         return 0
-    return queue_pulse(ctx.sessions, ctx.intros.knowledge, ctx.settings.pulse_channels, utcnow())
+    return weekly_pulse(ctx.sessions, ctx.intros.knowledge, ctx.insights, ctx.settings.pulse_channels, utcnow())
+
+
+def weekly_pulse(sessions: Sessions, knowledge, insights: Insights | None, channels: Mapping[str, str],
+                 now: datetime) -> int:
+    """The pulse (new solutions, unanswered questions, next sessions) and the insights digest with its charts,
+    each queued once per ISO week to every channel; returns the messages queued."""
+    queued = queue_pulse(sessions, knowledge, channels, now)
+    if insights is not None:
+        queued += queue_digest(insights, sessions.outbox, channels, now)
+    return queued
 
 
 __all__ = ["JOBS_TABLE", "JobContext", "LeaderLock", "Scheduler"]

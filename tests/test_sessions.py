@@ -133,8 +133,6 @@ def test_editing_only_the_title_of_a_session_that_has_begun_works(runtime: Runti
         sessions.edit(info.id, {"start": "2027-03-19T15:00"}, now=later)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Sessions._apply validates a kept start against the first NON-skipped "
-                   "occurrence, so after skip_next of the first occurrence any edit says the start is in the past")
 def test_editing_the_title_after_skipping_the_first_occurrence(runtime: Runtime) -> None:
     sessions = runtime.sessions
     info = add(sessions)
@@ -253,8 +251,6 @@ def test_due_reminders_window(runtime: Runtime, reminders: list[int], before: ti
     assert due(runtime.sessions, FIRST - before) == [(info.id, FIRST_KEY, o, s) for o, s in expected]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Sessions.due_reminders looks for occurrences in [now, now + longest), "
-                   "so a reminder is not due at the exact instant reminder_times gives for it (start - offset)")
 def test_a_reminder_is_due_at_its_exact_time(runtime: Runtime) -> None:
     info = add(runtime.sessions, reminders=[15])
     [(send_at, session_id, key, offset)] = runtime.sessions.reminder_times(FIRST - timedelta(hours=1),
@@ -295,8 +291,7 @@ def test_the_24h_reminder_alone_when_the_bot_runs(runtime: Runtime) -> None:
 
 
 @pytest.mark.parametrize("offset, heading", [
-    pytest.param(1, "Reminder: Working group starts in 1 minute", marks=pytest.mark.xfail(
-        strict=True, reason="BUG: sessions._minutes(1) gives '1 minutes' (no singular)")),
+    (1, "Reminder: Working group starts in 1 minute"),
     (15, "Reminder: Working group starts in 15 minutes"),
     (60, "Reminder: Working group starts in 1 hour"),
     (120, "Reminder: Working group starts in 2 hours"),

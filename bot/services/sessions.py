@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import func
@@ -251,7 +251,9 @@ class Sessions:
             if not info.reminders:
                 continue
             longest = timedelta(minutes=max(info.reminders))
-            for occ in info.schedule.between(now, now + longest):
+            # occurrences in (now, now + longest]: a reminder is due at exactly start - offset, and none once begun
+            tick = timedelta(microseconds=1)
+            for occ in info.schedule.between(now + tick, now + longest + tick):
                 offsets = [o for o in info.reminders if occ.start_utc - timedelta(minutes=o) <= now]
                 if offsets:
                     latest = min(offsets)
@@ -374,7 +376,9 @@ class Sessions:
         schedule = Schedule(start=start, tz=tz, duration=timedelta(minutes=duration), rule=rule, count=count,
                             until=until, skipped=frozenset(datetime.fromisoformat(s) for s in row.skipped))
         # An edit that keeps the start may keep a first occurrence in the past; the rest is checked all the same.
-        schedule.validate(now if check_start else schedule.first().start_utc - timedelta(seconds=1))
+        # (its own start, not the first date left after skipping: skipping the first date must not block edits)
+        schedule.validate(now if check_start else replace(schedule, skipped=frozenset()).first().start_utc
+                          - timedelta(seconds=1))
         channels = [str(c).strip() for c in values["channels"] or ()]  # type: ignore[union-attr]
         bad = [c for c in channels if not CHANNEL.match(c)]
         if bad:
@@ -423,7 +427,7 @@ def _minutes(offset: int) -> str:
     if offset % 60 == 0:
         hours = offset // 60
         return f"{hours} hour" + ("s" if hours != 1 else "")
-    return f"{offset} minutes"
+    return f"{offset} minute" + ("s" if offset != 1 else "")
 
 
 __all__ = ["DueReminder", "EDITABLE", "MAX_OCCURRENCES", "STATUSES", "SessionInfo", "Sessions"]
