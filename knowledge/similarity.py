@@ -44,21 +44,36 @@ def city_similarity(vectors: np.ndarray, owners: Sequence[int], n_cities: int, t
         rows = idx[:, s]
         slots[s, rows >= 0] = vectors[rows[rows >= 0]]
     # Running top-k over the width*width slot pairs: one (n x n) matrix product at a time, so no
-    # (n*width)^2 matrix is built, copied or transposed; strict ">" keeps the earliest pair on ties.
+    # (n*width)^2 matrix is built, copied or transposed; strict ">" keeps the earliest pair on ties. The updates
+    # are in place (copyto with a mask) on small index types: the loop is bound by memory traffic.
     k = min(top, width * width)
-    values = np.full((k, n_cities, n_cities), -np.inf, dtype=np.float32)
-    best = np.zeros((k, n_cities, n_cities), dtype=np.int64)
-    block = np.empty((n_cities, n_cities), dtype=np.float32)
+    shape = (n_cities, n_cities)
+    values = np.full((k, *shape), -np.inf, dtype=np.float32)
+    best = np.zeros((k, *shape), dtype=np.int16 if width * width < 2 ** 15 else np.int64)
+    block = np.empty(shape, dtype=np.float32)
+    carry, carry_index = np.empty(shape, dtype=np.float32), np.empty(shape, dtype=best.dtype)
+    spill, spill_index = np.empty(shape, dtype=np.float32), np.empty(shape, dtype=best.dtype)
+    better = np.empty(shape, dtype=bool)
     for s in range(width):
         for t in range(width):
             np.matmul(slots[s], slots[t].T, out=block)
-            block[~present_slot[s], :] = -np.inf
-            block[:, ~present_slot[t]] = -np.inf
-            x, xi = block, np.full((n_cities, n_cities), s * width + t, dtype=np.int64)
-            for level in range(k):
-                better = x > values[level]
-                x, values[level] = np.where(better, values[level], x), np.where(better, x, values[level])
-                xi, best[level] = np.where(better, best[level], xi), np.where(better, xi, best[level])
+            if not present_slot[s].all():
+                block[~present_slot[s], :] = -np.inf
+            if not present_slot[t].all():
+                block[:, ~present_slot[t]] = -np.inf
+            np.copyto(carry, block)
+            carry_index.fill(s * width + t)
+            for level in range(k):  # insert the carried value; what it displaces moves down a level
+                np.greater(carry, values[level], out=better)
+                if level + 1 < k:
+                    np.copyto(spill, values[level])
+                    np.copyto(spill_index, best[level])
+                np.copyto(values[level], carry, where=better)
+                np.copyto(best[level], carry_index, where=better)
+                if level + 1 < k:
+                    np.copyto(carry, spill, where=better)
+                    np.copyto(carry_index, spill_index, where=better)
+    best = best.astype(np.int64)
     values = np.moveaxis(values, 0, 2)
     best = np.moveaxis(best, 0, 2)
     present = np.isfinite(values)

@@ -54,7 +54,7 @@ class Directory:
 
     def city_names(self) -> list[str]:
         with self.db.session() as session:
-            return [c.name for c in Cities(session).all()]
+            return Cities(session).names()
 
     def import_cities(self, records: list[CityRecord]) -> tuple[int, int]:
         """Insert or update every city (and its contacts) in one transaction; return (created, updated)."""

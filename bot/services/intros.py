@@ -156,7 +156,9 @@ class Introductions:
         with self.db.session() as session:
             city_names = dict(session.exec(select(City.id, City.name)).all())
             followup_at = now + timedelta(days=self.settings.followup_days)
-            ids = session.execute(insert(Introduction).returning(Introduction.id, sort_by_parameter_order=True), [
+            # Core inserts on the tables (not the ORM's per-row bulk path): a round writes thousands of rows
+            intro_table, link_table = Introduction.__table__, IntroductionMember.__table__  # type: ignore[attr-defined]
+            ids = session.execute(insert(intro_table).returning(intro_table.c.id, sort_by_parameter_order=True), [
                 {"created_at": now, "cities": list(g.cities), "score": g.score, "followup_at": followup_at,
                  "shared": [{"a": s.a, "b": s.b, "similarity": s.similarity} for s in g.shared]} for g in groups
             ]).scalars().all()
@@ -164,7 +166,7 @@ class Introductions:
                     for intro_id, group in zip(ids, groups)]
             links = [{"introduction_id": intro_id, "member_id": m.id} for intro_id, _, members in made for m in members]
             if links:
-                session.execute(insert(IntroductionMember), links)
+                session.execute(insert(link_table), links)
         messages = []
         for intro_id, group, members in made:
             messages += self._addressed(f"intro:{intro_id}", members,

@@ -143,7 +143,7 @@ class StoredOutbox:
                                     "not_before": not_before or now, "attempts": 0, "last_error": ""}
             try:
                 if fresh:  # one multi-row INSERT: a round queues thousands of messages
-                    session.execute(insert(OutboxMessage), list(fresh.values()))
+                    session.execute(insert(OutboxMessage.__table__), list(fresh.values()))  # type: ignore[attr-defined]
             except IntegrityError:  # another process queued some of them meanwhile: fall back to one by one
                 session.rollback()
                 return sum(self.enqueue(k, p, r, users=u, not_before=n) for k, p, r, u, n in messages)

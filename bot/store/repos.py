@@ -26,6 +26,10 @@ class Cities:
     def all(self) -> list[City]:
         return list(self.session.exec(select(City).order_by(City.name)))
 
+    def names(self) -> list[str]:
+        """Every city's name, in the order of :meth:`all` (plain column: read by every round of introductions)."""
+        return list(self.session.exec(select(City.name).order_by(City.name)).all())
+
     def by_key(self, name: str) -> City | None:
         return self.session.exec(select(City).where(City.key == fold(name))).first()
 
