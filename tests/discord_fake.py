@@ -3,9 +3,16 @@
 It plays both parts of Discord the real ``discord.py`` client talks to:
 
 - the REST API under ``/api/v10`` (``discord.http.Route.BASE``): login (``GET /users/@me``), application info,
-  command sync, messages, channels, interaction callbacks and webhook follow-ups. Every request is recorded
+  command sync, messages, channels, interaction callbacks and webhook follow-ups, guild scheduled events. A
+  component interaction answered with UPDATE_MESSAGE (or a deferred update, then an edit of ``@original``) changes
+  the clicked message in place, as Discord does; :meth:`FakeDiscord.refuse` makes a route answer an error. Every
+  request is recorded
   (method, path, route name, query, JSON body, headers); a route the fake does not know is answered 404, logged
-  loudly and kept in :attr:`FakeDiscord.unknown` so a test can fail on it;
+  loudly and kept in :attr:`FakeDiscord.unknown` so a test can fail on it. A message sent with files comes as
+  ``multipart/form-data`` (``payload_json`` plus ``files[N]`` parts, as discord.py sends them): its JSON is the
+  recorded body and its files are kept in :attr:`Request.files` (:class:`Attachment`: filename, bytes, size,
+  description); the message Discord returns lists them as attachments. More than 10 files, or a file over
+  :data:`MAX_FILE_BYTES`, is refused as Discord refuses it;
 - the gateway websocket (``DiscordWebSocket.DEFAULT_GATEWAY``): HELLO -> IDENTIFY -> READY -> GUILD_CREATE, then
   whatever dispatch events a test pushes (``MESSAGE_CREATE``, ``INTERACTION_CREATE``) with increasing sequence
   numbers. Heartbeats (op 1) are answered with op 11 and counted.
@@ -53,6 +60,7 @@ GUILD_ID = 1200000000000000001
 GENERAL_CHANNEL_ID = 1200000000000000002
 NETWORK_CHANNEL_ID = 1200000000000000003
 COORDINATOR_ROLE_ID = 1200000000000000004
+READONLY_CHANNEL_ID = 1200000000000000005  # #announcements: @everyone (so the bot) may read, not send
 DM_CHANNEL_ID = 1200000000000000009
 MEMBER_ID = 1300000000000000001
 COORDINATOR_ID = 1300000000000000002
@@ -64,6 +72,13 @@ PING, APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 1, 2,
 CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE = 4, 5, 6, 7
 AUTOCOMPLETE_RESULT, MODAL = 8, 9
 EPHEMERAL = 64
+#: Discord's limits for attachments: files per message, and bytes per file (no boosts).
+MAX_FILES = 10
+MAX_FILE_BYTES = 10 * 1024 * 1024
+#: Permission bits (Discord's numbers).
+MANAGE_EVENTS = 1 << 33
+CREATE_EVENTS = 1 << 44
+BASE_PERMISSIONS = 0x4000 | 0x800 | 0x400 | 0x80000000
 
 
 # -- waiting ---------------------------------------------------------------------------------------------------------
@@ -163,10 +178,11 @@ PEOPLE = {MEMBER_ID: ("member", ()), COORDINATOR_ID: ("coordinator", (COORDINATO
           PEER_ID: ("peer", ()), OTHER_BOT_ID: ("otherbot", ())}
 
 
-def text_channel(channel_id: int, name: str, position: int = 0) -> dict[str, Any]:
+def text_channel(channel_id: int, name: str, position: int = 0,
+                 overwrites: Iterable[Mapping[str, Any]] = ()) -> dict[str, Any]:
     return {"id": str(channel_id), "type": 0, "guild_id": str(GUILD_ID), "name": name, "position": position,
-            "permission_overwrites": [], "nsfw": False, "parent_id": None, "topic": None, "last_message_id": None,
-            "rate_limit_per_user": 0, "flags": 0}
+            "permission_overwrites": [dict(o) for o in overwrites], "nsfw": False, "parent_id": None, "topic": None,
+            "last_message_id": None, "rate_limit_per_user": 0, "flags": 0}
 
 
 def role(role_id: int, name: str, position: int, permissions: int) -> dict[str, Any]:
@@ -193,7 +209,9 @@ def guild_create() -> dict[str, Any]:
         "emojis": [], "stickers": [], "soundboard_sounds": [], "stage_instances": [], "guild_scheduled_events": [],
         "threads": [], "voice_states": [], "presences": [],
         "channels": [text_channel(GENERAL_CHANNEL_ID, "general", 0),
-                     text_channel(NETWORK_CHANNEL_ID, "peer-network", 1)],
+                     text_channel(NETWORK_CHANNEL_ID, "peer-network", 1),
+                     text_channel(READONLY_CHANNEL_ID, "announcements", 2,
+                                  [{"id": str(GUILD_ID), "type": 0, "allow": "0", "deny": str(0x800)}])],
         "members": members, "member_count": len(members), "large": False, "unavailable": False,
         "joined_at": now_iso(), "lazy": True,
     }
@@ -224,8 +242,10 @@ def message_create(content: str, *, author_id: int = MEMBER_ID, channel_id: int 
 
 
 def interaction(kind: int, data: Mapping[str, Any], *, user_id: int = MEMBER_ID, channel_id: int = GENERAL_CHANNEL_ID,
-                message: Mapping[str, Any] | None = None, roles: Iterable[int] | None = None) -> dict[str, Any]:
-    """An INTERACTION_CREATE payload of type ``kind`` from ``user_id`` in the guild channel ``channel_id``."""
+                message: Mapping[str, Any] | None = None, roles: Iterable[int] | None = None,
+                app_permissions: int = BASE_PERMISSIONS) -> dict[str, Any]:
+    """An INTERACTION_CREATE payload of type ``kind`` from ``user_id`` in the guild channel ``channel_id``;
+    ``app_permissions`` are the bot's permissions there (add :data:`MANAGE_EVENTS` to let it create events)."""
     name, default_roles = PEOPLE.get(user_id, (f"user{user_id}", ()))
     payload: dict[str, Any] = {
         "id": str(snowflake()), "application_id": str(APP_ID), "type": kind, "token": f"itoken-{next(_counter)}",
@@ -234,7 +254,7 @@ def interaction(kind: int, data: Mapping[str, Any], *, user_id: int = MEMBER_ID,
         "guild": {"id": str(GUILD_ID), "locale": "en-US", "features": []},
         "member": dict(member(user_id, name, roles=default_roles if roles is None else roles),
                        permissions=str(0x4000 | 0x800 | 0x400 | 0x80000000)),
-        "data": dict(data), "app_permissions": str(0x4000 | 0x800 | 0x400 | 0x80000000), "locale": "en-US",
+        "data": dict(data), "app_permissions": str(app_permissions), "locale": "en-US",
         "guild_locale": "en-US", "entitlements": [], "authorizing_integration_owners": {"0": str(GUILD_ID)},
         "context": 0, "attachment_size_limit": 10 * 1024 * 1024,
     }
@@ -302,6 +322,25 @@ def modal_submit_data(modal: Mapping[str, Any], values: Mapping[str, str]) -> di
 # -- the recorded traffic --------------------------------------------------------------------------------------------
 
 @dataclass
+class Attachment:
+    """A file part of a multipart request: its form field (``files[N]``), file name, bytes and the description
+    (alt text) the JSON part gives it."""
+
+    field: str
+    filename: str
+    data: bytes
+    content_type: str = ""
+    description: str | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        return f"<attachment {self.filename!r} {self.size} bytes>"
+
+
+@dataclass
 class Request:
     """One REST request the fake received."""
 
@@ -315,6 +354,7 @@ class Request:
     status: int = 200
     response: Any = None
     at: float = field(default_factory=time.monotonic)
+    files: list[Attachment] = field(default_factory=list)
 
     @property
     def body(self) -> dict[str, Any]:
@@ -343,9 +383,14 @@ class Request:
             parts += [f"{f.get('name')}: {f.get('value')}" for f in embed.get("fields") or ()]
         return "\n".join(p for p in parts if p)
 
+    @property
+    def filenames(self) -> list[str]:
+        return [f.filename for f in self.files]
+
     def __repr__(self) -> str:
         text = json.dumps(self.json, ensure_ascii=False, default=str) if self.json is not None else ""
-        return f"<{self.method} {self.path} -> {self.status} {text[:500]}{'...' if len(text) > 500 else ''}>"
+        files = f" files={self.files}" if self.files else ""
+        return f"<{self.method} {self.path} -> {self.status} {text[:500]}{'...' if len(text) > 500 else ''}{files}>"
 
 
 #: (method, pattern, route name). Patterns are matched against the path after ``/api/v10``.
@@ -370,6 +415,7 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("GET", r"^/webhooks/(?P<app>\d+)/(?P<token>[^/]+)/messages/(?P<message>@original|\d+)$", "get_followup"),
         ("DELETE", r"^/webhooks/(?P<app>\d+)/(?P<token>[^/]+)/messages/(?P<message>@original|\d+)$",
          "delete_followup"),
+        ("POST", r"^/guilds/(?P<guild>\d+)/scheduled-events$", "create_scheduled_event"),
     ]
 ]
 
@@ -401,7 +447,11 @@ class FakeDiscord:
         self._session_id = ""
         self._events: list[tuple[int, str, Any]] = []  # (seq, event, data) of the current session, for RESUME
         self._replay_from: int | None = None
-        self.messages: dict[int, dict[str, Any]] = {}  # every message the bot created, by id
+        self.messages: dict[int, dict[str, Any]] = {}  # every message the bot created, by id (as edited since)
+        self.interactions: dict[str, dict[str, Any]] = {}  # every interaction pushed, by id and by token
+        self._answered: dict[str, int] = {}  # interaction token -> type of its callback
+        self.scheduled_events: list[dict[str, Any]] = []  # events the bot created
+        self._refusals: dict[str, list[tuple[int, dict[str, Any]]]] = {}
         self.commands: dict[str, dict[str, Any]] = {}  # synced commands, by name
         self._lock = threading.Lock()
         self._sockets: list[web.WebSocketResponse] = []
@@ -569,14 +619,16 @@ class FakeDiscord:
     def send_interaction(self, kind: int, data: Mapping[str, Any], **kw: Any) -> dict[str, Any]:
         """Dispatch an INTERACTION_CREATE (see :func:`interaction`); returns the interaction payload."""
         payload = interaction(kind, data, **kw)
+        with self._lock:
+            self.interactions[payload["id"]] = self.interactions[payload["token"]] = payload
         self.dispatch("INTERACTION_CREATE", payload)
         return payload
 
-    def slash(self, name: str, options: Mapping[str, str] | None = None, **kw: Any) -> dict[str, Any]:
-        """Invoke the slash command ``name`` with string ``options``."""
+    def slash(self, name: str, options: Mapping[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        """Invoke the slash command ``name`` with ``options`` (strings; ints and bools are sent with their types)."""
         command = self.commands.get(name, {})
         data = {"id": command.get("id", str(snowflake())), "name": name, "type": 1, "guild_id": str(GUILD_ID),
-                "options": [{"name": k, "type": 3, "value": v} for k, v in (options or {}).items()]}
+                "options": [{"name": k, "type": _option_type(v), "value": v} for k, v in (options or {}).items()]}
         return self.send_interaction(APPLICATION_COMMAND, data, **kw)
 
     def autocomplete(self, name: str, focused: str, value: str, others: Mapping[str, str] | None = None,
@@ -629,11 +681,12 @@ class FakeDiscord:
     async def _rest(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["tail"]
         body: Any = None
+        files: list[Attachment] = []
         raw = await request.read()
         if raw:
             ctype = request.headers.get("Content-Type", "")
             if ctype.startswith("multipart/"):
-                body = await self._multipart_json(request, raw)
+                body, files = _multipart(ctype, raw)
             else:
                 try:
                     body = json.loads(raw)
@@ -643,17 +696,27 @@ class FakeDiscord:
             match = pattern.match(path)
             if match and method == request.method:
                 record = Request(request.method, path, name, match.groupdict(), dict(request.query), body,
-                                 dict(request.headers))
+                                 dict(request.headers), files=files)
                 break
         else:
             record = Request(request.method, path, "?", {}, dict(request.query), body, dict(request.headers),
                              status=404)
             self._unknown(record)
             return json_response({"message": "404: Not Found", "code": 0}, 404)
+        with self._lock:
+            refusals = self._refusals.get(name)
+            refusal = refusals.pop(0) if refusals else None
         if name not in ("callback", "followup", "edit_followup", "get_followup", "delete_followup") and \
                 request.headers.get("Authorization") != f"Bot {self.token}":
             record.status = 401
             record.response = {"message": "401: Unauthorized", "code": 0}
+        elif refusal is not None:
+            record.status, record.response = refusal
+        elif len(files) > MAX_FILES:
+            record.status, record.response = 400, {"message": "Invalid Form Body", "code": 50035, "errors": {
+                "files": {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 10 or fewer in length."}]}}}
+        elif any(f.size > MAX_FILE_BYTES for f in files):
+            record.status, record.response = 413, {"message": "Request entity too large", "code": 40005}
         else:
             record.status, record.response = getattr(self, f"_r_{name}")(record)
         with self._lock:
@@ -661,13 +724,6 @@ class FakeDiscord:
         if record.status == 204:
             return web.Response(status=204)
         return json_response(record.response, record.status)
-
-    @staticmethod
-    async def _multipart_json(request: web.Request, raw: bytes) -> Any:
-        # discord.py sends multipart only with files; the JSON part is ``payload_json``.
-        text = raw.decode("utf-8", "replace")
-        match = re.search(r'name="payload_json"\r\n(?:[^\r\n]+\r\n)*\r\n(.*?)\r\n--', text, re.S)
-        return json.loads(match.group(1)) if match else text
 
     def _r_me(self, r: Request) -> tuple[int, Any]:
         return 200, dict(BOT_USER, verified=True, mfa_enabled=False, locale="en-US", email=None)
@@ -715,13 +771,23 @@ class FakeDiscord:
     def _r_global_commands(self, r: Request) -> tuple[int, Any]:
         return 200, [c for c in self.commands.values() if not c.get("guild_id")]
 
-    def _message(self, channel_id: int | str, body: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
-        """The message object Discord returns for ``body`` (and remembers, so a test can click its buttons)."""
+    def _message(self, channel_id: int | str, body: Mapping[str, Any], files: Iterable[Attachment] = (),
+                 **extra: Any) -> dict[str, Any]:
+        """The message object Discord returns for ``body`` with ``files`` (and remembers, so a test can click its
+        buttons)."""
         reference = body.get("message_reference")
+        attachments = []
+        for f in files:
+            attachment_id = snowflake()
+            url = f"https://cdn.discordapp.com/attachments/{channel_id}/{attachment_id}/{f.filename}"
+            attachments.append({"id": str(attachment_id), "filename": f.filename, "size": f.size, "url": url,
+                                "proxy_url": url.replace("cdn.discordapp.com", "media.discordapp.net"),
+                                "content_type": "image/png" if f.filename.endswith(".png") else f.content_type,
+                                "description": f.description})
         message = {
             "id": str(snowflake()), "channel_id": str(channel_id), "author": BOT_USER,
             "content": body.get("content") or "", "timestamp": now_iso(), "edited_timestamp": None, "tts": False,
-            "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": [],
+            "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": attachments,
             "embeds": body.get("embeds") or [], "components": body.get("components") or [], "pinned": False,
             "type": 19 if reference else 0, "flags": int(body.get("flags") or 0),
         }
@@ -735,7 +801,7 @@ class FakeDiscord:
         return message
 
     def _r_create_message(self, r: Request) -> tuple[int, Any]:
-        return 200, self._message(r.params["channel"], r.body)
+        return 200, self._message(r.params["channel"], r.body, r.files)
 
     def _r_channel(self, r: Request) -> tuple[int, Any]:
         channel_id = int(r.params["channel"])
@@ -753,6 +819,17 @@ class FakeDiscord:
         return 200, {"id": str(DM_CHANNEL_ID), "type": 1, "recipients": [user(int(r.body["recipient_id"]), "x")],
                      "last_message_id": None}
 
+    def _edit(self, original: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Change the bot's message ``original`` in place (same id), as an edit does; returns it as it is now."""
+        with self._lock:
+            message = self.messages.setdefault(int(original["id"]), dict(original))
+            for key in ("content", "embeds", "components", "flags"):
+                if key in changes:
+                    message[key] = changes[key] if changes[key] is not None else ("" if key == "content" else [])
+            if changes:
+                message["edited_timestamp"] = now_iso()
+            return dict(message)
+
     def _r_callback(self, r: Request) -> tuple[int, Any]:
         kind = r.body.get("type")
         data = r.data
@@ -760,8 +837,18 @@ class FakeDiscord:
             "id": r.params["interaction"], "type": 2,
             "response_message_loading": kind == DEFERRED_CHANNEL_MESSAGE,
             "response_message_ephemeral": bool(int(data.get("flags") or 0) & EPHEMERAL)}}
-        if kind in (CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, UPDATE_MESSAGE, DEFERRED_UPDATE):
-            message = self._message(GENERAL_CHANNEL_ID, data, webhook_id=str(APP_ID), application_id=str(APP_ID))
+        with self._lock:
+            payload = self.interactions.get(r.params["interaction"]) or {}
+            self._answered[r.params["token"]] = kind
+        original = payload.get("message")
+        if kind in (UPDATE_MESSAGE, DEFERRED_UPDATE) and original:
+            # The clicked message itself: changed now (UPDATE_MESSAGE) or by a later edit of @original.
+            message = self._edit(original, data if kind == UPDATE_MESSAGE else {})
+            answer["interaction"]["response_message_id"] = message["id"]
+            answer["resource"] = {"type": kind, "message": message}
+        elif kind in (CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, UPDATE_MESSAGE, DEFERRED_UPDATE):
+            message = self._message(GENERAL_CHANNEL_ID, data, r.files, webhook_id=str(APP_ID),
+                                    application_id=str(APP_ID))
             answer["interaction"]["response_message_id"] = message["id"]
             answer["resource"] = {"type": kind, "message": message}
         elif kind == MODAL:
@@ -769,10 +856,44 @@ class FakeDiscord:
         return 200, answer
 
     def _r_followup(self, r: Request) -> tuple[int, Any]:
-        return 200, self._message(GENERAL_CHANNEL_ID, r.body, webhook_id=str(APP_ID), application_id=str(APP_ID))
+        return 200, self._message(GENERAL_CHANNEL_ID, r.body, r.files, webhook_id=str(APP_ID),
+                                  application_id=str(APP_ID))
 
     def _r_edit_followup(self, r: Request) -> tuple[int, Any]:
-        return 200, self._message(GENERAL_CHANNEL_ID, r.body, webhook_id=str(APP_ID), application_id=str(APP_ID))
+        with self._lock:
+            payload = self.interactions.get(r.params["token"]) or {}
+            answered = self._answered.get(r.params["token"])
+        if r.params["message"] == "@original" and answered in (UPDATE_MESSAGE, DEFERRED_UPDATE) and \
+                payload.get("message"):
+            return 200, self._edit(payload["message"], r.body)  # the clicked message, edited in place
+        return 200, self._message(GENERAL_CHANNEL_ID, r.body, r.files, webhook_id=str(APP_ID),
+                                  application_id=str(APP_ID))
+
+    def _r_create_scheduled_event(self, r: Request) -> tuple[int, Any]:
+        body = r.body
+        missing = [k for k in ("name", "scheduled_start_time", "privacy_level", "entity_type") if k not in body]
+        if body.get("entity_type") == 3:  # external: a location and an end are required
+            missing += [k for k in ("scheduled_end_time",) if k not in body]
+            if not (body.get("entity_metadata") or {}).get("location"):
+                missing.append("entity_metadata.location")
+        if missing:
+            return 400, {"message": "Invalid Form Body", "code": 50035, "errors": {k: {} for k in missing}}
+        event = {"id": str(snowflake()), "guild_id": r.params["guild"], "channel_id": None,
+                 "creator_id": str(BOT_ID), "creator": BOT_USER, "name": body["name"],
+                 "description": body.get("description"), "scheduled_start_time": body["scheduled_start_time"],
+                 "scheduled_end_time": body.get("scheduled_end_time"), "privacy_level": body["privacy_level"],
+                 "status": 1, "entity_type": body["entity_type"], "entity_id": None,
+                 "entity_metadata": body.get("entity_metadata"), "user_count": 0, "image": None,
+                 "recurrence_rule": None}
+        with self._lock:
+            self.scheduled_events.append(event)
+        return 200, event
+
+    def refuse(self, route: str, status: int = 403, code: int = 50013, message: str = "Missing Permissions",
+               times: int = 1) -> None:
+        """Answer the next ``times`` requests of ``route`` with ``status`` and Discord's error body."""
+        with self._lock:
+            self._refusals.setdefault(route, []).extend([(status, {"message": message, "code": code})] * times)
 
     def _r_get_followup(self, r: Request) -> tuple[int, Any]:
         return 200, self._message(GENERAL_CHANNEL_ID, {}, webhook_id=str(APP_ID), application_id=str(APP_ID))
@@ -836,3 +957,42 @@ class FakeDiscord:
     def replies_to(self, message_payload: Mapping[str, Any]) -> list[Request]:
         return [r for r in self.calls("create_message")
                 if str((r.body.get("message_reference") or {}).get("message_id")) == message_payload["id"]]
+
+
+def _multipart(content_type: str, raw: bytes) -> tuple[Any, list[Attachment]]:
+    """A ``multipart/form-data`` body as discord.py sends it: the JSON of ``payload_json`` and the ``files[N]``
+    parts, each given the description its entry of the JSON's ``attachments`` holds (by index)."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+    payload: Any = None
+    files: list[Attachment] = []
+    for part in message.iter_parts():
+        name = str(part.get_param("name", header="content-disposition") or "")
+        data = part.get_payload(decode=True) or b""
+        if name == "payload_json":
+            try:
+                payload = json.loads(data)
+            except ValueError:
+                payload = data.decode("utf-8", "replace")
+        elif name.startswith("files["):
+            files.append(Attachment(name, str(part.get_filename() or ""), data, part.get_content_type()))
+    described = {str(a.get("id")): a for a in (payload or {}).get("attachments") or () if isinstance(a, dict)} \
+        if isinstance(payload, dict) else {}
+    for f in files:
+        entry = described.get(f.field[len("files["):-1])
+        if entry is not None:
+            f.description = entry.get("description")
+    return payload, files
+
+
+def _option_type(value: Any) -> int:
+    """The application command option type Discord gives a value: BOOLEAN 5, INTEGER 4, NUMBER 10, else STRING 3."""
+    if isinstance(value, bool):
+        return 5
+    if isinstance(value, int):
+        return 4
+    if isinstance(value, float):
+        return 10
+    return 3

@@ -5,6 +5,10 @@ It plays every part of Slack the adapter talks to:
 - the Web API (``POST``/``GET /api/<method>``), answering like Slack and recording every call with its method,
   merged parameters (query string, form or JSON body, as ``slack_sdk`` sends them), raw body and headers;
 - ``response_url`` endpoints (``POST /response/<name>``) that record what Bolt's ``respond()`` posts;
+- file uploads as ``files_upload_v2`` makes them: ``files.getUploadURLExternal`` hands out an upload URL on the
+  fake itself (``POST /upload/<file_id>``, recorded as the call ``upload``), which takes the raw bytes; then
+  ``files.completeUploadExternal`` shares the uploaded files into a channel (and thread). Each shared file is kept
+  as an :class:`UploadedFile` (bytes, filename, title, alt text, channel, thread) in :attr:`FakeSlack.files`;
 - the Socket Mode websocket (the URL ``apps.connections.open`` returns): it greets with ``hello``, lets a test push
   envelopes and records the client's acknowledgements.
 
@@ -46,7 +50,7 @@ BOT_ID = "BBOT"
 AUTH_TEST = {"ok": True, "url": "https://rrr-network.slack.com/", "team": "RRR network", "user": "rrr",
              "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "is_enterprise_install": False}
 #: Parameters that slack_sdk sends as JSON strings when it posts a form; the fake decodes them.
-JSON_PARAMS = ("blocks", "attachments", "view", "metadata", "user_ids", "users")
+JSON_PARAMS = ("blocks", "attachments", "view", "metadata", "user_ids", "users", "files")
 DEFAULT_TIMEOUT = 5.0
 POLL = 0.02
 
@@ -248,6 +252,9 @@ def input_values(view: Mapping[str, Any]) -> dict[str, tuple[str, str, Any]]:
             initial = element.get("initial_value")
             if initial is None and "initial_option" in element:
                 initial = element["initial_option"]
+            for key in ("initial_date", "initial_time"):  # datepicker, timepicker
+                if initial is None and key in element:
+                    initial = element[key]
             out[block.get("block_id", "")] = (element.get("action_id", ""), element.get("type", ""), initial)
     return out
 
@@ -264,6 +271,10 @@ def view_submission(view: Mapping[str, Any], values: Mapping[str, str] | None = 
             option = given if isinstance(given, dict) or given is None else \
                 {"text": {"type": "plain_text", "text": str(given)}, "value": str(given)}
             state[block_id] = {action_id: {"type": kind, "selected_option": option}}
+        elif kind == "datepicker":
+            state[block_id] = {action_id: {"type": kind, "selected_date": given}}
+        elif kind == "timepicker":
+            state[block_id] = {action_id: {"type": kind, "selected_time": given, "timezone": "Europe/Madrid"}}
         else:
             state[block_id] = {action_id: {"type": kind or "plain_text_input", "value": given}}
     view_id = view.get("id") or f"V{next(_ids):08d}"
@@ -354,6 +365,28 @@ class Call:
         return f"<{self.method} {self.status} {text[:600]}{'...' if len(text) > 600 else ''}>"
 
 
+@dataclass
+class UploadedFile:
+    """A file shared by ``files.completeUploadExternal``: its bytes (sent to the upload URL) and where it went."""
+
+    id: str
+    filename: str
+    title: str
+    alt_txt: str
+    data: bytes
+    channel: str | None
+    thread_ts: str | None
+    initial_comment: str | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        return (f"<file {self.id} {self.filename!r} {self.size} bytes to {self.channel}"
+                f"{' thread ' + self.thread_ts if self.thread_ts else ''}>")
+
+
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -371,6 +404,11 @@ class FakeSlack:
         self.users: dict[str, dict[str, Any]] = {}
         self.threads: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.handlers: dict[str, Handler] = {}
+        #: Uploads started by ``files.getUploadURLExternal``, by file id: filename, length, alt text, bytes (None
+        #: until the upload URL received them).
+        self.uploads: dict[str, dict[str, Any]] = {}
+        #: Files shared by ``files.completeUploadExternal``, in order.
+        self.files: list[UploadedFile] = []
         self._rate_limited: dict[str, list[int]] = {}
         self._failures: dict[str, list[tuple[int, str]]] = {}
         self._lock = threading.Lock()
@@ -391,6 +429,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{name}", self._response)
+        app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/link/", self._socket)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
@@ -442,7 +481,10 @@ class FakeSlack:
             self._rate_limited.setdefault(method, []).extend([retry_after] * times)
 
     def fail(self, method: str, error: str = "internal_error", times: int = 1, status: int = 200) -> None:
-        """Answer the next ``times`` calls of ``method`` with ``{"ok": false, "error": error}``."""
+        """Answer the next ``times`` calls of ``method`` with ``{"ok": false, "error": error}``.
+
+        ``method="upload"`` makes the upload URL refuse the next ``times`` uploads instead (HTTP ``status``, use
+        e.g. 500, with ``error`` as the plain-text body), as files.slack.com does when it fails."""
         with self._lock:
             self._failures.setdefault(method, []).extend([(status, error)] * times)
 
@@ -489,9 +531,24 @@ class FakeSlack:
             calls = list(self.calls)
         return "recorded calls:\n" + ("\n".join(f"  {c!r}" for c in calls) or "  (none)")
 
+    def files_in(self, channel: str | None = None, *, thread_ts: str | None = None) -> list[UploadedFile]:
+        """The files shared so far (into ``channel``, in ``thread_ts`` when given)."""
+        with self._lock:
+            files = list(self.files)
+        return [f for f in files if (channel is None or f.channel == channel)
+                and (thread_ts is None or f.thread_ts == thread_ts)]
+
+    def wait_for_files(self, count: int = 1, channel: str | None = None, *, thread_ts: str | None = None,
+                       timeout: float = DEFAULT_TIMEOUT) -> list[UploadedFile]:
+        """Wait until at least ``count`` files were shared (into ``channel``); return them all."""
+        return wait_until(lambda: (lambda found: found if len(found) >= count else None)(
+            self.files_in(channel, thread_ts=thread_ts)), timeout, f"{count} file(s) shared to {channel or 'anywhere'}",
+            lambda: f"{self.describe()}\nfiles: {self.files_in()}")
+
     def clear(self) -> None:
         with self._lock:
             self.calls.clear()
+            self.files.clear()
             self.acks.clear()
             self.socket_messages.clear()
 
@@ -557,8 +614,13 @@ class FakeSlack:
                 return {"ok": False, "error": "channel_not_found" if not channel else "user_not_in_channel"}
             return {"ok": True, "message_ts": self._next_ts()}
         if method == "chat.update":
-            if not channel or not p.get("ts"):
+            # Like Slack: only a message the fake knows (posted by the bot) can be updated, in place.
+            message = self.message(channel, str(p.get("ts") or "")) if channel and p.get("ts") else None
+            if message is None:
                 return {"ok": False, "error": "message_not_found"}
+            with self._lock:
+                message.update(text=p.get("text", ""), blocks=p.get("blocks", []),
+                               edited={"user": BOT_USER_ID, "ts": self._next_ts()})
             return {"ok": True, "channel": channel, "ts": p["ts"], "text": p.get("text", ""),
                     "message": {"text": p.get("text", ""), "blocks": p.get("blocks", [])}}
         if method == "chat.delete":
@@ -616,15 +678,92 @@ class FakeSlack:
             return {"ok": True, "team": {"id": TEAM_ID, "name": "RRR network", "domain": "rrr-network"}}
         if method == "bots.info":
             return {"ok": True, "bot": {"id": p.get("bot", BOT_ID), "app_id": APP_ID, "user_id": BOT_USER_ID}}
+        if method == "files.getUploadURLExternal":
+            filename, length = str(p.get("filename") or ""), str(p.get("length") or "")
+            if not filename or not length.isdigit() or int(length) <= 0:
+                return {"ok": False, "error": "invalid_arguments"}
+            file_id = f"F{next(_ids):08d}"
+            with self._lock:
+                self.uploads[file_id] = {"filename": filename, "length": int(length),
+                                         "alt_txt": str(p.get("alt_txt") or ""), "data": None}
+            return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+        if method == "files.completeUploadExternal":
+            return self._complete_upload(p)
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link/?ticket=t{next(_ids)}&app_id={APP_ID}"}
         return {"ok": False, "error": "unknown_method"}
+
+    def _complete_upload(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Share the uploaded files (each must have reached its upload URL, with the announced length)."""
+        wanted = p.get("files")
+        if not isinstance(wanted, list) or not wanted:
+            return {"ok": False, "error": "invalid_arguments"}
+        channel = str(p.get("channel_id") or "") or None
+        thread = str(p.get("thread_ts") or "") or None
+        if thread and not channel:
+            return {"ok": False, "error": "invalid_arguments"}
+        shared: list[UploadedFile] = []
+        with self._lock:
+            for item in wanted:
+                upload = self.uploads.get(str(item.get("id") or ""))
+                if upload is None or upload["data"] is None:
+                    return {"ok": False, "error": "file_not_found"}
+                shared.append(UploadedFile(str(item["id"]), upload["filename"], str(item.get("title") or ""),
+                                           upload["alt_txt"], upload["data"], channel, thread,
+                                           p.get("initial_comment") or None))
+            self.files.extend(shared)
+        infos = [{"id": f.id, "name": f.filename, "title": f.title or f.filename, "mimetype": "image/png",
+                  "filetype": "png", "size": f.size, "user": BOT_USER_ID, "alt_txt": f.alt_txt,
+                  "channels": [channel] if channel else []} for f in shared]
+        if channel:
+            message = {"type": "message", "subtype": "file_share", "user": BOT_USER_ID, "bot_id": BOT_ID,
+                       "ts": self._next_ts(), "text": p.get("initial_comment") or "", "files": infos,
+                       "team": TEAM_ID}
+            if thread:
+                message["thread_ts"] = thread
+            self.remember(channel, message)
+        return {"ok": True, "files": infos}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """The upload URL: takes the file's raw bytes, answers ``OK - <length>`` in plain text as Slack does."""
+        body = await request.read()
+        file_id = request.match_info["file_id"]
+        call = Call("upload", {"file_id": file_id}, dict(request.headers), body)
+        with self._lock:
+            failures = self._failures.get("upload")
+            failure = failures.pop(0) if failures else None
+            upload = self.uploads.get(file_id)
+            if upload is not None:
+                call.params["filename"] = upload["filename"]
+            self.calls.append(call)
+            if failure is not None:
+                call.status, call.response = (failure[0] if failure[0] != 200 else 500), {"error": failure[1]}
+            elif upload is None:
+                call.status, call.response = 404, {"error": "upload_not_found"}
+            elif len(body) != upload["length"]:
+                call.status, call.response = 400, {"error": f"length {len(body)} != {upload['length']}"}
+            else:
+                upload["data"] = body
+                call.response = {"ok": True}
+        if call.status != 200:
+            return web.Response(status=call.status, text=str(call.response["error"]), content_type="text/plain")
+        return web.Response(text=f"OK - {len(body)}", content_type="text/plain")
 
     def remember(self, channel: str, message: dict[str, Any]) -> None:
         """Keep a message for ``conversations.replies``: a thread is its root followed by its replies."""
         root = str(message.get("thread_ts") or message["ts"])
         with self._lock:
             self.threads.setdefault((channel, root), []).append(message)
+
+    def message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """The message ``ts`` of ``channel`` as it stands now (after any ``chat.update``), or None."""
+        with self._lock:
+            for (where, _), messages in self.threads.items():
+                if where == channel:
+                    for message in messages:
+                        if message.get("ts") == ts:
+                            return message
+        return None
 
     def _next_ts(self) -> str:
         return f"{int(time.time())}.{next(self._ts):06d}"

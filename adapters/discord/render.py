@@ -1,23 +1,38 @@
 """Render the core's :class:`~bot.messages.Reply` for Discord: content, embeds and a persistent view.
 
 Limits are met by trimming: content 2,000 characters, 10 embeds of at most 6,000 characters (title 256,
-description 4,096, 25 fields of 1,024), 25 buttons, custom ids of 100 characters. Nothing pings except the users a
+description 4,096, 25 fields of 1,024), 25 buttons, custom ids of 100 characters, link button urls of 512 (a longer
+link is written into the content as a masked link instead, when it fits). Nothing pings except the users a
 :class:`~bot.messages.Mention` block names.
+
+Pictures (:class:`~bot.messages.Image` blocks) become file attachments (``discord.File`` with the picture's name and
+its alt text as the description), which Discord shows inline under the message: at most 10 a message (the rest go
+in further messages of pictures alone, :meth:`Rendered.file_batches`), each at most :data:`MAX_FILE_BYTES`. A fresh
+``discord.File`` is made for every send, so one rendering can go to several DMs.
 """
 
 from __future__ import annotations
 
+import io
+import logging
 from dataclasses import dataclass, field
 
 import discord
 
-from bot.messages import Actions, Button, Facts, Mention, Reply, SolutionCard, Text, Time
+from bot.messages import Actions, Button, Facts, Image, Mention, Reply, SolutionCard, Text, Time
 
 CONTENT = 2000
 EMBEDS = 10
 EMBED_TOTAL = 6000
 COLOUR = discord.Colour(0x1D4E89)
 CUSTOM_ID_PREFIX = "rrr"
+BUTTON_URL = 512
+#: Attachments per message, the size Discord takes for one file without boosts, and an attachment's description.
+FILES = 10
+MAX_FILE_BYTES = 10 * 1024 * 1024
+FILE_DESCRIPTION = 1024
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -28,6 +43,14 @@ class Rendered:
     embeds: list[discord.Embed] = field(default_factory=list)
     buttons: list[Button] = field(default_factory=list)
     mentions: list[int] = field(default_factory=list)
+    images: list[Image] = field(default_factory=list)
+
+    def file_batches(self) -> list[list[discord.File]]:
+        """Fresh attachments for one delivery, 10 a message: the first batch goes with the text, each further one
+        in a message of its own. ``[[]]`` when there is no picture."""
+        files = [discord.File(io.BytesIO(image.data), filename=image.name,
+                              description=trim(image.alt, FILE_DESCRIPTION) or None) for image in self.images]
+        return [files[i:i + FILES] for i in range(0, len(files), FILES)] or [[]]
 
     @property
     def allowed_mentions(self) -> discord.AllowedMentions:
@@ -46,6 +69,7 @@ def custom_id(button: Button) -> str:
 def render(reply: Reply) -> Rendered:
     out = Rendered()
     lines: list[str] = []
+    links: list[Button] = []  # link buttons whose url Discord would refuse on a button
     budget = EMBED_TOTAL
     for block in reply.blocks:
         if isinstance(block, Text):
@@ -65,7 +89,11 @@ def render(reply: Reply) -> Rendered:
                 embed.add_field(name=trim(item.label, 256), value=trim(item.value or "-", 1024), inline=True)
             budget = _add_embed(out, embed, budget)
         elif isinstance(block, Actions):
-            out.buttons += list(block.buttons)
+            for button in block.buttons:
+                if button.url is not None and not 0 < len(button.url) <= BUTTON_URL:
+                    links.append(button)
+                else:
+                    out.buttons.append(button)
         elif isinstance(block, Time):
             stamp = int(block.at.timestamp())
             lines.append(f"{block.label} <t:{stamp}:F> (<t:{stamp}:R>)".strip())
@@ -73,9 +101,35 @@ def render(reply: Reply) -> Rendered:
             ids = [int(u) for u in block.user_ids if u.isdigit()]
             out.mentions += ids
             lines.append(" ".join([block.text, *(f"<@{u}>" for u in ids)]).strip())
+        elif isinstance(block, Image):
+            if 0 < len(block.data) <= MAX_FILE_BYTES:
+                out.images.append(block)
+            else:
+                log.warning("picture %r left out: %d bytes (Discord takes up to %d)", block.name, len(block.data),
+                            MAX_FILE_BYTES)
+    for link in links:
+        line = f"[{link.label.replace('[', '(').replace(']', ')')}](<{link.url}>)"
+        if link.url and len("\n".join([*lines, line])) <= CONTENT:
+            lines.append(line)
+        else:
+            log.warning("link %r left out: %d characters do not fit a Discord message", link.label, len(link.url or ""))
+    names = [image.name for image in out.images]
+    if len(set(names)) < len(names):  # two attachments of one message must not share a name
+        out.images = [Image(_numbered(image.name, i) if names.count(image.name) > 1 else image.name, image.data,
+                            image.alt) for i, image in enumerate(out.images, start=1)]
     out.buttons = out.buttons[:25]
     out.content = trim("\n".join(lines), CONTENT)
     return out
+
+
+def _numbered(name: str, number: int) -> str:
+    stem, dot, ext = name.rpartition(".")
+    return f"{stem}-{number}.{ext}" if dot and stem else f"{name}-{number}"
+
+
+def files_or_missing(files: list[discord.File]) -> list[discord.File] | object:
+    """``files`` for a ``send`` call, or ``MISSING`` when there are none (discord.py then sends plain JSON)."""
+    return files or discord.utils.MISSING
 
 
 def _add_embed(out: Rendered, embed: discord.Embed, budget: int) -> int:

@@ -1,5 +1,9 @@
 """Persistent buttons and modals. Button state lives in the ``custom_id`` (``rrr:ACTION:VALUE``), read back by a
-:class:`discord.ui.DynamicItem`, so buttons keep working after the bot restarts."""
+:class:`discord.ui.DynamicItem`, so buttons keep working after the bot restarts. The value may hold colons (an RSVP
+button's ``SESSION_ID:OCCURRENCE_KEY``); the action is everything up to the first colon after ``rrr:``.
+
+A link button (:attr:`~bot.messages.Button.url` set) is a ``ButtonStyle.link`` button: Discord opens the address
+and sends the bot no interaction."""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ if TYPE_CHECKING:
 STYLES = {"primary": discord.ButtonStyle.primary, "danger": discord.ButtonStyle.danger}
 
 
-class ActionButton(discord.ui.DynamicItem[discord.ui.Button], template=r"rrr:(?P<action>[a-z_]+):(?P<value>[^:]*)"):
+class ActionButton(discord.ui.DynamicItem[discord.ui.Button], template=r"rrr:(?P<action>[a-z_]+):(?P<value>[^\n]*)"):
     """A core button; a click becomes an :class:`~bot.messages.Action` for the core."""
 
     def __init__(self, action: str, value: str, label: str = "", style: str = "default") -> None:
@@ -42,7 +46,11 @@ def make_view(buttons: list[Button]) -> discord.ui.View | None:
         return None
     view = discord.ui.View(timeout=None)
     for button in buttons:
-        view.add_item(ActionButton(button.action_id, button.value, button.label, button.style))
+        if button.url:
+            view.add_item(discord.ui.Button(label=button.label[:80] or "Open", url=button.url,
+                                            style=discord.ButtonStyle.link))
+        else:
+            view.add_item(ActionButton(button.action_id, button.value, button.label, button.style))
     return view
 
 

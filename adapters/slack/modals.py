@@ -1,14 +1,39 @@
-"""Slack modals: "what was missing?" after Not helpful, and "Save as solution"."""
+"""Slack modals: "what was missing?" after Not helpful, "Save as solution" and "Schedule a session"."""
 
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from typing import Any
 
 from .render import trim
 
 NOT_HELPFUL = "not_helpful_modal"
 SAVE_SOLUTION = "save_solution_modal"
+SESSION_ADD = "session_add_modal"
+
+#: The zones offered for a session: those of the network's nine cities, and UTC.
+ZONES: tuple[tuple[str, str], ...] = (
+    ("Europe/Madrid", "Bilbao"), ("Europe/Dublin", "Dublin"), ("Europe/Amsterdam", "Rotterdam"),
+    ("Europe/Rome", "Turin"), ("Europe/Warsaw", "Warsaw"), ("America/Los_Angeles", "San Francisco"),
+    ("America/Toronto", "Montréal"), ("America/Mexico_City", "Guadalajara"), ("America/Sao_Paulo", "Belo Horizonte"),
+    ("UTC", ""),
+)
+#: Repeat choices: (value given to the ``session add`` command, label).
+REPEATS: tuple[tuple[str, str], ...] = (("none", "Once"), ("weekly", "Every week"),
+                                        ("every 2 weeks", "Every 2 weeks"), ("monthly", "Monthly (same weekday)"))
+#: The inputs of the session form, in the order a core error message is matched against them (first match wins).
+_ERROR_FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("tz", re.compile(r"time zone", re.I)),
+    ("title", re.compile(r"\btitle\b", re.I)),
+    ("video", re.compile(r"video", re.I)),
+    ("agenda", re.compile(r"agenda", re.I)),
+    ("duration", re.compile(r"duration", re.I)),
+    ("count", re.compile(r"\bcount\b|occurrences", re.I)),
+    ("repeat", re.compile(r"repeat|\brule\b|RRULE", re.I)),
+    ("date", re.compile(r"\bstart\b|in the past|date and time|\btime\b", re.I)),
+)
 
 
 def not_helpful_modal(question_id: str, channel: str) -> dict[str, Any]:
@@ -43,12 +68,76 @@ def save_solution_modal(*, title: str, city: str, country: str, summary: str, so
     }
 
 
+def session_modal(*, channel: str, zone: str | None = None) -> dict[str, Any]:
+    """The "Schedule a session" form; ``zone`` (the member's own, when it is one of :data:`ZONES`) is preselected."""
+    zones = [_option(name, f"{name} ({city})" if city else name) for name, city in ZONES]
+    repeats = [_option(value, label) for value, label in REPEATS]
+    tz_element: dict[str, Any] = {"type": "static_select", "action_id": "tz", "options": zones,
+                                  "placeholder": {"type": "plain_text", "text": "Choose a time zone"}}
+    chosen = next((o for o in zones if o["value"] == zone), None)
+    if chosen is not None:
+        tz_element["initial_option"] = chosen
+    return {
+        "type": "modal",
+        "callback_id": SESSION_ADD,
+        "private_metadata": json.dumps({"channel": channel}),
+        "title": {"type": "plain_text", "text": "Schedule a session"},
+        "submit": {"type": "plain_text", "text": "Schedule"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            _input("title", "Title", "", max_length=200),
+            _block("date", "Date", {"type": "datepicker", "action_id": "date"}),
+            _block("time", "Start time (in the zone below)", {"type": "timepicker", "action_id": "time"}),
+            _block("tz", "Time zone", tz_element),
+            _block("repeat", "Repeat", {"type": "static_select", "action_id": "repeat", "options": repeats,
+                                        "initial_option": repeats[0]}),
+            _block("count", "How many times (a repeating session)",
+                   {"type": "number_input", "action_id": "count", "is_decimal_allowed": False, "min_value": "1",
+                    "max_value": "500"}, optional=True),
+            _block("duration", "Duration (minutes)",
+                   {"type": "number_input", "action_id": "duration", "is_decimal_allowed": False,
+                    "initial_value": "60", "min_value": "5", "max_value": "1440"}),
+            _block("video", "Video call link", {"type": "url_text_input", "action_id": "video"}, optional=True),
+            _input("agenda", "Agenda", "", multiline=True, optional=True, max_length=3000),
+        ],
+    }
+
+
+def notice_modal(title: str, text: str) -> dict[str, Any]:
+    """A modal that only says something (what replaces a form the core refused as a whole)."""
+    return {"type": "modal", "title": {"type": "plain_text", "text": trim(title, 24)},
+            "close": {"type": "plain_text", "text": "Close"},
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": trim(text, 3000) or " "}}]}
+
+
+def session_command(values: dict[str, str], channel: str) -> str:
+    """The ``session add ...`` text command for a submitted session form (values quoted for ``shlex``)."""
+    parts = ["session add", f"title:{shlex.quote(values.get('title', ''))}",
+             f"start:{values.get('date', '')}T{values.get('time', '')}", f"tz:{shlex.quote(values.get('tz', ''))}"]
+    repeat = values.get("repeat") or "none"
+    if repeat != "none":
+        parts.append(f"repeat:{shlex.quote(repeat)}")
+    for key in ("count", "duration", "video", "agenda"):
+        if values.get(key):
+            parts.append(f"{key}:{shlex.quote(values[key])}")
+    parts.append(f"channel:slack:{channel}")
+    return " ".join(parts)
+
+
+def error_field(message: str) -> str | None:
+    """The input of the session form a core error is about, or None when it is about the form as a whole."""
+    return next((name for name, pattern in _ERROR_FIELDS if pattern.search(message)), None)
+
+
 def values(view: dict[str, Any]) -> dict[str, str]:
     """The submitted value of every input, by action id."""
     out: dict[str, str] = {}
     for block in view.get("state", {}).get("values", {}).values():
         for action_id, state in block.items():
-            out[action_id] = (state.get("value") or "").strip()
+            option = state.get("selected_option") or {}
+            value = state.get("value") or state.get("selected_date") or state.get("selected_time") or \
+                option.get("value") or ""
+            out[action_id] = str(value).strip()
     return out
 
 
@@ -68,3 +157,12 @@ def _input(action_id: str, label: str, initial: str, *, multiline: bool = False,
         element["initial_value"] = initial
     return {"type": "input", "block_id": action_id, "optional": optional, "element": element,
             "label": {"type": "plain_text", "text": label}}
+
+
+def _block(block_id: str, label: str, element: dict[str, Any], *, optional: bool = False) -> dict[str, Any]:
+    return {"type": "input", "block_id": block_id, "optional": optional, "element": element,
+            "label": {"type": "plain_text", "text": label}}
+
+
+def _option(value: str, label: str) -> dict[str, Any]:
+    return {"text": {"type": "plain_text", "text": trim(label, 75)}, "value": value}

@@ -2,15 +2,24 @@
 
 Every text from the core is escaped (``& < >``), so nothing a user wrote can become a link or a ping; the only
 mentions produced are the ones the core asks for with a :class:`~bot.messages.Mention` block. Limits are met by
-trimming, never by failing: section text 3,000 characters, header 150, button text 75, button value 2,000, 50
-blocks a message.
+trimming, never by failing: section text 3,000 characters, header 150, button text 75, button value 2,000, button
+url 3,000, 50 blocks a message.
+
+A link button (:attr:`~bot.messages.Button.url`) becomes a Block Kit button with ``url``; its ``action_id`` is
+``open_url`` (``open_url_2``... for more links in one row, since action ids must be unique in a block), and the app
+only acknowledges its clicks (:data:`LINK_ACTION`).
+
+An :class:`~bot.messages.Image` is not a block in Slack: :func:`to_blocks` and :func:`fallback_text` leave it out,
+and the app uploads the pictures (:func:`images`) as files next to the message.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
-from bot.messages import Actions, Block, Button, Facts, Mention, Reply, SolutionCard, Text, Time
+from bot.messages import Actions, Block, Button, Facts, Image, Mention, Reply, SolutionCard, Text, Time
 
 SECTION_TEXT = 3000
 FIELD_TEXT = 2000
@@ -20,6 +29,11 @@ MAX_BLOCKS = 50
 MAX_FIELDS = 10
 MAX_BUTTONS = 25
 FALLBACK_TEXT = 3000
+BUTTON_URL = 3000
+#: The action ids of rendered link buttons: Slack sends their clicks too; the app acknowledges them and nothing else.
+LINK_ACTION = re.compile(r"^open_url(_\d+)?$")
+
+log = logging.getLogger(__name__)
 
 
 def escape(text: str) -> str:
@@ -54,8 +68,26 @@ def to_blocks(reply: Reply, *, extra_buttons: tuple[Button, ...] = ()) -> list[d
 
 
 def fallback_text(reply: Reply) -> str:
-    """The notification text of a message (shown where blocks are not)."""
-    return trim(escape(reply.as_text()), FALLBACK_TEXT) or " "
+    """The notification text of a message (shown where blocks are not); pictures are left out."""
+    return trim(escape(without_images(reply).as_text()), FALLBACK_TEXT) or " "
+
+
+def images(reply: Reply) -> list[Image]:
+    """The pictures of ``reply``, in order: the app uploads them as files."""
+    return [block for block in reply.blocks if isinstance(block, Image)]
+
+
+def without_images(reply: Reply) -> Reply:
+    """``reply`` with its pictures taken out (the part posted as a message)."""
+    if not any(isinstance(block, Image) for block in reply.blocks):
+        return reply
+    return Reply(tuple(b for b in reply.blocks if not isinstance(b, Image)), ephemeral=reply.ephemeral,
+                 is_error=reply.is_error, channel=reply.channel, replace=reply.replace)
+
+
+def has_text(reply: Reply) -> bool:
+    """Whether ``reply`` holds anything besides pictures (else no message is posted, only the files)."""
+    return any(not isinstance(block, Image) for block in reply.blocks)
 
 
 def _render(block: Block) -> list[dict[str, Any]]:
@@ -82,8 +114,17 @@ def _render(block: Block) -> list[dict[str, Any]]:
             out.append({"type": "section", "fields": fields[start:start + MAX_FIELDS]})
         return out
     if isinstance(block, Actions):
-        return [{"type": "actions", "elements": [_button(b) for b in block.buttons[:MAX_BUTTONS]]}] \
-            if block.buttons else []
+        elements = []
+        links = 0
+        for button in block.buttons:
+            if button.url is not None:
+                if not button.url or len(button.url) > BUTTON_URL:
+                    log.warning("link button %r left out: its url has %d characters (Slack takes %d)",
+                                button.label, len(button.url), BUTTON_URL)
+                    continue
+                links += 1
+            elements.append(_button(button, link_number=links))
+        return [{"type": "actions", "elements": elements[:MAX_BUTTONS]}] if elements else []
     if isinstance(block, Time):
         stamp = int(block.at.timestamp())
         fallback = block.at.strftime("%Y-%m-%d %H:%M UTC")
@@ -91,6 +132,8 @@ def _render(block: Block) -> list[dict[str, Any]]:
     if isinstance(block, Mention):
         people = " ".join(f"<@{u}>" for u in block.user_ids if u.isalnum())
         return [_section(f"{escape(block.text)} {people}".strip())]
+    if isinstance(block, Image):
+        return []  # uploaded as a file by the app (see images())
     raise TypeError(f"unknown block {block!r}")
 
 
@@ -102,10 +145,16 @@ def _context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": trim(escape(text), SECTION_TEXT) or " "}]}
 
 
-def _button(button: Button) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "button", "action_id": button.action_id[:255],
-                           "text": {"type": "plain_text", "text": trim(button.label, BUTTON_TEXT)},
-                           "value": button.value[:BUTTON_VALUE]}
+def _button(button: Button, *, link_number: int = 0) -> dict[str, Any]:
+    action_id = button.action_id[:255]
+    if button.url is not None:
+        action_id = "open_url" if link_number <= 1 else f"open_url_{link_number}"
+    out: dict[str, Any] = {"type": "button", "action_id": action_id,
+                           "text": {"type": "plain_text", "text": trim(button.label, BUTTON_TEXT) or " "}}
+    if button.value:
+        out["value"] = button.value[:BUTTON_VALUE]
+    if button.url is not None:
+        out["url"] = button.url
     if button.style in ("primary", "danger"):
         out["style"] = button.style
     return out
