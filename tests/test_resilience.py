@@ -1,4 +1,5 @@
-"""The scheduler's leader lock: one holder per database, and a holder that loses its connection knows it."""
+"""Surviving database trouble: one scheduler leader per database (and a leader that loses its connection knows
+it), and platform events recorded once the database answers again."""
 
 from __future__ import annotations
 
@@ -36,3 +37,32 @@ def test_postgres_lock_lost_with_its_connection_is_taken_over(postgres_url: str)
     standby.release()
     assert leader.try_acquire()
     leader.release()
+
+
+def test_an_event_is_claimed_once_the_database_answers_again(tmp_path: Path) -> None:
+    """A claim made while the database cannot be reached waits for it (a restart) instead of losing the event."""
+    import threading
+    import time
+
+    from bot.services.receipts import ReceiptBook
+
+    path = tmp_path / "rrr.db"
+    db = Database(f"sqlite:///{path}")
+    db.upgrade()
+    book = ReceiptBook(db)
+    assert book.claim("slack:Ev1") and not book.claim("slack:Ev1")
+    blocker = tmp_path / "moved.db"
+    path.rename(blocker)  # the file is gone: SQLite cannot open the tables ("no such table" is not a connection
+    path.mkdir()          # error, so make the path a directory: opening it fails like an unreachable server)
+    db.engine.dispose()
+
+    def restore() -> None:
+        time.sleep(1.0)
+        path.rmdir()
+        blocker.rename(path)
+
+    threading.Thread(target=restore).start()
+    started = time.monotonic()
+    assert not book.claim("slack:Ev1")  # waited for the database, then saw it was a retry
+    assert 0.8 < time.monotonic() - started < 8
+    assert book.claim("slack:Ev2")
