@@ -15,20 +15,33 @@ import numpy as np
 
 @dataclass(frozen=True)
 class CitySimilarity:
-    """``scores[i, j]`` for cities i != j (``-inf`` on the diagonal), and the challenge pairs behind each."""
+    """``scores[i, j]`` for cities i != j (``-inf`` on the diagonal), and the challenge pairs behind each, worked
+    out only for the city pairs asked about (a round explains a few hundred of its million pairs)."""
 
     scores: np.ndarray
-    pairs: np.ndarray
-    """``pairs[i, j]``: the ``top`` best (challenge of i, challenge of j) index pairs, best first (-1 = none)."""
-    pair_scores: np.ndarray
+    best: np.ndarray
+    """``best[r, i, j]``: the r-th best statement pair of cities i and j, as ``slot_of_i * width + slot_of_j``."""
+    values: np.ndarray
+    """``values[r, i, j]``: its similarity (``-inf`` when there is none)."""
+    rows: np.ndarray
+    """``rows[c, s]``: the row (in the input vectors) of city c's s-th statement, or -1."""
+
+    def pairs(self, i: int, j: int) -> list[tuple[int, int, float]]:
+        """The best ``(statement row of i, statement row of j, similarity)`` pairs of cities i and j, best first."""
+        width = self.rows.shape[1]
+        out = []
+        for code, value in zip(self.best[:, i, j].tolist(), self.values[:, i, j].tolist()):
+            if np.isfinite(value):
+                out.append((int(self.rows[i, code // width]), int(self.rows[j, code % width]), float(value)))
+        return out
 
 
 def city_similarity(vectors: np.ndarray, owners: Sequence[int], n_cities: int, top: int = 2) -> CitySimilarity:
     """Similarity of ``n_cities`` cities from normalised challenge ``vectors``; ``owners[k]`` is the city of row k."""
     owners = np.asarray(owners, dtype=np.int64)
     if n_cities == 0:
-        empty = np.zeros((0, 0), dtype=np.float32)
-        return CitySimilarity(empty, np.zeros((0, 0, top, 2), dtype=np.int64), empty.reshape(0, 0, 0))
+        return CitySimilarity(np.zeros((0, 0), dtype=np.float32), np.zeros((top, 0, 0), dtype=np.int16),
+                              np.zeros((top, 0, 0), dtype=np.float32), np.zeros((0, 1), dtype=np.int64))
     counts = np.bincount(owners, minlength=n_cities) if len(owners) else np.zeros(n_cities, dtype=np.int64)
     width = max(int(counts.max()) if n_cities else 0, 1)
     # idx[c, s] = row of the s-th statement of city c, or -1 (padding)
@@ -73,18 +86,12 @@ def city_similarity(vectors: np.ndarray, owners: Sequence[int], n_cities: int, t
                 if level + 1 < k:
                     np.copyto(carry, spill, where=better)
                     np.copyto(carry_index, spill_index, where=better)
-    best = best.astype(np.int64)
-    values = np.moveaxis(values, 0, 2)
-    best = np.moveaxis(best, 0, 2)
     present = np.isfinite(values)
     with np.errstate(invalid="ignore"):
-        scores = np.where(present.any(axis=2),
-                          np.where(present, values, 0).sum(axis=2) / np.maximum(present.sum(axis=2), 1), -np.inf)
+        scores = np.where(present.any(axis=0),
+                          np.where(present, values, 0).sum(axis=0) / np.maximum(present.sum(axis=0), 1), -np.inf)
     np.fill_diagonal(scores, -np.inf)
-    a = np.take_along_axis(np.broadcast_to(idx[:, None, :], (n_cities, n_cities, width)), best // width, axis=2)
-    b = np.take_along_axis(np.broadcast_to(idx[None, :, :], (n_cities, n_cities, width)), best % width, axis=2)
-    pairs = np.stack([np.where(present, a, -1), np.where(present, b, -1)], axis=3)
-    return CitySimilarity(scores.astype(np.float32), pairs, np.where(present, values, -np.inf))
+    return CitySimilarity(scores.astype(np.float32), best, values, idx)
 
 
 def plan_groups(scores: np.ndarray, eligible: Sequence[bool], forbidden: set[frozenset[int]],

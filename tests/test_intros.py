@@ -37,7 +37,7 @@ def test_city_similarity_is_the_mean_of_the_best_statement_pairs() -> None:
                 assert sim.scores[i, j] == -np.inf
             else:
                 assert sim.scores[i, j] == pytest.approx(np.mean(values), abs=1e-5)
-                a, b = sim.pairs[i, j, 0]
+                a, b, _ = sim.pairs(i, j)[0]
                 assert owners[a] == i and owners[b] == j and full[a, b] == pytest.approx(values[0], abs=1e-5)
     assert np.allclose(sim.scores, sim.scores.T)
 

@@ -318,10 +318,9 @@ class Introductions:
             for y in range(x + 1, len(group)):
                 i, j = group[x], group[y]
                 scores.append(float(sim.scores[i, j]))
-                for (a, b), value in zip(sim.pairs[i, j], sim.pair_scores[i, j]):
-                    if a >= 0 and np.isfinite(value):
-                        shared.append(SharedChallenge(pairs[a][1], pairs[b][1], float(value), names[i], names[j],
-                                                      vectors[a], vectors[b]))
+                for a, b, value in sim.pairs(i, j):
+                    shared.append(SharedChallenge(pairs[a][1], pairs[b][1], value, names[i], names[j],
+                                                  vectors[a], vectors[b]))
         return self._explain(tuple(names[g] for g in group), float(np.mean(scores)), tuple(shared), info)
 
     def _explain(self, cities: tuple[str, ...], score: float, shared: tuple[SharedChallenge, ...],
