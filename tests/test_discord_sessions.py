@@ -18,23 +18,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import discord
-import discord.gateway
-import discord.http
 import pytest
 
-from adapters.discord import DiscordAdapter
-from bot import Runtime, Secrets, Settings
+from bot import Runtime
 from bot.messages import Actions, Button, Reply, Text
-from conftest import make_settings
-from discord_fake import (AUTOCOMPLETE_RESULT, BASE_PERMISSIONS, BOT_ID, COORDINATOR_ID, COORDINATOR_ROLE_ID,
-                          DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE, EPHEMERAL, GENERAL_CHANNEL_ID, GUILD_ID,
-                          MANAGE_EVENTS, MEMBER_ID, NETWORK_CHANNEL_ID, PEER_ID, READONLY_CHANNEL_ID, TOKEN,
-                          UPDATE_MESSAGE, FakeDiscord, LoopThread, Request, custom_ids, walk_components, wait_until)
+from discord_fake import (AUTOCOMPLETE_RESULT, BASE_PERMISSIONS, BOT_ID, COORDINATOR_ID, DEFERRED_UPDATE, EPHEMERAL,
+                          GENERAL_CHANNEL_ID, GUILD_ID, MANAGE_EVENTS, MEMBER_ID, NETWORK_CHANNEL_ID, PEER_ID,
+                          READONLY_CHANNEL_ID, UPDATE_MESSAGE, FakeDiscord, Request, custom_ids, walk_components)
+from discord_harness import (Served, discord_settings, fake, fake_discord, no_traceback,  # noqa: F401
+                             restore_discord_endpoints, served, slash_deferred)
 
 pytestmark = pytest.mark.timeout(120)
 
 ANSWER = 20.0
-READY = 30.0
 VIDEO = "https://meet.example.org/rrr-energy"
 CALENDAR = "https://calendar.google.com/calendar/render?action=TEMPLATE"
 DAY = date.today() + timedelta(days=40)
@@ -44,66 +40,12 @@ MAY_CREATE_EVENTS = BASE_PERMISSIONS | MANAGE_EVENTS
 LINK_STYLE = 5
 
 
-# -- the client under test -------------------------------------------------------------------------------------------
-
-class Served:
-    """A :class:`DiscordAdapter` running the real discord.py client on its own loop thread."""
-
-    def __init__(self, runtime: Runtime, settings: Settings) -> None:
-        self.runtime = runtime
-        self.adapter = DiscordAdapter(runtime.bot, settings, Secrets(discord_token=TOKEN))
-        self.loop = LoopThread("discord-client")
-        self.task = None
-
-    def start(self) -> Served:
-        self.task = self.loop.spawn(self.adapter.start())
-        wait_until(lambda: self.adapter.client.is_ready() or self.task.done(), READY, "the client to be ready")
-        if self.task.done():
-            self.task.result()
-            raise AssertionError("the client stopped before it was ready")
-        return self
-
-    def stop(self) -> None:
-        try:
-            if not self.adapter.client.is_closed():
-                self.loop.run(self.adapter.close(), 15)
-            if self.task is not None:
-                self.task.result(15)
-        finally:
-            self.loop.close()
-
-
-@pytest.fixture(autouse=True)
-def restore_discord_endpoints() -> Iterator[None]:
-    base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    yield
-    discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeDiscord]:
-    with FakeDiscord(heartbeat_interval_ms=500) as server:
-        yield server
-        assert not server.unknown, f"discord.py called routes the fake does not know: {server.unknown}"
-
+# -- the client under test (see discord_harness.py) -----------------------------------------------------------------
 
 @pytest.fixture
 def rt(tmp_path: Path, fake: FakeDiscord) -> Iterator[Runtime]:
-    settings = make_settings(tmp_path / "data", RRR_BOT__OUTBOX_INTERVAL="3600",
-                             RRR_DISCORD__API_BASE_URL=fake.api_base_url, RRR_DISCORD__GATEWAY_URL=fake.gateway_url,
-                             RRR_DISCORD__GUILD_ID=str(GUILD_ID),
-                             RRR_DISCORD__COORDINATOR_ROLE=str(COORDINATOR_ROLE_ID))
-    with Runtime.open(settings) as runtime:
+    with Runtime.open(discord_settings(tmp_path / "data", fake)) as runtime:
         yield runtime
-
-
-@pytest.fixture
-def served(rt: Runtime, fake: FakeDiscord) -> Iterator[Served]:
-    bot = Served(rt, rt.settings)
-    try:
-        yield bot.start()
-    finally:
-        bot.stop()
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------------
@@ -124,11 +66,9 @@ def options(**changes: Any) -> dict[str, Any]:
 def add(fake: FakeDiscord, user_id: int = COORDINATOR_ID, permissions: int = BASE_PERMISSIONS,
         followups: int = 2, **changes: Any) -> tuple[dict, list[Request]]:
     """``/session-add``: check the private deferral within 3 s; return the interaction and its first follow-ups."""
-    sent = time.monotonic()
-    interaction = fake.slash("session-add", options(**changes), user_id=user_id, app_permissions=permissions)
-    callback = fake.wait_callback(interaction, timeout=ANSWER)
-    assert callback.body["type"] == DEFERRED_CHANNEL_MESSAGE and callback.data.get("flags") == EPHEMERAL, callback
-    assert callback.at - sent < 3.0
+    interaction, callback = slash_deferred(fake, "session-add", options(**changes), timeout=ANSWER, user_id=user_id,
+                                           app_permissions=permissions)
+    assert callback.data.get("flags") == EPHEMERAL, callback
     return interaction, fake.wait_followups(interaction, followups, timeout=ANSWER)
 
 
@@ -150,12 +90,6 @@ def labels(components: list[dict]) -> dict[str, str]:
 
 def rsvp_id(components: list[dict], action: str = "rsvp_going") -> str:
     return next(c for c in custom_ids(components) if c.startswith(f"rrr:{action}:"))
-
-
-def no_traceback(caplog: pytest.LogCaptureFixture, *texts: str) -> None:
-    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info]
-    for text in texts:
-        assert "Traceback" not in text and "something went wrong" not in text, text
 
 
 # -- commands --------------------------------------------------------------------------------------------------------

@@ -13,32 +13,25 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import discord
-import discord.gateway
-import discord.http
 import pytest
-from aiohttp import web
 from sqlalchemy import update
 
-from adapters.discord import DiscordAdapter
-from bot import Runtime, Secrets, Settings
+from bot import Runtime
 from bot.messages import Image, Reply, Text
 from bot.services.insights_messages import ALT, queue_digest
 from bot.store.models import OutboxMessage, utcnow
-from conftest import make_settings
-from discord_fake import (BOT_ID, COORDINATOR_ID, COORDINATOR_ROLE_ID, DEFERRED_CHANNEL_MESSAGE, DM_CHANNEL_ID,
-                          EPHEMERAL, GUILD_ID, MEMBER_ID, NETWORK_CHANNEL_ID, PEER_ID, TOKEN, FakeDiscord, Request)
-from discord_fake import LoopThread as DiscordLoop
+from discord_fake import (BOT_ID, COORDINATOR_ID, DM_CHANNEL_ID, EPHEMERAL, GUILD_ID, MEMBER_ID, NETWORK_CHANNEL_ID,
+                          PEER_ID, FakeDiscord, Request)
 from discord_fake import wait_until as discord_wait
-from slack_fake import (APP_TOKEN, BOT_TOKEN, BOT_USER_ID, PROXY_ENV, SIGNING_SECRET, Call, FakeSlack, LoopThread,
-                        SlackSender, app_mention, direct_message, event_callback, next_ts, slash_command)
+from discord_harness import (Served, discord_settings, fake_discord,  # noqa: F401  (fixtures)
+                             restore_discord_endpoints, served, slash_deferred)
+from slack_fake import Call, FakeSlack, direct_message, event_callback
+from slack_harness import ACK_BUDGET, ServedSlack, fake_slack, serve_slack, slack_settings  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -63,7 +56,6 @@ def assert_charts(files: list[Any], names: list[str]) -> None:
 
 # == Slack ===========================================================================================================
 
-SLACK_SECRETS = Secrets(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET, slack_app_token=APP_TOKEN)
 COORDINATOR = "UCOORD"  # the fake's coordinator user group S0COORD holds this member
 MEMBER = "U0ANA"
 STRANGER = "U0NOBODY"
@@ -71,27 +63,17 @@ CHANNEL = "C0GENERAL"
 DIGEST_CHANNEL = "C0COORDS"
 
 
-@dataclass
-class Slack:
-    fake: FakeSlack
-    runtime: Runtime
-    adapter: Any
-    loop: LoopThread
-    sender: SlackSender
-
+class Slack(ServedSlack):
     def mention(self, text: str, user: str, channel: str = CHANNEL) -> dict:
         """@mention the bot; the app must acknowledge within Slack's 3 seconds. Returns the event."""
-        event = app_mention(f"<@{BOT_USER_ID}> {text}", user=user, channel=channel)
-        sent = self.sender.event(event_callback(event))
-        assert sent.status == 200 and sent.seconds < 3.0, (sent.status, sent.seconds, sent.text)
+        event, sent = super().mention(text, user=user, channel=channel)
+        assert sent.status == 200 and sent.seconds < ACK_BUDGET, (sent.status, sent.seconds, sent.text)
         return event
 
     def command(self, text: str, user: str) -> str:
         """``/rrr text``; returns the name of its response_url."""
-        name = f"cmd{next_ts().replace('.', '')}"
-        sent = self.sender.command(slash_command(text, response_url=self.fake.response_url(name), user=user,
-                                                 channel=CHANNEL))
-        assert sent.status == 200 and sent.seconds < 3.0, (sent.status, sent.seconds, sent.text)
+        name, sent = super().command(text, user=user, channel=CHANNEL)
+        assert sent.status == 200 and sent.seconds < ACK_BUDGET, (sent.status, sent.seconds, sent.text)
         return name
 
     def thread_posts(self, event: dict, count: int = 1) -> list[Call]:
@@ -110,40 +92,8 @@ class Slack:
 
 
 @pytest.fixture
-def fake_slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSlack]:
-    for name in PROXY_ENV:
-        monkeypatch.delenv(name, raising=False)
-    with FakeSlack() as server:
-        yield server
-
-
-@pytest.fixture
-def slack(fake_slack: FakeSlack, seeded_dir: Path) -> Iterator[Slack]:
-    from adapters.slack import SlackAdapter
-
-    settings = make_settings(seeded_dir, RRR_SLACK__API_BASE_URL=fake_slack.api_url,
-                             RRR_SLACK__COORDINATOR_GROUPS='["S0COORD"]', RRR_BOT__OUTBOX_INTERVAL="3600")
-    runtime = Runtime.open(settings)
-    runtime.knowledge.warm_up()
-    loop = LoopThread("slack-app")
-
-    async def serve() -> tuple[Any, web.AppRunner, int]:
-        adapter = SlackAdapter(runtime.bot, settings, SLACK_SECRETS)
-        runner = web.AppRunner(adapter.web_app(), handle_signals=False, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        return adapter, runner, site._server.sockets[0].getsockname()[1]
-
-    adapter, runner, port = loop.run(serve(), timeout=30)
-    try:
-        yield Slack(fake_slack, runtime, adapter, loop, SlackSender(f"http://127.0.0.1:{port}/slack/events"))
-    finally:
-        try:
-            loop.run(runner.cleanup())
-        finally:
-            loop.close()
-            runtime.close()
+def slack(serve_slack, fake_slack: FakeSlack, seeded_dir: Path) -> Slack:
+    return serve_slack(slack_settings(seeded_dir, fake_slack), Slack, warm_up=True)
 
 
 def test_slack_coordinator_mention_gets_the_text_then_three_charts_in_its_thread(slack: Slack) -> None:
@@ -215,7 +165,7 @@ def test_slack_weekly_digest_is_delivered_to_the_channel_with_its_charts(slack: 
 def test_slack_a_failing_upload_still_posts_the_text_and_logs_the_error(slack: Slack,
                                                                        caplog: pytest.LogCaptureFixture) -> None:
     slack.with_activity()
-    caplog.set_level(logging.ERROR, logger="adapters.slack.app")
+    caplog.set_level(logging.ERROR, logger="adapters.slack.uploads")
     slack.fake.fail("upload", "storage_down", status=500)
     event = slack.mention("insights", COORDINATOR)
     [post] = slack.thread_posts(event)
@@ -243,7 +193,7 @@ def test_slack_a_private_answer_whose_upload_fails_says_so(slack: Slack) -> None
 def test_slack_digest_counts_as_failed_only_when_its_text_was_not_posted(slack: Slack,
                                                                           caplog: pytest.LogCaptureFixture) -> None:
     rt = slack.runtime
-    caplog.set_level(logging.ERROR, logger="adapters.slack.app")
+    caplog.set_level(logging.ERROR, logger="adapters.slack.uploads")
     assert queue_digest(rt.bot.insights, rt.outbox, {"slack": DIGEST_CHANNEL}, datetime.now(timezone.utc)) == 1
     # the text is refused: nothing is uploaded, the message is kept for a retry
     slack.fake.fail("chat.postMessage", "channel_not_found")
@@ -266,62 +216,11 @@ def test_slack_digest_counts_as_failed_only_when_its_text_was_not_posted(slack: 
 
 # == Discord =========================================================================================================
 
-class Served:
-    """A :class:`DiscordAdapter` running the real discord.py client on its own loop thread."""
-
-    def __init__(self, runtime: Runtime, settings: Settings) -> None:
-        self.runtime = runtime
-        self.adapter = DiscordAdapter(runtime.bot, settings, Secrets(discord_token=TOKEN))
-        self.loop = DiscordLoop("discord-client")
-        self.task = None
-
-    def start(self) -> Served:
-        self.task = self.loop.spawn(self.adapter.start())
-        discord_wait(lambda: self.adapter.client.is_ready() or self.task.done(), 30, "the client to be ready")
-        if self.task.done():
-            self.task.result()
-            raise AssertionError("the client stopped before it was ready")
-        return self
-
-    def stop(self) -> None:
-        try:
-            if not self.adapter.client.is_closed():
-                self.loop.run(self.adapter.close(), 15)
-            if self.task is not None:
-                self.task.result(15)
-        finally:
-            self.loop.close()
-
-
-@pytest.fixture
-def fake_discord() -> Iterator[FakeDiscord]:
-    base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    try:
-        with FakeDiscord(heartbeat_interval_ms=500) as server:
-            yield server
-            assert not server.unknown, f"discord.py called routes the fake does not know: {server.unknown}"
-    finally:  # point_at() sets class attributes of discord.py: put the originals back
-        discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
-
-
 @pytest.fixture
 def rt(seeded_dir: Path, fake_discord: FakeDiscord) -> Iterator[Runtime]:
-    settings = make_settings(seeded_dir, RRR_BOT__OUTBOX_INTERVAL="3600",
-                             RRR_DISCORD__API_BASE_URL=fake_discord.api_base_url,
-                             RRR_DISCORD__GATEWAY_URL=fake_discord.gateway_url, RRR_DISCORD__GUILD_ID=str(GUILD_ID),
-                             RRR_DISCORD__COORDINATOR_ROLE=str(COORDINATOR_ROLE_ID))
-    with Runtime.open(settings) as runtime:
+    with Runtime.open(discord_settings(seeded_dir, fake_discord)) as runtime:
         runtime.knowledge.warm_up()
         yield runtime
-
-
-@pytest.fixture
-def served(rt: Runtime, fake_discord: FakeDiscord) -> Iterator[Served]:
-    bot = Served(rt, rt.settings)
-    try:
-        yield bot.start()
-    finally:
-        bot.stop()
 
 
 def discord_activity(fake: FakeDiscord, rt: Runtime) -> None:
@@ -334,10 +233,7 @@ def discord_activity(fake: FakeDiscord, rt: Runtime) -> None:
 
 def slash_followup(fake: FakeDiscord, name: str, user_id: int, **options: Any) -> tuple[Request, Request]:
     """Run ``/name``: the private deferral within 3 s, then the one follow-up."""
-    sent = time.monotonic()
-    interaction = fake.slash(name, options, user_id=user_id)
-    callback = fake.wait_callback(interaction, timeout=ANSWER)
-    assert callback.body["type"] == DEFERRED_CHANNEL_MESSAGE and callback.at - sent < 3.0, callback
+    interaction, callback = slash_deferred(fake, name, options, timeout=ANSWER, user_id=user_id)
     [followup] = fake.wait_followups(interaction, 1, timeout=ANSWER)
     return callback, followup
 

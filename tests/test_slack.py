@@ -16,81 +16,44 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot import Runtime, Secrets
+from bot import Runtime
 from bot.config import SECRET_ENV
 from bot.store import Questions
-from conftest import make_settings
 from knowledge.records import solution_from_mapping
 from slack_fake import (
-    APP_TOKEN, BOT_ID, BOT_TOKEN, BOT_USER_ID, PROXY_ENV, SIGNING_SECRET, Call, FakeSlack, LoopThread, SlackSender,
-    app_mention, block_action, blocks_text, buttons, direct_message, event_callback, input_values, message_shortcut,
-    next_ts, sign, slash_command, view_submission, wait_until,
+    APP_TOKEN, BOT_ID, BOT_TOKEN, BOT_USER_ID, SIGNING_SECRET, Call, FakeSlack, LoopThread, SlackSender, app_mention,
+    blocks_text, buttons, direct_message, event_callback, input_values, message_shortcut, next_ts, sign,
+    slash_command, view_submission, wait_until,
+)
+from slack_harness import (  # noqa: F401  (fixtures)
+    ACK_BUDGET, ANSWER_WAIT, ServedSlack, assert_block_kit, assert_modal, fake, fake_slack, serve_slack,
+    slack_settings,
 )
 
 pytestmark = pytest.mark.timeout(180)
 
-SECRETS = Secrets(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET, slack_app_token=APP_TOKEN)
 NETWORK_CHANNEL = "CNET"
 VOUCHERS = "how did cities support local shops with vouchers?"
 BILBAO_VOUCHERS = "Bono Bilbao co-funded vouchers"
 #: Far from anything the RRR cities did (nearest score well under the calibrated threshold).
 OUT_OF_SCOPE = "which football team won the 1998 world cup?"
-ANSWER_WAIT = 10.0  # an answer includes a real search; acks are held to Slack's 3 s separately
-ACK_BUDGET = 3.0
 BROADCASTS = ("<!channel>", "<!here>", "<!everyone>")
 
 
-# -- the harness -----------------------------------------------------------------------------------------------------
+# -- the harness (see slack_harness.py) ------------------------------------------------------------------------------
 
-@dataclass
-class Slack:
-    """The adapter's Bolt app served on 127.0.0.1, the fake Slack it talks to, and the runtime behind it."""
-
-    fake: FakeSlack
-    runtime: Runtime
-    adapter: Any
-    loop: LoopThread
-    sender: SlackSender
-
-    def mention(self, text: str, **kw: Any) -> tuple[dict, Any]:
-        """@mention the bot in a channel; return the event and the app's HTTP answer."""
-        event = app_mention(f"<@{BOT_USER_ID}> {text}", **kw)
-        return event, self.sender.event(event_callback(event))
-
-    def command(self, text: str, name: str | None = None, **kw: Any) -> tuple[str, Any]:
-        """``/rrr text``; return the response_url name and the app's HTTP answer."""
-        name = name or f"cmd{next_ts().replace('.', '')}"
-        return name, self.sender.command(slash_command(text, response_url=self.fake.response_url(name), **kw))
-
-    def click(self, action_id: str, value: str, name: str | None = None, **kw: Any) -> tuple[str, Any]:
-        """Click a button; return the response_url name and the app's HTTP answer."""
-        name = name or f"click{next_ts().replace('.', '')}"
-        payload = block_action(action_id, value, response_url=self.fake.response_url(name), **kw)
-        return name, self.sender.interactive(payload)
-
-    def posts(self, channel: str | None = None, count: int = 1, timeout: float = ANSWER_WAIT,
-              method: str = "chat.postMessage") -> list[Call]:
-        """Wait for ``count`` messages (to ``channel``); each is checked against Block Kit's limits."""
-        calls = self.fake.wait_for(method, count, timeout,
-                                   where=lambda c: channel is None or c.params.get("channel") == channel)
-        for call in calls:
-            assert_block_kit(call.blocks, f"{method} to {call.params.get('channel')}")
-            assert len(str(call.params.get("text") or "")) <= 40000, "Slack truncates message text at 40,000"
-        return calls
-
+class Slack(ServedSlack):
     def response(self, name: str, count: int = 1, timeout: float = ANSWER_WAIT) -> list[Call]:
         calls = self.fake.wait_for_response(name, count, timeout)
         for call in calls:
@@ -104,116 +67,20 @@ class Slack:
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSlack]:
-    for name in PROXY_ENV:  # slack_sdk's Socket Mode client would send even 127.0.0.1 through a proxy
-        monkeypatch.delenv(name, raising=False)
-    with FakeSlack() as server:
-        yield server
-
-
-@pytest.fixture
-def start_slack(fake: FakeSlack, seeded_dir: Path) -> Iterator:
-    """Start the adapter over HTTP on a copy of the seeded network; ``env`` adds settings."""
-    started: list[tuple[LoopThread, Runtime, Any]] = []
-
+def start_slack(serve_slack, fake: FakeSlack, seeded_dir: Path) -> Callable[..., Slack]:
+    """Start the adapter over HTTP on a copy of the seeded network; ``env`` adds settings
+    (test_the_outbox_pump_delivers_by_itself shortens the outbox interval)."""
     def start(**env: str) -> Slack:
-        from adapters.slack import SlackAdapter
+        settings = slack_settings(seeded_dir, fake, RRR_BOT__NETWORK_CHANNELS=json.dumps({"slack": NETWORK_CHANNEL}),
+                                  **env)
+        return serve_slack(settings, Slack, warm_up=True)
 
-        # The outbox pump of the served app first runs after one interval: an hour by default here, so tests
-        # that deliver by hand are deterministic; test_the_outbox_pump_delivers_by_itself shortens it.
-        env.setdefault("RRR_BOT__OUTBOX_INTERVAL", "3600")
-        settings = make_settings(seeded_dir, RRR_SLACK__API_BASE_URL=fake.api_url,
-                                 RRR_BOT__NETWORK_CHANNELS=json.dumps({"slack": NETWORK_CHANNEL}),
-                                 RRR_SLACK__COORDINATOR_GROUPS='["S0COORD"]', **env)
-        runtime = Runtime.open(settings)
-        runtime.knowledge.warm_up()  # load the model and index now, not inside the first request
-        loop = LoopThread("slack-app")
-
-        async def serve() -> tuple[Any, web.AppRunner, int]:
-            adapter = SlackAdapter(runtime.bot, settings, SECRETS)
-            runner = web.AppRunner(adapter.web_app(), handle_signals=False, access_log=None)
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            return adapter, runner, site._server.sockets[0].getsockname()[1]
-
-        adapter, runner, port = loop.run(serve(), timeout=30)
-        started.append((loop, runtime, runner))
-        return Slack(fake, runtime, adapter, loop, SlackSender(f"http://127.0.0.1:{port}/slack/events"))
-
-    yield start
-    for loop, runtime, runner in started:
-        try:
-            loop.run(runner.cleanup())
-        finally:
-            loop.close()
-            runtime.close()
+    return start
 
 
 @pytest.fixture
 def slack(start_slack) -> Slack:
     return start_slack()
-
-
-# -- Block Kit limits ------------------------------------------------------------------------------------------------
-
-def _text_len(obj: Any) -> int:
-    return len(obj.get("text", "")) if isinstance(obj, dict) else 0
-
-
-def assert_block_kit(blocks: list[dict], where: str = "message", max_blocks: int = 50) -> None:
-    """Slack's documented limits for the blocks the adapter sends (a payload over them is rejected)."""
-    assert isinstance(blocks, list), f"{where}: blocks must be a list"
-    assert len(blocks) <= max_blocks, f"{where}: {len(blocks)} blocks > {max_blocks}"
-    for block in blocks:
-        kind = block.get("type")
-        assert len(block.get("block_id", "")) <= 255, f"{where}: block_id too long"
-        if kind == "section":
-            assert "text" in block or "fields" in block, f"{where}: section without text or fields: {block}"
-            if "text" in block:
-                assert 1 <= _text_len(block["text"]) <= 3000, f"{where}: section text {_text_len(block['text'])}"
-            fields = block.get("fields", [])
-            assert len(fields) <= 10, f"{where}: {len(fields)} fields > 10"
-            for f in fields:
-                assert 1 <= _text_len(f) <= 2000, f"{where}: field text {_text_len(f)}"
-        elif kind == "header":
-            assert block["text"]["type"] == "plain_text" and 1 <= _text_len(block["text"]) <= 150, \
-                f"{where}: header text {_text_len(block['text'])}"
-        elif kind == "context":
-            assert 1 <= len(block["elements"]) <= 10, f"{where}: context with {len(block['elements'])} elements"
-            for e in block["elements"]:
-                if e.get("type") in ("mrkdwn", "plain_text"):
-                    assert 1 <= _text_len(e) <= 3000, f"{where}: context text {_text_len(e)}"
-        elif kind == "actions":
-            assert 1 <= len(block["elements"]) <= 25, f"{where}: {len(block['elements'])} action elements"
-            for e in block["elements"]:
-                if e.get("type") == "button":
-                    assert 1 <= _text_len(e["text"]) <= 75, f"{where}: button text {_text_len(e['text'])}"
-                    assert len(e.get("value", "")) <= 2000, f"{where}: button value {len(e.get('value', ''))}"
-                    assert len(e.get("action_id", "")) <= 255, f"{where}: action_id too long"
-                    assert len(e.get("url", "")) <= 3000
-        elif kind == "input":
-            assert 1 <= _text_len(block["label"]) <= 2000, f"{where}: input label"
-            element = block["element"]
-            if element.get("type") == "plain_text_input":
-                limit = min(element.get("max_length", 3000), 3000)
-                initial = element.get("initial_value") or ""
-                assert len(initial) <= limit, f"{where}: initial value of {element['action_id']} is " \
-                                              f"{len(initial)} > max_length {limit}"
-        elif kind == "divider":
-            pass
-        else:
-            assert kind in ("image", "rich_text", "file", "video", "markdown"), f"{where}: unknown block {kind}"
-
-
-def assert_modal(view: dict) -> None:
-    assert view.get("type") == "modal", view
-    for key in ("title", "submit", "close"):
-        if view.get(key):
-            assert 1 <= _text_len(view[key]) <= 24, f"modal {key} longer than 24 characters: {view[key]}"
-    assert len(view.get("private_metadata", "")) <= 3000, "private_metadata > 3000"
-    assert len(view.get("callback_id", "")) <= 255
-    assert_block_kit(view.get("blocks", []), f"modal {view.get('callback_id')}", max_blocks=100)
 
 
 def first_section_after(blocks: list[dict], heading: str) -> str:

@@ -12,33 +12,26 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiohttp import web
 
-from bot import Runtime, Secrets
 from bot.messages import Actions, Button, Reply, Text
-from conftest import make_settings
-from slack_fake import (
-    APP_TOKEN, BOT_TOKEN, PROXY_ENV, SIGNING_SECRET, Call, FakeSlack, LoopThread, SlackSender, block_action,
-    buttons, input_values, next_ts, slash_command, view_submission, wait_until,
+from slack_fake import Call, FakeSlack, buttons, input_values, view_submission, wait_until
+from slack_harness import (  # noqa: F401  (fixtures)
+    ACK_BUDGET, ANSWER_WAIT, ServedSlack, assert_block_kit, assert_modal, fake_slack, no_traceback, serve_slack,
+    slack_settings,
 )
 
 pytestmark = pytest.mark.timeout(120)
 
-SECRETS = Secrets(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET, slack_app_token=APP_TOKEN)
 COORDINATOR = "UCOORD"  # the fake's coordinator user group S0COORD holds this member
 MEMBER = "U0MEMBER"
 PEER = "U0PEER"
 CHANNEL = "C0GENERAL"
-ANSWER_WAIT = 10.0
-ACK_BUDGET = 3.0
 ZONES = ["Europe/Madrid", "Europe/Dublin", "Europe/Amsterdam", "Europe/Rome", "Europe/Warsaw", "America/Los_Angeles",
          "America/Toronto", "America/Mexico_City", "America/Sao_Paulo", "UTC"]
 VIDEO = "https://meet.example.org/rrr-energy"
@@ -46,25 +39,9 @@ VIDEO = "https://meet.example.org/rrr-energy"
 DAY = date.today() + timedelta(days=40)
 
 
-# -- the harness -----------------------------------------------------------------------------------------------------
+# -- the harness (see slack_harness.py) ------------------------------------------------------------------------------
 
-@dataclass
-class Slack:
-    fake: FakeSlack
-    runtime: Runtime
-    adapter: Any
-    loop: LoopThread
-    sender: SlackSender
-
-    def command(self, text: str, **kw: Any) -> tuple[str, Any]:
-        name = f"cmd{next_ts().replace('.', '')}"
-        return name, self.sender.command(slash_command(text, response_url=self.fake.response_url(name), **kw))
-
-    def click(self, action_id: str, value: str, **kw: Any) -> tuple[str, Any]:
-        name = f"click{next_ts().replace('.', '')}"
-        return name, self.sender.interactive(block_action(action_id, value, response_url=self.fake.response_url(name),
-                                                          **kw))
-
+class Slack(ServedSlack):
     def open_form(self, user: str = COORDINATOR) -> dict:
         """``/rrr session add`` as ``user``; the form the adapter opened."""
         before = len(self.fake.calls_to("views.open"))
@@ -80,86 +57,12 @@ class Slack:
         return sent
 
     def posts(self, channel: str = CHANNEL, count: int = 1, method: str = "chat.postMessage") -> list[Call]:
-        calls = self.fake.wait_for(method, count, ANSWER_WAIT, where=lambda c: c.params.get("channel") == channel)
-        for call in calls:
-            assert_block_kit(call.blocks, f"{method} to {channel}")
-        return calls
+        return super().posts(channel, count, method=method)
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSlack]:
-    for name in PROXY_ENV:
-        monkeypatch.delenv(name, raising=False)
-    with FakeSlack() as server:
-        yield server
-
-
-@pytest.fixture
-def slack(fake: FakeSlack, tmp_path: Path) -> Iterator[Slack]:
-    from adapters.slack import SlackAdapter
-
-    settings = make_settings(tmp_path / "data", RRR_SLACK__API_BASE_URL=fake.api_url,
-                             RRR_SLACK__COORDINATOR_GROUPS='["S0COORD"]', RRR_BOT__OUTBOX_INTERVAL="3600")
-    runtime = Runtime.open(settings)
-    loop = LoopThread("slack-app")
-
-    async def serve() -> tuple[Any, web.AppRunner, int]:
-        adapter = SlackAdapter(runtime.bot, settings, SECRETS)
-        runner = web.AppRunner(adapter.web_app(), handle_signals=False, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        return adapter, runner, site._server.sockets[0].getsockname()[1]
-
-    adapter, runner, port = loop.run(serve(), timeout=30)
-    try:
-        yield Slack(fake, runtime, adapter, loop, SlackSender(f"http://127.0.0.1:{port}/slack/events"))
-    finally:
-        try:
-            loop.run(runner.cleanup())
-        finally:
-            loop.close()
-            runtime.close()
-
-
-# -- Block Kit, as Slack checks it -----------------------------------------------------------------------------------
-
-def _len(obj: Any) -> int:
-    return len(obj.get("text", "")) if isinstance(obj, dict) else 0
-
-
-def assert_block_kit(blocks: list[dict], where: str, max_blocks: int = 50) -> None:
-    assert isinstance(blocks, list) and len(blocks) <= max_blocks, where
-    for block in blocks:
-        kind = block.get("type")
-        if kind == "section":
-            if "text" in block:
-                assert 1 <= _len(block["text"]) <= 3000, f"{where}: section text"
-            assert len(block.get("fields", [])) <= 10, f"{where}: fields"
-        elif kind == "context":
-            assert 1 <= len(block["elements"]) <= 10, f"{where}: context"
-        elif kind == "actions":
-            assert 1 <= len(block["elements"]) <= 25, f"{where}: actions"
-            ids = [e.get("action_id") for e in block["elements"]]
-            assert len(ids) == len(set(ids)), f"{where}: action ids must be unique in a block: {ids}"
-            for e in block["elements"]:
-                assert 1 <= _len(e["text"]) <= 75, f"{where}: button text"
-                assert "value" not in e or 1 <= len(e["value"]) <= 2000, f"{where}: button value {e}"
-                assert len(e.get("url", "")) <= 3000, f"{where}: button url"
-        elif kind == "input":
-            assert 1 <= _len(block["label"]) <= 2000, f"{where}: input label"
-            assert block["element"].get("action_id"), f"{where}: input without action_id"
-        else:
-            assert kind in ("divider", "header", "image"), f"{where}: unexpected block {kind}"
-
-
-def assert_modal(view: dict) -> None:
-    assert view.get("type") == "modal", view
-    for key in ("title", "submit", "close"):
-        if view.get(key):
-            assert 1 <= _len(view[key]) <= 24, f"modal {key} longer than 24 characters: {view[key]}"
-    assert len(view.get("private_metadata", "")) <= 3000
-    assert_block_kit(view.get("blocks", []), f"modal {view.get('callback_id')}", max_blocks=100)
+def slack(serve_slack, fake_slack: FakeSlack, tmp_path: Path) -> Slack:
+    return serve_slack(slack_settings(tmp_path / "data", fake_slack), Slack)
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------------
@@ -193,12 +96,6 @@ def schedule(slack: Slack, **changes: str) -> Call:
 def card_message(post: Call) -> dict:
     """The card as Slack keeps it (what a click payload carries)."""
     return {**post.response["message"], "ts": post.response["ts"]}
-
-
-def no_traceback(caplog: pytest.LogCaptureFixture, *texts: str) -> None:
-    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info]
-    for text in texts:
-        assert "Traceback" not in text and "something went wrong" not in text, text
 
 
 # -- the form --------------------------------------------------------------------------------------------------------

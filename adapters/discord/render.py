@@ -127,11 +127,6 @@ def _numbered(name: str, number: int) -> str:
     return f"{stem}-{number}.{ext}" if dot and stem else f"{name}-{number}"
 
 
-def files_or_missing(files: list[discord.File]) -> list[discord.File] | object:
-    """``files`` for a ``send`` call, or ``MISSING`` when there are none (discord.py then sends plain JSON)."""
-    return files or discord.utils.MISSING
-
-
 def _add_embed(out: Rendered, embed: discord.Embed, budget: int) -> int:
     size = len(embed)
     if len(out.embeds) < EMBEDS and size <= budget:

@@ -1,0 +1,39 @@
+"""What reaches the core from Discord: the :class:`~bot.Incoming` of a typed command and the :class:`~bot.Action` of
+a click or a form, with the member's coordinator role; mentions of the bot are stripped from typed text."""
+
+from __future__ import annotations
+
+import re
+
+import discord
+
+from bot import Action, Incoming
+
+PLATFORM = "discord"
+_MENTION = re.compile(r"<@!?(\d+)>")
+
+
+def strip_mentions(text: str) -> str:
+    return " ".join(_MENTION.sub(" ", text).split())
+
+
+def roles_of(user: discord.abc.User, coordinator_role: str | None) -> tuple[str, ...]:
+    """``("coordinator",)`` for a guild member holding the coordinator role (by id or name)."""
+    if not coordinator_role or not isinstance(user, discord.Member):
+        return ()
+    return ("coordinator",) if any(str(r.id) == coordinator_role or r.name == coordinator_role
+                                   for r in user.roles) else ()
+
+
+def incoming_of(interaction: discord.Interaction, text: str, roles: tuple[str, ...]) -> Incoming:
+    """``text`` (a slash command as the core's text command) from the member who used it, where they used it."""
+    return Incoming(platform=PLATFORM, user=str(interaction.user.id), text=text,
+                    channel=str(interaction.channel_id or ""), workspace=str(interaction.guild_id or ""),
+                    is_direct=interaction.guild_id is None, user_name=interaction.user.display_name, roles=roles)
+
+
+def action_of(interaction: discord.Interaction, action: str, value: str, roles: tuple[str, ...],
+              fields: tuple[tuple[str, str], ...] = ()) -> Action:
+    """A click on a button (``action``, ``value``) or a submitted form (``fields``) for the core."""
+    return Action(PLATFORM, str(interaction.user.id), action, value, channel=str(interaction.channel_id or ""),
+                  fields=fields, roles=roles, user_name=interaction.user.display_name)

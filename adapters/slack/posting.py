@@ -1,0 +1,98 @@
+"""Sending the core's replies to Slack: a message (in a thread), an ephemeral message, an answer through
+``respond``, an outbox item. The text goes first, as Block Kit; its pictures follow as files (:mod:`.uploads`):
+
+- a message in a channel or thread (a mention, a DM, the network channel): the files go to the same channel and
+  thread, so everyone who sees the answer sees its pictures;
+- a private answer (every ``/rrr`` response, an ephemeral message): the files go to the member's DM with the bot,
+  and the answer says so. A coordinator running ``/rrr insights`` thus reads the figures where they typed and finds
+  the charts in the DM;
+- an outbox delivery (the weekly insights digest): the files go to the message's channel (or DM), after the text.
+
+A failed upload never loses the text. An outbox message counts as failed, and is retried, only when its text could
+not be posted (or, for a message of pictures alone, when nothing could be delivered), so a retry never posts the
+text twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import Reply
+from bot.messages import Button
+from bot.services import Pending
+
+from .render import fallback_text, has_text, images, to_blocks
+from .uploads import Uploads, upload_failed, with_dm_note
+
+log = logging.getLogger(__name__)
+
+
+class Poster:
+    """Posts replies with ``client`` and uploads their pictures with ``uploads``."""
+
+    def __init__(self, client: AsyncWebClient, uploads: Uploads) -> None:
+        self.client = client
+        self.uploads = uploads
+
+    async def post(self, reply: Reply, *, channel: str, user: str | None = None, thread: str | None = None,
+                   metadata: dict[str, Any] | None = None) -> bool:
+        """Send one reply: ephemeral to ``user`` when the core asks for it, else a message (in ``thread``).
+        False when Slack refused it (logged); a failed upload does not change the result, which is about the text."""
+        pictures = images(reply)
+        private = bool(reply.ephemeral and user and channel != user)
+        if private and pictures:
+            reply = with_dm_note(reply, pictures)
+        posted = True
+        if has_text(reply) or not pictures:
+            kwargs: dict[str, Any] = {"channel": channel, "text": fallback_text(reply), "blocks": to_blocks(reply)}
+            try:
+                if private:
+                    await self.client.chat_postEphemeral(user=user, **kwargs)
+                else:
+                    if thread:
+                        kwargs["thread_ts"] = thread
+                    if metadata:
+                        kwargs["metadata"] = metadata
+                    await self.client.chat_postMessage(unfurl_links=False, **kwargs)
+            except SlackApiError as exc:
+                log.error("Slack refused a message to %s: %s", channel, exc.response.get("error"))
+                posted = False
+        if pictures:
+            where = user if private else channel
+            error = await self.uploads.upload(pictures, channel=where or channel, thread=None if private else thread)
+            if error and private and posted:
+                try:
+                    await self.client.chat_postEphemeral(channel=channel, user=user, text=upload_failed(error))
+                except SlackApiError as exc:
+                    log.warning("cannot tell %s that the pictures failed: %s", user, exc.response.get("error"))
+        return posted
+
+    async def respond(self, respond, reply: Reply, *, user: str, extra_buttons: tuple[Button, ...] = ()) -> None:
+        """A private answer through ``respond`` (a slash command, a shortcut); its pictures go to the member's DM."""
+        pictures = images(reply)
+        if pictures:
+            reply = with_dm_note(reply, pictures)
+        await respond(response_type="ephemeral", text=fallback_text(reply),
+                      blocks=to_blocks(reply, extra_buttons=extra_buttons))
+        error = await self.uploads.upload(pictures, channel=user)
+        if error:
+            await respond(response_type="ephemeral", replace_original=False, text=upload_failed(error))
+
+    async def send_pending(self, item: Pending) -> None:
+        """Post an outbox item's text, then upload its pictures into the same conversation. Raises (so the message is
+        kept and retried) only when the text could not be posted, or when a message of pictures alone could not be
+        uploaded: a failed upload after a posted text is logged, never retried."""
+        channel = item.channel
+        if not channel:
+            channel = (await self.client.conversations_open(users=",".join(item.users)))["channel"]["id"]
+        reply, pictures = item.reply, images(item.reply)
+        if has_text(reply) or not pictures:
+            await self.client.chat_postMessage(channel=channel, text=fallback_text(reply), blocks=to_blocks(reply),
+                                               unfurl_links=False)
+        error = await self.uploads.upload(pictures, channel=channel)
+        if error and not has_text(reply):
+            raise RuntimeError(f"pictures not uploaded to {channel}: {error}")
