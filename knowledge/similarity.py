@@ -113,7 +113,9 @@ def plan_groups(scores: np.ndarray, eligible: Sequence[bool], forbidden: set[fro
     for start in range(0, len(order), 4096):  # in chunks: the best pairs usually place everyone early
         if left < 2:
             break
-        for i, j in candidates[order[start:start + 4096]].tolist():
+        chunk = candidates[order[start:start + 4096]]
+        chunk = chunk[free[chunk[:, 0]] & free[chunk[:, 1]]]  # pairs with a placed city: skipped without Python
+        for i, j in chunk.tolist():
             if left < 2:
                 break
             if free[i] and free[j] and (not forbidden or frozenset((i, j)) not in forbidden):
