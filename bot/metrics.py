@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -59,4 +59,6 @@ class Metrics:
             self.outbox_backlog.clear()
             for platform, count in backlog.items():
                 self.outbox_backlog.labels(platform=platform).set(count)
+        from prometheus_client.exposition import generate_latest  # the exposition module is slow to import
+
         return generate_latest(self.registry)

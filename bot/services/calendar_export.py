@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, vRecur
 
 from .recurrence import Schedule, check_zone
 
@@ -24,6 +23,8 @@ _LOCAL_STAMP = "%Y%m%dT%H%M%S"
 def session_ics(*, uid: str, title: str, schedule: Schedule, description: str = "", url: str | None = None,
                 cancelled: bool = False, now: datetime | None = None) -> bytes:
     """An .ics calendar (METHOD:PUBLISH, CRLF line endings) holding the session as one VEVENT with its VTIMEZONE."""
+    from icalendar import Calendar, Event, vRecur  # only here: it costs every command's start otherwise
+
     zone = check_zone(schedule.tz)
     calendar = Calendar()
     calendar.add("prodid", _PRODID)
