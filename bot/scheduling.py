@@ -204,6 +204,8 @@ class Scheduler:
             scheduler.add_listener(self._observe, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         try:
             scheduler.start()
+            if not self.intro_settings.automatic and scheduler.get_job("intro_round"):
+                scheduler.remove_job("intro_round")  # stored by a run when rounds were still automatic
             self.leading.set()
             while await asyncio.to_thread(self.lock.still_held):
                 await asyncio.sleep(self.retry_seconds)
@@ -225,7 +227,7 @@ class Scheduler:
                 log.warning("releasing the scheduler lock: %s", exc)
 
     def _observe(self, event) -> None:
-        """Scheduler lag: how long after its planned time the last job started."""
+        """Scheduler lag: how long after its planned time the last job finished."""
         if self.metrics is not None and event.scheduled_run_time is not None:
             self.metrics.scheduler_lag.set(max((utcnow() - event.scheduled_run_time).total_seconds(), 0.0))
 
@@ -253,8 +255,6 @@ class Scheduler:
             scheduler.add_job(f"{__name__}:run_intro_round", "interval", weeks=self.intro_settings.every_weeks,
                               start_date=ROUNDS_FROM, id="intro_round", replace_existing=True,
                               misfire_grace_time=24 * 3600)
-        elif scheduler.get_job("intro_round"):
-            scheduler.remove_job("intro_round")
         return scheduler
 
 
