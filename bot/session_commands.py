@@ -31,6 +31,13 @@ KEYS = {"title": "title", "start": "start", "tz": "tz", "zone": "tz", "timezone"
         "count": "count", "until": "until", "duration": "duration", "video": "video", "agenda": "agenda",
         "channel": "channels", "channels": "channels", "reminders": "reminders"}
 RSVP_ACTIONS = {"rsvp_going": "going", "rsvp_maybe": "maybe", "rsvp_no": "no"}
+#: Time zones the platforms' session forms offer first: the network's nine cities, and UTC.
+SESSION_ZONES: tuple[tuple[str, str], ...] = (
+    ("Europe/Madrid", "Bilbao"), ("Europe/Dublin", "Dublin"), ("Europe/Amsterdam", "Rotterdam"),
+    ("Europe/Rome", "Turin"), ("Europe/Warsaw", "Warsaw"), ("America/Los_Angeles", "San Francisco"),
+    ("America/Toronto", "Montréal"), ("America/Mexico_City", "Guadalajara"), ("America/Sao_Paulo", "Belo Horizonte"),
+    ("UTC", ""),
+)
 
 
 class SessionCommands:

@@ -17,7 +17,7 @@ from discord import app_commands
 
 from bot import Bot, Reply
 from bot.messages import Actions
-from bot.session_commands import RSVP_ACTIONS
+from bot.session_commands import RSVP_ACTIONS, SESSION_ZONES
 
 from .incoming import incoming_of
 from .posting import Poster
@@ -28,12 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 #: The zones ``/session-add`` offers: those of the network's nine cities, and UTC (any IANA name is accepted).
-ZONES: tuple[tuple[str, str], ...] = (
-    ("Europe/Madrid", "Bilbao"), ("Europe/Dublin", "Dublin"), ("Europe/Amsterdam", "Rotterdam"),
-    ("Europe/Rome", "Turin"), ("Europe/Warsaw", "Warsaw"), ("America/Los_Angeles", "San Francisco"),
-    ("America/Toronto", "Montréal"), ("America/Mexico_City", "Guadalajara"), ("America/Sao_Paulo", "Belo Horizonte"),
-    ("UTC", ""),
-)
+ZONES = SESSION_ZONES
 REPEATS = (("Once", "none"), ("Every week", "weekly"), ("Every 2 weeks", "every 2 weeks"),
            ("Monthly (same weekday)", "monthly"))
 #: Discord's limits for a scheduled event.

@@ -7,6 +7,8 @@ import re
 import shlex
 from typing import Any
 
+from bot.session_commands import SESSION_ZONES
+
 from .render import trim
 
 NOT_HELPFUL = "not_helpful_modal"
@@ -14,12 +16,7 @@ SAVE_SOLUTION = "save_solution_modal"
 SESSION_ADD = "session_add_modal"
 
 #: The zones offered for a session: those of the network's nine cities, and UTC.
-ZONES: tuple[tuple[str, str], ...] = (
-    ("Europe/Madrid", "Bilbao"), ("Europe/Dublin", "Dublin"), ("Europe/Amsterdam", "Rotterdam"),
-    ("Europe/Rome", "Turin"), ("Europe/Warsaw", "Warsaw"), ("America/Los_Angeles", "San Francisco"),
-    ("America/Toronto", "Montréal"), ("America/Mexico_City", "Guadalajara"), ("America/Sao_Paulo", "Belo Horizonte"),
-    ("UTC", ""),
-)
+ZONES = SESSION_ZONES
 #: Repeat choices: (value given to the ``session add`` command, label).
 REPEATS: tuple[tuple[str, str], ...] = (("none", "Once"), ("weekly", "Every week"),
                                         ("every 2 weeks", "Every 2 weeks"), ("monthly", "Monthly (same weekday)"))
