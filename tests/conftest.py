@@ -63,6 +63,18 @@ def seeded(seeded_dir: Path) -> Iterator[Runtime]:
         yield rt
 
 
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The CLI reads its settings from os.environ: keep the developer's RRR_* variables and tokens out."""
+    from bot.config import SECRET_ENV
+
+    for name in list(os.environ):
+        if name.startswith("RRR_") or name in SECRET_ENV:
+            monkeypatch.delenv(name)
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+
 def _postgres_available() -> str | None:
     """None when a PostgreSQL server answers, else the reason it does not."""
     try:

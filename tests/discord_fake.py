@@ -31,19 +31,20 @@ deadline (:func:`wait_until`).
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from aiohttp import WSMsgType, web
+
+from fake_support import DEFAULT_TIMEOUT, POLL, LoopThread, wait_until  # noqa: F401 - re-exported to tests
 
 T = TypeVar("T")
 log = logging.getLogger("discord_fake")
@@ -51,8 +52,6 @@ log = logging.getLogger("discord_fake")
 TOKEN = "test-token"
 API_PREFIX = "/api/v10"
 DISCORD_EPOCH_MS = 1420070400000
-DEFAULT_TIMEOUT = 5.0
-POLL = 0.02
 
 # Snowflakes of the fake world. The application id is the bot user's id, as Discord makes them.
 APP_ID = BOT_ID = 1100000000000000001
@@ -79,68 +78,6 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 MANAGE_EVENTS = 1 << 33
 CREATE_EVENTS = 1 << 44
 BASE_PERMISSIONS = 0x4000 | 0x800 | 0x400 | 0x80000000
-
-
-# -- waiting ---------------------------------------------------------------------------------------------------------
-
-def wait_until(predicate: Callable[[], T], timeout: float = DEFAULT_TIMEOUT, what: str = "condition",
-               describe: Callable[[], str] | None = None) -> T:
-    """Poll ``predicate`` until it returns a truthy value (returned) or ``timeout`` seconds pass (AssertionError)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            detail = f"\n{describe()}" if describe else ""
-            raise AssertionError(f"timed out after {timeout:.1f}s waiting for {what}{detail}")
-        time.sleep(POLL)
-
-
-class LoopThread:
-    """An asyncio event loop running in a daemon thread; ``run(coro)`` executes a coroutine there and waits."""
-
-    def __init__(self, name: str = "loop") -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
-        self._thread.start()
-
-    def _main(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = DEFAULT_TIMEOUT) -> T:
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        try:
-            return future.result(timeout)
-        except TimeoutError:
-            future.cancel()
-            raise AssertionError(f"coroutine {coro!r} did not finish within {timeout:.1f}s") from None
-
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        """Start ``coro`` on the loop without waiting for it (a concurrent.futures.Future is returned)."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
-
-    def close(self, timeout: float = DEFAULT_TIMEOUT) -> None:
-        """Cancel what still runs on the loop, stop it and join the thread (bounded)."""
-        if not self.loop.is_running():
-            return
-
-        async def cancel_rest() -> None:
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            if tasks:
-                await asyncio.wait(tasks, timeout=timeout / 2)
-
-        try:
-            self.run(cancel_rest(), timeout)
-        except AssertionError:
-            pass
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout)
-        if not self._thread.is_alive():
-            self.loop.close()
 
 
 # -- payloads shaped like Discord's ----------------------------------------------------------------------------------

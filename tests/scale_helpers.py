@@ -39,6 +39,7 @@ TESTS = Path(__file__).resolve().parent
 if str(TESTS) not in sys.path:  # the benchmark imports this module from outside tests/
     sys.path.insert(0, str(TESTS))
 
+from fake_support import wait_until  # noqa: E402
 from slack_fake import (  # noqa: E402
     BOT_TOKEN, BOT_USER_ID, PROXY_ENV, SIGNING_SECRET, app_mention, event_callback, sign,
 )
@@ -152,20 +153,6 @@ class Processes:
         for handle in self._files:
             handle.close()
         self._files.clear()
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str,
-               describe: Callable[[], str] | None = None, interval: float = 0.05) -> Any:
-    """Poll ``predicate`` until it returns a truthy value (returned) or ``timeout`` passes (AssertionError)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            detail = f"\n{describe()}" if describe else ""
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{detail}")
-        time.sleep(interval)
 
 
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))

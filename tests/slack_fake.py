@@ -21,8 +21,6 @@ and the code under test can never block the fake. Every wait is a polling loop w
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import hashlib
 import hmac
 import itertools
@@ -32,11 +30,13 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aiohttp import WSMsgType, web
+
+from fake_support import DEFAULT_TIMEOUT, POLL, LoopThread, wait_until  # noqa: F401 - re-exported to tests
 
 T = TypeVar("T")
 
@@ -51,89 +51,6 @@ AUTH_TEST = {"ok": True, "url": "https://rrr-network.slack.com/", "team": "RRR n
              "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "is_enterprise_install": False}
 #: Parameters that slack_sdk sends as JSON strings when it posts a form; the fake decodes them.
 JSON_PARAMS = ("blocks", "attachments", "view", "metadata", "user_ids", "users", "files")
-DEFAULT_TIMEOUT = 5.0
-POLL = 0.02
-
-
-# -- waiting ---------------------------------------------------------------------------------------------------------
-
-def wait_until(predicate: Callable[[], T], timeout: float = DEFAULT_TIMEOUT, what: str = "condition",
-               describe: Callable[[], str] | None = None) -> T:
-    """Poll ``predicate`` until it returns a truthy value (returned) or ``timeout`` seconds pass (AssertionError)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            detail = f"\n{describe()}" if describe else ""
-            raise AssertionError(f"timed out after {timeout:.1f}s waiting for {what}{detail}")
-        time.sleep(POLL)
-
-
-class LoopThread:
-    """An asyncio event loop running in a daemon thread; ``run(coro)`` executes a coroutine there and waits."""
-
-    def __init__(self, name: str = "loop") -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
-        self._thread.start()
-
-    def _main(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = DEFAULT_TIMEOUT) -> T:
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        try:
-            return future.result(timeout)
-        except TimeoutError:
-            future.cancel()
-            raise AssertionError(f"coroutine {coro!r} did not finish within {timeout:.1f}s") from None
-
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Future:
-        """Start ``coro`` on the loop without waiting for it (a concurrent.futures.Future is returned)."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
-
-    def close(self, timeout: float = DEFAULT_TIMEOUT) -> None:
-        """Cancel what still runs on the loop, stop it and join the thread (bounded)."""
-        if not self.loop.is_running():
-            return
-
-        async def cancel_rest() -> None:
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            if tasks:
-                await asyncio.wait(tasks, timeout=timeout / 2)
-            await _close_client_sessions(self.loop)
-
-        try:
-            self.run(cancel_rest(), timeout)
-        except AssertionError:
-            pass
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout)
-        if not self._thread.is_alive():
-            self.loop.close()
-        # Finalise what the code under test dropped now, in this thread: a finaliser that runs later in another
-        # thread while pytest formats a traceback can crash CPython 3.11 < 3.11.8 (ast.parse is not thread-safe).
-        gc.collect()
-
-
-async def _close_client_sessions(loop: asyncio.AbstractEventLoop) -> None:
-    """Close the aiohttp client sessions still open on ``loop`` (e.g. a Socket Mode client nobody closed), so they
-    neither leak sockets into later tests nor complain from a finaliser after the loop is gone."""
-    import aiohttp
-
-    for obj in gc.get_objects():
-        if isinstance(obj, aiohttp.ClientSession) and not obj.closed and getattr(obj, "_loop", None) is loop:
-            try:
-                await asyncio.wait_for(obj.close(), 2)
-            except Exception:  # closing is best effort
-                pass
-
-
 # -- signing ---------------------------------------------------------------------------------------------------------
 
 def sign(body: bytes | str, secret: str = SIGNING_SECRET, timestamp: int | str | None = None) -> dict[str, str]:

@@ -33,13 +33,8 @@ GDANSK = {"name": "Gdańsk", "country": "Poland", "timezone": "Europe/Warsaw", "
 
 
 @pytest.fixture(autouse=True)
-def no_rrr_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Settings come from os.environ in the CLI: keep the developer's RRR_* variables out."""
-    for name in list(os.environ):
-        if name.startswith("RRR_") or name in SECRET_ENV:
-            monkeypatch.delenv(name)
-    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+def no_rrr_env(cli_env: None) -> None:
+    """Every test here runs the CLI: keep the developer's RRR_* variables out (conftest's ``cli_env``)."""
 
 
 @pytest.fixture

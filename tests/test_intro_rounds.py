@@ -9,8 +9,7 @@ import pytest
 
 from bot import Runtime
 from bot.errors import InvalidInput
-from bot.messages import Actions
-from bot.store.models import Introduction, IntroductionMember, Member, OutboxMessage
+from bot.store.models import IntroductionMember, Member, OutboxMessage
 from bot.testing import TestAdapter
 from sqlmodel import select
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from sqlalchemy import inspect, text
 from sqlmodel import col, select
 
 import bot.scheduling
+from fake_support import wait_until
 from bot import Runtime
 from bot.config import SECRET_ENV
 from bot.messages import reply_from_dict
@@ -43,17 +43,6 @@ WAITS = "Scheduler: waiting for the lock"
 
 
 # -- helpers --------------------------------------------------------------------------------------------------
-
-
-def wait_until(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 async def poll(predicate: Callable[[], object], timeout: float, what: str) -> None:

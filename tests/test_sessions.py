@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from typer.testing import CliRunner
 
 from adapters.cli import app
 from bot import Runtime
-from bot.config import SECRET_ENV
 from bot.core import ERROR_REPLY
 from bot.errors import InvalidInput, NotFound
 from bot.messages import Actions, Time
@@ -461,16 +459,6 @@ def test_a_coordinator_schedules_from_a_direct_message(network: Runtime) -> None
 # -- the command line -----------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """The CLI reads os.environ: keep the developer's RRR_* variables and tokens out."""
-    for name in list(os.environ):
-        if name.startswith("RRR_") or name in SECRET_ENV:
-            monkeypatch.delenv(name)
-    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-
-
 def cli(data_dir: Path, *args: str):
     result = CliRunner().invoke(app, list(args), env={"RRR_DATA_DIR": str(data_dir)})
     if result.exception is not None and not isinstance(result.exception, SystemExit):
@@ -482,7 +470,7 @@ CLI_ADD = ("sessions", "add", "--title", "Working group", "--start", START, "--t
            "--repeat", "weekly", "--count", "4", "--channel", "slack:C1", "--reminder", "15")
 
 
-def test_cli_add_and_occurrences_across_the_change_to_summer_time(clean_env: None, tmp_path: Path) -> None:
+def test_cli_add_and_occurrences_across_the_change_to_summer_time(cli_env: None, tmp_path: Path) -> None:
     data = tmp_path / "data"
     added = cli(data, *CLI_ADD, "--json")
     assert added.exit_code == 0, added.output
@@ -503,7 +491,7 @@ def test_cli_add_and_occurrences_across_the_change_to_summer_time(clean_env: Non
     assert shown.stdout.strip() == "#1 Working group: every week, 4 times, from 2027-03-16 15:00 Europe/Madrid, 60 min"
 
 
-def test_cli_ics_file(clean_env: None, tmp_path: Path) -> None:
+def test_cli_ics_file(cli_env: None, tmp_path: Path) -> None:
     from icalendar import Calendar
 
     data = tmp_path / "data"
@@ -537,7 +525,7 @@ def test_cli_ics_file(clean_env: None, tmp_path: Path) -> None:
     (("sessions", "cancel", "99"), 1, "No session 99"),
     (("sessions", "edit", "99", "--title", "x"), 1, "No session 99"),
 ])
-def test_cli_bad_input_is_one_error_line(clean_env: None, tmp_path: Path, args: tuple, code: int,
+def test_cli_bad_input_is_one_error_line(cli_env: None, tmp_path: Path, args: tuple, code: int,
                                          fragment: str) -> None:
     data = tmp_path / "data"
     result = cli(data, *args)
@@ -548,7 +536,7 @@ def test_cli_bad_input_is_one_error_line(clean_env: None, tmp_path: Path, args: 
     assert listed.exit_code == 0 and json.loads(listed.stdout) == []
 
 
-def test_cli_cancel_and_skip_next(clean_env: None, tmp_path: Path) -> None:
+def test_cli_cancel_and_skip_next(cli_env: None, tmp_path: Path) -> None:
     data = tmp_path / "data"
     assert cli(data, *CLI_ADD).exit_code == 0
     skipped = cli(data, "sessions", "skip-next", "1")

@@ -50,7 +50,7 @@ def test_round_trip_through_postgresql_keeps_every_row(seeded_dir: Path, tmp_pat
 
     with Runtime.open(make_settings(tmp_path / "pg", RRR_DATABASE__URL=postgres_url)) as pg:
         assert import_network(pg.db, tmp_path / "one.jsonl.gz").tables == first.tables
-        second = export_network(pg.db, tmp_path / "two.jsonl")
+        export_network(pg.db, tmp_path / "two.jsonl")
         # ids continue after the imported ones (PostgreSQL sequences were moved)
         again = pg.sessions.add(title="Next", start="2031-04-01T10:00", tz="Europe/Dublin")
         assert again.id == first.tables["peer_session"] + 1
