@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, Optional
 
@@ -248,27 +248,38 @@ async def _forever() -> None:
     await asyncio.Event().wait()
 
 
+@asynccontextmanager
+async def _scheduler_beside(rt: Runtime) -> AsyncIterator[None]:
+    """The scheduler runs (standing by for its lock, or leading) while the block runs, and stops with it."""
+    import asyncio
+    from contextlib import suppress
+
+    leader = asyncio.ensure_future(rt.scheduler().run())
+    try:
+        yield
+    finally:
+        leader.cancel()
+        with suppress(asyncio.CancelledError):
+            await leader
+
+
 def with_scheduler(rt: Runtime, start: Callable[[], Any], connected: Callable[[], bool] = lambda: True, *,
                    scheduler: bool | None = None) -> Callable[[], Any]:
     """``start`` with the scheduler (unless ``[sessions] scheduler = false``) and the ops endpoints (when
     ``[ops] port`` is set) beside it; they all end together."""
 
     async def both() -> None:
-        import asyncio
-        from contextlib import suppress
+        from contextlib import AsyncExitStack
 
         from .ops import serve_ops
 
         ops = await serve_ops(rt, connected)
-        wanted = rt.settings.sessions.scheduler if scheduler is None else scheduler
-        leader = asyncio.ensure_future(rt.scheduler().run()) if wanted else None
         try:
-            await start()
+            async with AsyncExitStack() as beside:
+                if rt.settings.sessions.scheduler if scheduler is None else scheduler:
+                    await beside.enter_async_context(_scheduler_beside(rt))
+                await start()
         finally:
-            if leader is not None:
-                leader.cancel()
-                with suppress(asyncio.CancelledError):
-                    await leader
             if ops is not None:
                 await ops.cleanup()
 
@@ -279,14 +290,8 @@ def _scheduler_context(rt: Runtime):
     """An aiohttp cleanup context running the scheduler while the web app serves."""
 
     async def context(_app):
-        import asyncio
-        from contextlib import suppress
-
-        scheduler = asyncio.ensure_future(rt.scheduler().run())
-        yield
-        scheduler.cancel()
-        with suppress(asyncio.CancelledError):
-            await scheduler
+        async with _scheduler_beside(rt):
+            yield
 
     return context
 

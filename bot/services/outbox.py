@@ -84,8 +84,7 @@ class StoredOutbox:
                 return 0
             for key in [claim, *also_claim]:
                 if key[:200] not in taken:
-                    session.add(OutboxMessage(key=key[:200], platform="-", payload={"blocks": []}, not_before=now,
-                                              dropped_at=now, last_error="claim"))
+                    session.add(_claim_row(key, now))
                     taken.add(key[:200])
             rows = {}
             for m in messages:
@@ -106,8 +105,7 @@ class StoredOutbox:
         now = now or utcnow()
         try:
             with self.db.session() as session:
-                session.add(OutboxMessage(key=key[:200], platform="-", payload={"blocks": []}, not_before=now,
-                                          dropped_at=now, last_error="claim"))
+                session.add(_claim_row(key, now))
         except IntegrityError:
             return False
         return True
@@ -197,9 +195,12 @@ class StoredOutbox:
         return {platform: int(count) for platform, count in rows}
 
     def pending(self, platform: str | None = None) -> int:
-        with self.db.session() as session:
-            query = select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None),
-                                                col(OutboxMessage.dropped_at).is_(None))
-            if platform:
-                query = query.where(OutboxMessage.platform == platform)
-            return len(list(session.exec(query)))
+        """Messages waiting for ``platform`` (all platforms when None)."""
+        counts = self.backlog()
+        return counts.get(platform, 0) if platform else sum(counts.values())
+
+
+def _claim_row(key: str, now: datetime) -> OutboxMessage:
+    """A row that only says "done once": never delivered (dropped from the start)."""
+    return OutboxMessage(key=key[:200], platform="-", payload={"blocks": []}, not_before=now, dropped_at=now,
+                         last_error="claim")

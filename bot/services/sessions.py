@@ -374,7 +374,7 @@ class Sessions:
         if duration is None:
             raise InvalidInput("Give the duration in minutes.")
         schedule = Schedule(start=start, tz=tz, duration=timedelta(minutes=duration), rule=rule, count=count,
-                            until=until, skipped=frozenset(datetime.fromisoformat(s) for s in row.skipped))
+                            until=until, skipped=_skipped(row))
         # An edit that keeps the start may keep a first occurrence in the past; the rest is checked all the same.
         # (its own start, not the first date left after skipping: skipping the first date must not block edits)
         schedule.validate(now if check_start else replace(schedule, skipped=frozenset()).first().start_utc
@@ -395,10 +395,14 @@ class Sessions:
         row.video_url, row.reminders = video, reminders
 
 
+def _skipped(row: PeerSession) -> frozenset[datetime]:
+    return frozenset(datetime.fromisoformat(s) for s in row.skipped)
+
+
 def _info(row: PeerSession) -> SessionInfo:
     schedule = Schedule(start=row.start_local, tz=row.timezone, duration=timedelta(minutes=row.duration_minutes),
                         rule=row.rule, count=row.count, until=row.until,
-                        skipped=frozenset(datetime.fromisoformat(s) for s in row.skipped))
+                        skipped=_skipped(row))
     return SessionInfo(id=row.id or 0, title=row.title, agenda=row.agenda, schedule=schedule,
                        channels=tuple(row.channels), video_url=row.video_url, reminders=tuple(row.reminders),
                        cancelled=row.cancelled_at is not None, created_by=row.created_by,
