@@ -91,6 +91,16 @@ class VectorIndex:
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
 
+    def vectors(self, ids: np.ndarray) -> np.ndarray | None:
+        """The stored vectors of ``ids`` (n x dim), or None when this index type cannot give them back."""
+        try:
+            if self.index_type.upper().startswith("IVF"):
+                faiss.extract_index_ivf(self._index.index).make_direct_map()
+            return np.vstack([self._index.reconstruct(int(i)) for i in ids]) if len(ids) else \
+                np.empty((0, self.dim), dtype=np.float32)
+        except (RuntimeError, AttributeError):
+            return None
+
     def save(self, directory: Path, manifest: Manifest) -> Manifest:
         """Write the index, then its manifest, each atomically; return the manifest with the checksum."""
         directory.mkdir(parents=True, exist_ok=True)

@@ -13,13 +13,14 @@ ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,119}$")
 LANG_PATTERN = re.compile(r"^[a-z]{2}$")
 PROVENANCES = {
     "rrr": "cited in RRR project sources",
+    "rrr-city": "a practice of an RRR city; not confirmed as presented in RRR",
     "context": "a sourced city practice; not confirmed as presented in RRR",
     "post-rrr": "dated after the RRR project (2022 or later)",
     "reference": "reference material (OECD and others), not a city practice",
     "network": "saved from a peer's answer in the network",
 }
 SOLUTION_FIELDS = ("id", "city", "country", "title", "challenge", "summary", "tags", "source_url", "language",
-                   "provenance", "provenance_note", "body")
+                   "provenance", "provenance_note", "body", "kind")
 REQUIRED_SOLUTION_FIELDS = ("id", "city", "country", "title", "challenge", "summary")
 
 
@@ -39,10 +40,15 @@ class SolutionRecord:
     provenance: str = "network"
     provenance_note: str = ""
     body: str = ""
+    kind: str = "practice"
+    """``practice`` (what a city did) or ``reference`` (background reading: guides, project overviews)."""
 
     def content_hash(self) -> str:
         """A stable hash of the searchable content: unchanged records are not re-embedded."""
-        data = json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
+        fields = asdict(self)
+        if fields["kind"] == "practice":  # the default leaves the hashes of records made before kinds unchanged
+            del fields["kind"]
+        data = json.dumps(fields, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
@@ -108,6 +114,7 @@ def solution_from_mapping(data: dict[str, Any]) -> SolutionRecord:
         provenance=provenance,
         provenance_note=(data.get("provenance_note") or "").strip(),
         body=(data.get("body") or "").strip(),
+        kind=_kind(data.get("kind")),
     )
 
 
@@ -158,6 +165,16 @@ def city_from_mapping(data: dict[str, Any]) -> CityRecord:
         source_url=(data.get("source_url") or None),
         contacts=tuple({k: str(v) for k, v in c.items()} for c in contacts),
     )
+
+
+KINDS = ("practice", "reference")
+
+
+def _kind(value: Any) -> str:
+    kind = str(value or "practice").strip().lower()
+    if kind not in KINDS:
+        raise ValueError(f"kind {kind!r} must be one of {', '.join(KINDS)}")
+    return kind
 
 
 def _text(value: Any) -> bool:

@@ -10,15 +10,20 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from knowledge import (
-    DEFAULT_THRESHOLDS, Embedder, IndexError_, Manifest, Searcher, SolutionRecord, VectorIndex, create_embedder,
-    fingerprint, fit_to_tokens, split_passages,
+    Embedder, Hit, IndexError_, Manifest, Searcher, SolutionRecord, VectorIndex, create_embedder, fingerprint,
+    fit_to_tokens, split_passages,
 )
+from knowledge.confidence import (
+    ANSWERED, BACKGROUND_QUESTIONS, CALIBRATIONS, CLOSE, FALLBACK, Calibration, match_of, verdict_of,
+)
+from knowledge.excerpts import excerpt
 from knowledge.records import solution_from_mapping
 from knowledge.vector_cache import VectorCache
 from knowledge.text import fold, slugify
@@ -38,7 +43,12 @@ def default_embedder_factory(settings: KnowledgeSettings) -> Embedder:
 
 @dataclass(frozen=True)
 class Answer:
-    """One solution found for a question, with the passage that matched best."""
+    """One solution found for a question, with the passage that matched best.
+
+    ``score`` is the calibrated (hubness-corrected) score, ``cosine`` the raw similarity; people see ``match``
+    (``close``, ``related`` or ``weak``), never a number. ``passage`` is the matched passage's text, without the
+    title line the embedder sees, and ``heading`` its section (empty for a record's own summary).
+    """
 
     id: str
     title: str
@@ -49,27 +59,47 @@ class Answer:
     summary: str
     provenance: str
     heading: str = ""
+    passage: str = ""
+    kind: str = "practice"
+    match: str = CLOSE
+    cosine: float = 0.0
+    provenance_note: str = ""
+    saved_by: str | None = None
+    saved_at: datetime | None = None
+    status: str = "approved"
 
     def as_dict(self) -> dict[str, object]:
         return {"id": self.id, "title": self.title, "city": self.city, "country": self.country,
-                "score": round(self.score, 4), "source_url": self.source_url, "summary": self.summary,
-                "provenance": self.provenance}
+                "score": round(self.score, 4), "cosine": round(self.cosine, 4), "match": self.match,
+                "kind": self.kind, "source_url": self.source_url, "summary": self.summary,
+                "provenance": self.provenance, "provenance_note": self.provenance_note,
+                "passage": {"heading": self.heading, "page": None, "text": self.passage},
+                "saved_by": self.saved_by, "saved_at": self.saved_at.isoformat() if self.saved_at else None}
 
 
 @dataclass(frozen=True)
 class AskResult:
-    """The outcome of a question: the top results, and whether the best clears the confidence threshold."""
+    """The outcome of a question: the top results, and the verdict the calibration gives them.
+
+    ``verdict`` is ``answered`` (a close match), ``not_sure`` (only related records) or ``no_match``.
+    """
 
     question: str
-    answered: bool
+    verdict: str
     results: tuple[Answer, ...]
     threshold: float
     truncated: bool = False
     closest_cities: tuple[str, ...] = ()
     question_id: int | None = None
 
+    @property
+    def answered(self) -> bool:
+        """Whether a result is a close match (what counts as an answer in figures and evaluation)."""
+        return self.verdict == ANSWERED
+
     def as_dict(self) -> dict[str, object]:
-        return {"question": self.question, "answered": self.answered,
+        return {"question": self.question, "answered": self.answered, "verdict": self.verdict,
+                "truncated": self.truncated, "closest_cities": list(self.closest_cities),
                 "results": [a.as_dict() for a in self.results]}
 
 
@@ -113,10 +143,37 @@ class KnowledgeBase:
             return self._embedder
 
     @property
+    def calibration(self) -> Calibration:
+        """The embedder's calibrated thresholds; ``[knowledge] threshold`` moves all three by the same amount."""
+        calibration = CALIBRATIONS.get(self.embedder.name, FALLBACK)
+        if self.settings.threshold is None:
+            return calibration
+        shift = self.settings.threshold - calibration.close
+        return replace(calibration, close=self.settings.threshold, related=calibration.related + shift,
+                       reference=calibration.reference + shift)
+
+    @property
     def threshold(self) -> float:
-        if self.settings.threshold is not None:
-            return self.settings.threshold
-        return DEFAULT_THRESHOLDS.get(self.embedder.name, 0.5)
+        """The corrected score a peer practice needs to answer a question."""
+        return self.calibration.close
+
+    def _background(self) -> np.ndarray:
+        """The background questions' vectors (see knowledge.confidence), embedded once and kept beside the index."""
+        embedder = self.embedder
+        cache = VectorCache(self.index_dir / "background.npz", embedder.name, embedder.model, embedder.dim)
+        known = cache.load()
+        if any(q not in known for q in BACKGROUND_QUESTIONS):
+            known = dict(zip(BACKGROUND_QUESTIONS, embedder.embed_queries(list(BACKGROUND_QUESTIONS))))
+            try:
+                cache.save(known)
+            except OSError as exc:
+                log.warning("could not save the background vectors: %s", exc)
+        return np.vstack([known[q] for q in BACKGROUND_QUESTIONS])
+
+    def _new_searcher(self, index: VectorIndex) -> Searcher:
+        calibration = self.calibration
+        return Searcher(index, hybrid=self.settings.hybrid, background=self._background(),
+                        hub_weight=calibration.hub_weight, hub_k=calibration.hub_k)
 
     def warm_up(self, *, challenges: bool = False) -> None:
         """Load the embedder and the index now rather than on the first question; with ``challenges``, also
@@ -147,13 +204,13 @@ class KnowledgeBase:
                         if getattr(found, k) != getattr(expected, k)]
             if mismatch:
                 raise IndexError_(f"index is stale ({', '.join(mismatch)} changed)")
-            searcher = Searcher(index, hybrid=self.settings.hybrid)
+            searcher = self._new_searcher(index)
             searcher.add([p[0] for p in passages], [p[1] for p in passages], [p[2] for p in passages], None)
             return searcher
         except IndexError_ as exc:
             if passages:
                 log.warning("rebuilding the vector index from the database: %s", exc)
-        searcher = Searcher(VectorIndex(embedder.dim, self.settings.index_type), hybrid=self.settings.hybrid)
+        searcher = self._new_searcher(VectorIndex(embedder.dim, self.settings.index_type))
         if passages:
             vectors = self._embed_passages([p[2] for p in passages])
             searcher.add([p[0] for p in passages], [p[1] for p in passages], [p[2] for p in passages], vectors)
@@ -324,16 +381,16 @@ class KnowledgeBase:
             vector = self.embedder.embed_queries([fitted])[0]
             allow = self._filter(city, tag)
             hits = searcher.search(vector, fitted, k, allow)
+        calibration = self.calibration
         with self.db.session() as session:
             rows = Solutions(session).many([h.solution_id for h in hits])
-            answers = tuple(self._answer(session, rows[h.solution_id], h.score, h.passage_id)
+            answers = tuple(self._answer(session, rows[h.solution_id], h, fitted, calibration)
                             for h in hits if h.solution_id in rows)
-        threshold = self.threshold
+        verdict = verdict_of([a.match for a in answers])
         best = max((a.score for a in answers), default=0.0)
-        answered = best >= threshold
-        closest = () if answered else tuple(self.closest_cities(vector))
-        question_id = self._record(asker, text, answered, best, answers) if asker else None
-        return AskResult(text, answered, answers, threshold, truncated, closest, question_id)
+        closest = () if verdict == ANSWERED else tuple(self.closest_cities(vector))
+        question_id = self._record(asker, text, verdict == ANSWERED, best, answers) if asker else None
+        return AskResult(text, verdict, answers, calibration.close, truncated, closest, question_id)
 
     def closest_solution(self, vector: np.ndarray, city: str) -> str | None:
         """The title of ``city``'s solution closest to ``vector`` (say, a challenge statement's), without embedding."""
@@ -363,11 +420,18 @@ class KnowledgeBase:
         return allow
 
     @staticmethod
-    def _answer(session, solution: Solution, score: float, passage_id: int) -> Answer:
-        passage = Solutions(session).passage(passage_id) if passage_id >= 0 else None
+    def _answer(session, solution: Solution, hit: Hit, question: str, calibration: Calibration) -> Answer:
+        passage = Solutions(session).passage(hit.passage_id) if hit.passage_id >= 0 else None
+        body = passage.text.partition("\n")[2] if passage is not None else solution.summary
+        if passage is not None and passage.position == 0:  # the record's own card: its summary is the passage
+            body = solution.summary
         return Answer(id=solution.id, title=solution.title, city=solution.city, country=solution.country,
-                      score=score, source_url=solution.source_url, summary=solution.summary,
-                      provenance=solution.provenance, heading=passage.heading if passage else "")
+                      score=hit.score, source_url=solution.source_url, summary=solution.summary,
+                      provenance=solution.provenance, heading=passage.heading if passage else "",
+                      passage=excerpt(body, question), kind=solution.kind,
+                      match=match_of(hit.score, solution.kind, calibration), cosine=hit.cosine,
+                      provenance_note=solution.provenance_note, saved_by=solution.saved_by,
+                      saved_at=solution.created_at if solution.saved_by else None, status=solution.status)
 
     def closest_cities(self, query_vector: np.ndarray, n: int = 3) -> list[str]:
         """Cities whose challenge statements are closest to the question: whom to ask when nothing matches."""

@@ -1,8 +1,8 @@
 """Storage: SQLModel tables, repositories and the database with its migrations."""
 
 from .db import Database
-from .models import Challenge, City, Feedback, Member, Passage, Question, Receipt, Solution
+from .models import Challenge, City, Feedback, LinkRequest, Member, Passage, Question, Receipt, Solution
 from .repos import Cities, Members, Questions, Receipts, Solutions
 
-__all__ = ["Challenge", "Cities", "City", "Database", "Feedback", "Member", "Members", "Passage", "Question",
+__all__ = ["Challenge", "Cities", "City", "Database", "Feedback", "LinkRequest", "Member", "Members", "Passage", "Question",
            "Questions", "Receipt", "Receipts", "Solution", "Solutions"]

