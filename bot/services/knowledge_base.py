@@ -388,7 +388,7 @@ class KnowledgeBase:
                             for h in hits if h.solution_id in rows)
         verdict = verdict_of([a.match for a in answers])
         best = max((a.score for a in answers), default=0.0)
-        closest = () if verdict == ANSWERED else tuple(self.closest_cities(vector))
+        closest = () if verdict == ANSWERED else tuple(self.closest_cities(vector, exclude=self._city_of(asker)))
         question_id = self._record(asker, text, verdict == ANSWERED, best, answers) if asker else None
         return AskResult(text, verdict, answers, calibration.close, truncated, closest, question_id)
 
@@ -430,18 +430,22 @@ class KnowledgeBase:
                       provenance=solution.provenance, heading=passage.heading if passage else "",
                       passage=excerpt(body, question), kind=solution.kind,
                       match=match_of(hit.score, solution.kind, calibration), cosine=hit.cosine,
-                      provenance_note=solution.provenance_note, saved_by=solution.saved_by,
+                      provenance_note=solution.provenance_note, saved_by=_display_name(session, solution.saved_by),
                       saved_at=solution.created_at if solution.saved_by else None, status=solution.status)
 
-    def closest_cities(self, query_vector: np.ndarray, n: int = 3) -> list[str]:
-        """Cities whose challenge statements are closest to the question: whom to ask when nothing matches."""
+    def closest_cities(self, query_vector: np.ndarray, n: int = 3, exclude: str | None = None) -> list[str]:
+        """Cities whose challenge statements are closest to the question: whom to ask when nothing matches.
+
+        ``exclude`` (the asker's own city) is never named."""
         pairs, matrix = self._challenge_matrix()
         if not pairs:
             return []
         scores = matrix @ query_vector
         best: dict[str, float] = {}
+        skip = fold(exclude) if exclude else None
         for (city, _), score in zip(pairs, scores.tolist()):
-            best[city] = max(best.get(city, -1.0), score)
+            if fold(city) != skip:
+                best[city] = max(best.get(city, -1.0), score)
         return sorted(best, key=lambda c: -best[c])[:n]
 
     def challenge_vectors(self) -> tuple[list[tuple[str, str]], np.ndarray]:
@@ -476,6 +480,14 @@ class KnowledgeBase:
         embedder = self.embedder
         return VectorCache(self.index_dir / "statements.npz", embedder.name, embedder.model, embedder.dim)
 
+    def _city_of(self, asker: tuple[str, str] | None) -> str | None:
+        if asker is None:
+            return None
+        with self.db.session() as session:
+            member = Members(session).get(*asker)
+            city = Cities(session).by_id(member.city_id) if member is not None and member.city_id else None
+            return city.name if city else None
+
     def _record(self, asker: tuple[str, str], text: str, answered: bool, best: float,
                 answers: Sequence[Answer]) -> int:
         platform, user_id = asker
@@ -500,8 +512,12 @@ class KnowledgeBase:
 
     def save_answer(self, *, title: str, city: str, country: str, summary: str, saved_by: str,
                     challenge: str = "", source_url: str | None = None, question_id: int | None = None,
-                    tags: Sequence[str] = (), language: str = "en") -> str:
-        """Save a peer's reply as a new solution (provenance ``network``); it is searchable at once."""
+                    tags: Sequence[str] = (), language: str = "en", reviewed: bool = False) -> str:
+        """Save a peer's reply as a solution (provenance ``network``).
+
+        ``reviewed`` (a coordinator saving it) makes it searchable at once; otherwise it waits, unsearchable, in the
+        review queue until a coordinator approves it (:meth:`approve`).
+        """
         question_text = ""
         if question_id is not None:
             with self.db.session() as session:
@@ -520,12 +536,51 @@ class KnowledgeBase:
                 "id": solution_id, "city": city, "country": country, "title": title,
                 "challenge": challenge or question_text or title, "summary": summary, "tags": list(tags),
                 "source_url": source_url or None, "language": language, "provenance": "network",
-                "provenance_note": f"saved by {saved_by}" + (f" from question {question_id}" if question_id else ""),
+                "provenance_note": f"from question {question_id}" if question_id else "",
             })
         except ValueError as exc:
             raise InvalidInput(f"Cannot save this answer: {exc}.") from None
-        self.import_records([record], saved_by=saved_by, from_question_id=question_id)
+        if reviewed:
+            self.import_records([record], saved_by=saved_by, from_question_id=question_id)
+            with self.db.session() as session:
+                row = Solutions(session).get(solution_id)
+                if row is not None:
+                    row.reviewed_by = saved_by
+        else:
+            with self.db.session() as session:
+                Solutions(session).upsert(record, saved_by=saved_by, from_question_id=question_id, status="pending")
         return solution_id
+
+    def pending(self) -> list[Solution]:
+        """Saved answers waiting for a coordinator's review, oldest first."""
+        with self.db.session() as session:
+            return sorted(Solutions(session).list(status="pending"), key=lambda s: s.created_at)
+
+    def approve(self, solution_id: str, reviewer: str) -> Solution:
+        """Make a pending answer network knowledge: it is embedded and searchable from now on."""
+        row = self._pending_row(solution_id)
+        record = solution_from_mapping({name: getattr(row, name) for name in (
+            "id", "city", "country", "title", "challenge", "summary", "source_url", "language", "provenance",
+            "provenance_note", "body", "kind")} | {"tags": list(row.tags)})
+        self.import_records([record])
+        with self.db.session() as session:
+            solution = Solutions(session).get(solution_id)
+            if solution is not None:
+                solution.reviewed_by = reviewer
+        return self.get(solution_id)
+
+    def reject(self, solution_id: str) -> Solution:
+        """Drop a pending answer (it was never searchable)."""
+        row = self._pending_row(solution_id)
+        with self.db.session() as session:
+            Solutions(session).remove(solution_id)
+        return row
+
+    def _pending_row(self, solution_id: str) -> Solution:
+        row = self.get(solution_id)
+        if row.status != "pending":
+            raise InvalidInput(f"`{solution_id}` is not waiting for review (it is {row.status}).")
+        return row
 
     def question(self, question_id: int) -> Question:
         with self.db.session() as session:
@@ -537,3 +592,12 @@ class KnowledgeBase:
     def unanswered(self, limit: int = 20) -> list[Question]:
         with self.db.session() as session:
             return Questions(session).unanswered(limit)
+
+
+def _display_name(session, saved_by: str | None) -> str | None:
+    """``slack:U123`` -> the member's name when known, else the id as stored."""
+    if not saved_by:
+        return None
+    platform, _, user_id = saved_by.partition(":")
+    member = Members(session).get(platform, user_id)
+    return member.name if member is not None and member.name else saved_by

@@ -106,8 +106,10 @@ class Solutions:
             return {}
         return {s.id: s for s in self.session.exec(select(Solution).where(col(Solution.id).in_(list(ids))))}
 
-    def list(self, city: str | None = None, tag: str | None = None) -> list[Solution]:
+    def list(self, city: str | None = None, tag: str | None = None, status: str | None = None) -> list[Solution]:
         query = select(Solution).order_by(Solution.city, Solution.id)
+        if status is not None:
+            query = query.where(Solution.status == status)
         rows = list(self.session.exec(query))
         if city:
             rows = [s for s in rows if fold(s.city) == fold(city)]
@@ -128,7 +130,7 @@ class Solutions:
         return int(self.session.exec(select(func.count()).select_from(Solution)).one())
 
     def upsert(self, record: SolutionRecord, *, saved_by: str | None = None,
-               from_question_id: int | None = None) -> Solution:
+               from_question_id: int | None = None, status: str = "approved") -> Solution:
         solution = self.get(record.id)
         if solution is None:
             solution = Solution(id=record.id, city="", country="", title="", challenge="", summary="")
@@ -136,7 +138,9 @@ class Solutions:
                      "provenance", "provenance_note", "kind"):
             setattr(solution, name, getattr(record, name))
         solution.tags = list(record.tags)
-        solution.content_hash = record.content_hash()
+        # A pending record has no passages yet: an empty hash makes its approval embed it like a new one.
+        solution.content_hash = record.content_hash() if status == "approved" else ""
+        solution.status = status
         solution.updated_at = utcnow()
         if saved_by is not None:
             solution.saved_by = saved_by

@@ -1,0 +1,89 @@
+"""Bounded work per message: a per-member rate limit, a cap on input length, and what is not a question."""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
+
+from knowledge.text import fold
+
+#: Characters of one message that the bot reads; the rest is dropped with a note (Slack allows 40,000).
+MAX_INPUT_CHARS = 4000
+#: Members whose recent messages are remembered; the least recently seen are forgotten first.
+MAX_TRACKED = 10_000
+
+_URL_ONLY = re.compile(r"^<?(https?://|www\.)\S+>?$", re.IGNORECASE)
+_GREETINGS = {
+    fold(g) for g in (
+        "hi", "hello", "hey", "hiya", "good morning", "good afternoon", "good evening", "thanks", "thank you",
+        "ok", "okay", "yes", "no", "test", "ping", "hola", "buenos dias", "buenas tardes", "buenas", "gracias",
+        "ola", "oi", "bom dia", "boa tarde", "boa noite", "obrigado", "obrigada", "bonjour", "bonsoir", "salut",
+        "merci", "coucou", "ciao", "buongiorno", "buonasera", "salve", "grazie", "czesc", "dzien dobry",
+        "dziekuje", "witam", "hej", "hallo", "hoi", "goedemorgen", "goedemiddag", "dank je", "dank u", "bedankt",
+    )
+}
+
+
+class RateLimiter:
+    """At most ``limit`` messages per member in any ``window`` seconds (``limit`` 0 turns it off).
+
+    :meth:`check` returns None when a message may go on, else the seconds until it could; ``first_refusal`` tells
+    whether this is the first refused message of the current window (the one that gets a polite reply: answering
+    every message of a flood would itself be a flood).
+    """
+
+    def __init__(self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._seen: OrderedDict[str, deque[float]] = OrderedDict()
+        self._told: dict[str, float] = {}
+
+    def check(self, member: str) -> tuple[float | None, bool]:
+        """``(None, False)`` when ``member`` may send now (and count it), else ``(wait seconds, first_refusal)``."""
+        if self.limit <= 0:
+            return None, False
+        now = self._clock()
+        times = self._seen.pop(member, None) or deque()
+        while times and now - times[0] >= self.window:
+            times.popleft()
+        self._seen[member] = times
+        if len(self._seen) > MAX_TRACKED:
+            forgotten, _ = self._seen.popitem(last=False)
+            self._told.pop(forgotten, None)
+        if len(times) < self.limit:
+            times.append(now)
+            return None, False
+        wait = self.window - (now - times[0])
+        told = self._told.get(member)
+        first = told is None or now - told >= self.window
+        if first:
+            self._told[member] = now
+        return max(wait, 0.0), first
+
+
+def cap_input(text: str, limit: int = MAX_INPUT_CHARS) -> tuple[str, bool]:
+    """``text`` cut to ``limit`` characters (at a word boundary when there is one), and whether it was cut."""
+    if len(text) <= limit:
+        return text, False
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut), True
+
+
+def not_a_question(text: str, city_names: Iterable[str]) -> str | None:
+    """Why ``text`` is no question worth a search (a greeting, emoji, a link, a city's name), or None."""
+    stripped = text.strip()
+    if not any(unicodedata.category(c)[0] in "LN" for c in stripped):
+        return "emoji"
+    if _URL_ONLY.match(stripped):
+        return "link"
+    folded = " ".join(re.sub(r"[^\w\s]", " ", fold(stripped)).split())
+    if folded in _GREETINGS:
+        return "greeting"
+    if folded in {fold(name) for name in city_names}:
+        return "city"
+    return None
