@@ -9,6 +9,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .text import fold
+from .urls import check_url
+
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,119}$")
 LANG_PATTERN = re.compile(r"^[a-z]{2}$")
 PROVENANCES = {
@@ -22,6 +25,11 @@ PROVENANCES = {
 SOLUTION_FIELDS = ("id", "city", "country", "title", "challenge", "summary", "tags", "source_url", "language",
                    "provenance", "provenance_note", "body", "kind")
 REQUIRED_SOLUTION_FIELDS = ("id", "city", "country", "title", "challenge", "summary")
+#: Column lengths of the stored rows (``max_length`` in bot/store/models.py; a test keeps them equal): checked here,
+#: so a record that SQLite would take is never refused later by PostgreSQL.
+SOLUTION_LENGTHS = {"id": 120, "city": 120, "country": 120, "title": 300, "source_url": 1000}
+CITY_LENGTHS = {"name": 120, "country": 120, "timezone": 64, "source_url": 500}
+CONTACT_LENGTHS = {"user_id": 120, "name": 200}
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,7 @@ def solution_from_mapping(data: dict[str, Any]) -> SolutionRecord:
         value = data.get(key)
         if value is not None and not isinstance(value, str):
             raise ValueError(f"field '{key}' must be a string, not {type(value).__name__}")
+    _no_nul(data)
     missing = [k for k in REQUIRED_SOLUTION_FIELDS if not _text(data.get(k))]
     if missing:
         raise ValueError(f"missing required field(s): {', '.join(missing)}")
@@ -99,8 +108,9 @@ def solution_from_mapping(data: dict[str, Any]) -> SolutionRecord:
     if provenance not in PROVENANCES:
         raise ValueError(f"provenance {provenance!r} must be one of {', '.join(PROVENANCES)}")
     source_url = (data.get("source_url") or "").strip() or None
-    if source_url and not re.match(r"^https?://\S+$", source_url):
-        raise ValueError(f"source_url {source_url!r} must be an http(s) URL")
+    if source_url:
+        source_url = check_url(source_url, max_length=SOLUTION_LENGTHS["source_url"])
+    _check_lengths(data, SOLUTION_LENGTHS)
     return SolutionRecord(
         id=record_id,
         city=data["city"].strip(),
@@ -129,9 +139,17 @@ def city_from_mapping(data: dict[str, Any]) -> CityRecord:
     unknown = sorted(set(data) - set(CITY_FIELDS))
     if unknown:
         raise ValueError(f"unknown field(s): {', '.join(unknown)}")
+    for key in ("name", "country", "timezone", "provenance", "source_url"):
+        value = data.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"field '{key}' must be a string, not {type(value).__name__}")
+    _no_nul(data)
     missing = [k for k in ("name", "country", "timezone") if not _text(data.get(k))]
     if missing:
         raise ValueError(f"missing required field(s): {', '.join(missing)}")
+    _check_lengths(data, CITY_LENGTHS)
+    if len(fold(data["name"])) > CITY_LENGTHS["name"]:
+        raise ValueError(f"field 'name' is longer than {CITY_LENGTHS['name']} characters once folded")
     try:
         ZoneInfo(data["timezone"])
     except (ZoneInfoNotFoundError, ValueError):
@@ -154,6 +172,11 @@ def city_from_mapping(data: dict[str, Any]) -> CityRecord:
         for c in contacts
     ):
         raise ValueError('field \'contacts\' must be a list of {"platform": "slack"|"discord", "user_id": ...}')
+    for contact in contacts:
+        _check_lengths(contact, CONTACT_LENGTHS, "contact ")
+    source_url = (data.get("source_url") or "").strip() or None
+    if source_url:
+        source_url = check_url(source_url, max_length=CITY_LENGTHS["source_url"])
     return CityRecord(
         name=data["name"].strip(),
         country=data["country"].strip(),
@@ -162,7 +185,7 @@ def city_from_mapping(data: dict[str, Any]) -> CityRecord:
         peer_groups=tuple(g.strip() for g in groups if g.strip()),
         challenges=tuple(c.strip() for c in _str_list(data, "challenges") if c.strip()),
         provenance=provenance,
-        source_url=(data.get("source_url") or None),
+        source_url=source_url,
         contacts=tuple({k: str(v) for k, v in c.items()} for c in contacts),
     )
 
@@ -175,6 +198,28 @@ def _kind(value: Any) -> str:
     if kind not in KINDS:
         raise ValueError(f"kind {kind!r} must be one of {', '.join(KINDS)}")
     return kind
+
+
+def _no_nul(value: Any, where: str = "") -> None:
+    """ValueError when a string anywhere in ``value`` holds a NUL character (PostgreSQL cannot store one)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"field '{where}' contains a NUL character (\\0); remove it" if where
+                             else "a value contains a NUL character (\\0); remove it")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul(key, where)
+            _no_nul(item, where or str(key))
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _no_nul(item, where)
+
+
+def _check_lengths(data: dict[str, Any], limits: dict[str, int], what: str = "") -> None:
+    for key, limit in limits.items():
+        value = data.get(key)
+        if isinstance(value, str) and len(value.strip()) > limit:
+            raise ValueError(f"{what}field '{key}' is longer than {limit} characters ({len(value.strip())})")
 
 
 def _text(value: Any) -> bool:
