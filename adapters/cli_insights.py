@@ -11,9 +11,11 @@ from typing import Annotated
 
 import typer
 
+from bot.errors import InvalidInput
 from bot.services.insights import MAX_WEEKS, Insights
 from bot.services.insights_charts import charts
 from bot.services.insights_report import report_files
+from bot.services.safe_files import check_replaceable
 
 from .cli import JsonOpt, emit_json, fail, out, runtime
 
@@ -27,7 +29,11 @@ Weeks = Annotated[int, typer.Option(min=1, max=MAX_WEEKS, help="How many ISO wee
 
 @insights_app.command("report")
 def insights_report(ctx: typer.Context, out_dir: OutDir, weeks: Weeks = 12, as_json: JsonOpt = False) -> None:
-    """Write report.md (figures, coverage gaps, charts), one CSV per table and the PNG charts into --out."""
+    """Write report.md (figures, coverage gaps, charts), one CSV per table and the PNG charts into --out.
+
+    Files of the same names already in --out are replaced whole; if one of them is not a regular file (a link, a
+    device, a pipe), nothing is written. The files name no person: questions appear by text, city and date only.
+    """
     try:
         staging = stage(out_dir)  # fail before the slow part when the folder cannot be written
     except OSError as exc:
@@ -39,6 +45,8 @@ def insights_report(ctx: typer.Context, out_dir: OutDir, weeks: Weeks = 12, as_j
         publish(staging, out_dir, files)
     except OSError as exc:
         fail(f"cannot write the report to {out_dir}: {_reason(exc)}")
+    except InvalidInput as exc:
+        fail(str(exc))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     if as_json:
@@ -70,7 +78,8 @@ def stage(target: Path) -> Path:
 
 def publish(staging: Path, target: Path, files: Mapping[str, bytes]) -> None:
     """Write ``files`` into ``staging``, then move them into ``target`` so no reader sees a half-written report:
-    a new ``target`` is the staging folder renamed at once; in an existing one each file is replaced whole."""
+    a new ``target`` is the staging folder renamed at once; in an existing one each file is replaced whole, and
+    only over a regular file (:class:`InvalidInput` otherwise, before any file is moved)."""
     for name, data in files.items():
         with open(staging / name, "wb") as handle:
             handle.write(data)
@@ -85,6 +94,8 @@ def publish(staging: Path, target: Path, files: Mapping[str, bytes]) -> None:
                 raise
     if not target.is_dir():
         raise NotADirectoryError(0, "it exists and is not a folder")
+    for name in files:  # all checked before the first is moved: no half-replaced report
+        check_replaceable(target / name)
     probe = tempfile.NamedTemporaryFile(dir=target, prefix=".write-test.", delete=True)
     probe.close()  # the folder takes new files: moving ours in will not stop half-way for lack of rights
     for name in files:

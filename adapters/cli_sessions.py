@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from bot.errors import InvalidInput
 from bot.services import SessionInfo
 
 from .cli import JsonOpt, emit_json, fail, out, runtime
@@ -118,18 +119,23 @@ def sessions_occurrences(ctx: typer.Context, session_id: int,
 @sessions_app.command("ics")
 def sessions_ics(ctx: typer.Context, session_id: int,
                  output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file "
-                                                                "(default: standard output).")] = None) -> None:
+                                                                "(default: standard output); an existing regular "
+                                                                "file is replaced whole, anything else (a link, a "
+                                                                "device) is refused.")] = None) -> None:
     """The session as an iCalendar (.ics) file, to import into any calendar."""
+    from bot.services.safe_files import atomic_write
+
     with runtime(ctx) as rt:
         data = rt.sessions.ics(session_id)
     if output is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
-    tmp = output.with_name(output.name + ".tmp")
     try:
-        tmp.write_bytes(data)
-        tmp.replace(output)
+        with atomic_write(output) as handle:
+            handle.write(data)
+    except InvalidInput as exc:
+        fail(str(exc))
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror or exc}")
     out.print(f"Wrote {output}", markup=False)

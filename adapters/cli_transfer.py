@@ -11,10 +11,15 @@ from .cli import JsonOpt, emit_json, err, fail, out, progress_bar, runtime
 
 
 def export(ctx: typer.Context,
-           file: Annotated[Path, typer.Argument(help="Where to write (JSON Lines; a .gz name compresses).")],
+           file: Annotated[Path, typer.Argument(help="Where to write (JSON Lines; a .gz name compresses). An "
+                                                "existing regular file is replaced; a link, a device or a pipe is "
+                                                "refused.")],
            as_json: JsonOpt = False) -> None:
     """Write the whole network (cities, members, solutions, questions, feedback, introductions, sessions, RSVPs,
-    the outbox) to one file; the file appears complete or not at all."""
+    the outbox) to one file; the file appears complete or not at all.
+
+    It holds personal data (members' ids and names, their questions, feedback and RSVPs), so it is written with
+    mode 0600: only its owner can read it. Keep it private (README: Privacy)."""
     from bot.services.transfer import export_network
 
     with runtime(ctx) as rt:
@@ -23,9 +28,10 @@ def export(ctx: typer.Context,
         except OSError as exc:
             fail(f"cannot write {file}: {exc.strerror or exc}")
     if as_json:
-        emit_json({"file": str(file), "rows": summary.rows, "tables": summary.tables})
+        emit_json({"file": str(file), "rows": summary.rows, "tables": summary.tables, "mode": "0600"})
         return
-    out.print(f"Exported {summary.rows} rows to {file}.", markup=False)
+    out.print(f"Exported {summary.rows} rows to {file} (mode 0600, owner only: it holds personal data).",
+              markup=False)
 
 
 def import_all(ctx: typer.Context,
