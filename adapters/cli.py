@@ -197,12 +197,15 @@ def run_slack(ctx: typer.Context,
         rt.knowledge.warm_up(challenges=True)
         if http:
             bind_host, bind_port = host or rt.settings.slack.host, port or rt.settings.slack.port
-            err.print(f"Serving Slack events at http://{bind_host}:{bind_port}{EVENTS_PATH}")
             web_app = adapter.web_app()
             add_ops_routes(web_app, rt)
             if rt.settings.sessions.scheduler:
                 web_app.cleanup_ctx.append(_scheduler_context(rt))
-            web.run_app(web_app, host=bind_host, port=bind_port, print=None)
+            serving = f"Serving Slack events at http://{bind_host}:{bind_port}{EVENTS_PATH}"
+            try:  # the line is printed once the port is bound
+                web.run_app(web_app, host=bind_host, port=bind_port, print=lambda _: err.print(serving))
+            except OSError as exc:  # the port is taken, or the address is not this machine's
+                fail(f"cannot serve Slack events on {bind_host}:{bind_port}: {exc.strerror or exc}")
         else:
             err.print("Connecting to Slack through Socket Mode...")
             asyncio.run(serve_until_stopped(with_scheduler(rt, adapter.start_socket_mode)))

@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,9 +93,22 @@ def _collect(loaded: Loaded[R], seen: dict[str, str], path: Path, rows: Iterable
 Row = tuple[int | None, dict[str, Any], str | None]
 
 
+#: The largest import file read (the bundled corpus is well under 1 MB); a bigger one is refused, not read.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
 def _read_text(path: Path) -> tuple[str | None, str | None]:
+    """The file's text, or why it cannot be imported; only a regular file of at most ``MAX_FILE_BYTES`` is read
+    (a device such as /dev/zero or a pipe would never end)."""
     try:
-        return path.read_bytes().decode("utf-8-sig"), None
+        # O_NONBLOCK: opening a named pipe must not wait for a writer; it changes nothing for a regular file
+        with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb", buffering=0) as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return None, "not a regular file (a device, pipe or socket); give a file"
+            data = handle.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            return None, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; split it into smaller files"
+        return data.decode("utf-8-sig"), None
     except FileNotFoundError:
         return None, "file not found"
     except IsADirectoryError:

@@ -32,6 +32,9 @@ MAX_OCCURRENCES = 500
 _MAX_COUNT = 10_000
 _MAX_INTERVAL = 1000
 _MAX_DURATION = timedelta(hours=24)
+#: Sessions are booked up to the end of this year: far enough for any plan, and far from datetime's year 9999, so
+#: no date arithmetic (UTC offsets, the calendar file's time zone table) can overflow.
+LAST_YEAR = 2199
 
 _ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+)*")
 _NOT_ZONES = {"localtime", "posixrules"}
@@ -207,6 +210,10 @@ class Schedule:
     def validate(self, now: datetime) -> None:
         """InvalidInput unless this schedule can be booked at ``now`` (aware)."""
         zone = check_zone(self.tz)
+        if not 1900 <= self.start.year <= LAST_YEAR:
+            raise InvalidInput(f"The start must be a date from now to the end of {LAST_YEAR}.")
+        if self.until is not None and self.until.year > LAST_YEAR:
+            raise InvalidInput(f"The until date must be at most {LAST_YEAR}-12-31.")
         if not timedelta(0) < self.duration <= _MAX_DURATION:
             raise InvalidInput("The duration must be more than 0 and at most 24 hours.")
         if self.count is not None and self.until is not None:

@@ -37,6 +37,8 @@ STATUSES = ("going", "maybe", "no")
 STATUS_LABELS = {"going": "Going", "maybe": "Maybe", "no": "Can't"}
 CHANNEL = re.compile(r"^[a-z][a-z0-9_-]{1,31}:[A-Za-z0-9_-]{1,64}$")
 EDITABLE = ("title", "agenda", "start", "tz", "repeat", "count", "until", "duration", "channels", "video", "reminders")
+MAX_DURATION_MINUTES = 24 * 60
+MAX_VIDEO_URL = 500  # PeerSession.video_url's column length
 
 
 @dataclass(frozen=True)
@@ -181,8 +183,12 @@ class Sessions:
     def ics(self, session_id: int, now: datetime | None = None) -> bytes:
         """The session as an iCalendar file (every occurrence, skipped ones excluded)."""
         info = self.get(session_id)
-        return session_ics(uid=f"session-{info.id}@rrr-bot", title=info.title, schedule=info.schedule,
-                           description=info.agenda, url=info.video_url, cancelled=info.cancelled, now=now)
+        try:
+            return session_ics(uid=f"session-{info.id}@rrr-bot", title=info.title, schedule=info.schedule,
+                               description=info.agenda, url=info.video_url, cancelled=info.cancelled, now=now)
+        except (OverflowError, ValueError):  # a session stored before its dates were bounded (year 9999 ...)
+            raise InvalidInput(f"Session {session_id} is too far in the future for a calendar file; move its "
+                               "start with `sessions edit`.") from None
 
     def calendar_link(self, info: SessionInfo) -> str:
         return google_calendar_link(title=info.title, schedule=info.schedule, details=info.agenda)
@@ -340,7 +346,8 @@ class Sessions:
 
     @staticmethod
     def _row(session, session_id: int, *, active: bool = False) -> PeerSession:
-        row = session.get(PeerSession, session_id)
+        # an id past any integer column is no session (the database driver would overflow on it)
+        row = session.get(PeerSession, session_id) if 0 < session_id < 2**31 else None
         if row is None:
             raise NotFound(f"No session {session_id}. `session list` shows them.")
         if active and row.cancelled_at is not None:
@@ -373,6 +380,8 @@ class Sessions:
         duration = _optional_int(values["duration"], "duration")
         if duration is None:
             raise InvalidInput("Give the duration in minutes.")
+        if not 0 < duration <= MAX_DURATION_MINUTES:  # before timedelta(), which overflows on huge numbers
+            raise InvalidInput("The duration must be more than 0 and at most 24 hours (1440 minutes).")
         schedule = Schedule(start=start, tz=tz, duration=timedelta(minutes=duration), rule=rule, count=count,
                             until=until, skipped=_skipped(row))
         # An edit that keeps the start may keep a first occurrence in the past; the rest is checked all the same.
@@ -386,6 +395,8 @@ class Sessions:
         video = str(values["video"] or "").strip() or None
         if video and not re.match(r"^https?://\S+$", video):
             raise InvalidInput("The video link must start with http:// or https://.")
+        if video and len(video) > MAX_VIDEO_URL:
+            raise InvalidInput(f"The video link is too long ({MAX_VIDEO_URL} characters at most).")
         reminders = sorted({_reminder(v) for v in values["reminders"] or ()}, reverse=True)  # type: ignore
         if len(reminders) > 5:
             raise InvalidInput("At most 5 reminders per session.")

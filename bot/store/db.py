@@ -6,10 +6,11 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import unquote
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlmodel import Session
 
 from ..errors import StorageError
@@ -62,8 +63,8 @@ class Database:
                 config = _alembic_config()
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
-        except OperationalError as exc:
-            raise StorageError(f"cannot migrate the database at {self.safe_url}: {_reason(exc)}") from None
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot migrate the database at {self.safe_url}: {_reason(exc, self.url)}") from None
 
     def revision(self) -> tuple[str | None, str]:
         """The schema revision of the database and the newest one this code knows."""
@@ -78,13 +79,13 @@ class Database:
                 if not inspect(connection).has_table("alembic_version"):
                     return None
                 return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        except OperationalError as exc:
-            raise StorageError(f"cannot open the database at {self.safe_url}: {_reason(exc)}") from None
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot open the database at {self.safe_url}: {_reason(exc, self.url)}") from None
 
     @property
     def safe_url(self) -> str:
         """The URL with any password hidden."""
-        return make_url(self.url).render_as_string(hide_password=True)
+        return safe_url(self.url)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -98,12 +99,40 @@ def _alembic_config():
     return config
 
 
+def safe_url(url: str) -> str:
+    """``url`` with its password replaced by ``***``, even when it cannot be parsed (a bad port, an unescaped
+    ``@`` in the password): everything between ``user:`` and the last ``@`` is hidden."""
+    try:
+        url = make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError, TypeError):
+        pass
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    userinfo, _, host = rest.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{host}"
+
+
+def _scrub(text: str, url: str) -> str:
+    """``text`` (an error message) without the password of ``url`` in it."""
+    _, sep, rest = url.partition("://")
+    userinfo = rest.rpartition("@")[0] if sep else ""
+    password = userinfo.partition(":")[2]
+    for secret in {password, unquote(password)} - {""}:
+        text = text.replace(secret, "***")
+    return text
+
+
 def _create_engine(url: str, echo: bool) -> Engine:
+    if "@" in url.partition("://")[2].rpartition("@")[0]:  # read as part of the host: it would show in errors
+        raise StorageError(f"bad database URL {safe_url(url)!r}: the user name or password holds an unescaped "
+                           "'@'; write it as %40")
     try:
         parsed = make_url(url)
-    except ArgumentError:
-        raise StorageError(f"bad database URL {url!r}: expected e.g. sqlite:///path/rrr.db or "
-                           "postgresql+psycopg://user@host/dbname") from None
+    except (ArgumentError, ValueError, TypeError):
+        raise StorageError(f"bad database URL {safe_url(url)!r}: expected e.g. sqlite:///path/rrr.db or "
+                           "postgresql+psycopg://user:password@host:5432/dbname") from None
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
@@ -117,11 +146,10 @@ def _create_engine(url: str, echo: bool) -> Engine:
     except ImportError as exc:
         raise StorageError(f"the database driver for {parsed.render_as_string(hide_password=True)} is not "
                            f"installed ({exc.name or exc}); SQLite and PostgreSQL (psycopg) are supported") from None
-    except (NoSuchModuleError, ArgumentError) as exc:
-        raise StorageError(f"unsupported database URL {parsed.render_as_string(hide_password=True)}: "
-                           f"{exc}") from None
+    except (NoSuchModuleError, ArgumentError, ValueError, TypeError) as exc:
+        raise StorageError(f"unsupported database URL {safe_url(url)}: {_scrub(str(exc), url)}") from None
     except OSError as exc:
-        raise StorageError(f"cannot create the database directory for {url}: {exc.strerror}") from None
+        raise StorageError(f"cannot create the database directory for {safe_url(url)}: {exc.strerror}") from None
     return engine
 
 
@@ -133,5 +161,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def _reason(exc: SQLAlchemyError) -> str:
-    return str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+def _reason(exc: SQLAlchemyError, url: str = "") -> str:
+    lines = str(getattr(exc, "orig", exc)).strip().splitlines()
+    return _scrub(lines[0] if lines else type(exc).__name__, url)
