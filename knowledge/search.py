@@ -66,12 +66,14 @@ class Searcher:
                 self.bm25.remove(pid)
 
     def search(self, query_vector: np.ndarray, query_text: str, k: int,
-               allow: Callable[[str], bool] | None = None) -> list[Hit]:
-        """The ``k`` best solutions (each once, with its best passage) among those ``allow`` accepts."""
+               allow: Callable[[str], bool] | None = None, *, corrected: bool = True) -> list[Hit]:
+        """The ``k`` best solutions (each once, with its best passage) among those ``allow`` accepts.
+
+        ``corrected`` false ranks by raw cosine (the baseline that ``kb eval`` reports beside)."""
         total = len(self.index)
         pool = total if allow is not None else min(total, max(64, k * 16))
         ids, cosines = self.index.search(query_vector, pool)
-        scores = cosines - self.hub_weight * self._hubness(ids) if self.hub_weight else cosines
+        scores = cosines - self.hub_weight * self._hubness(ids) if self.hub_weight and corrected else cosines
         order = np.argsort(-scores, kind="stable")
         best: dict[str, Hit] = {}
         for pid, score, cosine in zip(ids[order].tolist(), scores[order].tolist(), cosines[order].tolist()):

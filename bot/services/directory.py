@@ -108,6 +108,12 @@ class Directory:
             member.role = role
             return member.name or user_id
 
+    def coordinators(self) -> list[str]:
+        """Every coordinator as ``platform:user_id``: the configured ones first, then those given the role."""
+        with self.db.session() as session:
+            stored = [f"{m.platform}:{m.user_id}" for m in Members(session).coordinators()]
+        return list(dict.fromkeys(sorted(self._configured) + stored))
+
     def coordinator_ids(self, platform: str) -> list[str]:
         """The user ids of the coordinators on ``platform``: configured ones and those given the role."""
         configured = [u for p, _, u in (c.partition(":") for c in sorted(self._configured)) if p == platform]

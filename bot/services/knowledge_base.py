@@ -23,6 +23,7 @@ from knowledge import (
 from knowledge.confidence import (
     ANSWERED, BACKGROUND_QUESTIONS, CALIBRATIONS, CLOSE, FALLBACK, Calibration, match_of, verdict_of,
 )
+from knowledge.evaluation import Outcome
 from knowledge.excerpts import excerpt
 from knowledge.records import solution_from_mapping
 from knowledge.vector_cache import VectorCache
@@ -391,6 +392,20 @@ class KnowledgeBase:
         closest = () if verdict == ANSWERED else tuple(self.closest_cities(vector, exclude=self._city_of(asker)))
         question_id = self._record(asker, text, verdict == ANSWERED, best, answers) if asker else None
         return AskResult(text, verdict, answers, calibration.close, truncated, closest, question_id)
+
+    def evaluate(self, question: str, k: int = 20) -> tuple[Outcome, Outcome]:
+        """For ``kb eval``: this base's outcome for ``question``, and the raw model's (cosine ranking, one best
+        score: judge it with :func:`knowledge.evaluation.refit`)."""
+        result = self.ask(question, k=k)
+        best = {kind: max((a.score for a in result.results if a.kind == kind), default=-np.inf)
+                for kind in ("practice", "reference")}
+        ours = Outcome(tuple(a.id for a in result.results), result.answered, best["practice"], best["reference"])
+        with self._lock:
+            fitted, _ = fit_to_tokens(self.embedder, " ".join(question.split()))
+            vector = self.embedder.embed_queries([fitted])[0]
+            hits = self._ensure_searcher().search(vector, fitted, k, corrected=False)
+        raw = max((h.cosine for h in hits), default=-np.inf)
+        return ours, Outcome(tuple(h.solution_id for h in hits), False, raw, raw)
 
     def closest_solution(self, vector: np.ndarray, city: str) -> str | None:
         """The title of ``city``'s solution closest to ``vector`` (say, a challenge statement's), without embedding."""
