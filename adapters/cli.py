@@ -584,9 +584,11 @@ def db_status(ctx: typer.Context) -> None:
 from .cli_sessions import sessions_app  # noqa: E402 - it uses the helpers above
 from .cli_insights import insights_app  # noqa: E402 - it uses the helpers above
 from .cli_transfer import export, import_all  # noqa: E402
+from .cli_members import member_app  # noqa: E402
 
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(insights_app, name="insights")
+app.add_typer(member_app, name="member")
 app.command("export")(export)
 app.command("import-all")(import_all)
 
