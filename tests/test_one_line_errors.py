@@ -74,6 +74,8 @@ def test_a_huge_duration_is_one_line(tmp_path: Path) -> None:
     (("--start", "0001-01-01T00:30"), "2199"),
     (("--start", "2031-03-18T15:00", "--repeat", "weekly", "--until", "9999-12-31"), "until"),
     (("--start", "2031-03-18T15:00", "--video", "https://a.example/" + "v" * 500), "500 characters at most"),
+    (("--start", "2031-01-01T15:00", "--repeat", "FREQ=YEARLY;BYYEARDAY=" + ",".join(map(str, range(1, 367)))),
+     "repeat rule is too long"),
 ])
 def test_far_dates_and_long_links_are_refused_in_one_line(tmp_path: Path, args: tuple[str, ...], fragment: str) -> None:
     proc = rrr_bot(tmp_path / "data", "sessions", "add", "--title", "Far", "--tz", "Europe/Madrid", *args)

@@ -39,6 +39,7 @@ CHANNEL = re.compile(r"^[a-z][a-z0-9_-]{1,31}:[A-Za-z0-9_-]{1,64}$")
 EDITABLE = ("title", "agenda", "start", "tz", "repeat", "count", "until", "duration", "channels", "video", "reminders")
 MAX_DURATION_MINUTES = 24 * 60
 MAX_VIDEO_URL = 500  # PeerSession.video_url's column length
+MAX_RULE = 500  # PeerSession.rule's
 
 
 @dataclass(frozen=True)
@@ -370,6 +371,8 @@ class Sessions:
             raise InvalidInput("Give the start as a local date and time, e.g. 2027-03-16T15:00.")
         repeat = values["repeat"]
         rule = parse_repeat(None if repeat is None else str(repeat), start)
+        if rule is not None and len(rule) > MAX_RULE:
+            raise InvalidInput(f"The repeat rule is too long ({MAX_RULE} characters at most).")
         count = _optional_int(values["count"], "count")
         until = values["until"]
         if isinstance(until, str):
