@@ -80,13 +80,16 @@ def intro_reply(matches: list[Match], *, city: str | None, topic: str | None) ->
     """Peer cities for a member's city (or a topic), each with the shared challenges and what to learn."""
     if not matches:
         return Reply.text("No city has challenges close enough to suggest yet.")
+    from .services.intros import lesson_text
+
     subject = f"“{neutralize_mentions(topic)}”" if topic else city
     blocks: list = [Text(f"Cities to talk to about {subject}:", "heading")]
     for match in matches:
-        others = [c for c in match.cities if c != city] or list(match.cities)
+        others = [c for c in match.cities if c not in (city, match.subject)] or list(match.cities)
         lines = [f"{', '.join(others)} (similarity {match.score:.2f})"]
         lines += [f"- {neutralize_mentions(s.a)} ↔ {s.b}" for s in match.shared[:2]]
-        lines += [f"- {learner or 'You'} could learn from {teacher}: {title}" for learner, teacher, title in match.learn]
+        lines += [f"- {lesson.learner or 'You'} could learn from {lesson.teacher}: "
+                  f"{lesson_text(lesson, PROVENANCE_LABELS)}" for lesson in match.learn]
         people = [f"{c}: {', '.join(m)}" for c, m in match.contacts if c in others and m]
         lines.append("Contacts: " + ("; ".join(people) if people else "none linked yet"))
         blocks.append(Text("\n".join(lines)))
@@ -95,8 +98,11 @@ def intro_reply(matches: list[Match], *, city: str | None, topic: str | None) ->
 
 def preview_lines(match: Match) -> list[str]:
     """A round's group as text lines (the CLI preview)."""
+    from .services.intros import lesson_text
+
     lines = [f"{' + '.join(match.cities)} (similarity {match.score:.2f})"]
     lines += [f"  {s.city_a}: {s.a}\n  {s.city_b}: {s.b}  [{s.similarity:.2f}]" for s in match.shared[:2]]
-    lines += [f"  {learner} could learn from {teacher}: {title}" for learner, teacher, title in match.learn]
+    lines += [f"  {lesson.learner} could learn from {lesson.teacher}: {lesson_text(lesson, PROVENANCE_LABELS)}"
+              for lesson in match.learn]
     lines += ["  meet: " + ", ".join(f"{t:%a %d %b %H:%M} UTC" for t in match.slots)]
     return lines

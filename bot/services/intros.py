@@ -1,28 +1,38 @@
 """Peer introductions: which cities share challenges, why, and when they could meet.
 
-Matching uses the cities' challenge statements, embedded with the knowledge base's embedder; the explanation names
-the best-matching statement pairs and, for each side, the other city's solutions that answer its own challenge.
+Matching uses the cities' challenge statements, embedded with the knowledge base's embedder and made
+language-neutral (each statement's language, detected from its words, loses its mean direction: see
+:class:`knowledge.similarity.LanguageCentring`), so that cities meet over a challenge rather than a language. The
+explanation names the best-matching statement pairs and, for each side, the other city's solution that answers its
+own challenge, with that solution's provenance.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import numpy as np
-
-from knowledge.similarity import city_similarity, plan_groups
-
 from sqlalchemy import insert, or_
 from sqlmodel import col, select
+
+from knowledge.languages import detect_language
+from knowledge.similarity import (
+    CitySimilarity,
+    LanguageCentring,
+    city_similarity,
+    plan_groups,
+)
+from knowledge.text import fold
 
 from ..config import IntroSettings
 from ..errors import InvalidInput, NotFound
 from ..messages import Actions, Button, Reply, Text, Time
-from ..store import City, Member
+from ..store import City, Member, Solution
 from ..store.models import Introduction, IntroductionMember, utcnow
 from .directory import Directory
 from .knowledge_base import KnowledgeBase
@@ -31,6 +41,7 @@ from .outbox import StoredOutbox
 OUTCOMES = {"intro_met": "met", "intro_not_yet": "not_yet", "intro_could_not": "could_not"}
 IGNORED_LIMIT = 3
 PAUSED_FOR_GOOD = datetime(9999, 1, 1, tzinfo=timezone.utc)
+LANGUAGE_CACHE = 100_000
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,15 @@ class SharedChallenge:
     vector_b: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
+class Lesson(NamedTuple):
+    """A solution of ``teacher`` that answers a challenge of ``learner`` (empty for a typed topic)."""
+
+    learner: str
+    teacher: str
+    title: str
+    provenance: str = ""
+
+
 @dataclass(frozen=True)
 class Match:
     """Cities worth introducing, the reason, what each can learn from the others, and when they could meet."""
@@ -53,10 +73,11 @@ class Match:
     cities: tuple[str, ...]
     score: float
     shared: tuple[SharedChallenge, ...]
-    learn: tuple[tuple[str, str, str], ...] = ()
-    """``(learner city, teacher city, solution title)``."""
+    learn: tuple[Lesson, ...] = ()
     slots: tuple[datetime, ...] = ()
     contacts: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    subject: str | None = None
+    """The city these are peers for, when the suggestion is for a city (never one of its own peers)."""
 
     def as_dict(self) -> dict[str, object]:
         return {"cities": list(self.cities), "score": round(self.score, 4),
@@ -74,6 +95,17 @@ class Contact:
     city_id: int | None
 
 
+class Network(NamedTuple):
+    """The cities, their ``(city, statement)`` pairs with raw and language-neutral vectors, and their similarity."""
+
+    names: list[str]
+    pairs: list[tuple[str, str]]
+    vectors: np.ndarray
+    neutral: np.ndarray
+    centring: LanguageCentring
+    sim: CitySimilarity
+
+
 class Introductions:
     """Finds peer cities for a city or a topic, and plans rounds of introductions."""
 
@@ -84,37 +116,67 @@ class Introductions:
         self.settings = settings
         self.outbox = outbox
         self.db = directory.db
+        self._languages: dict[tuple[str, tuple[str, ...]], str | None] = {}
 
-    def _network(self):
+    def _network(self) -> Network:
         pairs, vectors = self.knowledge.challenge_vectors()
         names = self.directory.city_names()
+        with self.db.session() as session:
+            spoken = {name: tuple(languages or ()) for name, languages in session.exec(select(City.name, City.languages))}
         index = {name: i for i, name in enumerate(names)}
         owners = [index[city] for city, _ in pairs]
-        return names, pairs, vectors, city_similarity(vectors, owners, len(names))
+        languages = [self._language(text, spoken.get(city, ())) for city, text in pairs]
+        centring = LanguageCentring.fit(vectors, languages)
+        neutral = centring.apply(vectors, languages)
+        return Network(names, pairs, vectors, neutral, centring, city_similarity(neutral, owners, len(names)))
+
+    def _language(self, text: str, expected: tuple[str, ...]) -> str | None:
+        """The language of a statement (its words decide; the city's own languages break ties), remembered."""
+        key = (text, expected)
+        if key not in self._languages:
+            if len(self._languages) >= LANGUAGE_CACHE:
+                self._languages.clear()
+            self._languages[key] = detect_language(text, expected)
+        return self._languages[key]
 
     def suggest(self, city: str | None = None, topic: str | None = None, n: int = 3) -> list[Match]:
-        """The ``n`` cities whose challenges best match ``city``'s, or the ``topic`` typed (any language)."""
-        names, pairs, vectors, sim = self._network()
-        if topic and topic.strip():
-            query = self.knowledge.embedder.embed_queries([topic.strip()])[0]
-            scores = vectors @ query if len(pairs) else np.zeros(0)
+        """The ``n`` cities whose challenges best match ``city``'s, or the ``topic`` typed (any language).
+
+        A topic that names a network city, typed by someone with no city of their own (or naming their own), asks
+        for that city's peers: a city is never suggested to itself.
+        """
+        net = self._network()
+        topic = topic.strip() if topic else None
+        named = self._city_named(topic) if topic else None
+        if named and (city is None or named == city):
+            city, topic = named, None
+        if topic:
+            query = self.knowledge.embedder.embed_queries([topic])[0]
+            query = net.centring.apply(query[None, :], [detect_language(topic)])[0]
+            scores = net.neutral @ query if len(net.pairs) else np.zeros(0)
             best: dict[str, tuple[float, str]] = {}
-            for (name, text), score in zip(pairs, scores.tolist()):
+            for (name, text), score in zip(net.pairs, scores.tolist()):
                 if name != city and score > best.get(name, (-2.0, ""))[0]:
                     best[name] = (score, text)
             ranked = sorted(best, key=lambda c: -best[c][0])[:n]
-            return [self._explain((c,), best[c][0], (SharedChallenge(topic.strip(), best[c][1], best[c][0], "", c),))
+            return [self._explain((c,), best[c][0], (SharedChallenge(topic, best[c][1], best[c][0], "", c),))
                     for c in ranked]
         if not city:
             raise InvalidInput("Link yourself to a city first (`iam CITY`), or give a topic: `intro TOPIC`.")
         profile = self.directory.profile(city)
-        if profile.name not in names:
+        if profile.name not in net.names:
             raise NotFound(f"No city called '{city}'.")
-        i = names.index(profile.name)
-        if not np.isfinite(sim.scores[i]).any():
+        i = net.names.index(profile.name)
+        scores = net.sim.scores[i]
+        if not np.isfinite(scores).any():
             raise InvalidInput(f"{profile.name} has no challenge statements yet, so there is nothing to match.")
-        order = [int(j) for j in np.argsort(-sim.scores[i]) if np.isfinite(sim.scores[i, j])][:n]
-        return [self._pair(names, pairs, vectors, sim, (i, j)) for j in order]
+        order = [int(j) for j in np.argsort(-scores) if j != i and np.isfinite(scores[j])][:n]
+        return [self._pair(net, (i, j), subject=profile.name) for j in order]
+
+    def _city_named(self, text: str) -> str | None:
+        """The network city whose name ``text`` is (case and accents ignored), if any."""
+        with self.db.session() as session:
+            return session.exec(select(City.name).where(City.key == fold(text))).first()
 
     def preview(self, forbidden: set[frozenset[str]] | None = None, now: datetime | None = None,
                 available: dict[str, list[Member]] | None = None) -> tuple[list[Match], list[str]]:
@@ -125,7 +187,8 @@ class Introductions:
         previewed on its challenges alone.
         """
         now = now or utcnow()
-        names, pairs, vectors, sim = self._network()
+        net = self._network()
+        names = net.names
         if len(names) < 2:
             raise InvalidInput("A round needs at least two cities with challenge statements.")
         available = self.available_members(now) if available is None else available
@@ -135,14 +198,14 @@ class Introductions:
             raise InvalidInput("A round needs at least two cities with members who are not paused or opted out.")
         taboo = {frozenset(names.index(c) for c in pair) for pair in (forbidden or set()) | self.recent_pairs(now)
                  if all(c in names for c in pair)}
-        groups = plan_groups(sim.scores, eligible, taboo, self.settings.group_size)
+        groups = plan_groups(net.sim.scores, eligible, taboo, self.settings.group_size)
         if not groups:
             raise InvalidInput("No two cities can be introduced: they need challenge statements, and pairs "
                                "introduced recently are skipped.")
         placed = {c for g in groups for c in g}
         left_out = [n for i, n in enumerate(names) if eligible[i] and i not in placed]
         info = self._city_info([names[i] for i in sorted(placed)])
-        return [self._pair(names, pairs, vectors, sim, g, info) for g in groups], left_out
+        return [self._pair(net, g, info) for g in groups], left_out
 
     def run(self, now: datetime | None = None) -> tuple[list[Match], int]:
         """Make the round: store each introduction and queue its messages. Returns the groups and messages queued."""
@@ -184,12 +247,17 @@ class Introductions:
         return self.outbox.enqueue_many(self._addressed(key, members, reply, not_before))
 
     def _introduction_reply(self, group: Match, members: Sequence[Member | Contact], cities: dict[int, str]) -> Reply:
+        from ..replies import (
+            PROVENANCE_LABELS,  # the labels live with the other reply texts (which import this)
+        )
+
         names: dict[int | None, list[str]] = {m.city_id: [] for m in members}
         for m in members:
             names[m.city_id].append(f"{m.name or m.user_id} ({m.platform})")
         people = [f"- {cities.get(cid, '?')}: {', '.join(who)}" for cid, who in names.items()]
         reasons = [f"- {s.city_a}: {s.a}\n  {s.city_b}: {s.b}" for s in group.shared[:2]]
-        learn = [f"- {learner} could learn from {teacher}: {title}" for learner, teacher, title in group.learn]
+        learn = [f"- {lesson.learner} could learn from {lesson.teacher}: {lesson_text(lesson, PROVENANCE_LABELS)}"
+                 for lesson in group.learn]
         blocks: list = [Text(f"Meet your peers: {' + '.join(group.cities)}", "heading"),
                         Text("You work on close challenges:\n" + "\n".join(reasons)),
                         Text("\n".join(["Who:"] + people))]
@@ -310,36 +378,55 @@ class Introductions:
             if paused_until != "keep":
                 member.paused_until = paused_until  # type: ignore[assignment]
 
-    def _pair(self, names: Sequence[str], pairs, vectors, sim, group: Sequence[int],
-              info: dict[str, tuple[str, tuple[str, ...]]] | None = None) -> Match:
+    def _pair(self, net: Network, group: Sequence[int], info: dict[str, tuple[str, tuple[str, ...]]] | None = None,
+              subject: str | None = None) -> Match:
+        names, pairs, vectors = net.names, net.pairs, net.vectors
         shared: list[SharedChallenge] = []
         scores = []
         for x in range(len(group)):
             for y in range(x + 1, len(group)):
                 i, j = group[x], group[y]
-                scores.append(float(sim.scores[i, j]))
-                for a, b, value in sim.pairs(i, j):
+                scores.append(float(net.sim.scores[i, j]))
+                for a, b, value in net.sim.pairs(i, j):
                     shared.append(SharedChallenge(pairs[a][1], pairs[b][1], value, names[i], names[j],
                                                   vectors[a], vectors[b]))
-        return self._explain(tuple(names[g] for g in group), float(np.mean(scores)), tuple(shared), info)
+        return self._explain(tuple(names[g] for g in group), float(np.mean(scores)), tuple(shared), info, subject)
 
     def _explain(self, cities: tuple[str, ...], score: float, shared: tuple[SharedChallenge, ...],
-                 info: dict[str, tuple[str, tuple[str, ...]]] | None = None) -> Match:
-        learn: list[tuple[str, str, str]] = []
+                 info: dict[str, tuple[str, tuple[str, ...]]] | None = None, subject: str | None = None) -> Match:
+        found: list[tuple[str, str, str]] = []
         for item in shared[:2]:
             for learner, teacher, need in ((item.city_a, item.city_b, item.vector_a),
                                            (item.city_b, item.city_a, item.vector_b)):
-                if not teacher or (learner, teacher) in {(l, t) for l, t, _ in learn}:
+                if not teacher or (learner, teacher) in {(l, t) for l, t, _ in found}:
                     continue
                 if need is None:  # a typed topic: embed it as a query
                     need = self.knowledge.embedder.embed_queries([item.a])[0]
                 title = self.knowledge.closest_solution(need, teacher)
                 if title:
-                    learn.append((learner, teacher, title))
+                    found.append((learner, teacher, title))
+        provenance = self._provenance(found)
+        learn = tuple(Lesson(l, t, title, provenance.get((fold(t), title), "")) for l, t, title in found)
         info = info if info is not None else self._city_info(cities)
         zones = [info[c][0] for c in cities]
         contacts = tuple((c, info[c][1]) for c in cities)
-        return Match(cities, score, shared, tuple(learn), tuple(meeting_slots(zones, self.settings)), contacts)
+        return Match(cities, score, shared, learn, tuple(meeting_slots(zones, self.settings)), contacts, subject)
+
+    def _provenance(self, found: Sequence[tuple[str, str, str]]) -> dict[tuple[str, str], str]:
+        """``(folded city, title) -> provenance`` of the solutions named in ``found`` (one query)."""
+        if not found:
+            return {}
+        with self.db.session() as session:
+            rows = session.exec(select(Solution.city, Solution.title, Solution.provenance)
+                                .where(col(Solution.title).in_({title for _, _, title in found})))
+            return {(fold(city), title): provenance for city, title, provenance in rows}
+
+
+def lesson_text(lesson: Lesson, labels: dict[str, str]) -> str:
+    """A solution's title and what its facts support, e.g. "Title (city practice, not confirmed as an RRR case)"."""
+    label = labels.get(lesson.provenance, lesson.provenance)
+    label = label.replace(" (", ", ").replace("(", "").replace(")", "")
+    return f"{lesson.title} ({label})" if label else lesson.title
 
 
 def followup_reply(link_id: int, cities: Sequence[str]) -> Reply:
