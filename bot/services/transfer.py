@@ -20,7 +20,7 @@ import io
 import json
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -168,7 +168,7 @@ class _RowChecker:
     references to rows earlier in the file (the tables come parents first). Errors name the file, the line, the
     table and the column, never the values."""
 
-    def __init__(self, path: Path, known: Iterator[Table] | Any) -> None:
+    def __init__(self, path: Path, known: Iterable[Table]) -> None:
         self.path = path
         self.unique: dict[str, list[tuple[str, ...]]] = {}
         self.refs: dict[str, list[tuple[str, str, str]]] = {}
