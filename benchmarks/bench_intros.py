@@ -28,8 +28,13 @@ nor the recency of a previous run interferes):
 
 * ``Introductions.preview()``;
 * ``Introductions.run()`` (stores the introductions and queues their messages);
-* floor: ``city_similarity(vectors, owners, n)`` + ``plan_groups(scores, eligible, set(), group_size)`` on the
-  very same vectors and eligibility (the pure math), alternating before / after the measured calls.
+* floor: the statements' languages (``detect_language``), their language-neutral vectors (``LanguageCentring``),
+  ``city_similarity(neutral, owners, n)`` + ``plan_groups(scores, eligible, set(), group_size)`` on the very same
+  vectors and eligibility (the pure math), alternating before / after the measured calls.
+
+The round's quality is printed beside its time (untimed): the total similarity of its pairs, the same for the
+greedy best-pair-first plan rounds used before, and an upper bound on the exact maximum-weight matching (the
+relaxation's dual value, ``knowledge.matching.matching_bound``): exact matching itself takes minutes at this size.
 
 When a measured round is over 2 s, one more preview and one more run are split by function without a profiler
 (thin wall-clock wrappers on the Runtime's service instances and on the names ``intros.py`` calls, so the split
@@ -62,7 +67,9 @@ from bot.services.knowledge_base import default_embedder_factory
 from bot.store.models import utcnow
 from knowledge import CityRecord, read_cities
 from knowledge.corpus import CITIES_FILE
-from knowledge.similarity import city_similarity, plan_groups
+from knowledge.languages import detect_language
+from knowledge.matching import matching_bound
+from knowledge.similarity import LanguageCentring, city_similarity, plan_groups
 from knowledge.vector_cache import VectorCache
 from knowledge.text import fold
 
@@ -335,26 +342,50 @@ class Round:
 
 
 def floor_inputs(statement_vectors: dict[str, np.ndarray], workdir: Path):
-    """The vectors, owners, eligibility and group size the round works on, read once (untimed)."""
+    """The statements (text, vector, owner, the owner's languages), eligibility and group size the round works on,
+    read once (untimed)."""
     r = Round(workdir, "inputs", statement_vectors)
     try:
         names = r.rt.directory.city_names()
         pairs = r.rt.directory.challenges()
+        spoken = {p.name: tuple(p.languages) for p in r.rt.directory.profiles()}
         index = {name: i for i, name in enumerate(names)}
-        vectors = np.vstack([statement_vectors[text] for _, text in pairs])
-        owners = [index[city] for city, _ in pairs]
+        statements = ([text for _, text in pairs], np.vstack([statement_vectors[text] for _, text in pairs]),
+                      [index[city] for city, _ in pairs], [spoken[city] for city, _ in pairs])
         available = r.rt.intros.available_members(utcnow())
         eligible = [name in available for name in names]
-        return names, vectors, owners, eligible, r.rt.settings.intros.group_size
+        return names, statements, eligible, r.rt.settings.intros.group_size
     finally:
         r.close()
 
 
-def measure_floor(vectors, owners, eligible, group_size) -> tuple[float, list[tuple[int, ...]]]:
+def measure_floor(statements, eligible, group_size) -> tuple[float, list[tuple[int, ...]], np.ndarray]:
+    texts, vectors, owners, spoken = statements
     start = time.perf_counter()
-    sim = city_similarity(vectors, owners, len(eligible))
+    languages = [detect_language(text, expected) for text, expected in zip(texts, spoken)]
+    neutral = LanguageCentring.fit(vectors, languages).apply(vectors, languages)
+    sim = city_similarity(neutral, owners, len(eligible))
     groups = plan_groups(sim.scores, eligible, set(), group_size)
-    return time.perf_counter() - start, groups
+    return time.perf_counter() - start, groups, sim.scores
+
+
+def quality(scores: np.ndarray, eligible, groups) -> dict:
+    """Total similarity of the round's pairs, of the greedy best-pair-first plan, and a bound on the optimum."""
+    cities = np.flatnonzero(np.asarray(eligible) & np.isfinite(scores).any(axis=1))
+    w = np.asarray(scores, dtype=np.float64)[np.ix_(cities, cities)]
+    rows, cols = np.triu_indices(len(w), 1)
+    free = np.ones(len(w), dtype=bool)
+    greedy = 0.0
+    for k in np.argsort(-w[rows, cols], kind="stable").tolist():
+        i, j = rows[k], cols[k]
+        if free[i] and free[j]:
+            greedy += w[i, j]
+            free[i] = free[j] = False
+    ours = float(sum(scores[g[0], g[1]] for g in groups if len(g) == 2))
+    bound = matching_bound(w)
+    return {"pairs": sum(len(g) == 2 for g in groups), "total": round(ours, 3), "greedy_total": round(greedy, 3),
+            "bound": round(bound, 3), "below_bound_pct": round(100 * (bound - ours) / bound, 3),
+            "above_greedy_pct": round(100 * (ours - greedy) / greedy, 3)}
 
 
 def measure(kind: str, workdir: Path, statement_vectors, i: int, profile: cProfile.Profile | None = None):
@@ -379,6 +410,7 @@ SPLIT = (
     ("intros", "_count_ignored", "run: _count_ignored"),
     ("knowledge", "challenge_vectors", "preview: KnowledgeBase.challenge_vectors (DB read + vstack)"),
     ("directory", "city_names", "preview: Directory.city_names"),
+    ("module", "detect_language", "preview: detect_language (per statement, floor)"),
     ("module", "city_similarity", "preview: city_similarity (floor)"),
     ("intros", "available_members", "available_members (preview; run calls it again)"),
     ("intros", "recent_pairs", "preview: recent_pairs"),
@@ -467,10 +499,12 @@ def main(argv: list[str]) -> dict:
     statement_vectors = load_statement_vectors()
     with tempfile.TemporaryDirectory(prefix="rrr-bench-intros-") as tmp:
         workdir = Path(tmp)
-        names, vectors, owners, eligible, group_size = floor_inputs(statement_vectors, workdir)
+        names, statements, eligible, group_size = floor_inputs(statement_vectors, workdir)
+        vectors = statements[1]
         log(f"[intros] {len(names)} cities, {len(vectors)} statements, {sum(eligible)} eligible; "
             f"one untimed floor + preview first ...")
-        measure_floor(vectors, owners, eligible, group_size)
+        _, floor_groups, floor_scores = measure_floor(statements, eligible, group_size)
+        matching = quality(floor_scores, eligible, floor_groups)
         measure("preview", workdir, statement_vectors, -1)
         preview_t, run_t, floor_t = [], [], []
         embedded = 0
@@ -480,7 +514,7 @@ def main(argv: list[str]) -> dict:
             steps = ["floor", "preview", "run"]
             for step in (steps if i % 2 == 0 else steps[::-1]):
                 if step == "floor":
-                    t, groups_floor = measure_floor(vectors, owners, eligible, group_size)
+                    t, groups_floor, _ = measure_floor(statements, eligible, group_size)
                     floor_t.append(t)
                 elif step == "preview":
                     t, (matches, left_out), e = measure("preview", workdir, statement_vectors, i)
@@ -519,7 +553,8 @@ def main(argv: list[str]) -> dict:
         "preview_ratio": round(median(preview_t) / f_med, 2), "run_ratio": round(median(run_t) / f_med, 2),
         "groups": len(matches), "trios": sum(len(m.cities) == 3 for m in matches), "left_out": len(left_out),
         "groups_run": len(groups_run), "messages_queued": queued, "same_plan_as_floor": same_plan,
-        "embedded_in_timed_rounds": embedded, "profiles": profiles, "load_average": load_average(),
+        "embedded_in_timed_rounds": embedded, "matching": matching, "profiles": profiles,
+        "load_average": load_average(),
     }
     out["preview_pass"] = out["preview_median_s"] <= TARGET_S
     out["run_pass"] = out["run_median_s"] <= TARGET_S
@@ -531,6 +566,9 @@ def main(argv: list[str]) -> dict:
     print(f"round: {out['groups']} groups ({out['trios']} trios), {out['left_out']} eligible cities left out, "
           f"same plan as the floor: {same_plan}; run queued {queued} messages for {out['groups_run']} groups; "
           f"statements embedded inside timed rounds: {embedded} | load {out['load_average']}", flush=True)
+    print(f"matching: {matching['pairs']} pairs, total similarity {matching['total']:.3f}; greedy best-pair-first "
+          f"{matching['greedy_total']:.3f} ({matching['above_greedy_pct']:+.2f} %); upper bound on the exact optimum "
+          f"{matching['bound']:.3f} (round within {matching['below_bound_pct']:.3f} % of it)", flush=True)
     for kind, p in profiles.items():
         print(f"\nwall-clock split of one {kind} ({p['split_s']:.2f} s, no profiler):", flush=True)
         for h in p["split"]:

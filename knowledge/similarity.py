@@ -14,7 +14,7 @@ the highest total similarity (:func:`plan_groups`, a maximum-weight matching, se
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -48,44 +48,46 @@ class LanguageCentring:
 
     def apply(self, vectors: np.ndarray, languages: Sequence[str | None]) -> np.ndarray:
         """``vectors`` less their language's mean (the overall mean for a language not fitted), normalised."""
-        x = np.asarray(vectors, dtype=np.float64)
+        x = np.asarray(vectors, dtype=np.float32)
         if not len(x):
-            return x.astype(np.float32)
-        centre = np.vstack([self.means.get(language, self.overall) for language in languages])
-        x = x - centre
+            return x
+        known = list(self.means)
+        centres = np.vstack([*(self.means[language] for language in known), self.overall]).astype(np.float32)
+        position = {language: k for k, language in enumerate(known)}
+        which = np.fromiter((position.get(language, len(known)) for language in languages), np.int64, len(x))
+        x = x - centres[which]
         norms = np.linalg.norm(x, axis=1, keepdims=True)
-        return (x / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+        return x / np.where(norms > 0, norms, 1.0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CitySimilarity:
     """``scores[i, j]`` for cities i != j (``-inf`` on the diagonal), and the challenge pairs behind each, worked
     out only for the city pairs asked about (a round explains a few hundred of its million pairs)."""
 
     scores: np.ndarray
-    best: np.ndarray
-    """``best[r, i, j]``: the r-th best statement pair of cities i and j, as ``slot_of_i * width + slot_of_j``."""
-    values: np.ndarray
-    """``values[r, i, j]``: its similarity (``-inf`` when there is none)."""
     rows: np.ndarray
-    """``rows[c, s]``: the row (in the input vectors) of city c's s-th statement, or -1."""
+    """``rows[c, s]``: the row (in ``vectors``) of city c's s-th statement, or -1."""
+    vectors: np.ndarray = field(repr=False)
+    top: int = 2
 
     def pairs(self, i: int, j: int) -> list[tuple[int, int, float]]:
-        """The best ``(statement row of i, statement row of j, similarity)`` pairs of cities i and j, best first."""
-        width = self.rows.shape[1]
-        out = []
-        for code, value in zip(self.best[:, i, j].tolist(), self.values[:, i, j].tolist()):
-            if np.isfinite(value):
-                out.append((int(self.rows[i, code // width]), int(self.rows[j, code % width]), float(value)))
-        return out
+        """The best ``(statement row of i, statement row of j, similarity)`` pairs of cities i and j, best first
+        (the earlier pair on ties)."""
+        a, b = self.rows[i][self.rows[i] >= 0], self.rows[j][self.rows[j] >= 0]
+        if not len(a) or not len(b):
+            return []
+        flat = (self.vectors[a] @ self.vectors[b].T).ravel()
+        best = np.argsort(-flat, kind="stable")[:self.top].tolist()
+        return [(int(a[k // len(b)]), int(b[k % len(b)]), float(flat[k])) for k in best]
 
 
 def city_similarity(vectors: np.ndarray, owners: Sequence[int], n_cities: int, top: int = 2) -> CitySimilarity:
     """Similarity of ``n_cities`` cities from normalised challenge ``vectors``; ``owners[k]`` is the city of row k."""
     owners = np.asarray(owners, dtype=np.int64)
+    vectors = np.asarray(vectors, dtype=np.float32)
     if n_cities == 0:
-        return CitySimilarity(np.zeros((0, 0), dtype=np.float32), np.zeros((top, 0, 0), dtype=np.int16),
-                              np.zeros((top, 0, 0), dtype=np.float32), np.zeros((0, 1), dtype=np.int64))
+        return CitySimilarity(np.zeros((0, 0), dtype=np.float32), np.zeros((0, 1), dtype=np.int64), vectors, top)
     counts = np.bincount(owners, minlength=n_cities) if len(owners) else np.zeros(n_cities, dtype=np.int64)
     width = max(int(counts.max()) if n_cities else 0, 1)
     # idx[c, s] = row of the s-th statement of city c, or -1 (padding)
@@ -100,42 +102,31 @@ def city_similarity(vectors: np.ndarray, owners: Sequence[int], n_cities: int, t
     for s in range(width):
         rows = idx[:, s]
         slots[s, rows >= 0] = vectors[rows[rows >= 0]]
-    # Running top-k over the width*width slot pairs: one (n x n) matrix product at a time, so no
-    # (n*width)^2 matrix is built, copied or transposed; strict ">" keeps the earliest pair on ties. The updates
-    # are in place (copyto with a mask) on small index types: the loop is bound by memory traffic.
+    # Running top-k values over the width*width slot pairs: one (n x n) matrix product at a time, so no
+    # (n*width)^2 matrix is built; each level keeps the larger of itself and the carried value and passes the
+    # smaller one down (3 in-place passes per product for k = 2). Which pairs they were is worked out in pairs().
     k = min(top, width * width)
     shape = (n_cities, n_cities)
-    values = np.full((k, *shape), -np.inf, dtype=np.float32)
-    best = np.zeros((k, *shape), dtype=np.int16 if width * width < 2 ** 15 else np.int64)
-    block = np.empty(shape, dtype=np.float32)
-    carry, carry_index = np.empty(shape, dtype=np.float32), np.empty(shape, dtype=best.dtype)
-    spill, spill_index = np.empty(shape, dtype=np.float32), np.empty(shape, dtype=best.dtype)
-    better = np.empty(shape, dtype=bool)
+    levels = np.full((k, *shape), -np.inf, dtype=np.float32)
+    carry, spill = np.empty(shape, dtype=np.float32), np.empty(shape, dtype=np.float32)
     for s in range(width):
         for t in range(width):
-            np.matmul(slots[s], slots[t].T, out=block)
+            np.matmul(slots[s], slots[t].T, out=carry)
             if not present_slot[s].all():
-                block[~present_slot[s], :] = -np.inf
+                carry[~present_slot[s], :] = -np.inf
             if not present_slot[t].all():
-                block[:, ~present_slot[t]] = -np.inf
-            np.copyto(carry, block)
-            carry_index.fill(s * width + t)
-            for level in range(k):  # insert the carried value; what it displaces moves down a level
-                np.greater(carry, values[level], out=better)
+                carry[:, ~present_slot[t]] = -np.inf
+            for level in range(k):
                 if level + 1 < k:
-                    np.copyto(spill, values[level])
-                    np.copyto(spill_index, best[level])
-                np.copyto(values[level], carry, where=better)
-                np.copyto(best[level], carry_index, where=better)
-                if level + 1 < k:
-                    np.copyto(carry, spill, where=better)
-                    np.copyto(carry_index, spill_index, where=better)
-    present = np.isfinite(values)
+                    np.minimum(levels[level], carry, out=spill)
+                np.maximum(levels[level], carry, out=levels[level])
+                carry, spill = spill, carry
+    present = np.isfinite(levels)
     with np.errstate(invalid="ignore"):
         scores = np.where(present.any(axis=0),
-                          np.where(present, values, 0).sum(axis=0) / np.maximum(present.sum(axis=0), 1), -np.inf)
+                          np.where(present, levels, 0).sum(axis=0) / np.maximum(present.sum(axis=0), 1), -np.inf)
     np.fill_diagonal(scores, -np.inf)
-    return CitySimilarity(scores.astype(np.float32), best, values, idx)
+    return CitySimilarity(scores.astype(np.float32), idx, vectors, top)
 
 
 def plan_groups(scores: np.ndarray, eligible: Sequence[bool], forbidden: set[frozenset[int]],
