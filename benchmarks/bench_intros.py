@@ -560,7 +560,7 @@ def main(argv: list[str]) -> dict:
     out["run_pass"] = out["run_median_s"] <= TARGET_S
     for kind in ("preview", "run"):
         print(f"intros {kind} ({out['cities']} cities, {MEMBERS} members, {out['statements']} statements): median "
-              f"{out[f'{kind}_median_s']:.2f} s {out[f'{kind}_runs_s']} | floor (city_similarity + plan_groups) "
+              f"{out[f'{kind}_median_s']:.2f} s {out[f'{kind}_runs_s']} | floor (languages, centring, city_similarity, plan_groups) "
               f"{out['floor_median_s']:.2f} s {out['floor_runs_s']} | ratio {out[f'{kind}_ratio']:.2f} | target "
               f"<= {TARGET_S:g} s {'PASS' if out[f'{kind}_pass'] else 'FAIL'}", flush=True)
     print(f"round: {out['groups']} groups ({out['trios']} trios), {out['left_out']} eligible cities left out, "
