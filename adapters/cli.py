@@ -332,7 +332,7 @@ def _print_result(result) -> None:
 
     from .console import render_reply
 
-    render_reply(out, answer_reply(result), styled=out.is_terminal)
+    render_reply(out, answer_reply(result), styled=out.is_terminal, show_command="rrr-bot kb show")
 
 
 # -- knowledge base --------------------------------------------------------------------------------------------
@@ -393,6 +393,8 @@ def kb_list(ctx: typer.Context, city: Annotated[Optional[str], typer.Option()] =
 @kb_app.command("show")
 def kb_show(ctx: typer.Context, solution_id: str, as_json: JsonOpt = False) -> None:
     """Show one solution in full."""
+    from .console import clean
+
     with runtime(ctx) as rt:
         s = rt.knowledge.get(solution_id)
     data = s.model_dump(exclude={"content_hash"})
@@ -401,7 +403,7 @@ def kb_show(ctx: typer.Context, solution_id: str, as_json: JsonOpt = False) -> N
         return
     for key, value in data.items():
         if value not in (None, "", []):
-            out.print(f"[cyan]{key}:[/cyan] {escape(str(value))}", highlight=False)
+            out.print(f"[cyan]{key}:[/cyan] {escape(clean(str(value)))}", highlight=False)
 
 
 @kb_app.command("remove")

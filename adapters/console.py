@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import re
+from dataclasses import replace
 from typing import TextIO
 
 from rich.console import Console
-from rich.markup import escape
+from rich.style import Style
+from rich.text import Text as RichText
 
 from bot import Bot, Incoming, Reply
-from bot.messages import Actions, Facts, Image, SolutionCard, Text
+from bot.messages import Actions, Facts, Image, SolutionCard, Text, passage_label
+from knowledge.urls import check_url
 
 EXIT_WORDS = {"quit", "exit", ":q"}
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 class ConsoleAdapter:
@@ -64,34 +69,77 @@ class ConsoleAdapter:
         render_reply(self.out, reply, styled=self.interactive)
 
 
-def render_reply(out: Console, reply: Reply, *, styled: bool) -> None:
-    """Print ``reply`` on ``out``; ``styled`` adds colours and links, otherwise plain text."""
+def render_reply(out: Console, reply: Reply, *, styled: bool, show_command: str = "show") -> None:
+    """Print ``reply`` on ``out``; ``styled`` adds colours and links, otherwise plain text. Every text is cleaned of
+    control and bidi-override characters (:func:`clean`); a card's "More" is the hint ``show_command ID``."""
     for block in reply.blocks:
         if isinstance(block, Actions):
             hint = _feedback_hint(block)
             if hint:
-                out.print(f"[dim]{_esc(hint)}[/dim]" if styled else hint, markup=styled, highlight=False)
-        elif not styled:
-            out.print(Reply((block,)).as_text(), markup=False, highlight=False, soft_wrap=True)
+                out.print(RichText(clean(hint), style="dim" if styled else ""), highlight=False)
         elif isinstance(block, SolutionCard):
-            out.print(f"[bold]{_esc(block.title)}[/bold] - {_esc(block.city)}, {_esc(block.country)} "
-                      f"[dim]({_esc(block.provenance)}, score {block.score:.2f})[/dim]")
-            out.print(f"  {_esc(block.summary)}", highlight=False)
-            if block.source_url:
-                out.print(f"  [link={block.source_url}]{_esc(block.source_url)}[/link]")
+            _print_card(out, block, styled=styled, show_command=show_command)
+        elif not styled:
+            out.print(RichText(clean(Reply((block,)).as_text())), highlight=False, soft_wrap=True)
         elif isinstance(block, Text) and block.style in ("heading", "muted"):
-            style = "bold" if block.style == "heading" else "dim"
-            out.print(f"[{style}]{_esc(block.text)}[/{style}]")
+            out.print(RichText(clean(block.text), style="bold" if block.style == "heading" else "dim"))
         elif isinstance(block, Image):
-            out.print(f"[dim]{_esc(Reply((block,)).as_text())}[/dim]", highlight=False)
+            out.print(RichText(clean(Reply((block,)).as_text()), style="dim"), highlight=False)
         elif isinstance(block, Facts):
             if block.title:
-                out.print(f"[bold]{_esc(block.title)}[/bold]")
+                out.print(RichText(clean(block.title), style="bold"))
             for field in block.fields:
-                out.print(f"  [cyan]{_esc(field.label)}:[/cyan] {_esc(field.value)}")
+                out.print(RichText.assemble("  ", (f"{clean(field.label)}:", "cyan"), " ", clean(field.value)),
+                          highlight=False)
         else:
-            out.print(_esc(Reply((block,)).as_text()), style="red" if reply.is_error else "", highlight=False)
+            out.print(RichText(clean(Reply((block,)).as_text()), style="red" if reply.is_error else ""),
+                      highlight=False)
     out.print("")
+
+
+def _print_card(out: Console, card: SolutionCard, *, styled: bool, show_command: str) -> None:
+    """A card: title, place, match and provenance, its note, the matched passage, the summary, the source (a link
+    only when it is a well-formed http(s) URL) and how to see the whole record."""
+    more = [f"`{show_command} {b.value}` shows the whole record" for b in card.buttons
+            if b.action_id == "show_solution" and b.value]
+    if not styled:
+        text = Reply((replace(card, buttons=()),)).as_text()
+        out.print(RichText(clean("\n".join([text, *(f"  more: {m}" for m in more)]))), highlight=False,
+                  soft_wrap=True)
+        return
+    url = safe_url(card.source_url)
+    out.print(RichText.assemble((clean(card.title), Style(bold=True, link=url)),
+                                f" - {clean(card.place)}  ",
+                                (clean(card.match or "not sure"), "bold cyan"), " · ", (clean(card.provenance), "dim")),
+              highlight=False)
+    if card.provenance_note:
+        out.print(RichText(f"  note: {clean(card.provenance_note)}", style="dim"), highlight=False)
+    if card.passage:
+        out.print(RichText.assemble("  ", (f"{clean(passage_label(card))}: ", "italic"), f"“{clean(card.passage)}”"),
+                  highlight=False)
+    if card.summary:
+        out.print(RichText(f"  {clean(card.summary)}"), highlight=False)
+    if card.source_url:
+        source = clean(card.source_url)
+        out.print(RichText.assemble("  source: ", (source, Style(link=url) if url else "")), highlight=False)
+    for hint in more:
+        out.print(RichText(f"  more: {clean(hint)}", style="dim"), highlight=False)
+
+
+def clean(text: str) -> str:
+    """``text`` safe for a terminal: C0 and C1 control characters (other than newline and tab, ANSI escapes
+    included) and bidi overrides (U+202A-U+202E, U+2066-U+2069) shown escaped (``\\x1b``, ``\\u202e``)."""
+    return _UNSAFE.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` normalised when it is a well-formed http(s) URL (:func:`knowledge.urls.check_url`), else None."""
+    if not url:
+        return None
+    try:
+        return check_url(url)
+    except ValueError:
+        return None
 
 
 def _feedback_hint(block: Actions) -> str:
@@ -100,10 +148,6 @@ def _feedback_hint(block: Actions) -> str:
         value = ids["feedback_helpful"]
         return f"Was this useful? Type `helpful {value}` or `nothelpful {value} what was missing`."
     return ""
-
-
-def _esc(text: str) -> str:
-    return escape(text)
 
 
 def _whoami() -> str:

@@ -9,9 +9,10 @@ own way (Block Kit, embeds, plain text). Proactive messages are :class:`Outgoing
 from __future__ import annotations
 
 import base64
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, Union
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -74,17 +75,34 @@ class Facts:
 
 @dataclass(frozen=True)
 class SolutionCard:
-    """One past solution that matches a question."""
+    """One past solution that matches a question, in the words people see (never a score).
+
+    ``provenance`` is the label of what the facts support ("featured in RRR sources", "shared by Ana on
+    2026-12-04"), ``provenance_note`` the record's own note when it adds to the label; ``passage`` is the matched
+    passage (under ``heading``), empty when the summary already shows it; ``match`` is "close match", "related" or
+    "not sure"; ``kind`` is ``practice`` or ``reference``; ``buttons`` belong to this card (its "More").
+    """
 
     solution_id: str
     title: str
     city: str
     country: str
     summary: str
-    score: float
     provenance: str
     source_url: str | None = None
     heading: str | None = None
+    passage: str = ""
+    match: str = ""
+    provenance_note: str = ""
+    saved_by: str = ""
+    saved_at: str = ""
+    kind: str = "practice"
+    buttons: tuple[Button, ...] = ()
+
+    @property
+    def place(self) -> str:
+        """"Bilbao, Spain"; the city alone when the country says the same ("International")."""
+        return self.city if self.country in ("", self.city) else f"{self.city}, {self.country}"
 
 
 @dataclass(frozen=True)
@@ -133,7 +151,7 @@ class Image:
     alt: str = ""
 
 
-Block = Union[Text, Facts, SolutionCard, Actions, Time, Mention, Image]
+Block = Text | Facts | SolutionCard | Actions | Time | Mention | Image
 
 
 @dataclass(frozen=True)
@@ -176,9 +194,7 @@ def _block_text(block: Block) -> str:
         lines += [f"{f.label}: {f.value}" for f in block.fields]
         return "\n".join(lines)
     if isinstance(block, SolutionCard):
-        head = f"{block.title} ({block.city}, {block.country}) [{block.provenance}] score {block.score:.2f}"
-        source = f"\n  source: {block.source_url}" if block.source_url else ""
-        return f"- {head}\n  {block.summary}{source}"
+        return _card_text(block)
     if isinstance(block, Actions):
         return "  ".join(f"[{b.label}]" for b in block.buttons)
     if isinstance(block, Time):
@@ -188,6 +204,27 @@ def _block_text(block: Block) -> str:
     if isinstance(block, Image):
         return f"[image: {block.name}, {len(block.data)} bytes]"
     raise TypeError(f"unknown block {block!r}")
+
+
+def passage_label(card: SolutionCard) -> str:
+    """The words that introduce a card's matched passage: "Matched passage (Its heading)"."""
+    return f"Matched passage ({card.heading})" if card.heading else "Matched passage"
+
+
+def _card_text(card: SolutionCard) -> str:
+    lines = [f"- {card.title} ({card.place})",
+             "  " + " · ".join(filter(None, (card.match, card.provenance)))]
+    if card.provenance_note:
+        lines.append(f"  note: {card.provenance_note}")
+    if card.passage:
+        lines.append(f"  {passage_label(card)}: “{card.passage}”")
+    if card.summary:
+        lines.append(f"  {card.summary}")
+    if card.source_url:
+        lines.append(f"  source: {card.source_url}")
+    if card.buttons:
+        lines.append("  " + "  ".join(f"[{b.label}]" for b in card.buttons))
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -212,11 +249,13 @@ def reply_to_dict(reply: Reply) -> dict:
     """A JSON-ready form of ``reply`` (the stored outbox keeps replies this way)."""
     blocks = []
     for block in reply.blocks:
-        data = {"kind": type(block).__name__, **{k: v for k, v in block.__dict__.items()}}
+        data = {**block.__dict__, "kind": type(block).__name__}
         if isinstance(block, Facts):
             data["fields"] = [[f.label, f.value] for f in block.fields]
-        elif isinstance(block, Actions):
+        elif isinstance(block, (Actions, SolutionCard)):
             data["buttons"] = [[b.label, b.action_id, b.value, b.style, b.url] for b in block.buttons]
+            if isinstance(block, SolutionCard):
+                data["card_kind"] = block.kind  # "kind" names the block
         elif isinstance(block, Time):
             data["at"] = block.at.isoformat()
         elif isinstance(block, Mention):
@@ -245,7 +284,12 @@ def reply_from_dict(data: dict) -> Reply:
             blocks.append(Mention(tuple(fields["user_ids"]), fields.get("text", "")))
         elif kind == "Image":
             blocks.append(Image(fields["name"], base64.b64decode(fields["data"]), fields.get("alt", "")))
+        elif kind == "SolutionCard":  # cards stored by older versions have a score and no passage: drop, default
+            known = {f.name for f in dataclasses.fields(SolutionCard)}
+            fields["buttons"] = tuple(Button(*b) for b in fields.get("buttons", ()))
+            fields["kind"] = fields.pop("card_kind", "practice")
+            blocks.append(SolutionCard(**{k: v for k, v in fields.items() if k in known}))
         else:
-            blocks.append({"Text": Text, "SolutionCard": SolutionCard}[kind](**fields))
+            blocks.append(Text(**fields))
     return Reply(tuple(blocks), ephemeral=data.get("ephemeral", False), is_error=data.get("is_error", False),
                  channel=data.get("channel"), replace=data.get("replace", False))

@@ -1,25 +1,39 @@
-"""Builders of the core's replies: solution cards, city profiles, lists. No platform types here."""
+"""Builders of the core's replies: solution cards, city profiles, lists. No platform types here.
+
+Cards say what the facts support, in words: the match ("close match", "related", "not sure"), never a score; a
+provenance label with the record's own note; the passage that matched; a peer's saved answer with who and when.
+"""
 
 from __future__ import annotations
 
-from knowledge.text import shorten
+import re
+
+from knowledge.confidence import CLOSE, NO_MATCH, NOT_SURE, RELATED, WEAK
+from knowledge.excerpts import cut
 
 from .messages import Actions, Button, Facts, Field, Reply, SolutionCard, Text
 from .services import AskResult, CityProfile, Match
 from .text import neutralize_mentions
 
 PROVENANCE_LABELS = {
-    "rrr": "cited in RRR sources",
-    "context": "city practice (not confirmed as an RRR case)",
-    "post-rrr": "after RRR (2022+)",
-    "reference": "reference material",
+    "rrr": "featured in RRR sources",
+    "rrr-city": "practice of an RRR city, not confirmed as an RRR case",
+    "context": "city practice, not confirmed as an RRR case",
+    "post-rrr": "after RRR (2022 or later)",
+    "reference": "background reading",
     "network": "shared by a peer",
 }
+#: What people see instead of a score.
+MATCH_WORDS = {CLOSE: "close match", RELATED: "related", WEAK: "not sure"}
 SUMMARY_CHARS = 320
+#: A record body longer than this is not shown in chat; `rrr-bot kb show ID` prints it.
+BODY_CHARS = 1500
+_TAG = re.compile(r"\[[A-Z][A-Z-]*\]")  # "[CONTEXT]", "[POST-RRR]": the provenance code again, in a note
 
 
 def answer_reply(result: AskResult) -> Reply:
-    """Solution cards with feedback buttons, or a 'no close match' reply naming whom to ask."""
+    """The cards of a question's results, grouped as peer practice and background reading, with the buttons that
+    fit the verdict: feedback for an answer; "Ask the network" (and why) when not sure or when nothing matches."""
     blocks: list = []
     if result.truncated:
         blocks.append(Text("Your question was long, so only its beginning was used for the search.", "muted"))
@@ -28,33 +42,113 @@ def answer_reply(result: AskResult) -> Reply:
                            "`rrr-bot kb seed`."))
         return Reply(tuple(blocks))
     if result.answered:
-        blocks.append(Text("Here is what peer cities did:", "heading"))
-        blocks += [_card(a) for a in result.results]
+        blocks += _grouped(result.results, practice="What peer cities did:")
         if result.question_id is not None:
             value = str(result.question_id)
             blocks.append(Actions((Button("Helpful", "feedback_helpful", value, "primary"),
                                    Button("Not helpful", "feedback_not_helpful", value))))
         return Reply(tuple(blocks))
-    blocks.append(Text("I found no close match in the knowledge base.", "heading"))
+    if result.verdict == NOT_SURE:
+        shown = [a for a in result.results if a.match in (CLOSE, RELATED)] or list(result.results[:1])
+        titles = [f"“{neutralize_mentions(a.title)}”" for a in shown]
+        blocks.append(Text("Not sure: no record is about this exactly.", "heading"))
+        blocks.append(Text(f"The closest records are about {_and(titles)}; they are related, but may not answer "
+                           "your question."))
+    else:
+        shown = list(result.results[:1])
+        blocks.append(Text("The network has no record about this.", "heading"))
     if result.closest_cities:
         blocks.append(Text("Cities working on the closest challenges: " + ", ".join(result.closest_cities)
                            + ". Their contacts are the best people to ask (`city NAME` shows them)."))
-    nearest = result.results[0]
-    blocks.append(Text(f"The nearest solution, below the confidence threshold (score {nearest.score:.3f} < "
-                       f"{result.threshold:.3f}); it may still help:", "muted"))
-    blocks.append(_card(nearest))
+    if result.verdict == NO_MATCH:
+        blocks.append(Text("The nearest record is far from your question; shown in case it helps:", "muted"))
+        blocks += [_card(a) for a in shown]
+    else:
+        blocks += _grouped(shown, practice="Related practice of peer cities:")
     if result.question_id is not None:
+        blocks.append(Text("“Ask the network” posts your question to the network channel, for the peers who work "
+                           "on it.", "muted"))
         blocks.append(Actions((Button("Ask the network", "ask_network", str(result.question_id), "primary"),)))
     return Reply(tuple(blocks))
 
 
+def _grouped(answers, *, practice: str) -> list:
+    """Peer practice under ``practice`` and reference documents under "Background reading:", the group of the best
+    ranked card first."""
+    groups: dict[str, list] = {}
+    for answer in answers:
+        groups.setdefault("reference" if answer.kind == "reference" else "practice", []).append(answer)
+    blocks: list = []
+    for kind, members in groups.items():
+        blocks.append(Text("Background reading:" if kind == "reference" else practice, "heading"))
+        blocks += [_card(a) for a in members]
+    return blocks
+
+
 def _card(answer) -> SolutionCard:
+    summary = cut(neutralize_mentions(answer.summary), SUMMARY_CHARS)
+    passage = neutralize_mentions(" ".join(answer.passage.split()))
+    if passage and not answer.heading and passage.strip("… ") in summary:
+        passage = ""  # the summary already shows the sentences that matched
+    saved_at = f"{answer.saved_at:%Y-%m-%d}" if answer.saved_at else ""
+    label = provenance_label(answer.provenance, answer.saved_by, saved_at)
     return SolutionCard(
-        solution_id=answer.id, title=neutralize_mentions(answer.title), city=answer.city, country=answer.country,
-        summary=neutralize_mentions(shorten(answer.summary, SUMMARY_CHARS)), score=answer.score,
-        provenance=PROVENANCE_LABELS.get(answer.provenance, answer.provenance), source_url=answer.source_url,
-        heading=answer.heading or None,
+        solution_id=answer.id, title=neutralize_mentions(answer.title), city=neutralize_mentions(answer.city),
+        country=neutralize_mentions(answer.country), summary=summary, provenance=label,
+        source_url=answer.source_url, heading=neutralize_mentions(answer.heading) or None, passage=passage,
+        match=MATCH_WORDS.get(answer.match, "not sure"), provenance_note=provenance_note(answer.provenance_note, label),
+        saved_by=neutralize_mentions(answer.saved_by or ""), saved_at=saved_at, kind=answer.kind,
+        buttons=(Button("More", "show_solution", answer.id),),
     )
+
+
+def provenance_label(provenance: str, saved_by: str | None = None, saved_at: str = "") -> str:
+    """What the facts support: the label of ``provenance``, or who shared a peer's saved answer and when."""
+    if saved_by:
+        return f"shared by {neutralize_mentions(saved_by)}" + (f" on {saved_at}" if saved_at else "")
+    return PROVENANCE_LABELS.get(provenance, provenance)
+
+
+def provenance_note(note: str, label: str = "") -> str:
+    """A record's provenance note when it adds to ``label``: without the "[CONTEXT]"-style tags that only repeat
+    the provenance code; empty when nothing else is left."""
+    parts = [p.strip(" ,;:.-–—") for p in _TAG.split(note or "")]
+    text = "; ".join(p for p in parts if p)
+    return "" if text.lower() == label.lower() else neutralize_mentions(text)
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def solution_reply(solution) -> Reply:
+    """A whole record (a :class:`bot.store.Solution` row): what a card's "More" button and `show ID` answer."""
+    saved_at = f"{solution.created_at:%Y-%m-%d}" if solution.saved_by and solution.created_at else ""
+    label = provenance_label(solution.provenance, solution.saved_by, saved_at)
+    fields = [Field("City", f"{solution.city}, {solution.country}"),
+              Field("Kind", "background reading" if solution.kind == "reference" else "peer practice"),
+              Field("Provenance", label)]
+    note = provenance_note(solution.provenance_note, label)
+    if note:
+        fields.append(Field("Note", note))
+    if solution.status != "approved":
+        fields.append(Field("Status", f"{solution.status} (waiting for a coordinator's review)"))
+    if solution.source_url:
+        fields.append(Field("Source", solution.source_url))
+    if solution.tags:
+        fields.append(Field("Tags", ", ".join(solution.tags)))
+    fields.append(Field("Id", solution.id))
+    blocks: list = [Facts(tuple(Field(f.label, neutralize_mentions(f.value)) for f in fields),
+                          title=neutralize_mentions(solution.title)),
+                    Text("Challenge: " + neutralize_mentions(solution.challenge)),
+                    Text(neutralize_mentions(solution.summary))]
+    body = (solution.body or "").strip()
+    if len(body) > BODY_CHARS:
+        blocks.append(Text(f"The full document is longer ({len(body):,} characters): `rrr-bot kb show {solution.id}` "
+                           "prints it.", "muted"))
+    elif body and body != solution.summary.strip():
+        blocks.append(Text(neutralize_mentions(body)))
+    return Reply(tuple(blocks))
 
 
 def cities_reply(profiles: list[CityProfile]) -> Reply:

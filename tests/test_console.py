@@ -54,7 +54,7 @@ def test_piped_conversation(seeded_dir: Path) -> None:
     # city bilbao
     assert "Time zone: Europe/Madrid" in out
     # ask: the Bilbao vouchers come first
-    answers = out[out.index("Here is what peer cities did:"):]
+    answers = out[out.index("What peer cities did:"):]
     assert answers.lstrip().splitlines()[1].startswith("- Bono Bilbao co-funded vouchers (Bilbao, Spain)")
     # piped output is plain text: no prompt, no colours, no first-start seeding
     assert "you>" not in out

@@ -260,7 +260,7 @@ def test_role_arguments_are_checked(network: Runtime) -> None:
 def test_unanswered_does_not_echo_pings(network: Runtime) -> None:
     asker = TestAdapter(network.bot, user="U7")
     answer = say(asker, PINGING_QUESTION)
-    answer.assert_reply("no close match")
+    answer.assert_reply("The network has no record about this.")
     answer.assert_no_reply(*PINGING_FORMS)
 
     listing = say(TestAdapter(network.bot, user="BOSS"), "unanswered")
@@ -331,15 +331,16 @@ def test_a_question_starting_with_a_command_word_is_asked(seeded) -> None:
     assert "in the network:" in asyncio.run(adapter.send("/cities")).text
 
 
-def test_no_match_shows_the_nearest_solution_marked_below_threshold(seeded) -> None:
-    """Below the threshold the reply says so, names whom to ask, and still shows the single nearest card."""
-    import asyncio
-
-    from bot.messages import SolutionCard
-    from bot.testing import TestAdapter
-
-    exchange = asyncio.run(TestAdapter(seeded.bot).send("what is the best recipe for chocolate cake?"))
-    exchange.assert_reply("no close match", "below the confidence threshold", "Cities working on")
+def test_no_match_shows_the_nearest_solution_marked_not_sure(network: Runtime) -> None:
+    """When no record is even related, the reply says so, names whom to ask, and still shows the single nearest
+    card, marked "not sure" (never with its score)."""
+    question = "what is the best recipe for chocolate cake?"
+    result = network.knowledge.ask(question)
+    assert result.verdict == "no_match"
+    exchange = say(TestAdapter(network.bot, user="U7"), question)
+    exchange.assert_reply("The network has no record about this.", "Cities working on the closest challenges",
+                          "shown in case it helps")
+    exchange.assert_no_reply("score", f"{result.results[0].score:.3f}", "What peer cities did")
     cards = exchange.blocks(SolutionCard)
-    assert len(cards) == 1 and cards[0].score < seeded.knowledge.threshold
+    assert [(c.solution_id, c.match) for c in cards] == [(result.results[0].id, "not sure")]
     assert [b.action_id for a in exchange.blocks(Actions) for b in a.buttons] == ["ask_network"]

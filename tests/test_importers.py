@@ -326,7 +326,10 @@ def test_project_overview_is_not_labelled_as_a_city_practice() -> None:
 
     (overview,) = [r for r in read_solutions(SOLUTION_PATHS).records if r.id == "rrr-project-overview"]
     answer = Answer(id=overview.id, title=overview.title, city=overview.city, country=overview.country, score=0.9,
-                    source_url=overview.source_url, summary=overview.summary, provenance=overview.provenance)
-    reply = answer_reply(AskResult("what was RRR?", True, (answer,), 0.5))
+                    source_url=overview.source_url, summary=overview.summary, provenance=overview.provenance,
+                    kind=overview.kind)
+    reply = answer_reply(AskResult("what was RRR?", "answered", (answer,), 0.5))
     (card,) = [b for b in reply.blocks if isinstance(b, SolutionCard)]
     assert "city practice" not in card.provenance
+    assert overview.kind == "reference" and "Background reading:" in reply.as_text()
+    assert "What peer cities did" not in reply.as_text()

@@ -3,7 +3,9 @@
 Limits are met by trimming: content 2,000 characters, 10 embeds of at most 6,000 characters (title 256,
 description 4,096, 25 fields of 1,024), 25 buttons, custom ids of 100 characters, link button urls of 512 (a longer
 link is written into the content as a masked link instead, when it fits). Nothing pings except the users a
-:class:`~bot.messages.Mention` block names.
+:class:`~bot.messages.Mention` block names. Text from the core never becomes a masked link (:func:`inert`); embed
+and link button URLs are only well-formed http(s) URLs (:func:`safe_url`), and link buttons carry the bot's own labels.
+A solution card is an embed with its title first; its "More" button is labelled with the card's title.
 
 Pictures (:class:`~bot.messages.Image` blocks) become file attachments (``discord.File`` with the picture's name and
 its alt text as the description), which Discord shows inline under the message: at most 10 a message (the rest go
@@ -15,11 +17,13 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from dataclasses import dataclass, field
 
 import discord
 
-from bot.messages import Actions, Button, Facts, Image, Mention, Reply, SolutionCard, Text, Time
+from bot.messages import Actions, Button, Facts, Image, Mention, Reply, SolutionCard, Text, Time, passage_label
+from knowledge.urls import check_url
 
 CONTENT = 2000
 EMBEDS = 10
@@ -31,6 +35,9 @@ BUTTON_URL = 512
 FILES = 10
 MAX_FILE_BYTES = 10 * 1024 * 1024
 FILE_DESCRIPTION = 1024
+#: The longest embed URL we send (Discord's documented limit for an embed's url is 2,048).
+EMBED_URL = 2048
+_BRACKETS = re.compile(r"[\\\[\]]")  # a backslash too, else "\\[x](y)" would escape our escape
 
 log = logging.getLogger(__name__)
 
@@ -73,41 +80,47 @@ def render(reply: Reply) -> Rendered:
     budget = EMBED_TOTAL
     for block in reply.blocks:
         if isinstance(block, Text):
-            text = block.text
+            text = inert(block.text)
             lines.append(f"**{text}**" if block.style == "heading" else f"-# {text}" if block.style == "muted"
                          else text)
         elif isinstance(block, SolutionCard):
-            embed = discord.Embed(title=trim(block.title, 256), url=block.source_url or None,
-                                  description=trim(block.summary, 1500), colour=COLOUR)
-            embed.add_field(name="City", value=trim(f"{block.city}, {block.country}", 1024), inline=True)
-            embed.add_field(name="Provenance", value=trim(block.provenance, 1024), inline=True)
-            embed.add_field(name="Score", value=f"{block.score:.2f}", inline=True)
-            budget = _add_embed(out, embed, budget)
+            budget = _add_embed(out, _card(block), budget)
+            for button in block.buttons:
+                if button.url is None and len(custom_id(button)) < 100:  # a cut custom id would name another record
+                    out.buttons.append(Button(trim(f"{button.label}: {block.title}", 80), button.action_id,
+                                              button.value, button.style))
         elif isinstance(block, Facts):
-            embed = discord.Embed(title=trim(block.title, 256) or None, colour=COLOUR)
+            embed = discord.Embed(title=trim(inert(block.title), 256) or None, colour=COLOUR)
             for item in block.fields[:25]:
-                embed.add_field(name=trim(item.label, 256), value=trim(item.value or "-", 1024), inline=True)
+                embed.add_field(name=trim(inert(item.label), 256), value=trim(inert(item.value) or "-", 1024),
+                                inline=True)
             budget = _add_embed(out, embed, budget)
         elif isinstance(block, Actions):
             for button in block.buttons:
-                if button.url is not None and not 0 < len(button.url) <= BUTTON_URL:
-                    links.append(button)
-                else:
+                if button.url is None:
                     out.buttons.append(button)
+                    continue
+                url = safe_url(button.url, max_length=CONTENT)
+                if url is None:
+                    log.warning("link button %r left out: its url is not a well-formed http(s) URL", button.label)
+                elif len(url) > BUTTON_URL:
+                    links.append(Button(button.label, button.action_id, button.value, button.style, url))
+                else:
+                    out.buttons.append(Button(button.label, button.action_id, button.value, button.style, url))
         elif isinstance(block, Time):
             stamp = int(block.at.timestamp())
-            lines.append(f"{block.label} <t:{stamp}:F> (<t:{stamp}:R>)".strip())
+            lines.append(f"{inert(block.label)} <t:{stamp}:F> (<t:{stamp}:R>)".strip())
         elif isinstance(block, Mention):
             ids = [int(u) for u in block.user_ids if u.isdigit()]
             out.mentions += ids
-            lines.append(" ".join([block.text, *(f"<@{u}>" for u in ids)]).strip())
+            lines.append(" ".join([inert(block.text), *(f"<@{u}>" for u in ids)]).strip())
         elif isinstance(block, Image):
             if 0 < len(block.data) <= MAX_FILE_BYTES:
                 out.images.append(block)
             else:
                 log.warning("picture %r left out: %d bytes (Discord takes up to %d)", block.name, len(block.data),
                             MAX_FILE_BYTES)
-    for link in links:
+    for link in links:  # the bot's own label, a checked URL
         line = f"[{link.label.replace('[', '(').replace(']', ')')}](<{link.url}>)"
         if link.url and len("\n".join([*lines, line])) <= CONTENT:
             lines.append(line)
@@ -120,6 +133,44 @@ def render(reply: Reply) -> Rendered:
     out.buttons = out.buttons[:25]
     out.content = trim("\n".join(lines), CONTENT)
     return out
+
+
+def inert(text: str) -> str:
+    """``text`` with its square brackets (and backslashes) escaped, so that ``[click here](https://evil.example)``
+    from a title, a summary or a question shows as written instead of becoming a masked link (the address stays
+    visible)."""
+    return _BRACKETS.sub(r"\\\g<0>", text)
+
+
+def safe_url(url: str | None, *, max_length: int = EMBED_URL) -> str | None:
+    """``url`` normalised when it is a well-formed http(s) URL (:func:`knowledge.urls.check_url`), else None."""
+    if not url:
+        return None
+    try:
+        return check_url(url, max_length=max_length)
+    except ValueError:
+        return None
+
+
+def _card(card: SolutionCard) -> discord.Embed:
+    """The title first (linked only to a checked source URL), then the matched passage quoted and the summary;
+    place, match and provenance (with its note) as fields, the group (peer practice or background reading) as the
+    footer. Never a score."""
+    parts = []
+    if card.passage:
+        quote = "\n".join(f"> {line}" for line in inert(card.passage).splitlines() if line.strip())
+        parts.append(f"**{inert(passage_label(card))}**\n{quote}")
+    if card.summary:
+        parts.append(inert(card.summary))
+    embed = discord.Embed(title=trim(inert(card.title), 256), url=safe_url(card.source_url),
+                          description=trim("\n\n".join(parts), 3000) or None, colour=COLOUR)
+    embed.add_field(name="City", value=trim(inert(card.place), 1024), inline=True)
+    embed.add_field(name="Match", value=trim(card.match or "not sure", 1024), inline=True)
+    provenance = inert(card.provenance) + (f"\nNote: {inert(card.provenance_note)}" if card.provenance_note else "")
+    embed.add_field(name="Provenance", value=trim(provenance, 1024) or "-", inline=False)
+    # the content's group headings sit above all embeds: each embed says which group it belongs to
+    embed.set_footer(text="Background reading" if card.kind == "reference" else "Peer practice")
+    return embed
 
 
 def _numbered(name: str, number: int) -> str:

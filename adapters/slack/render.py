@@ -1,7 +1,9 @@
 """Render the core's :class:`~bot.messages.Reply` as Slack Block Kit, within Slack's limits.
 
 Every text from the core is escaped (``& < >``), so nothing a user wrote can become a link or a ping; the only
-mentions produced are the ones the core asks for with a :class:`~bot.messages.Mention` block. Limits are met by
+mentions produced are the ones the core asks for with a :class:`~bot.messages.Mention` block. Links are built only
+from URLs that :func:`safe_url` accepts (a stored ``source_url`` such as ``https://a.example/x><!channel>`` is shown
+as no link at all), and escaped. A solution card shows its match in words and its provenance, never a score. Limits are met by
 trimming, never by failing: section text 3,000 characters, header 150, button text 75, button value 2,000, button
 url 3,000, 50 blocks a message.
 
@@ -19,7 +21,8 @@ import logging
 import re
 from typing import Any
 
-from bot.messages import Actions, Block, Button, Facts, Image, Mention, Reply, SolutionCard, Text, Time
+from bot.messages import Actions, Block, Button, Facts, Image, Mention, Reply, SolutionCard, Text, Time, passage_label
+from knowledge.urls import check_url
 
 SECTION_TEXT = 3000
 FIELD_TEXT = 2000
@@ -97,13 +100,7 @@ def _render(block: Block) -> list[dict[str, Any]]:
         text = f"*{escape(block.text)}*" if block.style == "heading" else escape(block.text)
         return [_section(text)]
     if isinstance(block, SolutionCard):
-        title = trim(escape(block.title), 500)
-        if block.source_url:
-            title = f"<{block.source_url}|{title}>"
-        where = f"{escape(block.city)}, {escape(block.country)}"
-        lines = [f"*{title}*", f"{where} · _{escape(block.provenance)}_ · score {block.score:.2f}",
-                 escape(block.summary)]
-        return [_section("\n".join(lines))]
+        return _card(block)
     if isinstance(block, Facts):
         out = []
         if block.title:
@@ -118,9 +115,9 @@ def _render(block: Block) -> list[dict[str, Any]]:
         links = 0
         for button in block.buttons:
             if button.url is not None:
-                if not button.url or len(button.url) > BUTTON_URL:
-                    log.warning("link button %r left out: its url has %d characters (Slack takes %d)",
-                                button.label, len(button.url), BUTTON_URL)
+                if safe_url(button.url) is None:
+                    log.warning("link button %r left out: its url (%d characters) is not a well-formed http(s) URL "
+                                "of at most %d characters", button.label, len(button.url), BUTTON_URL)
                     continue
                 links += 1
             elements.append(_button(button, link_number=links))
@@ -135,6 +132,43 @@ def _render(block: Block) -> list[dict[str, Any]]:
     if isinstance(block, Image):
         return []  # uploaded as a file by the app (see images())
     raise TypeError(f"unknown block {block!r}")
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` normalised when it is a well-formed http(s) URL (:func:`knowledge.urls.check_url`: a host, no
+    whitespace, control characters or ``<>|``) that Slack takes, else None: a stored string is never trusted."""
+    if not url:
+        return None
+    try:
+        return check_url(url, max_length=BUTTON_URL)
+    except ValueError:
+        return None
+
+
+def _card(card: SolutionCard) -> list[dict[str, Any]]:
+    """A section (title linked to its source, place and match, the matched passage quoted, the summary) with the
+    card's "More" button beside it, then a context line with the provenance and its note."""
+    title = trim(escape(card.title), 500)
+    url = safe_url(card.source_url)
+    if url:
+        title = f"<{escape(url)}|{title}>"
+    lines = [f"*{title}*", f"{escape(card.place)} · *{escape(card.match or 'not sure')}*"]
+    if card.passage:
+        lines.append(f"_{escape(passage_label(card))}:_")
+        lines += [f">{escape(line)}" for line in card.passage.splitlines() if line.strip()]
+    if card.summary:
+        lines.append(escape(card.summary))
+    section = _section("\n".join(lines))
+    buttons = [b for b in card.buttons if b.url is None]
+    if buttons:
+        section["accessory"] = _button(buttons[0])
+    provenance = " · ".join(filter(None, (card.provenance, card.provenance_note and f"note: {card.provenance_note}")))
+    out = [section]
+    if provenance:
+        out.append(_context(provenance))
+    if buttons[1:]:
+        out += _render(Actions(tuple(buttons[1:])))
+    return out
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -154,7 +188,7 @@ def _button(button: Button, *, link_number: int = 0) -> dict[str, Any]:
     if button.value:
         out["value"] = button.value[:BUTTON_VALUE]
     if button.url is not None:
-        out["url"] = button.url
+        out["url"] = safe_url(button.url)
     if button.style in ("primary", "danger"):
         out["style"] = button.style
     return out
