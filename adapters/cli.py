@@ -183,7 +183,7 @@ def run_slack(ctx: typer.Context,
 
     from bot import Secrets
 
-    from .ops import add_ops_routes
+    from .ops import add_ops_routes, ops_context
     from .slack import EVENTS_PATH, SlackAdapter
 
     with runtime(ctx) as rt:
@@ -198,7 +198,8 @@ def run_slack(ctx: typer.Context,
         if http:
             bind_host, bind_port = host or rt.settings.slack.host, port or rt.settings.slack.port
             web_app = adapter.web_app()
-            add_ops_routes(web_app, rt)
+            add_ops_routes(web_app, rt, metrics=False)  # public port: /metrics only on the [ops] port
+            web_app.cleanup_ctx.append(ops_context(rt))
             if rt.settings.sessions.scheduler:
                 web_app.cleanup_ctx.append(_scheduler_context(rt))
             serving = f"Serving Slack events at http://{bind_host}:{bind_port}{EVENTS_PATH}"

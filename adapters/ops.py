@@ -1,10 +1,14 @@
-"""Operations endpoints of a running bot: ``/healthz`` (alive), ``/readyz`` (can serve), ``/metrics`` (Prometheus)."""
+"""Operations endpoints of a running bot: ``/healthz`` (alive), ``/readyz`` (can serve), ``/metrics`` (Prometheus).
+
+They are served on ``[ops] host:port`` (127.0.0.1 by default). A public port (Slack's ``--http``) may carry
+``/healthz`` and ``/readyz`` for its load balancer, never ``/metrics``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
@@ -15,8 +19,10 @@ from bot.metrics import CONTENT_TYPE
 log = logging.getLogger(__name__)
 
 
-def add_ops_routes(app: web.Application, rt: Runtime, connected: Callable[[], bool] = lambda: True) -> None:
-    """Mount the three endpoints on ``app``; ``connected`` tells whether the platform connection is up."""
+def add_ops_routes(app: web.Application, rt: Runtime, connected: Callable[[], bool] = lambda: True, *,
+                   metrics: bool = True) -> None:
+    """Mount the endpoints on ``app`` (``/metrics`` only when ``metrics``); ``connected`` tells whether the platform
+    connection is up."""
 
     async def healthz(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -33,13 +39,14 @@ def add_ops_routes(app: web.Application, rt: Runtime, connected: Callable[[], bo
         return web.json_response({"status": "unavailable" if problems else "ready", "problems": problems},
                                  status=status)
 
-    async def metrics(_request: web.Request) -> web.Response:
+    async def render_metrics(_request: web.Request) -> web.Response:
         body = await asyncio.to_thread(rt.bot.metrics.render)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
+    if metrics:
+        app.router.add_get("/metrics", render_metrics)
 
 
 async def serve_ops(rt: Runtime, connected: Callable[[], bool] = lambda: True) -> web.AppRunner | None:
@@ -61,4 +68,18 @@ async def serve_ops(rt: Runtime, connected: Callable[[], bool] = lambda: True) -
     return runner
 
 
-__all__ = ["add_ops_routes", "serve_ops"]
+def ops_context(rt: Runtime, connected: Callable[[], bool] = lambda: True):
+    """An aiohttp cleanup context serving the ops endpoints (:func:`serve_ops`) while its application runs."""
+
+    async def context(_app: web.Application) -> AsyncIterator[None]:
+        runner = await serve_ops(rt, connected)
+        try:
+            yield
+        finally:
+            if runner is not None:
+                await runner.cleanup()
+
+    return context
+
+
+__all__ = ["add_ops_routes", "ops_context", "serve_ops"]

@@ -28,7 +28,7 @@ from bot.messages import Button
 from bot.session_commands import RSVP_ACTIONS
 
 from .. import outbox_pump
-from . import modals, sessions
+from . import gate, modals, sessions
 from .cards import Cards
 from .members import PLATFORM, Members
 from .posting import Poster
@@ -80,8 +80,13 @@ class SlackAdapter:
     # -- serving -------------------------------------------------------------------------------------------------
 
     def web_app(self) -> web.Application:
-        """The aiohttp application serving the Events API at ``/slack/events`` (HTTP mode), with the outbox pump."""
-        application = self.app.web_app(path=EVENTS_PATH, port=self.settings.slack.port)
+        """The aiohttp application serving the Events API at ``/slack/events`` (HTTP mode), with the outbox pump.
+
+        Every request passes :mod:`.gate` first: unsigned ones get 401, malformed ones 400, before Bolt reads them.
+        """
+        application = web.Application()
+        secret = self.secrets.slack_signing_secret or ""
+        application.router.add_post(EVENTS_PATH, gate.endpoint(secret, self.app.async_dispatch))
 
         async def pump(_: web.Application):
             task = asyncio.ensure_future(self.run_outbox())
@@ -141,34 +146,39 @@ class SlackAdapter:
         app.action(LINK_ACTION)(self._on_link)
 
     async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        if _from_bot(event) or not await self._first(body):
+        user, channel = _field(event, "user"), _field(event, "channel")
+        if _from_bot(event) or _incomplete(event, user, channel) or not await self._first(body):
             return
-        thread = event.get("thread_ts") or event["ts"]
-        message = await self.members.incoming(event["user"], _strip_mentions(event.get("text", "")),
-                                              event["channel"], body.get("team_id", ""), thread=thread)
-        await self._deliver(await self.bot.handle(message), channel=event["channel"], user=event["user"],
-                            thread=thread)
+        thread = _field(event, "thread_ts") or _field(event, "ts") or None  # no ts: answered in the channel
+        message = await self.members.incoming(user, _strip_mentions(_field(event, "text")), channel,
+                                              _field(body, "team_id"), thread=thread)
+        await self._deliver(await self.bot.handle(message), channel=channel, user=user, thread=thread)
 
     async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         # Only direct messages; channel messages reach the bot as app_mention events.
         if event.get("channel_type") != "im" or event.get("subtype") or _from_bot(event):
             return
-        if not await self._first(body):
+        user, channel = _field(event, "user"), _field(event, "channel")
+        if _incomplete(event, user, channel) or not await self._first(body):
             return
-        message = await self.members.incoming(event["user"], _strip_mentions(event.get("text", "")),
-                                              event["channel"], body.get("team_id", ""), is_direct=True)
-        await self._deliver(await self.bot.handle(message), channel=event["channel"], user=event["user"])
+        message = await self.members.incoming(user, _strip_mentions(_field(event, "text")), channel,
+                                              _field(body, "team_id"), is_direct=True)
+        await self._deliver(await self.bot.handle(message), channel=channel, user=user)
 
     async def _on_home(self, event: dict[str, Any]) -> None:
         if event.get("tab", "home") != "home":
             return
-        user = event["user"]
+        user = _field(event, "user")
+        if _incomplete(event, user):
+            return
         reply = await self.bot.home(PLATFORM, user, await self.members.roles(user))
         await self.client.views_publish(user_id=user, view={"type": "home", "blocks": to_blocks(reply)})
 
     async def _on_command(self, ack, command: dict[str, Any], respond) -> None:
         await ack()
-        text = command.get("text", "").strip() or "help"
+        if _incomplete(command, _field(command, "user_id")) or not await self._first_command(command):
+            return
+        text = _field(command, "text").strip() or "help"
         session_add = SESSION_ADD.match(text)
         if session_add and not session_add.group(1).strip():
             await self.session_form.open(command, respond)
@@ -284,8 +294,13 @@ class SlackAdapter:
     # -- helpers -------------------------------------------------------------------------------------------------
 
     async def _first(self, body: dict[str, Any]) -> bool:
-        event_id = body.get("event_id")
+        event_id = _field(body, "event_id")
         return True if not event_id else await self.bot.first_delivery(PLATFORM, event_id)
+
+    async def _first_command(self, command: dict[str, Any]) -> bool:
+        """False for a slash command handled before: a retry (or a replay) carries the same ``trigger_id``."""
+        trigger = _field(command, "trigger_id")
+        return True if not trigger else await self.bot.first_delivery(PLATFORM, f"command:{trigger}")
 
     async def _deliver(self, replies: list[Reply], *, channel: str, user: str, thread: str | None = None) -> None:
         for reply in replies:
@@ -311,6 +326,20 @@ class SlackAdapter:
 def _same_token_warning(record: logging.LogRecord) -> bool:
     """Bolt reads SLACK_BOT_TOKEN itself and warns that our client (built from that same token) wins."""
     return "`token` will be unused" not in record.getMessage()
+
+
+def _field(payload: dict[str, Any], key: str) -> str:
+    """``payload[key]`` when it is a string, else "" (a payload Slack never sends must not raise)."""
+    value = payload.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _incomplete(payload: dict[str, Any], *required: str) -> bool:
+    """True (and one log line) when a required field of ``payload`` is empty."""
+    if all(required):
+        return False
+    log.warning("ignored a Slack %s without its user or channel", payload.get("type") or payload.get("command"))
+    return True
 
 
 def _strip_mentions(text: str) -> str:
