@@ -35,6 +35,7 @@ LANGUAGES = tuple(FUNCTION_WORDS)
 _ANY_ENDING = tuple(e for endings in ENDINGS.values() for e in endings)
 
 _WORD = re.compile(r"[^\W\d_]+")
+_MARKED = re.compile("[" + "".join(LETTERS.values()) + "]")
 _VOTES: dict[str, tuple[str, ...]] = {}
 for _language, _words in FUNCTION_WORDS.items():
     for _w in _words.split():
@@ -54,7 +55,7 @@ def detect_language(text: str, expected: Sequence[str] = ()) -> str | None:
                 scores[language] += word.endswith(endings)
         if "ij" in word:
             scores["nl"] += 1
-    if not low.isascii():
+    if not low.isascii() and _MARKED.search(low):
         for language, letters in LETTERS.items():
             scores[language] += min(sum(low.count(c) for c in letters), 3)
     known = [language for language in expected if language in scores]
