@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from .commands import Command, Context, Registry, split_command
 from .errors import InvalidInput, NotFound, PermissionDenied, UserError
-from .guards import RateLimiter, cap_input, not_a_question
+from .guards import MemberTurns, RateLimiter, cap_input, not_a_question
 from .messages import Action, Incoming, Mention, Reply, Text
 from .metrics import Metrics
 from . import replies
@@ -47,6 +47,7 @@ class Bot:
                  metrics: Metrics | None = None, limiter: RateLimiter | None = None) -> None:
         self.metrics = metrics or Metrics()
         self.limiter = limiter or RateLimiter(0)
+        self.turns = MemberTurns()
         self.directory = directory
         self.knowledge = knowledge
         self.intros = intros
@@ -71,7 +72,7 @@ class Bot:
             refused = self._over_limit(message.platform, message.user)
             if refused is not None:
                 return refused
-            text, cut = cap_input(message.text)
+            text, cut = cap_input(message.text.replace("\x00", ""))
             answers = await self._dispatch(replace(message, text=text) if cut else message)
             if cut:
                 note = Text(f"Your message was long: I read its first {len(text):,} characters.", "muted")
@@ -313,9 +314,10 @@ class Bot:
         hint = not_a_question(question, await asyncio.to_thread(self.directory.city_names)) if question else "emoji"
         if hint is not None:
             return [Reply.text(USAGE_HINTS[hint].format(text=neutralize_mentions(" ".join(question.split())[:60])))]
-        with self.metrics.answering():
-            result = await asyncio.to_thread(self.knowledge.ask, question, asker=(message.platform, message.user),
-                                             **filters)
+        async with self.turns.turn(f"{message.platform}:{message.user}"):
+            with self.metrics.answering():
+                result = await asyncio.to_thread(self.knowledge.ask, question,
+                                                 asker=(message.platform, message.user), **filters)
         self.metrics.questions.labels(answered=str(result.answered).lower()).inc()
         return [answer_reply(result)]
 
@@ -485,6 +487,9 @@ def _weeks(text: str) -> int:
 
 def _int(value: str, what: str) -> int:
     try:
-        return int(value.strip().lstrip("#"))
+        number = int(value.strip().lstrip("#"))
     except ValueError:
-        raise InvalidInput(f"Expected a {what} (a number), got {value!r}.") from None
+        raise InvalidInput(f"Expected a {what} (a number), got {neutralize_mentions(value[:40])!r}.") from None
+    if not 0 < number < 2 ** 31:
+        raise NotFound(f"No {what} {number}." if len(str(number)) < 20 else f"No such {what}.")
+    return number

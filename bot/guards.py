@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import unicodedata
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 
 from knowledge.text import fold
 
@@ -63,6 +65,29 @@ class RateLimiter:
         if first:
             self._told[member] = now
         return max(wait, 0.0), first
+
+
+class MemberTurns:
+    """One question at a time per member: a member's next question waits for their previous answer, so a flood
+    from one member takes one place in the queue of the embedder, and everyone else's questions go in between."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._waiting: dict[str, int] = {}
+
+    @asynccontextmanager
+    async def turn(self, member: str) -> AsyncIterator[None]:
+        """Hold ``member``'s turn for the duration of the block."""
+        lock = self._locks.setdefault(member, asyncio.Lock())
+        self._waiting[member] = self._waiting.get(member, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._waiting[member] -= 1
+            if not self._waiting[member]:  # nobody else queued: forget the member (bounded memory)
+                del self._waiting[member]
+                self._locks.pop(member, None)
 
 
 def cap_input(text: str, limit: int = MAX_INPUT_CHARS) -> tuple[str, bool]:

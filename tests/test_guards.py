@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot import Runtime
-from bot.guards import RateLimiter, cap_input, not_a_question
+from bot.guards import MemberTurns, RateLimiter, cap_input, not_a_question
 from bot.store import Questions
 from bot.testing import Exchange, TestAdapter
 from conftest import make_settings
@@ -119,3 +119,28 @@ def test_non_questions_get_a_usage_hint_and_no_search(seeded: Runtime, message: 
         assert Questions(session).unanswered(10) == []
         assert session.exec(__import__("sqlmodel").select(__import__("bot.store", fromlist=["Question"]).Question)
                             ).first() is None
+
+
+def test_member_turns_serialise_one_member_and_let_others_through() -> None:
+    turns = MemberTurns()
+    order: list[str] = []
+
+    async def question(member: str, name: str, release: asyncio.Event | None = None) -> None:
+        async with turns.turn(member):
+            order.append(f"start {name}")
+            if release is not None:
+                await release.wait()
+            order.append(f"end {name}")
+
+    async def scenario() -> None:
+        release = asyncio.Event()
+        flood = [asyncio.create_task(question("flood", f"f{i}", release)) for i in range(3)]
+        await asyncio.sleep(0)
+        await question("calm", "c")  # not queued behind the flood's first, still running, question
+        assert order == ["start f0", "start c", "end c"]
+        release.set()
+        await asyncio.gather(*flood)
+
+    asyncio.run(scenario())
+    assert order[3:] == ["end f0", "start f1", "end f1", "start f2", "end f2"]
+    assert not turns._locks and not turns._waiting  # nothing kept once everyone is answered

@@ -78,9 +78,9 @@ def scenario(seeded_template: Path, tmp_path_factory: pytest.TempPathFactory) ->
     now = datetime.now(timezone.utc)
     with Runtime.open(settings_for(data_dir)) as rt:
         people = {user: TestAdapter(rt.bot, user=user, user_name=name) for user, (_, name) in PEOPLE.items()}
-        for user, (city, _) in PEOPLE.items():
-            if city:
-                run(people[user].send(f"iam {city}")).assert_reply(f"linked to {city}")
+        for user, (city, name) in PEOPLE.items():
+            if city:  # linked as a coordinator's approval would (iam by a member is a request, see test_consent)
+                rt.directory.link("test", user, city, name)
 
         def ask(user: str, question: str) -> int:
             exchange = run(people[user].send(question))
@@ -97,8 +97,8 @@ def scenario(seeded_template: Path, tmp_path_factory: pytest.TempPathFactory) ->
         assert not any(answered[k] for k in ("stray_es", "stray_pl", "cake_it", "cake_fr")), answered
 
         run(people["ANA-7731"].send(f"helpful {q['vouchers']}"))
-        run(people["PIOTR-5512"].send(f"helpful {q['vouchers']}"))  # changes their mind: only the latest counts
-        run(people["PIOTR-5512"].send(f"nothelpful {q['vouchers']} no budget figures"))
+        run(people["ANA-7731"].send(f"nothelpful {q['vouchers']} no budget figures"))  # only the latest counts
+        run(people["PIOTR-5512"].send(f"helpful {q['stray_pl']}"))  # feedback goes on one's own questions
         run(people["GIULIA-4410"].send(f"nothelpful {q['childcare']} we need the staffing costs"))
         run(people["NOBODY-3141"].send(f"nothelpful {q['stray_en']} nothing about animals"))
 
@@ -107,6 +107,8 @@ def scenario(seeded_template: Path, tmp_path_factory: pytest.TempPathFactory) ->
             summary="Turin's municipal shelter works with volunteer associations to sterilise, care for and rehome "
                     "stray dogs and cats, with adoption days in neighbourhood markets."))
         saved.assert_reply("Saved as")
+        run(TestAdapter(rt.bot, user="BOSS").send(f"approve {rt.knowledge.pending()[0].id}")).assert_reply(
+            "Approved")
 
         groups, _ = rt.intros.run()
         assert len(groups) == 2, [g.cities for g in groups]
@@ -554,8 +556,8 @@ def test_figures_gaps_and_chat_on_postgresql(tmp_path: Path, postgres_url: str) 
                        ("Help local shops survive.",)),
         ])
         ana, piotr = TestAdapter(rt.bot, user="ANA-7731"), TestAdapter(rt.bot, user="PIOTR-5512")
-        run(ana.send("iam Bilbao"))
-        run(piotr.send("iam Warsaw"))
+        rt.directory.link("test", "ANA-7731", "Bilbao")
+        rt.directory.link("test", "PIOTR-5512", "Warsaw")
         for adapter, question in ((ana, STRAY["es"]), (piotr, STRAY["pl"]), (ana, CAKE["it"])):
             run(adapter.send(question))  # an empty knowledge base: nothing is answered
         ids = dict(sql(rt, "SELECT text, id FROM question"))

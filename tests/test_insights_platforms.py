@@ -30,7 +30,7 @@ from discord_fake import (BOT_ID, COORDINATOR_ID, DM_CHANNEL_ID, EPHEMERAL, GUIL
 from discord_fake import wait_until as discord_wait
 from discord_harness import (Served, discord_settings, fake_discord,  # noqa: F401  (fixtures)
                              restore_discord_endpoints, served, slash_deferred)
-from slack_fake import Call, FakeSlack, direct_message, event_callback
+from slack_fake import Call, FakeSlack
 from slack_harness import ACK_BUDGET, ServedSlack, fake_slack, serve_slack, slack_settings  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.timeout(240)
@@ -81,10 +81,9 @@ class Slack(ServedSlack):
                                   where=lambda c: c.params.get("thread_ts") == event["ts"])
 
     def with_activity(self) -> Slack:
-        """A member links to Bilbao and asks two questions (one answered, one not), all through the bot."""
-        self.sender.event(event_callback(direct_message("iam Bilbao", user=MEMBER, channel="D0ANA")))
-        assert "Bilbao" in self.fake.wait_for("chat.postMessage", 1, ANSWER,
-                                              where=lambda c: c.params.get("channel") == "D0ANA")[0].text
+        """A member of Bilbao (linked as an approved request links them) asks two questions (one answered, one
+        not) through the bot."""
+        self.runtime.directory.link("slack", MEMBER, "Bilbao")
         for question in (VOUCHERS, OUT_OF_SCOPE):
             self.thread_posts(self.mention(question, MEMBER))
         assert self.runtime.directory.member_city("slack", MEMBER) == "Bilbao"
@@ -224,8 +223,10 @@ def rt(seeded_dir: Path, fake_discord: FakeDiscord) -> Iterator[Runtime]:
 
 
 def discord_activity(fake: FakeDiscord, rt: Runtime) -> None:
-    """The member links to Bilbao and asks two questions, through the bot (mentions in #general)."""
-    for text in ("iam Bilbao", VOUCHERS, OUT_OF_SCOPE):
+    """A member of Bilbao (linked as an approved request links them) asks two questions, through the bot
+    (mentions in #general)."""
+    rt.directory.link("discord", str(MEMBER_ID), "Bilbao")
+    for text in (VOUCHERS, OUT_OF_SCOPE):
         message = fake.send_message(f"<@{BOT_ID}> {text}", mentions=[BOT_ID], author_id=MEMBER_ID)
         fake.wait_reply(message, timeout=ANSWER)
     assert rt.directory.member_city("discord", str(MEMBER_ID)) == "Bilbao"

