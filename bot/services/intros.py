@@ -133,11 +133,14 @@ class Introductions:
     def _language(self, text: str, expected: tuple[str, ...]) -> str | None:
         """The language of a statement (its words decide; the city's own languages break ties), remembered."""
         key = (text, expected)
-        if key not in self._languages:
-            if len(self._languages) >= LANGUAGE_CACHE:
-                self._languages.clear()
-            self._languages[key] = detect_language(text, expected)
-        return self._languages[key]
+        try:
+            return self._languages[key]
+        except KeyError:
+            language = detect_language(text, expected)
+        if len(self._languages) >= LANGUAGE_CACHE:
+            self._languages.clear()
+        self._languages[key] = language
+        return language
 
     def suggest(self, city: str | None = None, topic: str | None = None, n: int = 3) -> list[Match]:
         """The ``n`` cities whose challenges best match ``city``'s, or the ``topic`` typed (any language).
