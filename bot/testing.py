@@ -62,7 +62,7 @@ class TestAdapter:
     async def click(self, action_id: str, value: str = "", *, user: str | None = None,
                     **fields: str) -> Exchange:
         action = Action(platform=self.platform, user=user or self.user, action_id=action_id, value=value,
-                        fields=tuple(fields.items()))
+                        fields=tuple(fields.items()), user_name=self.user_name)
         exchange = Exchange(await self.bot.handle_action(action))
         self.history.append(exchange)
         return exchange

@@ -139,6 +139,8 @@ class SlackAdapter:
         app.action("feedback_not_helpful")(self._on_not_helpful)
         app.action("ask_network")(self._on_button)
         app.action("share_answer")(self._on_share)
+        for action_id in ("show_solution", "review_approve", "review_reject"):  # More, and the review DMs' buttons
+            app.action(action_id)(self._on_button)
         for outcome in ("intro_met", "intro_not_yet", "intro_could_not"):
             app.action(outcome)(self._on_button)
         for rsvp in RSVP_ACTIONS:
