@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 
@@ -125,14 +125,53 @@ class DiscordSettings(_Section):
     api_base_url: str = Field("https://discord.com/api/v10", description="REST base (a proxy)")
     gateway_url: str = Field("wss://gateway.discord.gg/", description="gateway (a proxy)")
     guild_id: str = Field("", description="sync commands to this guild only (fast, for development)")
-    coordinator_role: str = Field("", description="members with this role id or name are coordinators")
+    coordinator_role: str = Field("", description="members holding this role (its id, never a name) in "
+                                                  "coordinator_guild are coordinators")
+    coordinator_guild: str = Field("", description="the server (its id) where coordinator_role counts; "
+                                                   "empty = guild_id")
     sharded: bool = Field(False, description="AutoShardedClient for large deployments")
     shard_count: int | None = Field(None, ge=1)
+
+    @field_validator("guild_id", "coordinator_guild")
+    @classmethod
+    def _server_id(cls, value: str) -> str:
+        if value and not _is_snowflake(value):
+            raise ValueError(f"must be the server's id (digits, e.g. \"112233445566778899\"), not {value!r}")
+        return value
+
+    @field_validator("coordinator_role")
+    @classmethod
+    def _role_id(cls, value: str) -> str:
+        if value and not _is_snowflake(value):
+            raise ValueError(f"must be the role's id (digits: Server Settings > Roles > the role's menu > Copy Role "
+                             f"ID), not {value!r}: a name proves nothing, anyone can create a role of that name")
+        return value
+
+    @model_validator(mode="after")
+    def _role_in_its_server(self) -> DiscordSettings:
+        server = self.coordinator_server
+        if self.coordinator_role and not server:
+            raise ValueError("coordinator_role needs coordinator_guild (or guild_id): the id of the server where "
+                             "the role counts")
+        if self.coordinator_role and self.coordinator_role == server:
+            raise ValueError("coordinator_role is the server's own id, the role of @everyone: give the "
+                             "coordinators' role id")
+        return self
+
+    @property
+    def coordinator_server(self) -> str:
+        """The id of the server where :attr:`coordinator_role` counts ("" when none)."""
+        return self.coordinator_guild or self.guild_id
+
+
+def _is_snowflake(value: str) -> bool:
+    return value.isascii() and value.isdigit() and len(value) <= 20
 
 
 class OpsSettings(_Section):
     host: str = Field("127.0.0.1", description="address of the /healthz, /readyz and /metrics server")
-    port: int = Field(0, ge=0, le=65535, description="its port; 0 = off (Slack --http serves them on its own port)")
+    port: int = Field(0, ge=0, le=65535, description="its port; 0 = off (Slack --http answers /healthz and /readyz "
+                                                     "on its own port too, never /metrics)")
 
 
 class LoggingSettings(_Section):

@@ -116,8 +116,8 @@ PEOPLE = {MEMBER_ID: ("member", ()), COORDINATOR_ID: ("coordinator", (COORDINATO
 
 
 def text_channel(channel_id: int, name: str, position: int = 0,
-                 overwrites: Iterable[Mapping[str, Any]] = ()) -> dict[str, Any]:
-    return {"id": str(channel_id), "type": 0, "guild_id": str(GUILD_ID), "name": name, "position": position,
+                 overwrites: Iterable[Mapping[str, Any]] = (), *, guild_id: int = GUILD_ID) -> dict[str, Any]:
+    return {"id": str(channel_id), "type": 0, "guild_id": str(guild_id), "name": name, "position": position,
             "permission_overwrites": [dict(o) for o in overwrites], "nsfw": False, "parent_id": None, "topic": None,
             "last_message_id": None, "rate_limit_per_user": 0, "flags": 0}
 
@@ -154,12 +154,28 @@ def guild_create() -> dict[str, Any]:
     }
 
 
+def other_guild_create(guild_id: int, name: str, channel_id: int, roles: Iterable[Mapping[str, Any]],
+                       people: Mapping[int, tuple[str, Iterable[int]]]) -> dict[str, Any]:
+    """Another server the bot was added to, as its GUILD_CREATE: one channel, @everyone and ``roles``, the bot and
+    ``people`` (id: (name, role ids))."""
+    data = guild_create()
+    members = [member(BOT_ID, "rrr-bot", bot=True)] + [member(uid, n, roles=r) for uid, (n, r) in people.items()]
+    data.update(id=str(guild_id), name=name, owner_id=str(next(iter(people), BOT_ID)),
+                roles=[role(guild_id, "@everyone", 0, BASE_PERMISSIONS), *(dict(r) for r in roles)],
+                channels=[text_channel(channel_id, "general", 0, guild_id=guild_id)], members=members,
+                member_count=len(members))
+    return data
+
+
 def message_create(content: str, *, author_id: int = MEMBER_ID, channel_id: int = GENERAL_CHANNEL_ID,
                    guild: bool = True, mentions: Iterable[int] = (), bot: bool | None = None,
-                   mention_everyone: bool = False, message_id: int | None = None) -> dict[str, Any]:
+                   mention_everyone: bool = False, message_id: int | None = None, guild_id: int = GUILD_ID,
+                   roles: Iterable[int] | None = None) -> dict[str, Any]:
     """A MESSAGE_CREATE payload. ``mentions`` lists the user ids the message mentions (as Discord resolves
-    ``<@id>``); a guild message carries the author's partial member, as the gateway sends it."""
-    name, roles = PEOPLE.get(author_id, ("rrr-bot" if author_id == BOT_ID else f"user{author_id}", ()))
+    ``<@id>``); a guild message (of ``guild_id``) carries the author's partial member with their ``roles`` (by
+    default those of :data:`PEOPLE`), as the gateway sends it."""
+    name, default_roles = PEOPLE.get(author_id, ("rrr-bot" if author_id == BOT_ID else f"user{author_id}", ()))
+    roles = default_roles if roles is None else roles
     is_bot = bot if bot is not None else author_id in (BOT_ID, OTHER_BOT_ID)
     data: dict[str, Any] = {
         "id": str(message_id or snowflake()), "channel_id": str(channel_id),
@@ -173,26 +189,28 @@ def message_create(content: str, *, author_id: int = MEMBER_ID, channel_id: int 
                      for uid in mentions],
     }
     if guild:
-        data["guild_id"] = str(GUILD_ID)
+        data["guild_id"] = str(guild_id)
         data["member"] = member(author_id, name, roles=roles, bot=is_bot, with_user=False)
     return data
 
 
 def interaction(kind: int, data: Mapping[str, Any], *, user_id: int = MEMBER_ID, channel_id: int = GENERAL_CHANNEL_ID,
                 message: Mapping[str, Any] | None = None, roles: Iterable[int] | None = None,
-                app_permissions: int = BASE_PERMISSIONS) -> dict[str, Any]:
-    """An INTERACTION_CREATE payload of type ``kind`` from ``user_id`` in the guild channel ``channel_id``;
-    ``app_permissions`` are the bot's permissions there (add :data:`MANAGE_EVENTS` to let it create events)."""
+                app_permissions: int = BASE_PERMISSIONS, guild_id: int = GUILD_ID) -> dict[str, Any]:
+    """An INTERACTION_CREATE payload of type ``kind`` from ``user_id`` in the channel ``channel_id`` of the guild
+    ``guild_id``; ``app_permissions`` are the bot's permissions there (add :data:`MANAGE_EVENTS` to let it create
+    events)."""
     name, default_roles = PEOPLE.get(user_id, (f"user{user_id}", ()))
     payload: dict[str, Any] = {
         "id": str(snowflake()), "application_id": str(APP_ID), "type": kind, "token": f"itoken-{next(_counter)}",
-        "version": 1, "guild_id": str(GUILD_ID), "channel_id": str(channel_id),
-        "channel": text_channel(channel_id, "general" if channel_id == GENERAL_CHANNEL_ID else "peer-network"),
-        "guild": {"id": str(GUILD_ID), "locale": "en-US", "features": []},
+        "version": 1, "guild_id": str(guild_id), "channel_id": str(channel_id),
+        "channel": text_channel(channel_id, "general" if channel_id == GENERAL_CHANNEL_ID else "peer-network",
+                                guild_id=guild_id),
+        "guild": {"id": str(guild_id), "locale": "en-US", "features": []},
         "member": dict(member(user_id, name, roles=default_roles if roles is None else roles),
                        permissions=str(0x4000 | 0x800 | 0x400 | 0x80000000)),
         "data": dict(data), "app_permissions": str(app_permissions), "locale": "en-US",
-        "guild_locale": "en-US", "entitlements": [], "authorizing_integration_owners": {"0": str(GUILD_ID)},
+        "guild_locale": "en-US", "entitlements": [], "authorizing_integration_owners": {"0": str(guild_id)},
         "context": 0, "attachment_size_limit": 10 * 1024 * 1024,
     }
     if message is not None:

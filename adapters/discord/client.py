@@ -108,8 +108,9 @@ class DiscordAdapter:
         return await sessions.channel_problem(self.client, channel_id)
 
     def roles(self, user: discord.abc.User) -> tuple[str, ...]:
-        """``("coordinator",)`` for a member holding the configured coordinator role."""
-        return roles_of(user, self.settings.discord.coordinator_role)
+        """``("coordinator",)`` for a member holding the configured coordinator role, in its server."""
+        discord_settings = self.settings.discord
+        return roles_of(user, discord_settings.coordinator_role, discord_settings.coordinator_server)
 
     async def start(self) -> None:
         """Log in, connect to the gateway and serve until closed (reconnects are discord.py's)."""

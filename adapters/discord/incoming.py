@@ -17,12 +17,12 @@ def strip_mentions(text: str) -> str:
     return " ".join(_MENTION.sub(" ", text).split())
 
 
-def roles_of(user: discord.abc.User, coordinator_role: str | None) -> tuple[str, ...]:
-    """``("coordinator",)`` for a guild member holding the coordinator role (by id or name)."""
-    if not coordinator_role or not isinstance(user, discord.Member):
+def roles_of(user: discord.abc.User, coordinator_role: str, server: str) -> tuple[str, ...]:
+    """``("coordinator",)`` for a member of the server ``server`` holding the role whose id is
+    ``coordinator_role``; a role's name never counts, nor does any other server."""
+    if not coordinator_role or not server or not isinstance(user, discord.Member) or str(user.guild.id) != server:
         return ()
-    return ("coordinator",) if any(str(r.id) == coordinator_role or r.name == coordinator_role
-                                   for r in user.roles) else ()
+    return ("coordinator",) if any(str(r.id) == coordinator_role for r in user.roles) else ()
 
 
 def incoming_of(interaction: discord.Interaction, text: str, roles: tuple[str, ...]) -> Incoming:
