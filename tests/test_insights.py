@@ -452,7 +452,7 @@ def test_coordinators_get_the_network_summary_and_charts(rt: Runtime) -> None:
 def test_a_member_sees_only_their_city_and_an_unlinked_member_is_asked_to_link(rt: Runtime) -> None:
     piotr = TestAdapter(rt.bot, user="PIOTR-5512")
     exchange = run(piotr.send("insights"))
-    exchange.assert_reply("Insights for Warsaw", "Questions asked: 1", "Rated helpful / not helpful: 0 / 0",
+    exchange.assert_reply("Insights for Warsaw", "Questions asked: 1", "Rated helpful / not helpful: 1 / 0",
                           "Introductions: 1 made", "Session RSVPs: 1 going", "[image: weekly-warsaw.png,")
     exchange.assert_no_reply("Bilbao", "Turin", "Montréal", "unknown", "perros", "psami", "Coverage gaps",
                              "network.png")
@@ -561,7 +561,7 @@ def test_figures_gaps_and_chat_on_postgresql(tmp_path: Path, postgres_url: str) 
         for adapter, question in ((ana, STRAY["es"]), (piotr, STRAY["pl"]), (ana, CAKE["it"])):
             run(adapter.send(question))  # an empty knowledge base: nothing is answered
         ids = dict(sql(rt, "SELECT text, id FROM question"))
-        run(piotr.send(f"nothelpful {ids[CAKE['it']]} not what I asked"))
+        run(ana.send(f"nothelpful {ids[CAKE['it']]} not what I asked"))  # feedback on one's own question
         info = rt.sessions.add(title="Kick-off", start=(datetime.now(timezone.utc) + timedelta(days=3)).strftime(
             "%Y-%m-%dT10:00"), tz="UTC", created_by="test")
         rt.sessions.rsvp(info.id, None, "test", "ANA-7731", "going")
