@@ -29,7 +29,9 @@ cities_app = typer.Typer(help="Manage the cities of the network.", no_args_is_he
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 intros_app = typer.Typer(help="Introductions between cities that share challenges.", no_args_is_help=True)
 run_app = typer.Typer(help="Run the bot on a chat platform.", no_args_is_help=True)
+role_app = typer.Typer(help="Who coordinates the network (the first coordinator is set here).", no_args_is_help=True)
 app.add_typer(run_app, name="run")
+app.add_typer(role_app, name="role")
 app.add_typer(kb_app, name="kb")
 app.add_typer(cities_app, name="cities")
 app.add_typer(intros_app, name="intros")
@@ -415,6 +417,66 @@ def kb_remove(ctx: typer.Context, solution_id: str) -> None:
     out.print(f"Removed {solution_id}.")
 
 
+@kb_app.command("pending")
+def kb_pending(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Peers' saved answers waiting for a coordinator's review (not searchable until approved)."""
+    with runtime(ctx) as rt:
+        rows = rt.knowledge.pending()
+    if as_json:
+        emit_json([{"id": s.id, "title": s.title, "city": s.city, "saved_by": s.saved_by,
+                    "saved_at": s.created_at.isoformat(), "summary": s.summary} for s in rows])
+        return
+    if not rows:
+        out.print("Nothing is waiting for review.")
+    for s in rows:
+        out.print(f"{s.id}  {s.title} ({s.city}) saved by {s.saved_by or '?'} on {s.created_at:%Y-%m-%d}",
+                  markup=False)
+
+
+@kb_app.command("approve")
+def kb_approve(ctx: typer.Context, solution_id: str) -> None:
+    """Approve a saved answer: it becomes network knowledge and searchable."""
+    with runtime(ctx) as rt:
+        rt.knowledge.approve(solution_id, "operator")
+    out.print(f"Approved {solution_id}: it is searchable now.", markup=False)
+
+
+@kb_app.command("reject")
+def kb_reject(ctx: typer.Context, solution_id: str) -> None:
+    """Reject a saved answer: it is removed from the review queue."""
+    with runtime(ctx) as rt:
+        rt.knowledge.reject(solution_id)
+    out.print(f"Rejected {solution_id}.", markup=False)
+
+
+@role_app.command("add")
+def role_add(ctx: typer.Context,
+             who: Annotated[str, typer.Argument(help="PLATFORM:USER_ID, e.g. slack:U024BE7LH or discord:80351110224678912")],
+             role: Annotated[str, typer.Argument(help="coordinator or member")] = "coordinator") -> None:
+    """Give someone a role, even before they wrote to the bot (how the first coordinator is made)."""
+    platform, _, user_id = who.partition(":")
+    if not platform or not user_id or not user_id.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        fail(f"'{who}' is not PLATFORM:USER_ID, e.g. slack:U024BE7LH or discord:80351110224678912.", 2)
+    with runtime(ctx) as rt:
+        rt.directory.set_role(platform, user_id, role, create=True)
+    out.print(f"{platform}:{user_id} is now a {role}.", markup=False)
+
+
+@role_app.command("list")
+def role_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """The coordinators: those of `[bot] coordinators` and those given the role."""
+    with runtime(ctx) as rt:
+        rows = rt.directory.coordinators()
+        configured = set(rt.settings.bot.coordinators)
+    if as_json:
+        emit_json([{"id": r, "configured": r in configured} for r in rows])
+        return
+    for row in rows:
+        out.print(f"{row}{'  (configured)' if row in configured else ''}", markup=False)
+    if not rows:
+        out.print("No coordinator yet: `rrr-bot role add slack:U024BE7LH coordinator`.")
+
+
 @kb_app.command("stats")
 def kb_stats(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Counts by city, provenance and language."""
@@ -430,49 +492,68 @@ def kb_stats(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 
 @kb_app.command("eval")
-def kb_eval(ctx: typer.Context, file: Path, k: Annotated[int, typer.Option("--k", min=1)] = 5,
+def kb_eval(ctx: typer.Context, file: Path,
+            split: Annotated[str, typer.Option(help="which questions to report: test, calibrate or all")] = "test",
             as_json: JsonOpt = False) -> None:
-    """Recall@1/3/5, MRR and abstention accuracy on a JSON Lines set {"q", "relevant", "lang"}."""
-    from knowledge.evaluation import Outcome, evaluate, read_eval
+    """Recall@1/3/5, MRR and abstention accuracy per language and category, beside the raw model with one
+    threshold fit on the calibration split. The set: JSON Lines {"q", "relevant", "lang", "category", "split"}."""
+    from knowledge.evaluation import evaluate, fit_thresholds, read_eval, refit, select
 
+    if split not in ("test", "calibrate", "all"):
+        fail("--split must be test, calibrate or all.", 2)
     try:
         questions = read_eval(file)
     except InvalidRecords as exc:
         fail(str(exc), 2)
     with runtime(ctx) as rt:
-        def run(q: str) -> Outcome:
-            result = rt.knowledge.ask(q, k=max(k, 5))
-            return Outcome(tuple(a.id for a in result.results), result.answered,
-                           max((a.score for a in result.results), default=0.0))
-        metrics = evaluate(questions, run)
+        outcomes = {id(q): rt.knowledge.evaluate(q.q) for q in questions}
+    calibration = select(questions, "calibrate") or questions
+    baseline_t, _, _ = fit_thresholds(calibration, [outcomes[id(q)][1] for q in calibration],
+                                      separate_reference=False)
+    chosen = select(questions, split)
+    if not chosen:
+        fail(f"{file} has no question in the {split} split.", 2)
+    ours = evaluate(chosen, [outcomes[id(q)][0] for q in chosen])
+    raw = evaluate(chosen, refit([outcomes[id(q)][1] for q in chosen], baseline_t, baseline_t))
     if as_json:
-        emit_json(metrics)
+        emit_json({"split": split, "ours": ours, "raw_model": raw, "raw_model_threshold": round(baseline_t, 4)})
         return
-    columns = ("questions", "in_scope", "recall@1", "recall@3", "recall@5", "mrr", "abstention_acc")
-    table = Table("lang", *columns)
-    for lang, row in metrics.items():
-        table.add_row(lang, *(f"{row[c]:.2f}" if isinstance(row[c], float) else str(row[c]) for c in columns))
+    table = Table("", "n", "answ", "r@1", "r@3", "r@5", "mrr", "abst", "answ abst", "raw r@3", "raw abst",
+                  title=f"{file.name}, {split} split: r@k recall, abst abstention accuracy, answ abst share of "
+                        "answerable questions not answered")
+    for key, row in ours.items():
+        base = raw[key]
+        table.add_row(key.split(":")[-1], str(int(row["questions"])), str(int(row["answerable"])),
+                      *(f"{row[c]:.2f}" for c in ("recall@1", "recall@3", "recall@5", "mrr", "abstention_acc",
+                                                   "answerable_abstain")),
+                      f"{base['recall@3']:.2f}", f"{base['abstention_acc']:.2f}")
     out.print(table)
+    out.print(f"raw model: multilingual cosine, one threshold ({baseline_t:.3f}) fit on the calibration split",
+              markup=False)
 
 
 @kb_app.command("calibrate")
 def kb_calibrate(ctx: typer.Context, file: Path) -> None:
-    """Suggest the [knowledge] threshold that best separates answerable from out-of-scope questions."""
-    from knowledge.evaluation import Outcome, calibrate, read_eval
+    """Fit the answer thresholds (peer practice, reference reading) on the calibration split of an evaluation
+    set, and show how they do on its test split."""
+    from knowledge.evaluation import evaluate, fit_thresholds, read_eval, refit, select
 
     try:
         questions = read_eval(file)
     except InvalidRecords as exc:
         fail(str(exc), 2)
     with runtime(ctx) as rt:
-        outcomes = []
-        for q in questions:
-            result = rt.knowledge.ask(q.q)
-            outcomes.append(Outcome((), result.answered, max((a.score for a in result.results), default=0.0)))
-        threshold, accuracy = calibrate(questions, outcomes)
+        outcomes = {id(q): rt.knowledge.evaluate(q.q)[0] for q in questions}
         name = rt.knowledge.embedder.name
-    out.print(f"{name}: threshold {threshold:.3f} gives abstention accuracy {accuracy:.2f} on {len(questions)} "
-              f"questions")
+    calibration = select(questions, "calibrate") or questions
+    practice, reference, accuracy = fit_thresholds(calibration, [outcomes[id(q)] for q in calibration])
+    out.print(f"{name}: close={practice:.4f} reference={reference:.4f} give abstention accuracy {accuracy:.3f} on "
+              f"{len(calibration)} calibration questions", markup=False)
+    test = select(questions, "test")
+    if test and test != calibration:
+        held = evaluate(test, refit([outcomes[id(q)] for q in test], practice, reference))["all"]
+        out.print(f"on the {len(test)} test questions: abstention accuracy {held['abstention_acc']:.3f}",
+                  markup=False)
 
 
 # -- cities ----------------------------------------------------------------------------------------------------
