@@ -18,7 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 TRUST_FILE = ROOT / "tests" / "data" / "trust_eval.jsonl"
 RRR_BOT = Path(sys.executable).with_name("rrr-bot")
 INCUBATORS = "how did other cities fund social enterprise incubators?"
-RESULT_KEYS = {"id", "title", "city", "country", "score", "source_url", "summary"}
+RESULT_KEYS = {"id", "title", "city", "country", "score", "source_url", "summary", "match", "kind", "passage",
+               "provenance", "provenance_note", "cosine", "saved_by", "saved_at"}
+ASK_KEYS = {"question", "answered", "verdict", "truncated", "closest_cities", "results"}
 METRICS = {"recall@1", "recall@3", "recall@5", "mrr", "abstention_acc"}
 
 
@@ -162,7 +164,7 @@ def test_stats_json_keys(seeded_dir: Path) -> None:
                           "unanswered_questions", "index_dir"}
     assert stats["solutions"] == 39 and stats["passages"] > 39
     assert sum(stats["by_city"].values()) == sum(stats["by_provenance"].values()) == 39
-    assert set(stats["by_provenance"]) <= {"rrr", "context", "post-rrr", "reference", "network"}
+    assert set(stats["by_provenance"]) <= {"rrr", "rrr-city", "context", "post-rrr", "reference", "network"}
     assert stats["index_dir"] == str(seeded_dir / "index")
 
 
@@ -171,12 +173,14 @@ def test_stats_json_keys(seeded_dir: Path) -> None:
 
 def test_ask_json_has_the_documented_keys(seeded_dir: Path) -> None:
     data = run_json(seeded_dir, "ask", INCUBATORS, "--k", "4")
-    assert set(data) == {"question", "answered", "results"}
-    assert data["question"] == INCUBATORS and data["answered"] is True
+    assert set(data) == ASK_KEYS
+    assert data["question"] == INCUBATORS and data["answered"] is True and data["verdict"] == "answered"
     assert len(data["results"]) == 4
     for item in data["results"]:
         assert RESULT_KEYS <= set(item)
         assert isinstance(item["score"], float) and item["title"] and item["city"]
+        assert item["match"] in ("close", "related", "weak") and item["kind"] in ("practice", "reference")
+        assert set(item["passage"]) == {"heading", "page", "text"} and item["passage"]["text"]
     assert "turin-facilito-giovani" in [r["id"] for r in data["results"][:3]]
     default = run_json(seeded_dir, "ask", INCUBATORS)
     assert len(default["results"]) == 3  # [knowledge] top_k
@@ -201,7 +205,7 @@ def test_ask_questions_from_stdin(seeded_dir: Path) -> None:
     assert len(lines) == 3
     rows = [json.loads(line) for line in lines]
     assert [r["question"] for r in rows] == questions
-    assert all(set(r) == {"question", "answered", "results"} for r in rows)
+    assert all(set(r) == ASK_KEYS for r in rows)
     assert [r["answered"] for r in rows] == [True, True, False]
     assert rows[1]["results"][0]["id"] == "bilbao-bono-bilbao-vouchers"
 

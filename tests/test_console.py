@@ -85,9 +85,20 @@ def test_user_errors_are_replies_not_crashes(seeded_dir: Path) -> None:
     assert "Europe/Dublin" in proc.stdout  # still answering after the errors
 
 
-def test_iam_persists_across_runs(seeded_dir: Path) -> None:
-    assert_clean(chat(seeded_dir, "iam bilbao\n"))
-    proc = chat(seeded_dir, "whoami\n")
+def test_iam_is_a_request_and_claims_nothing(seeded_dir: Path) -> None:
+    """#17 item 2: `printf 'iam Bilbao\\nchallenge remove 1\\n' | rrr-bot chat` removed Bilbao's first challenge."""
+    before = chat(seeded_dir, "city Bilbao\n", LOGNAME="tester", USER="tester").stdout
+    proc = chat(seeded_dir, "iam Bilbao\nchallenge remove 1\nwhoami\n", LOGNAME="tester", USER="tester")
+    assert_clean(proc)
+    assert "asked the coordinators and the members of Bilbao" in proc.stdout
+    assert "not linked to a city yet" in proc.stdout and "Removed" not in proc.stdout
+    assert chat(seeded_dir, "city Bilbao\n", LOGNAME="tester", USER="tester").stdout == before
+
+
+def test_a_coordinators_iam_persists_across_runs(seeded_dir: Path) -> None:
+    assert_clean(chat(seeded_dir, "iam bilbao\n", LOGNAME="tester", USER="tester",
+                      RRR_BOT__COORDINATORS='["console:tester"]'))
+    proc = chat(seeded_dir, "whoami\n", LOGNAME="tester", USER="tester")
     assert_clean(proc)
     assert "linked to Bilbao" in proc.stdout
 

@@ -22,7 +22,7 @@ from conftest import make_settings
 
 MEMBER_COMMANDS = ("help", "ask QUESTION", "cities", "city NAME", "iam CITY", "whoami", "helpful QUESTION_ID",
                    "nothelpful QUESTION_ID")
-COORDINATOR_COMMANDS = ("unanswered", "role USER_ID coordinator|member")
+COORDINATOR_COMMANDS = ("unanswered", "role @MEMBER coordinator|member")
 CITIES = ("Bilbao", "Dublin", "Rotterdam", "San Francisco", "Turin", "Warsaw", "Montréal", "Guadalajara",
           "Belo Horizonte")
 VOUCHERS = "ask how did cities support local shops with vouchers?"
@@ -60,7 +60,7 @@ def network(seeded_dir: Path) -> Iterator[Runtime]:
 def test_help_for_a_member_hides_coordinator_commands(member: TestAdapter) -> None:
     exchange = say(member, "help")
     exchange.assert_reply(*(f"`{usage}" for usage in MEMBER_COMMANDS))
-    exchange.assert_no_reply("unanswered", "role USER_ID", "(coordinators)")
+    exchange.assert_no_reply("unanswered", "role @MEMBER", "(coordinators)")
     assert not any(r.is_error for r in exchange.replies)
 
 
@@ -117,12 +117,15 @@ def test_city_without_name_shows_usage(member: TestAdapter) -> None:
     say(member, "city").assert_error().assert_reply("Usage: `city NAME`")
 
 
-def test_iam_then_whoami(member: TestAdapter) -> None:
+def test_iam_then_whoami(network: Runtime) -> None:
+    member, boss = TestAdapter(network.bot, user="U1", user_name="Tester"), TestAdapter(network.bot, user="BOSS")
     say(member, "whoami").assert_reply("You are a member, not linked to a city yet")
-    say(member, "iam montreal").assert_reply("You are now linked to Montréal")
+    say(member, "iam montreal").assert_reply("request #1")  # a request until someone approves it (test_consent)
+    say(boss, "approve 1").assert_reply("Request #1 approved")
     say(member, "whoami").assert_reply("You are a member, linked to Montréal.")
     say(member, "city Montréal").assert_reply("Contacts: Tester")
-    say(member, "iam Turin")  # moving to another city replaces the link
+    say(member, "iam Turin")  # moving to another city replaces the link, once approved
+    say(boss, "approve 2")
     say(member, "whoami").assert_reply("linked to Turin")
     say(member, "city montreal").assert_reply("Contacts: none linked yet")
 
@@ -232,24 +235,28 @@ def test_coordinator_vouched_for_by_the_adapter(seeded: Runtime) -> None:
 
 def test_role_promotes_and_demotes(network: Runtime) -> None:
     boss = TestAdapter(network.bot, user="BOSS")
-    helper = TestAdapter(network.bot, user="U2")
+    helper = TestAdapter(network.bot, user="U2", user_name="Ana")
     say(helper, "unanswered").assert_error()
 
-    say(boss, "role U2 coordinator").assert_reply("U2 is now a coordinator.")
+    say(boss, "role U2 coordinator").assert_reply("I don't know test:U2 yet")  # they never wrote to the bot
+    say(helper, "whoami")
+    say(boss, "role U2 coordinator").assert_reply("Ana is now a coordinator.")
     exchange = say(helper, "unanswered")
     assert not any(r.is_error for r in exchange.replies)
     say(helper, "help").assert_reply("`unanswered`")
-    say(helper, "role U3 coordinator").assert_reply("U3 is now a coordinator.")  # a promoted one can promote
+    say(TestAdapter(network.bot, user="U3", user_name="Piotr"), "whoami")
+    say(helper, "role <@U3> coordinator").assert_reply("Piotr is now a coordinator.")  # a promoted one can promote
 
-    say(boss, "role U2 member").assert_reply("U2 is now a member.")
+    say(boss, "role U2 member").assert_reply("Ana is now a member.")
     say(helper, "unanswered").assert_error()
     assert network.directory.is_coordinator("test", "U3")
 
 
 def test_role_arguments_are_checked(network: Runtime) -> None:
     boss = TestAdapter(network.bot, user="BOSS")
-    say(boss, "role U2").assert_error().assert_reply("Usage: `role USER_ID coordinator|member`")
-    say(boss, "role U2 admin").assert_error().assert_reply("role must be member or coordinator")
+    say(TestAdapter(network.bot, user="U2"), "whoami")
+    say(boss, "role U2").assert_error().assert_reply("Usage: `role @MEMBER coordinator|member`")
+    say(boss, "role U2 admin").assert_error().assert_reply("Usage: `role @MEMBER coordinator|member`")
     say(boss, 'role "U2 coordinator').assert_error().assert_reply("Unbalanced quotes")
     assert not network.directory.is_coordinator("test", "U2")
 

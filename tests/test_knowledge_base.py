@@ -171,7 +171,8 @@ def test_saved_answer_is_found_at_once(seeded: Runtime) -> None:
     assert asked.question_id is not None
     solution_id = kb.save_answer(title="Rooftop beekeeping cooperative", city="Bilbao", country="Spain",
                                  summary="A cooperative keeps 12 hives on council roofs and sells the honey in "
-                                         "neighbourhood shops.", saved_by="slack:U7", question_id=asked.question_id)
+                                         "neighbourhood shops.", saved_by="slack:U7", question_id=asked.question_id,
+                                 reviewed=True)
     saved = kb.get(solution_id)
     assert saved.provenance == "network"
     assert saved.from_question_id == asked.question_id
@@ -216,7 +217,7 @@ def test_out_of_scope_question_is_not_answered(seeded: Runtime) -> None:
     assert [q.text for q in unanswered if q.id == asked.question_id] == [PAELLA]
     assert kb.stats()["unanswered_questions"] == before + 1
     text = answer_reply(asked).as_text()
-    assert "no close match" in text and asked.closest_cities[0] in text
+    assert "no record" in text and asked.closest_cities[0] in text
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\n\t "])
@@ -264,7 +265,7 @@ def test_mentions_in_a_question_are_not_echoed(seeded: Runtime) -> None:
     assert exchange.blocks(SolutionCard), exchange.text
     exchange.assert_no_reply("@everyone", "<!here>", "@here")
     ask = asyncio.run(adapter.send(f"ask @everyone {PAELLA} <!here>"))
-    ask.assert_reply("no close match").assert_no_reply("@everyone", "<!here>", "@here")
+    ask.assert_reply("no record").assert_no_reply("@everyone", "<!here>", "@here")
 
 
 def test_mentions_in_a_saved_title_are_neutralised_on_cards(seeded: Runtime) -> None:
@@ -284,7 +285,7 @@ def test_mentions_in_a_saved_title_are_neutralised_when_below_threshold(seeded_d
         asyncio.run(adapter.click("save_solution", title="@everyone rooftop beekeeping <!here>", city="Bilbao",
                                   summary="Rooftop hives sell honey in local shops.")).assert_reply("Saved as")
         exchange = asyncio.run(adapter.send(BEES))
-        exchange.assert_reply("no close match", "rooftop beekeeping")
+        exchange.assert_reply("no record", "rooftop beekeeping")
         exchange.assert_no_reply("@everyone", "<!here>")
 
 
@@ -298,13 +299,15 @@ def test_feedback_buttons_store_feedback(seeded: Runtime) -> None:
     assert buttons["feedback_helpful"] == question_id
     asyncio.run(adapter.click("feedback_not_helpful", question_id, reason="Nothing about rural towns")) \
         .assert_reply("Thanks, noted")
-    asyncio.run(adapter.click("feedback_helpful", question_id, user="U6")).assert_reply("glad it helped")
+    asyncio.run(adapter.click("feedback_helpful", question_id, user="U6")).assert_error().assert_reply(
+        "Only the person who asked")  # another member's question (#17, item 5)
+    asyncio.run(adapter.click("feedback_helpful", question_id)).assert_reply("glad it helped")  # a change of mind
     with seeded.db.session() as session:
         question = Questions(session).get(int(question_id))
         stored = Questions(session).feedback_for(question.id)
         rows = sorted((f.user_id, f.helpful, f.reason, f.platform) for f in stored)
         assert question.text == INCUBATORS and question.user_id == "U5" and question.answered
-    assert rows == [("U5", False, "Nothing about rural towns", "test"), ("U6", True, "", "test")]
+    assert rows == [("U5", False, "Nothing about rural towns", "test"), ("U5", True, "", "test")]
     error = asyncio.run(adapter.click("feedback_helpful", "424242"))
     error.assert_error().assert_reply("No question with id 424242")
 
