@@ -49,6 +49,9 @@ BILBAO_VOUCHERS = "Bono Bilbao co-funded vouchers"
 #: Far from anything the RRR cities did (nearest score well under the calibrated threshold).
 OUT_OF_SCOPE = "which football team won the 1998 world cup?"
 BROADCASTS = ("<!channel>", "<!here>", "<!everyone>")
+#: The heading of a reply that found no answer: "Not sure: no record is about this exactly." or "The network has no
+#: record about this." (which of the two is the calibration's call).
+NO_ANSWER = re.compile(r"no record (is )?about this")
 
 
 # -- the harness (see slack_harness.py) ------------------------------------------------------------------------------
@@ -209,7 +212,7 @@ def test_mention_is_answered_in_its_thread_with_solutions_and_buttons(slack: Sla
     post = slack.posts("C0GENERAL")[0]
     assert post.params["thread_ts"] == event["ts"]
     assert post.headers["Authorization"] == f"Bearer {BOT_TOKEN}"
-    assert BILBAO_VOUCHERS in first_section_after(post.blocks, "Here is what peer cities did")
+    assert BILBAO_VOUCHERS in first_section_after(post.blocks, "What peer cities did")
     assert "Bilbao, Spain" in post.text
     found = buttons(post.blocks)
     assert {"feedback_helpful", "feedback_not_helpful"} <= set(found)
@@ -448,7 +451,7 @@ def test_ask_the_network_posts_to_the_network_channel_and_tags_the_closest_citie
         slack.runtime.directory.link("slack", user, city)
     slack.mention(OUT_OF_SCOPE, channel="C0GENERAL")
     answer = slack.posts("C0GENERAL")[0]
-    assert "no close match" in answer.text
+    assert NO_ANSWER.search(answer.text), answer.text
     found = buttons(answer.blocks)
     assert "ask_network" in found and "feedback_helpful" not in found
     _, sent = slack.click("ask_network", found["ask_network"]["value"], channel="C0GENERAL")

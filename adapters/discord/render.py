@@ -86,7 +86,8 @@ def render(reply: Reply) -> Rendered:
         elif isinstance(block, SolutionCard):
             budget = _add_embed(out, _card(block), budget)
             for button in block.buttons:
-                if button.url is None and len(custom_id(button)) < 100:  # a cut custom id would name another record
+                # a custom id cut to Discord's 100 characters would name no record: no button then
+                if button.url is None and len(f"{CUSTOM_ID_PREFIX}:{button.action_id}:{button.value}") <= 100:
                     out.buttons.append(Button(trim(f"{button.label}: {block.title}", 80), button.action_id,
                                               button.value, button.style))
         elif isinstance(block, Facts):
