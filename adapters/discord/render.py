@@ -164,7 +164,7 @@ def _card(card: SolutionCard) -> discord.Embed:
     if card.summary:
         parts.append(inert(card.summary))
     embed = discord.Embed(title=trim(inert(card.title), 256), url=safe_url(card.source_url),
-                          description=trim("\n\n".join(parts), 3000) or None, colour=COLOUR)
+                          description=trim("\n\n".join(parts), 1500) or None, colour=COLOUR)
     embed.add_field(name="City", value=trim(inert(card.place), 1024), inline=True)
     embed.add_field(name="Match", value=trim(card.match or "not sure", 1024), inline=True)
     provenance = inert(card.provenance) + (f"\nNote: {inert(card.provenance_note)}" if card.provenance_note else "")
