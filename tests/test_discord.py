@@ -263,8 +263,9 @@ def test_not_helpful_opens_a_modal_whose_reason_is_stored(served: Served, fake: 
 
 
 def ask_the_network(fake: FakeDiscord, question: str) -> tuple[str, Request]:
-    """Ask an out-of-scope question, link a contact to each of the closest cities (``/iam``), click "Ask the
-    network"; return the question id and the post in the network channel."""
+    """Ask an out-of-scope question, link a contact to each of the closest cities (``/iam``: the coordinator's at
+    once, the peer's once the coordinator approves it), click "Ask the network"; return the question id and the post
+    in the network channel."""
     _, answer = ask(fake, question)
     assert NO_ANSWER.search(answer.text), answer
     qid = question_id(answer, "ask_network")
@@ -273,13 +274,26 @@ def ask_the_network(fake: FakeDiscord, question: str) -> tuple[str, Request]:
     cities = [c.strip() for c in closest.group(1).split(",")]
     for user_id, city in zip((PEER_ID, COORDINATOR_ID), cities):
         linked = fake.slash("iam", {"city": city}, user_id=user_id)
-        assert f"linked to {city}" in fake.wait_followups(linked, timeout=ANSWER)[0].text
+        text = fake.wait_followups(linked, timeout=ANSWER)[0].text
+        if user_id == PEER_ID:
+            assert f"asked the coordinators and the members of {city}" in text, text
+            approve(fake, "approve 1")
+        else:
+            assert f"linked to {city}" in text, text
     click = fake.click(fake.response_message(answer), f"rrr:ask_network:{qid}")
     assert fake.wait_callback(click, timeout=ANSWER).body["type"] == DEFERRED_CHANNEL_MESSAGE
     post = fake.wait_for(lambda: next(iter(fake.channel_messages(NETWORK_CHANNEL_ID)), None), ANSWER,
                          "the post in the network channel")
     assert "posted to the network channel" in fake.wait_followups(click, timeout=ANSWER)[0].text
     return qid, post
+
+
+def approve(fake: FakeDiscord, command: str) -> str:
+    """The coordinator approves a request or a saved answer by mentioning the bot; returns the bot's reply."""
+    message = fake.send_message(f"<@{BOT_ID}> {command}", mentions=[BOT_ID], author_id=COORDINATOR_ID)
+    reply = fake.wait_reply(message, timeout=ANSWER).text
+    assert "approved" in reply.lower(), reply
+    return reply
 
 
 def test_ask_the_network_posts_mentioning_the_contacts_of_the_closest_cities(served: Served,
@@ -313,6 +327,10 @@ def test_a_peer_answer_saved_as_solution_is_found_by_the_next_ask(served: Served
     with rt.db.session() as session:
         solution = Solutions(session).get(found.group(1))
         assert solution is not None and solution.city == "Turin" and solution.provenance == "network"
+        assert solution.status == "pending"  # a member's save waits for a coordinator (#17, item 1)
+    _, before = ask(fake, CAKE)
+    assert title not in embed_titles(before), before
+    approve(fake, f"approve {found.group(1)}")
     _, answer = ask(fake, CAKE)
     assert title in embed_titles(answer), answer
 
@@ -418,8 +436,7 @@ def test_find_similar_solutions_answers_privately(served: Served, fake: FakeDisc
 
 
 def test_save_as_solution_from_a_message_is_stored_and_found(served: Served, fake: FakeDiscord, rt: Runtime) -> None:
-    linked = fake.slash("iam", {"city": "Warsaw"}, user_id=PEER_ID)
-    fake.wait_followups(linked, timeout=ANSWER)
+    rt.directory.link("discord", str(PEER_ID), "Warsaw")  # the author's city prefills the form
     answer_text = ("Warsaw libraries lent bicycles to 1,200 delivery volunteers. The city paid for 300 repair kits "
                    "and the volunteers delivered 45,000 food parcels to older residents.")
     target = fake.send_message(answer_text, author_id=PEER_ID)
@@ -525,8 +542,8 @@ def test_introductions_are_delivered_from_the_outbox_as_dms(served: Served, fake
     assert rt.outbox.pending("discord") == 0
 
 
-def test_intro_slash_command_suggests_peer_cities(served: Served, fake: FakeDiscord) -> None:
-    fake.wait_followups(fake.slash("iam", {"city": "Bilbao"}), timeout=ANSWER)
+def test_intro_slash_command_suggests_peer_cities(served: Served, fake: FakeDiscord, rt: Runtime) -> None:
+    rt.directory.link("discord", str(MEMBER_ID), "Bilbao")
     followup = fake.wait_followups(fake.slash("intro"), timeout=ANSWER)[0]
     assert "Cities to talk to about Bilbao" in followup.text and "could learn from" in followup.text
     topic = fake.wait_followups(fake.slash("intro", {"topic": "internet for low-income families"}), timeout=ANSWER)[0]

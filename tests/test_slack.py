@@ -287,9 +287,12 @@ def test_unknown_subcommand_is_a_polite_error(slack: Slack) -> None:
     assert "Unknown command" in slack.response(name)[0].text
 
 
-def test_iam_links_the_slack_user_to_a_city(slack: Slack) -> None:
+def test_iam_links_the_slack_user_to_a_city_once_a_coordinator_approves(slack: Slack) -> None:
     name, _ = slack.command("iam Bilbao", user="U0BILBAO")
-    assert "You are now linked to Bilbao" in slack.response(name)[0].text
+    assert "asked the coordinators and the members of Bilbao" in slack.response(name)[0].text
+    assert slack.runtime.directory.member_city("slack", "U0BILBAO") is None
+    approved, _ = slack.command("approve 1", user="UCOORD")  # UCOORD is in the coordinators' user group
+    assert "Request #1 approved" in slack.response(approved)[0].text
     assert slack.runtime.directory.member_city("slack", "U0BILBAO") == "Bilbao"
     who, _ = slack.command("whoami", user="U0BILBAO")
     assert "linked to Bilbao" in slack.response(who)[0].text
@@ -298,6 +301,7 @@ def test_iam_links_the_slack_user_to_a_city(slack: Slack) -> None:
 def test_iam_records_the_slack_name_shown_as_city_contact(slack: Slack) -> None:
     name, _ = slack.command("iam Bilbao", user="U0BILBAO", user_name="ana.garcia")
     slack.response(name)
+    slack.response(slack.command("approve 1", user="UCOORD")[0])
     city, _ = slack.command("city Bilbao")
     text = slack.response(city)[0].text
     assert "ana.garcia" in text, text
@@ -343,12 +347,17 @@ def test_save_solution_shortcut_opens_a_prefilled_modal_and_stores_the_solution(
     def saved():
         return [s for s in slack.runtime.knowledge.list(city="Turin") if s.title == "Tool library for repair cafes"]
     solution = wait_until(saved, ANSWER_WAIT, "the saved solution", slack.fake.describe)[0]
-    assert solution.provenance == "network"
+    assert solution.provenance == "network" and solution.status == "pending"  # a member's save waits for review
     assert solution.saved_by == "slack:U0ASKER"
     assert solution.country == "Italy" and solution.summary == REPAIR
-    assert slack.runtime.knowledge.ask("tool library for neighbourhood repair cafes").results[0].id == solution.id
     confirmation = slack.posts("C0GENERAL", method="chat.postEphemeral")[0]
     assert solution.id in confirmation.text and confirmation.params["user"] == "U0ASKER"
+    assert "for review" in confirmation.text
+    question = "tool library for neighbourhood repair cafes"
+    assert solution.id not in [r.id for r in slack.runtime.knowledge.ask(question).results]
+    slack.response(slack.command(f"approve {solution.id}", user="UCOORD")[0])
+    practices = [r for r in slack.runtime.knowledge.ask(question).results if r.kind == "practice"]
+    assert practices[0].id == solution.id
 
 
 def test_saving_for_a_city_outside_the_network_needs_a_country(slack: Slack) -> None:
@@ -637,11 +646,11 @@ LONG_QUESTION = "neighbourhood shop vouchers co-funded by the city"
 @pytest.mark.parametrize("threshold", ["0", "1.5"], ids=["answered", "no-close-match"])
 def test_long_solutions_are_trimmed_to_block_kit_limits(start_slack, threshold: str) -> None:
     slack = start_slack(RRR_KNOWLEDGE__THRESHOLD=threshold)
-    title = ("Neighbourhood shop vouchers co-funded by the city " * 80)[:3000]
+    title = ("Neighbourhood shop vouchers co-funded by the city " * 80)[:300]  # the longest title a record takes
     summary = ("The city co-funded vouchers for local shops; each voucher worth EUR 10 cost shoppers EUR 5 and "
                "brought EUR 3.2 million of spending into 1,200 neighbourhood shops. ") * 40
     summary = summary[:5000]
-    assert len(title) == 3000 and len(summary) == 5000
+    assert len(title) == 300 and len(summary) == 5000
     slack.runtime.knowledge.import_records([_long_solution(1, title, summary)])
     result = slack.runtime.knowledge.ask(LONG_QUESTION)
     assert result.results[0].id == "long-1" and result.answered == (threshold == "0")
@@ -811,6 +820,7 @@ def test_iam_by_mention_records_the_slack_display_name(slack: Slack) -> None:
     slack.mention("iam Turin", user="U0TURIN", channel="C0GENERAL")
     assert "Turin" in slack.posts("C0GENERAL")[0].text
     assert slack.fake.calls_to("users.info")[0].params == {"user": "U0TURIN"}
+    slack.response(slack.command("approve 1", user="UCOORD")[0])
     assert "user-u0turin" in slack.runtime.directory.profile("Turin").members
 
 
