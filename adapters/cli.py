@@ -451,7 +451,8 @@ def kb_reject(ctx: typer.Context, solution_id: str) -> None:
 
 @role_app.command("add")
 def role_add(ctx: typer.Context,
-             who: Annotated[str, typer.Argument(help="PLATFORM:USER_ID, e.g. slack:U024BE7LH or discord:80351110224678912")],
+             who: Annotated[str, typer.Argument(
+                 help="PLATFORM:USER_ID, e.g. slack:U024BE7LH or discord:80351110224678912")],
              role: Annotated[str, typer.Argument(help="coordinator or member")] = "coordinator") -> None:
     """Give someone a role, even before they wrote to the bot (how the first coordinator is made)."""
     platform, _, user_id = who.partition(":")
