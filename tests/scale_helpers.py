@@ -382,9 +382,12 @@ class LoadResult:
 
 
 def plan_events(n: int, workers: int, *, duplicate_share: float = 0.05, texts: Sequence[str] | None = None,
-                users: int = 20, channels: int = 10, prefix: str = "LOAD") -> list[Planned]:
+                users: int = 250, channels: int = 10, prefix: str = "LOAD") -> list[Planned]:
     """``n`` distinct ``app_mention`` events, alternating between ``workers`` (round robin), plus about
-    ``duplicate_share`` of them delivered again to the next worker (same ``event_id``), a few places later."""
+    ``duplicate_share`` of them delivered again to the next worker (same ``event_id``), a few places later.
+
+    ``users`` is many members asking a few questions each, as a busy network does: one member sending 50 questions
+    in half a minute would be a flood, which the per-member rate limit answers once and then ignores."""
     texts = list(texts or questions())
     base = int(time.time())
     run = uuid.uuid4().hex[:6]
