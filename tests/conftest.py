@@ -93,6 +93,18 @@ def _postgres_available() -> str | None:
 
 
 @pytest.fixture
+def procs(tmp_path: Path):
+    """Real ``rrr-bot`` processes started by a test (``scale_helpers.Processes``), all stopped afterwards."""
+    from scale_helpers import Processes
+
+    started = Processes(tmp_path / "logs")
+    try:
+        yield started
+    finally:
+        started.stop_all()
+
+
+@pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards.
 

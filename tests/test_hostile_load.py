@@ -23,15 +23,6 @@ pytestmark = pytest.mark.timeout(240)
 VOUCHERS = "how did cities support local shops with vouchers?"
 
 
-@pytest.fixture
-def procs(tmp_path: Path):
-    started = Processes(tmp_path / "logs")
-    try:
-        yield started
-    finally:
-        started.stop_all()
-
-
 def test_a_900_kb_word_is_answered_fast_and_the_worker_still_stops_on_sigterm(
         procs: Processes, fake: FakeSlack, seeded_dir: Path) -> None:
     port = free_port()

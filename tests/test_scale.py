@@ -55,15 +55,6 @@ ZONE = "Europe/Madrid"
 # -- fixtures ---------------------------------------------------------------------------------------------------------
 
 @pytest.fixture
-def procs(tmp_path: Path) -> Iterator[Processes]:
-    started = Processes(tmp_path / "logs")
-    try:
-        yield started
-    finally:
-        started.stop_all()
-
-
-@pytest.fixture
 def fake() -> Iterator[FakeSlack]:
     with FakeSlack() as server:
         yield server

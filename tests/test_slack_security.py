@@ -43,15 +43,6 @@ def slack(serve_slack, fake: FakeSlack, seeded_dir: Path) -> ServedSlack:
     return serve_slack(slack_settings(seeded_dir, fake), warm_up=True)
 
 
-@pytest.fixture
-def procs(tmp_path: Path):
-    started = Processes(tmp_path / "logs")
-    try:
-        yield started
-    finally:
-        started.stop_all()
-
-
 def test_unsigned_and_malformed_requests_get_401_or_400_and_no_traceback(
         slack: ServedSlack, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
