@@ -153,7 +153,8 @@ class Bot:
         if action.action_id == "show_solution":
             solution = await asyncio.to_thread(self.knowledge.get, action.value.strip())
             await self._may_see(action.platform, action.user, action.roles, solution)
-            return [Reply(replies.solution_reply(solution).blocks, ephemeral=True)]
+            saver = await asyncio.to_thread(self.knowledge.saver_name, solution)
+            return [Reply(replies.solution_reply(solution, saver).blocks, ephemeral=True)]
         if action.action_id in ("intro_met", "intro_not_yet", "intro_could_not"):
             outcome = await asyncio.to_thread(self.intros.record_outcome, _int(action.value, "follow-up id"),
                                               action.action_id)
@@ -386,7 +387,7 @@ class Bot:
         m = ctx.message
         solution = await asyncio.to_thread(self.knowledge.get, ctx.rest.strip().strip("`"))
         await self._may_see(m.platform, m.user, m.roles, solution)
-        return [replies.solution_reply(solution)]
+        return [replies.solution_reply(solution, await asyncio.to_thread(self.knowledge.saver_name, solution))]
 
     async def _whoami(self, ctx: Context) -> list[Reply]:
         m = ctx.message

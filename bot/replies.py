@@ -121,10 +121,12 @@ def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def solution_reply(solution) -> Reply:
-    """A whole record (a :class:`bot.store.Solution` row): what a card's "More" button and `show ID` answer."""
+def solution_reply(solution, saver: str | None = None) -> Reply:
+    """A whole record (a :class:`bot.store.Solution` row): what a card's "More" button and `show ID` answer;
+    ``saver`` is the display name of whoever saved it (its stored platform id otherwise)."""
     saved_at = f"{solution.created_at:%Y-%m-%d}" if solution.saved_by and solution.created_at else ""
-    label = provenance_label(solution.provenance, solution.saved_by, saved_at)
+    label = provenance_label(solution.provenance, (saver or solution.saved_by) if solution.saved_by else None,
+                             saved_at)
     fields = [Field("City", f"{solution.city}, {solution.country}"),
               Field("Kind", "background reading" if solution.kind == "reference" else "peer practice"),
               Field("Provenance", label)]

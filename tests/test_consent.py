@@ -119,7 +119,7 @@ def test_a_members_saved_answer_is_pending_and_unsearchable_until_approved(netwo
     assert network.knowledge.get(solution_id).status == "pending"
     ids = [a.id for a in network.knowledge.ask("rooftop beekeeping cooperative honey").results]
     assert solution_id not in ids
-    say(member, f"show {solution_id}").assert_reply("Rooftop beekeeping")  # the saver may look at it
+    say(member, f"show {solution_id}").assert_reply("Rooftop beekeeping", "shared by Ana")  # the saver may look
     say(TestAdapter(network.bot, user="EVE"), f"show {solution_id}").assert_error().assert_reply("No solution")
     [dm] = outbox_to(network, "BOSS")
     assert ("review_approve", f"solution:{solution_id}") in [

@@ -349,6 +349,11 @@ class KnowledgeBase:
             raise NotFound(f"No solution with id '{solution_id}'.")
         return solution
 
+    def saver_name(self, solution: Solution) -> str | None:
+        """The name of the member who saved ``solution`` (their platform id when no name is known)."""
+        with self.db.session() as session:
+            return _display_name(session, solution.saved_by)
+
     def list(self, city: str | None = None, tag: str | None = None) -> list[Solution]:
         with self.db.session() as session:
             return Solutions(session).list(city, tag)
