@@ -144,7 +144,8 @@ class Bot:
             return await self._ask_network(action)
         if action.action_id == "share_answer":
             question = await self._own_question(action, _int(action.value, "question id"))
-            result = await asyncio.to_thread(self.knowledge.ask, question.text)
+            result = await asyncio.to_thread(self.knowledge.ask, question.text,
+                                             asker=(question.platform, question.user_id), record=False)
             return [answer_reply(replace(result, question_id=question.id))]
         if action.action_id == "save_solution":
             return await self._save_solution(action)
@@ -194,10 +195,8 @@ class Bot:
         question = await self._own_question(action, _int(action.value, "question id"))
         if not await self.first_delivery(action.platform, f"ask_network:{question.id}"):
             return [Reply.text("This question is already in the network channel.", ephemeral=True)]
-        result = await asyncio.to_thread(self.knowledge.ask, question.text)
-        own = await asyncio.to_thread(self.directory.member_city, question.platform, question.user_id)
-        cities = tuple(c for c in result.closest_cities if not own or fold_name(c) != fold_name(own))
-        result = replace(result, closest_cities=cities)
+        result = await asyncio.to_thread(self.knowledge.ask, question.text,
+                                         asker=(question.platform, question.user_id), record=False)
         contacts = await asyncio.to_thread(self.directory.contacts, result.closest_cities, action.platform)
         blocks: list = [Text("A peer asks the network:", "heading"), Text(f"> {neutralize_mentions(question.text)}")]
         if result.closest_cities:
@@ -312,7 +311,7 @@ class Bot:
                                "incubators?`")
         message = ctx.message
         question, filters = _filters(ctx.rest)
-        hint = not_a_question(question, await asyncio.to_thread(self.directory.city_names)) if question else "emoji"
+        hint = await asyncio.to_thread(not_a_question, question, self.directory.is_city) if question else "emoji"
         if hint is not None:
             return [Reply.text(USAGE_HINTS[hint].format(text=neutralize_mentions(" ".join(question.split())[:60])))]
         async with self.turns.turn(f"{message.platform}:{message.user}"):

@@ -7,7 +7,7 @@ import re
 import time
 import unicodedata
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from knowledge.text import fold
@@ -99,8 +99,10 @@ def cap_input(text: str, limit: int = MAX_INPUT_CHARS) -> tuple[str, bool]:
     return (cut[:space] if space > limit // 2 else cut), True
 
 
-def not_a_question(text: str, city_names: Iterable[str]) -> str | None:
-    """Why ``text`` is no question worth a search (a greeting, emoji, a link, a city's name), or None."""
+def not_a_question(text: str, is_city: Callable[[str], bool]) -> str | None:
+    """Why ``text`` is no question worth a search (a greeting, emoji, a link, a city's name), or None.
+
+    ``is_city`` is asked about the folded text only when nothing else settled it."""
     stripped = text.strip()
     if not any(unicodedata.category(c)[0] in "LN" for c in stripped):
         return "emoji"
@@ -109,6 +111,6 @@ def not_a_question(text: str, city_names: Iterable[str]) -> str | None:
     folded = " ".join(re.sub(r"[^\w\s]", " ", fold(stripped)).split())
     if folded in _GREETINGS:
         return "greeting"
-    if folded in {fold(name) for name in city_names}:
+    if folded and is_city(folded):
         return "city"
     return None

@@ -186,3 +186,15 @@ def test_role_takes_a_mention_of_someone_who_wrote_to_the_bot(network: Runtime) 
     say(TestAdapter(network.bot, user="U0ANA", user_name="Ana"), "whoami")
     say(TestAdapter(network.bot, user="BOSS"), "role <@U0ANA> coordinator").assert_reply("Ana is now a coordinator")
     assert network.directory.is_coordinator("test", "U0ANA")
+
+
+def test_ask_the_network_never_names_the_askers_own_city(network: Runtime) -> None:
+    question = "what is the best recipe for paella?"
+    nearest = network.knowledge.ask(question).closest_cities[0]  # asked by nobody: the closest city of all
+    network.directory.link("test", "ANA", nearest, "Ana")
+    asker = TestAdapter(network.bot, user="ANA")
+    asked = say(asker, question)
+    assert nearest not in asked.text.split("Cities working on the closest challenges:")[-1]
+    posted = click(asker, "ask_network", "1")
+    [to_network] = [r for r in posted.replies if r.channel == "CNET"]
+    assert "closest challenges" in to_network.as_text() and nearest not in to_network.as_text()

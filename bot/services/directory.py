@@ -52,6 +52,11 @@ class Directory:
         with self.db.session() as session:
             return self._profile(session, self._find(Cities(session), name))
 
+    def is_city(self, name: str) -> bool:
+        """Whether ``name`` (case and accents ignored) is a city of the network: one indexed lookup."""
+        with self.db.session() as session:
+            return Cities(session).by_key(name) is not None
+
     def city_names(self) -> list[str]:
         with self.db.session() as session:
             return Cities(session).names()
@@ -80,10 +85,7 @@ class Directory:
 
     def member_city(self, platform: str, user_id: str) -> str | None:
         with self.db.session() as session:
-            member = Members(session).get(platform, user_id)
-            if member is None or member.city_id is None:
-                return None
-            city = Cities(session).by_id(member.city_id)
+            city = Members(session).city_of(platform, user_id)
             return city.name if city else None
 
     def is_coordinator(self, platform: str, user_id: str, roles: Iterable[str] = ()) -> bool:
@@ -115,11 +117,8 @@ class Directory:
         return list(dict.fromkeys(sorted(self._configured) + stored))
 
     def coordinator_ids(self, platform: str) -> list[str]:
-        """The user ids of the coordinators on ``platform``: configured ones and those given the role."""
-        configured = [u for p, _, u in (c.partition(":") for c in sorted(self._configured)) if p == platform]
-        with self.db.session() as session:
-            stored = [m.user_id for m in Members(session).coordinators() if m.platform == platform]
-        return list(dict.fromkeys(configured + stored))
+        """The user ids of the coordinators on ``platform``, in the order of :meth:`coordinators`."""
+        return [user for p, _, user in (c.partition(":") for c in self.coordinators()) if p == platform]
 
     def remember(self, platform: str, user_id: str, name: str = "") -> None:
         """Note that this person has written to the bot (so coordinators can give them a role)."""

@@ -383,8 +383,9 @@ class KnowledgeBase:
     # -- asking --------------------------------------------------------------------------------------------------
 
     def ask(self, question: str, *, k: int | None = None, city: str | None = None, tag: str | None = None,
-            asker: tuple[str, str] | None = None) -> AskResult:
-        """Search the knowledge base. ``asker`` = (platform, user id) records the question for coordinators."""
+            asker: tuple[str, str] | None = None, record: bool = True) -> AskResult:
+        """Search the knowledge base. ``asker`` = (platform, user id): their own city is never named among the
+        closest cities, and (unless ``record`` is false, for a question asked again) the question is recorded."""
         text = " ".join(question.split())
         if not text:
             raise InvalidInput('Ask a question, e.g. ask "how did other cities fund social enterprise incubators?"')
@@ -404,7 +405,7 @@ class KnowledgeBase:
         verdict = verdict_of([a.match for a in answers])
         best = max((a.score for a in answers), default=0.0)
         closest = () if verdict == ANSWERED else tuple(self.closest_cities(vector, exclude=self._city_of(asker)))
-        question_id = self._record(asker, text, verdict == ANSWERED, best, answers) if asker else None
+        question_id = self._record(asker, text, verdict == ANSWERED, best, answers) if asker and record else None
         return AskResult(text, verdict, answers, calibration.close, truncated, closest, question_id)
 
     def evaluate(self, question: str, k: int = 20) -> tuple[Outcome, Outcome]:
@@ -513,8 +514,7 @@ class KnowledgeBase:
         if asker is None:
             return None
         with self.db.session() as session:
-            member = Members(session).get(*asker)
-            city = Cities(session).by_id(member.city_id) if member is not None and member.city_id else None
+            city = Members(session).city_of(*asker)
             return city.name if city else None
 
     def _record(self, asker: tuple[str, str], text: str, answered: bool, best: float,

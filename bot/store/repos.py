@@ -85,6 +85,11 @@ class Members:
             member.name = name
         return member
 
+    def city_of(self, platform: str, user_id: str) -> City | None:
+        """The city this platform user is linked to, if any."""
+        member = self.get(platform, user_id)
+        return self.session.get(City, member.city_id) if member is not None and member.city_id else None
+
     def of_city(self, city_id: int) -> list[Member]:
         return list(self.session.exec(select(Member).where(Member.city_id == city_id).order_by(Member.name)))
 
