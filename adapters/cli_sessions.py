@@ -10,6 +10,7 @@ import typer
 
 from bot.errors import InvalidInput
 from bot.services import SessionInfo
+from bot.services.sessions import occurrence_dict
 
 from .cli import JsonOpt, emit_json, fail, out, runtime
 
@@ -32,7 +33,8 @@ Reminder = Annotated[Optional[list[int]], typer.Option("--reminder", help="Minut
                                                                           "reminders).")]
 
 
-def _print(info: SessionInfo, as_json: bool) -> None:
+def _print(info: SessionInfo, as_json: bool, *, skipped: bool = False) -> None:
+    """The session as JSON, or as one line (and, with ``skipped``, a line listing its skipped dates)."""
     if as_json:
         emit_json(info.as_dict())
         return
@@ -40,6 +42,10 @@ def _print(info: SessionInfo, as_json: bool) -> None:
     out.print(f"#{info.id} {info.title}{state}: {info.schedule.describe()}, from "
               f"{info.schedule.start:%Y-%m-%d %H:%M} {info.schedule.tz}, "
               f"{int(info.schedule.duration.total_seconds() // 60)} min", markup=False, highlight=False)
+    dates = info.schedule.skipped_occurrences() if skipped else []
+    if dates:
+        out.print("Skipped: " + ", ".join(f"{o.start_local:%Y-%m-%d %H:%M %Z}" for o in dates), markup=False,
+                  highlight=False)
 
 
 @sessions_app.command("add")
@@ -91,10 +97,14 @@ def sessions_list(ctx: typer.Context, as_json: JsonOpt = False,
 
 @sessions_app.command("show")
 def sessions_show(ctx: typer.Context, session_id: int, as_json: JsonOpt = False) -> None:
-    """One session."""
+    """One session, with its skipped dates (and, in JSON, its Google Calendar link)."""
     with runtime(ctx) as rt:
         info = rt.sessions.get(session_id)
-    _print(info, as_json)
+        link = rt.sessions.calendar_link(info)
+    if as_json:
+        emit_json({**info.as_dict(), "google_calendar_url": link})
+        return
+    _print(info, False, skipped=True)
 
 
 @sessions_app.command("occurrences")
@@ -109,8 +119,7 @@ def sessions_occurrences(ctx: typer.Context, session_id: int,
     with runtime(ctx) as rt:
         occurrences = rt.sessions.occurrences(session_id, count, utcnow() if upcoming else None)
     if as_json:
-        emit_json([{"start_utc": o.start_utc.isoformat(), "start_local": o.start_local.isoformat()}
-                   for o in occurrences])
+        emit_json([occurrence_dict(o) for o in occurrences])
         return
     for o in occurrences:
         out.print(f"{o.start_local:%Y-%m-%d %H:%M %Z}  ({o.start_utc:%Y-%m-%d %H:%M} UTC)", markup=False)
@@ -142,16 +151,25 @@ def sessions_ics(ctx: typer.Context, session_id: int,
 
 
 @sessions_app.command("cancel")
-def sessions_cancel(ctx: typer.Context, session_id: int) -> None:
+def sessions_cancel(ctx: typer.Context, session_id: int, as_json: JsonOpt = False) -> None:
     """Cancel a session: no more reminders, RSVPs refused."""
     with runtime(ctx) as rt:
         info = rt.sessions.cancel(session_id)
+    if as_json:
+        emit_json(info.as_dict())
+        return
     out.print(f"Cancelled #{info.id} {info.title}.", markup=False)
 
 
 @sessions_app.command("skip-next")
-def sessions_skip_next(ctx: typer.Context, session_id: int) -> None:
+def sessions_skip_next(ctx: typer.Context, session_id: int, as_json: JsonOpt = False) -> None:
     """Skip the next occurrence only."""
     with runtime(ctx) as rt:
         occ = rt.sessions.skip_next(session_id)
+        info = rt.sessions.get(session_id)
+        nxt = rt.sessions.next_occurrence(info)
+    if as_json:
+        emit_json({"id": info.id, "title": info.title, "skipped": occurrence_dict(occ),
+                   "next": None if nxt is None else occurrence_dict(nxt)})
+        return
     out.print(f"Skipped {occ.start_local:%Y-%m-%d %H:%M %Z}.", markup=False)

@@ -6,10 +6,10 @@ series themselves and keep the local time across daylight-saving changes, as :mo
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
-
 
 from .recurrence import Schedule, check_zone
 
@@ -48,8 +48,8 @@ def session_ics(*, uid: str, title: str, schedule: Schedule, description: str = 
         if schedule.until is not None:
             recur["UNTIL"] = [_until_utc(schedule.until, zone)]
         event.add("rrule", recur)
-    for skipped in sorted(schedule.skipped):
-        event.add("exdate", skipped.replace(tzinfo=zone))
+    for skipped in schedule.skipped_occurrences():  # by the local time people see (03:30 in a 02:30 gap)
+        event.add("exdate", skipped.start_local)
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     calendar.add_component(event)
     last = schedule.until or schedule.start.date()
@@ -59,16 +59,43 @@ def session_ics(*, uid: str, title: str, schedule: Schedule, description: str = 
 
 
 def google_calendar_link(*, title: str, schedule: Schedule, details: str = "") -> str:
-    """A Google Calendar "create event" link: local start/end with ``ctz``, plus ``recur`` for a series."""
+    """A Google Calendar "create event" link: local start/end with ``ctz``, plus ``recur`` for a series.
+
+    The link gives the same dates as the .ics: skipped dates at the head of the series move its start to the first
+    date left (and shorten COUNT to match), the others go in an ``EXDATE`` line of ``recur`` (the lines that
+    Google's recurrence field takes, RFC 5545, one per line).
+    """
     zone = check_zone(schedule.tz)
+    schedule = _without_leading_skips(schedule)
     params = {"action": "TEMPLATE", "text": title,
               "dates": f"{schedule.start:{_LOCAL_STAMP}}/{_local_end(schedule, zone):{_LOCAL_STAMP}}"}
     if details:
         params["details"] = details
     params["ctz"] = schedule.tz
     if schedule.rule is not None:
-        params["recur"] = f"RRULE:{schedule.rule}{_bounds(schedule, zone)}"
+        lines = [f"RRULE:{schedule.rule}{_bounds(schedule, zone)}"]
+        first = schedule.start.replace(tzinfo=zone, fold=0).astimezone(UTC)
+        if skipped := [o for o in schedule.skipped_occurrences() if o.start_utc >= first]:
+            stamps = ",".join(f"{o.start_local:{_LOCAL_STAMP}}" for o in skipped)
+            lines.append(f"EXDATE;TZID={schedule.tz}:{stamps}")
+        params["recur"] = "\n".join(lines)
     return f"{_GOOGLE_RENDER}?{urlencode(params, quote_via=quote)}"
+
+
+def _without_leading_skips(schedule: Schedule) -> Schedule:
+    """The series from its first date that is not skipped, with the same dates (COUNT counts the dates dropped).
+
+    A date of the rule starts the same series: the rule's periods (weeks, months, every N days) stay aligned.
+    """
+    if schedule.rule is None or not schedule.skipped:
+        return schedule
+    for dropped, occurrence in enumerate(schedule.rule_starts()):
+        if not schedule.is_skipped(occurrence):
+            if dropped == 0 or occurrence.rule_local is None:
+                return schedule
+            count = None if schedule.count is None else schedule.count - dropped
+            return replace(schedule, start=occurrence.rule_local, count=count)
+    return schedule  # every date is skipped: nothing better to offer than the series as it is
 
 
 def _local_end(schedule: Schedule, zone: ZoneInfo) -> datetime:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -185,10 +185,19 @@ def _bad(text: str, why: str) -> InvalidInput:
 
 @dataclass(frozen=True)
 class Occurrence:
-    """One session: its instant in UTC and the wall-clock time people see in the session's zone."""
+    """One session: its instant in UTC and the wall-clock time people see in the session's zone.
+
+    ``rule_local`` is the naive local time the rule produced, the id a skipped date is stored by. It differs from
+    ``start_local`` only in a spring-forward gap: the rule says 02:30, people see 03:30.
+    """
 
     start_utc: datetime
     start_local: datetime
+    rule_local: datetime | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.rule_local is None:
+            object.__setattr__(self, "rule_local", self.start_local.replace(tzinfo=None))
 
     def key(self) -> str:
         """A stable id of this occurrence: its UTC start as ``YYYYMMDDTHHMMSSZ``."""
@@ -265,6 +274,24 @@ class Schedule:
             raise InvalidInput("Every occurrence of this session is cancelled.")
         return found[0]
 
+    def skipped_occurrences(self) -> list[Occurrence]:
+        """The skipped dates as occurrences (UTC and local wall-clock time), in order."""
+        zone = self._zone
+        return sorted({_localize(naive, zone) for naive in self.skipped}, key=lambda o: o.start_utc)
+
+    def rule_starts(self) -> Iterator[Occurrence]:
+        """Every date the rule produces, skipped ones included, in order (the start alone for a one-off)."""
+        expansion = self._expansion
+        for naive in [self.start] if expansion is None else expansion:
+            yield _localize(naive, self._zone)
+
+    def is_skipped(self, occurrence: Occurrence) -> bool:
+        """Whether ``occurrence`` (one of :meth:`rule_starts`) is a skipped date."""
+        # Skipped dates are stored by the rule's local time; older rows hold a date in the spring-forward gap by
+        # the shifted time people saw (03:30 for the rule's 02:30), which names the same instant: honour both.
+        return bool(self.skipped) and (occurrence.rule_local in self.skipped
+                                       or occurrence.start_local.replace(tzinfo=None) in self.skipped)
+
     def describe(self) -> str:
         """Short English, e.g. ``every 2 weeks, 10 times`` or ``monthly on the last Tuesday, until 2027-12-31``."""
         rule = self.rule or ""
@@ -315,9 +342,11 @@ class Schedule:
         lower = None if after is None else after.astimezone(zone).replace(tzinfo=None) - timedelta(days=2)
         last: datetime | None = None
         for naive in starts:
-            if (lower is not None and naive < lower) or naive in self.skipped:
+            if lower is not None and naive < lower:
                 continue
             occurrence = _localize(naive, zone)
+            if self.is_skipped(occurrence):
+                continue
             if last is None or occurrence.start_utc > last:  # a skipped calendar day can map two starts together
                 last = occurrence.start_utc
                 yield occurrence
@@ -330,7 +359,7 @@ _NTH = {1: "1st", 2: "2nd", 3: "3rd", 4: "4th", -1: "last"}
 def _localize(naive: datetime, zone: ZoneInfo) -> Occurrence:
     """Attach ``zone`` (fold=0: a gap time moves forward by the gap, a fold time takes the earlier instant)."""
     start_utc = naive.replace(tzinfo=zone, fold=0).astimezone(UTC)
-    return Occurrence(start_utc=start_utc, start_local=start_utc.astimezone(zone))
+    return Occurrence(start_utc=start_utc, start_local=start_utc.astimezone(zone), rule_local=naive)
 
 
 def _with_wkst(rule: str) -> str:

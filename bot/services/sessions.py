@@ -62,9 +62,14 @@ class SessionInfo:
         return {"id": self.id, "title": self.title, "agenda": self.agenda, "start": s.start.isoformat(),
                 "timezone": s.tz, "duration_minutes": int(s.duration.total_seconds() // 60), "repeat": s.rule,
                 "count": s.count, "until": s.until.isoformat() if s.until else None,
-                "skipped": sorted(d.isoformat() for d in s.skipped), "channels": list(self.channels),
+                "skipped": [occurrence_dict(o) for o in s.skipped_occurrences()], "channels": list(self.channels),
                 "video_url": self.video_url, "reminders": list(self.reminders), "cancelled": self.cancelled,
                 "describe": s.describe()}
+
+
+def occurrence_dict(occurrence: Occurrence) -> dict[str, str]:
+    """An occurrence for ``--json``: its UTC start and its local wall-clock start, both ISO 8601."""
+    return {"start_utc": occurrence.start_utc.isoformat(), "start_local": occurrence.start_local.isoformat()}
 
 
 @dataclass(frozen=True)
@@ -143,7 +148,8 @@ class Sessions:
             if not upcoming:
                 raise InvalidInput(f"Session {session_id} has no future occurrence to skip.")
             nxt = upcoming[0]
-            row.skipped = [*row.skipped, nxt.start_local.replace(tzinfo=None).isoformat()]
+            # by the rule's local time, which differs from the time people see in a spring-forward gap
+            row.skipped = [*row.skipped, (nxt.rule_local or nxt.start_local.replace(tzinfo=None)).isoformat()]
             row.updated_at = now
             return nxt
 
@@ -301,6 +307,8 @@ class Sessions:
                   Fact("Duration", f"{int(info.schedule.duration.total_seconds() // 60)} min")]
         if info.video_url:
             fields.append(Fact("Video", info.video_url))
+        if skipped := _upcoming_skipped(info):
+            fields.append(Fact("Skipped", skipped))
         blocks.append(Facts(tuple(fields), title=f"#{info.id} {info.title}" + (" (cancelled)" if info.cancelled
                                                                                 else "")))
         if info.agenda:
@@ -423,6 +431,14 @@ def _info(row: PeerSession) -> SessionInfo:
                        discord_event_id=row.discord_event_id)
 
 
+def _upcoming_skipped(info: SessionInfo, shown: int = 3) -> str:
+    """The skipped dates still to come, in the session's zone ("" when none)."""
+    now = utcnow()
+    dates = [f"{o.start_local:%Y-%m-%d %H:%M %Z}" for o in info.schedule.skipped_occurrences() if o.start_utc > now]
+    more = f" and {len(dates) - shown} more" if len(dates) > shown else ""
+    return ", ".join(dates[:shown]) + more
+
+
 def _optional_int(value: object, what: str) -> int | None:
     if value is None or value == "":
         return None
@@ -448,4 +464,5 @@ def _minutes(offset: int) -> str:
     return f"{offset} minute" + ("s" if offset != 1 else "")
 
 
-__all__ = ["DueReminder", "EDITABLE", "MAX_OCCURRENCES", "STATUSES", "SessionInfo", "Sessions"]
+__all__ = ["DueReminder", "EDITABLE", "MAX_OCCURRENCES", "STATUSES", "SessionInfo", "Sessions",
+           "occurrence_dict"]
