@@ -138,6 +138,7 @@ def main() -> None:
         + "".join(f"; one {kind} split by function ({p['split_s']} s, wall clock, nested): " + ", ".join(
             f"{h['function'].strip()} {h['s']} s" for h in p["split"] if h["s"] >= 0.05)
             for kind, p in intros["profiles"].items()),
+        "- ops endpoints (bench_ops.py): " + run("bench_ops", Path(tempfile.gettempdir()))[0]["summary"],
         "- durations: " + ", ".join(f"{name} {results[name][1]:.0f} s" for name in BENCHES),
     ]
     header = (f"# Benchmark results\n\n{started:%Y-%m-%d %H:%M %Z} · {cpu_model()} · {os.cpu_count()} cores · "
