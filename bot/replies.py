@@ -182,7 +182,7 @@ def intro_reply(matches: list[Match], *, city: str | None, topic: str | None) ->
     blocks: list = [Text(f"Cities to talk to about {subject}:", "heading")]
     for match in matches:
         others = [c for c in match.cities if c not in (city, match.subject)] or list(match.cities)
-        lines = [f"{', '.join(others)} (similarity {match.score:.2f})"]
+        lines = [f"{', '.join(others)}, on the closest challenges:"]
         lines += [f"- {neutralize_mentions(s.a)} ↔ {s.b}" for s in match.shared[:2]]
         lines += [f"- {lesson.learner or 'You'} could learn from {lesson.teacher}: "
                   f"{lesson_text(lesson, PROVENANCE_LABELS)}" for lesson in match.learn]

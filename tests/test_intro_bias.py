@@ -156,14 +156,14 @@ def test_intro_for_a_city_name_never_suggests_that_city_to_itself(seeded: Runtim
     matches = seeded.intros.suggest(city=None, topic="Guadalajara")
     assert matches and all(m.subject == "Guadalajara" and "Guadalajara" not in m.cities[1:] for m in matches)
     text = "\n".join(b.text for b in intro_reply(matches, city=None, topic="Guadalajara").blocks)
-    assert "Guadalajara (similarity" not in text and "Guadalajara, " not in text
+    assert "Guadalajara, on" not in text and "Guadalajara, " not in text
     adapter = TestAdapter(seeded.bot)  # an unlinked user, through the real command
     exchange = asyncio.run(adapter.send("intro guadalajara"))
-    peers = [line.split(" (similarity")[0] for line in exchange.text.splitlines() if "(similarity" in line]
+    peers = [line.split(", on the closest")[0] for line in exchange.text.splitlines() if ", on the closest challenges:" in line]
     assert len(peers) == 3 and all("Guadalajara" not in p for p in peers), exchange.text
     seeded.directory.link("test", "U1", "Guadalajara")
     mine = asyncio.run(adapter.send("intro Guadalajara"))
-    assert "Guadalajara (similarity" not in mine.text and mine.text.count("(similarity") == 3
+    assert "Guadalajara, on" not in mine.text and mine.text.count(", on the closest challenges:") == 3
 
 
 def _expected_label(rt: Runtime, teacher: str, title: str) -> str:
