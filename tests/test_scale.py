@@ -245,6 +245,7 @@ def delivered(fake: FakeSlack, channel: str) -> list:
 
 
 @pytest.mark.timeout(200)
+@pytest.mark.postgres_exclusive  # restarts the server: no other PostgreSQL test may run meanwhile
 def test_postgresql_restarted_under_traffic_loses_nothing_and_the_bot_recovers(
         seeded_dir: Path, postgres_url: str, tmp_path: Path, procs: Processes, fake: FakeSlack, capsys) -> None:
     if postgres_cluster() is None:
