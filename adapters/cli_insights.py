@@ -53,7 +53,8 @@ def insights_report(ctx: typer.Context, out_dir: OutDir, weeks: Weeks = 12, as_j
         emit_json({"out": str(out_dir), "files": sorted(files), **report.as_dict()})
         return
     totals = report.figures.totals
-    out.print(f"Wrote {out_dir / 'report.md'} and {len(files) - 1} other files ({', '.join(sorted(files))}): "
+    others = sorted(name for name in files if name != "report.md")
+    out.print(f"Wrote {out_dir / 'report.md'} and {len(others)} other files ({', '.join(others)}): "
               f"{report.figures.period}, {totals.questions} question(s), {report.gaps.questions} in coverage gaps "
               f"({report.gaps.groups} group(s)), {totals.introductions} introduction(s).", markup=False,
               highlight=False)

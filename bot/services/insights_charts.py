@@ -110,14 +110,16 @@ def weekly_png(figures: Figures) -> bytes:
         return _png(fig, title)
 
 
-def gaps_png(gaps: CoverageGaps, *, top: int = 10) -> bytes:
-    """The biggest groups of unanswered or not-helpful questions, labelled by their most central question."""
+def gaps_png(gaps: CoverageGaps, *, top: int = 10, asked: int | None = None) -> bytes:
+    """The biggest groups of unanswered or not-helpful questions, labelled by their most central question.
+    ``asked``: the questions asked in the same weeks, so an empty chart says why (none asked, or none missed)."""
     with _LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         shown = gaps.clusters[:top]
         fig, ax = _figure(9.0, max(3.0, 1.2 + 0.45 * len(shown)))
         if not shown:
-            return _png(fig, _empty(ax, f"Coverage gaps: {NO_DATA} (every question found an answer)"))
+            why = "no question asked yet" if asked == 0 else "every question found an answer"
+            return _png(fig, _empty(ax, f"Coverage gaps: {NO_DATA} ({why})"))
         from matplotlib.ticker import MaxNLocator
 
         labels = [shorten(c.label, 60) for c in shown]
@@ -142,7 +144,7 @@ def gaps_png(gaps: CoverageGaps, *, top: int = 10) -> bytes:
 def charts(report: InsightsReport) -> dict[str, bytes]:
     """``{"network.png": ..., "weekly.png": ..., "gaps.png": ...}`` for a coordinator's report."""
     return {"network.png": network_png(report.network), "weekly.png": weekly_png(report.figures),
-            "gaps.png": gaps_png(report.gaps)}
+            "gaps.png": gaps_png(report.gaps, asked=report.figures.totals.questions)}
 
 
 def _figure(width: float, height: float):

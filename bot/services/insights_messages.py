@@ -51,7 +51,7 @@ def coordinator_reply(report: InsightsReport, pictures: Mapping[str, bytes], *,
                      for c in active[:CITY_LINES]]
             more = [f"...and {len(active) - CITY_LINES} more"] if len(active) > CITY_LINES else []
             blocks.append(Text("Cities:\n" + "\n".join(lines + more)))
-    blocks.append(Text(_gap_lines(gaps)))
+    blocks.append(Text(_gap_lines(gaps, f.totals.questions)))
     blocks.append(Text("Attendance counts RSVP going: the bot records no check-in. "
                        "`rrr-bot insights report --out DIR` writes the full report with CSV files.", "muted"))
     blocks += [Image(name, data, ALT.get(name, "")) for name, data in pictures.items()]
@@ -123,7 +123,9 @@ def _this_week(f: Figures) -> str:
     return text + "."
 
 
-def _gap_lines(gaps: CoverageGaps) -> str:
+def _gap_lines(gaps: CoverageGaps, asked: int) -> str:
+    if not gaps.clusters and not asked:
+        return "Coverage gaps: none to show, no question asked yet."
     if not gaps.clusters:
         return "Coverage gaps: none; every question found an answer and none was rated not helpful."
     lines = []

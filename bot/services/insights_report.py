@@ -104,7 +104,9 @@ def markdown(report: InsightsReport, pictures: Mapping[str, bytes], tables: Iter
     lines += ["## Coverage gaps", ""]
     if "gaps.png" in pictures:
         lines += ["![Coverage gaps](gaps.png)", ""]
-    if not gaps.clusters:
+    if not gaps.clusters and not t.questions:
+        lines += ["No gap to show: no question asked yet in these weeks.", ""]
+    elif not gaps.clusters:
         lines += ["No gap: every question of these weeks found an answer above the threshold, and none was rated "
                   "not helpful.", ""]
     else:
