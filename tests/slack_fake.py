@@ -49,6 +49,8 @@ BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
 AUTH_TEST = {"ok": True, "url": "https://rrr-network.slack.com/", "team": "RRR network", "user": "rrr",
              "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "is_enterprise_install": False}
+#: The most user ids ``conversations.open`` takes ("Provide 1 to 8 user IDs"; more: ``too_many_users``).
+MAX_CONVERSATION_USERS = 8
 #: Parameters that slack_sdk sends as JSON strings when it posts a form; the fake decodes them.
 JSON_PARAMS = ("blocks", "attachments", "view", "metadata", "user_ids", "users", "files")
 # -- signing ---------------------------------------------------------------------------------------------------------
@@ -574,8 +576,17 @@ class FakeSlack:
             return {"ok": True, "channel": {"id": channel, "name": channel.lower(), "is_im": is_im,
                                             "is_channel": not is_im, "is_member": True}}
         if method == "conversations.open":
-            users = str(p.get("users") or "")
-            return {"ok": True, "channel": {"id": "D" + users.split(",")[0].lstrip("U")}}
+            # Like Slack: 1 user id opens a DM, 2 to 8 a group DM (the bot joins on its own), more are refused.
+            given = p.get("users") or ""
+            users = [str(u).strip() for u in (given if isinstance(given, list) else str(given).split(",")) if str(u).strip()]
+            if not users:
+                return {"ok": False, "error": "users_list_not_supplied"}
+            if len(users) > MAX_CONVERSATION_USERS:
+                return {"ok": False, "error": "too_many_users"}
+            if len(users) == 1:
+                return {"ok": True, "channel": {"id": "D" + users[0].lstrip("U")}}
+            group = "G" + hashlib.sha1(",".join(users).encode()).hexdigest()[:10].upper()
+            return {"ok": True, "channel": {"id": group, "is_mpim": True, "members": [BOT_USER_ID, *users]}}
         if method == "users.info":
             user = str(p.get("user") or "")
             if not user:

@@ -10,21 +10,28 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from PIL import Image as PILImage
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlmodel import select
 from typer.testing import CliRunner
 
 from adapters.cli import app
+from adapters.slack.posting import GROUP_DM_MAX
 from bot import Runtime
 from bot.messages import Image
 from bot.services.insights import Insights
 from bot.services.insights_charts import charts
+from bot.store.models import OutboxMessage, utcnow
 from bot.testing import TestAdapter
 from conftest import make_settings
 from slack_fake import (
-    FakeSlack,
+    BOT_TOKEN, MAX_CONVERSATION_USERS, Call, FakeSlack, blocks_text,
 )
 from slack_harness import (  # noqa: F401  (fixtures)
     ANSWER_WAIT, ServedSlack, fake, fake_slack, serve_slack, slack_settings,
@@ -41,6 +48,103 @@ DISCORD_ANSWER = 30.0
 @pytest.fixture
 def slack(serve_slack, fake: FakeSlack, seeded_dir: Path) -> ServedSlack:
     return serve_slack(slack_settings(seeded_dir, fake))
+
+
+# -- introductions on Slack: group DMs within Slack's limit, one DM each beyond -----------------------------------
+
+def test_the_fake_refuses_more_users_than_slack_does(fake: FakeSlack) -> None:
+    """Slack: "Provide 1 to 8 user IDs"; 9 are refused with too_many_users (the bot joins on its own)."""
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url)
+
+    async def open_with(n: int) -> dict:
+        return (await client.conversations_open(users=[f"U{i:03d}" for i in range(n)])).data
+
+    assert MAX_CONVERSATION_USERS == GROUP_DM_MAX == 8
+    assert asyncio.run(open_with(1))["channel"]["id"] == "D000"
+    group = asyncio.run(open_with(8))["channel"]
+    assert group["id"].startswith("G") and group["is_mpim"] and len(group["members"]) == 9
+    with pytest.raises(SlackApiError) as refused:
+        asyncio.run(open_with(9))
+    assert refused.value.response["error"] == "too_many_users"
+
+
+def the_manifest() -> dict:
+    return yaml.safe_load((ROOT / "adapters" / "slack" / "manifest.yml").read_text("utf-8"))
+
+
+def test_the_manifest_asks_for_group_dms() -> None:
+    """conversations.open with several users needs mpim:write (im:write covers one-to-one DMs only)."""
+    scopes = the_manifest()["oauth_config"]["scopes"]["bot"]
+    assert {"im:write", "mpim:write"} <= set(scopes)
+
+
+def introduce(slack: ServedSlack, per_city: int) -> list[str]:
+    """Link ``per_city`` Slack members to Bilbao and to Dublin, make the round of introductions (one group of
+    both cities), and deliver the outbox. Returns the members."""
+    users = [f"U0{city.upper()}{i}" for city in ("Bilbao", "Dublin") for i in range(per_city)]
+    for user in users:
+        slack.runtime.directory.link("slack", user, "Bilbao" if "BILBAO" in user else "Dublin")
+    (group,), queued = slack.runtime.intros.run()
+    assert set(group.cities) == {"Bilbao", "Dublin"} and queued == 1
+    slack.loop.run(slack.adapter.deliver_outbox())
+    return users
+
+
+def posted(fake: FakeSlack, channel: str | None = None) -> list[Call]:
+    """The messages Slack accepted (to ``channel``)."""
+    return fake.calls_to("chat.postMessage", where=lambda c: c.response.get("ok") and (
+        channel is None or c.params.get("channel") == channel))
+
+
+@pytest.mark.parametrize("per_city", [2, 4])
+def test_a_group_within_the_limit_meets_in_one_group_dm(slack: ServedSlack, per_city: int) -> None:
+    users = introduce(slack, per_city)
+    [opened] = slack.fake.calls_to("conversations.open")
+    assert str(opened.params["users"]).split(",") == users
+    group = opened.response["channel"]["id"]
+    assert group.startswith("G")
+    [post] = posted(slack.fake, group)
+    assert "Meet your peers" in post.text and "got this message on your own" not in blocks_text(post.blocks)
+    assert slack.runtime.outbox.pending("slack") == 0
+
+
+def test_a_group_beyond_the_limit_gets_one_dm_each_naming_the_others(slack: ServedSlack) -> None:
+    """Ten people: Slack refuses a group DM of 10, so each gets the introduction in a DM with a mention of the nine
+    others; nothing is refused and nothing is left for a retry."""
+    users = introduce(slack, 5)
+    assert all(c.response["ok"] for c in slack.fake.calls_to("conversations.open", ok_only=False))
+    opened = slack.fake.calls_to("conversations.open")
+    assert [str(c.params["users"]) for c in opened] == users  # one DM each, in order
+    for user, call in zip(users, opened):
+        dm = call.response["channel"]["id"]
+        [post] = posted(slack.fake, dm)
+        text = blocks_text(post.blocks)
+        assert "Meet your peers" in text and "each of the 10 of you got this message on your own" in text
+        assert {f"<@{u}>" for u in users if u != user} <= set(text.replace("\n", " ").split())
+        assert f"<@{user}>" not in text  # nobody is pointed at themselves
+    assert slack.runtime.outbox.pending("slack") == 0
+    assert slack.loop.run(slack.adapter.deliver_outbox()) == 0  # sent once
+
+
+def test_one_refused_dm_does_not_cost_the_others_theirs(slack: ServedSlack) -> None:
+    """The first DM of a group of 10 is refused: the nine others still get theirs, once (no retry posts twice)."""
+    slack.fake.fail("chat.postMessage", "channel_not_found")
+    introduce(slack, 5)
+    assert len(posted(slack.fake)) == 9
+    assert slack.runtime.outbox.pending("slack") == 0
+    assert slack.loop.run(slack.adapter.deliver_outbox()) == 0
+    assert len(posted(slack.fake)) == 9
+
+
+def test_a_group_nobody_could_be_reached_in_is_kept_for_a_retry(slack: ServedSlack) -> None:
+    slack.fake.fail("chat.postMessage", "service_unavailable", times=10)
+    introduce(slack, 5)
+    assert not posted(slack.fake) and slack.runtime.outbox.pending("slack") == 1
+    with slack.runtime.db.session() as session:  # the backoff is over
+        for row in session.exec(select(OutboxMessage)):
+            row.not_before = utcnow() - timedelta(minutes=1)
+    assert slack.loop.run(slack.adapter.deliver_outbox()) == 1
+    assert len(posted(slack.fake)) == 10
 
 
 # -- insights: "no question asked yet" is not "every question found an answer" -------------------------------------

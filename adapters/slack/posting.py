@@ -11,24 +11,34 @@
 A failed upload never loses the text. An outbox message counts as failed, and is retried, only when its text could
 not be posted (or, for a message of pictures alone, when nothing could be delivered), so a retry never posts the
 text twice.
+
+An outbox message addressed to several people (an introduction) goes to one group DM when Slack allows it:
+``conversations.open`` takes at most :data:`GROUP_DM_MAX` people besides the bot. A bigger group gets the message in
+one DM each, ending with a mention of everyone else, so nobody is left out and each can reach the others; it is
+retried only when nobody received it (those who did would get it twice).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import Reply
-from bot.messages import Button
+from bot.messages import Button, Mention
 from bot.services import Pending
 
 from .render import fallback_text, has_text, images, to_blocks
 from .uploads import Uploads, upload_failed, with_dm_note
 
 log = logging.getLogger(__name__)
+
+#: The most user ids ``conversations.open`` takes (Slack answers ``too_many_users`` beyond); the bot joins on its own.
+GROUP_DM_MAX = 8
 
 
 class Poster:
@@ -85,14 +95,39 @@ class Poster:
     async def send_pending(self, item: Pending) -> None:
         """Post an outbox item's text, then upload its pictures into the same conversation. Raises (so the message is
         kept and retried) only when the text could not be posted, or when a message of pictures alone could not be
-        uploaded: a failed upload after a posted text is logged, never retried."""
-        channel = item.channel
-        if not channel:
-            channel = (await self.client.conversations_open(users=",".join(item.users)))["channel"]["id"]
-        reply, pictures = item.reply, images(item.reply)
+        uploaded: a failed upload after a posted text is logged, never retried. Beyond :data:`GROUP_DM_MAX` people,
+        one DM each (see the module's notes)."""
+        if item.channel or len(item.users) <= GROUP_DM_MAX:
+            channel = item.channel or await self._open(item.users)
+            await self._send(channel, item.reply)
+            return
+        missed: list[str] = []
+        for user in item.users:
+            others = tuple(u for u in item.users if u != user)
+            try:
+                await self._send(await self._open((user,)), with_everyone_else(item.reply, others))
+            except (SlackClientError, aiohttp.ClientError, TimeoutError, RuntimeError, KeyError) as exc:
+                # one member's DM failing must not cost the others theirs
+                log.error("outbox message %s not delivered to %s: %s", item.id, user, exc)
+                missed.append(user)
+        if len(missed) == len(item.users):
+            raise RuntimeError(f"outbox message {item.id} reached none of its {len(missed)} people")
+
+    async def _open(self, users: tuple[str, ...]) -> str:
+        return (await self.client.conversations_open(users=",".join(users)))["channel"]["id"]
+
+    async def _send(self, channel: str, reply: Reply) -> None:
+        pictures = images(reply)
         if has_text(reply) or not pictures:
             await self.client.chat_postMessage(channel=channel, text=fallback_text(reply), blocks=to_blocks(reply),
                                                unfurl_links=False)
         error = await self.uploads.upload(pictures, channel=channel)
         if error and not has_text(reply):
             raise RuntimeError(f"pictures not uploaded to {channel}: {error}")
+
+
+def with_everyone_else(reply: Reply, others: tuple[str, ...]) -> Reply:
+    """``reply`` as one member of a group too big for a Slack group DM reads it: with a mention of the others."""
+    note = (f"A Slack group message takes at most {GROUP_DM_MAX} people besides me, so each of the {len(others) + 1} "
+            "of you got this message on your own. Write to your peers:")
+    return replace(reply, blocks=reply.blocks + (Mention(others, note),))
