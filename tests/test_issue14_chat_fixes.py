@@ -27,11 +27,14 @@ from bot import Runtime
 from bot.messages import Image
 from bot.services.insights import Insights
 from bot.services.insights_charts import charts
-from bot.store.models import OutboxMessage, utcnow
+from bot.store.models import Member, OutboxMessage, Question, utcnow
 from bot.testing import TestAdapter
 from conftest import make_settings
+from discord_fake import BOT_ID as DISCORD_BOT
+from discord_fake import COORDINATOR_ID, DM_CHANNEL_ID, PEER_ID, FakeDiscord
+from discord_harness import connected, discord_settings, fake_discord, restore_discord_endpoints  # noqa: F401
 from slack_fake import (
-    BOT_TOKEN, MAX_CONVERSATION_USERS, Call, FakeSlack, blocks_text,
+    BOT_TOKEN, MAX_CONVERSATION_USERS, Call, FakeSlack, blocks_text, direct_message, event_callback,
 )
 from slack_harness import (  # noqa: F401  (fixtures)
     ANSWER_WAIT, ServedSlack, fake, fake_slack, serve_slack, slack_settings,
@@ -200,3 +203,72 @@ def test_gaps_say_every_question_was_answered_only_when_one_was_asked(network: R
     text, _ = insights_in_chat(network)
     assert "every question found an answer" in text and "no question asked yet" not in text
 
+
+
+# -- role: the target is a real member, by mention --------------------------------------------------------------
+
+def members(rt: Runtime) -> set[tuple[str, str]]:
+    with rt.db.session() as session:
+        return {(m.platform, m.user_id) for m in session.exec(select(Member))}
+
+
+def test_the_slash_command_receives_mentions_as_ids() -> None:
+    """With should_escape off, Slack sends `/rrr role @ana coordinator` as the plain text "@ana": no id at all."""
+    [command] = the_manifest()["features"]["slash_commands"]
+    assert command["command"] == "/rrr" and command["should_escape"] is True
+
+
+def test_role_by_slack_mention_in_a_channel_a_dm_and_the_slash_command(slack: ServedSlack) -> None:
+    rt = slack.runtime
+    for user in ("U0ANA", "U0PIOTR", "U0LUC"):  # they wrote to the bot: it knows them
+        name, _ = slack.command("whoami", user=user)
+        slack.fake.wait_for_response(name)
+    slack.mention("role <@U0ANA> coordinator", user="UCOORD", channel="C0GENERAL")
+    assert "is now a coordinator." in slack.posts("C0GENERAL")[0].text
+    slack.sender.event(event_callback(direct_message("role <@U0PIOTR> coordinator", user="UCOORD",
+                                                     channel="DCOORD")))
+    assert "is now a coordinator." in slack.posts("DCOORD")[0].text
+    name, _ = slack.command("role <@U0LUC|luc> coordinator", user="UCOORD")  # as Slack escapes it
+    assert "is now a coordinator." in slack.fake.wait_for_response(name)[0].text
+    assert all(rt.directory.is_coordinator("slack", u) for u in ("U0ANA", "U0PIOTR", "U0LUC"))
+
+
+@pytest.mark.parametrize("target", ["@ana", "ana", "<@U0NOBODY>", "<!subteam^S0COORD|@coordinators>", "#general"])
+def test_role_for_someone_who_is_not_a_known_member_creates_nothing(slack: ServedSlack, target: str) -> None:
+    """A name typed after @ that Slack did not turn into a mention, a bare word, a person who never wrote to the bot,
+    a user group, a channel: one polite line, nobody is created or promoted."""
+    before = members(slack.runtime)
+    slack.mention(f"role {target} coordinator", user="UCOORD", channel="C0GENERAL")
+    answer = str(slack.posts("C0GENERAL")[0].params["text"])
+    name, _ = slack.command(f"role {target} coordinator", user="UCOORD")
+    answer_slash = str(slack.fake.wait_for_response(name)[0].params["text"])
+    for text in (answer, answer_slash):
+        assert "is now a" not in text and "\n" not in text.strip() and "Traceback" not in text, text
+        assert "mention them" in text or "write to me first" in text, text
+    assert members(slack.runtime) - before <= {("slack", "UCOORD")}  # the coordinator who asked is remembered
+    assert slack.runtime.directory.coordinators() == []
+
+
+def test_slash_command_text_reads_people_as_typed_outside_role(slack: ServedSlack) -> None:
+    """Escaping is for role: elsewhere `/rrr` text reads as typed, as before (the question keeps "@ana")."""
+    name, _ = slack.command(f"ask what did <@U0ANA|ana> learn in <#C0GENERAL|general>: {VOUCHERS}", user="U0ANA")
+    slack.fake.wait_for_response(name, timeout=ANSWER_WAIT)
+    with slack.runtime.db.session() as session:
+        [question] = session.exec(select(Question)).all()
+    assert question.text.startswith("what did @ana learn in #general:"), question.text
+
+
+def test_role_by_discord_mention(seeded_dir: Path, fake_discord: FakeDiscord) -> None:
+    with Runtime.open(discord_settings(seeded_dir, fake_discord)) as rt, connected(rt):
+        hello = fake_discord.send_message("whoami", author_id=PEER_ID, channel_id=DM_CHANNEL_ID, guild=False)
+        fake_discord.wait_reply(hello, timeout=DISCORD_ANSWER)
+        before = members(rt)
+        refused = fake_discord.send_message(f"<@{DISCORD_BOT}> role @peer coordinator", author_id=COORDINATOR_ID,
+                                            mentions=[DISCORD_BOT])
+        text = fake_discord.wait_reply(refused, timeout=DISCORD_ANSWER).body.get("content", "")
+        assert "is not a member" in text and members(rt) == before, text
+        promoted = fake_discord.send_message(f"<@{DISCORD_BOT}> role <@{PEER_ID}> coordinator",
+                                             author_id=COORDINATOR_ID, mentions=[DISCORD_BOT, PEER_ID])
+        text = fake_discord.wait_reply(promoted, timeout=DISCORD_ANSWER).body.get("content", "")
+        assert "is now a coordinator." in text, text
+        assert rt.directory.is_coordinator("discord", str(PEER_ID)) and members(rt) == before

@@ -1,5 +1,6 @@
 """What reaches the core from Discord: the :class:`~bot.Incoming` of a typed command and the :class:`~bot.Action` of
-a click or a form, with the member's coordinator role; mentions of the bot are stripped from typed text."""
+a click or a form, with the member's coordinator role; mentions are stripped from typed text (but for the member a
+``role`` command names)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,15 @@ from bot import Action, Incoming
 
 PLATFORM = "discord"
 _MENTION = re.compile(r"<@!?(\d+)>")
+_LEADING_MENTIONS = re.compile(r"^(?:\s*<@!?\d+>)+")
 
 
 def strip_mentions(text: str) -> str:
+    """Typed text without its mentions (the bot's, and any in a question), except the member a ``role`` command
+    names: that mention is how a coordinator points at a real person."""
+    rest = " ".join(_LEADING_MENTIONS.sub(" ", text, count=1).split())
+    if rest and rest.split(maxsplit=1)[0].lstrip("/").lower() == "role":
+        return rest
     return " ".join(_MENTION.sub(" ", text).split())
 
 

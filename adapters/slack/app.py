@@ -39,6 +39,8 @@ from .uploads import Uploads
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 _MENTION = re.compile(r"<@([A-Z0-9]+)(\|[^>]*)?>")
+_LEADING_MENTIONS = re.compile(r"^(?:\s*<@[A-Z0-9]+(?:\|[^>]*)?>)+")
+_LABELLED = re.compile(r"<([@#])[A-Z0-9]+\|([^>]*)>")
 
 
 class SlackAdapter:
@@ -180,7 +182,7 @@ class SlackAdapter:
         await ack()
         if _incomplete(command, _field(command, "user_id")) or not await self._first_command(command):
             return
-        text = _field(command, "text").strip() or "help"
+        text = _command_text(_field(command, "text")) or "help"
         session_add = SESSION_ADD.match(text)
         if session_add and not session_add.group(1).strip():
             await self.session_form.open(command, respond)
@@ -345,7 +347,22 @@ def _incomplete(payload: dict[str, Any], *required: str) -> bool:
 
 
 def _strip_mentions(text: str) -> str:
-    return " ".join(_MENTION.sub(" ", text).split())
+    """Typed text without its mentions (the bot's, and any in a question), except the member a ``role`` command
+    names: that mention is how a coordinator points at a real person."""
+    rest = " ".join(_LEADING_MENTIONS.sub(" ", text, count=1).split())
+    return rest if _names_a_member(rest) else " ".join(_MENTION.sub(" ", text).split())
+
+
+def _command_text(text: str) -> str:
+    """``/rrr`` text (escaped: the manifest sets ``should_escape``) as the core reads it: the member a ``role``
+    command names stays a mention (``<@U123|ana>``); elsewhere people and channels read as typed (``@ana``)."""
+    text = text.strip()
+    return text if _names_a_member(text) else _LABELLED.sub(lambda m: m.group(1) + m.group(2), text)
+
+
+def _names_a_member(text: str) -> bool:
+    """True for the ``role`` command, whose argument is a member (a mention)."""
+    return text.split(maxsplit=1)[0].lstrip("/").lower() == "role" if text.strip() else False
 
 
 def _from_bot(event: dict[str, Any]) -> bool:
