@@ -8,22 +8,29 @@ The suite runs in parallel (pytest-xdist, ``addopts`` in pyproject.toml; ``-n 0`
 PostgreSQL test gets a database of its own, named after its xdist worker; a test marked ``postgres_exclusive``
 (it restarts the server) waits until no other PostgreSQL test runs, on this machine, and holds the others off.
 Tests of a module that shares a module-scoped fixture stay on one worker (``--dist loadgroup``).
+
+The model's OpenMP runtime gets one thread per process (``OMP_NUM_THREADS=1`` unless set): the workers, and the
+``rrr-bot`` processes the tests start, already fill the cores, and with two threads each libgomp's spin-waiting made
+a query embedding 5-15x slower on a busy machine. The vectors are bit-for-bit the same.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
-import shutil
-import tempfile
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
-import pytest
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # before anything loads libgomp; inherited by the rrr-bot processes
 
-from bot import Runtime, Settings, load_settings
+import fcntl  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from bot import Runtime, Settings, load_settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
