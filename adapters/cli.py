@@ -8,7 +8,7 @@ import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -18,6 +18,9 @@ from rich.table import Table
 
 from bot import BotError, ConfigError, Runtime, Settings, load_settings
 from knowledge import InvalidRecords, KnowledgeError, read_cities, read_solutions
+
+if TYPE_CHECKING:
+    from knowledge.evaluation import EvalQuestion
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -507,6 +510,7 @@ def kb_eval(ctx: typer.Context, file: Path,
     except InvalidRecords as exc:
         fail(str(exc), 2)
     with runtime(ctx) as rt:
+        check_eval_against(rt, questions)
         outcomes = {id(q): rt.knowledge.evaluate(q.q) for q in questions}
     calibration = select(questions, "calibrate") or questions
     baseline_t, _, _ = fit_thresholds(calibration, [outcomes[id(q)][1] for q in calibration],
@@ -533,6 +537,18 @@ def kb_eval(ctx: typer.Context, file: Path,
               markup=False)
 
 
+def check_eval_against(rt: Runtime, questions: list[EvalQuestion]) -> None:
+    """Refuse an evaluation that could only print zeros: an empty knowledge base, or relevant ids it lacks."""
+    if rt.knowledge.is_empty():
+        fail("The knowledge base is empty: run `rrr-bot kb seed` or `rrr-bot kb import FILE` first.", 2)
+    known = {s.id for s in rt.knowledge.list()}
+    unknown = sorted({sid for q in questions for sid in q.relevant} - known)
+    if unknown:
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        fail(f"The evaluation set names solutions this knowledge base does not hold: {', '.join(unknown[:5])}{more}.",
+             2)
+
+
 @kb_app.command("calibrate")
 def kb_calibrate(ctx: typer.Context, file: Path) -> None:
     """Fit the answer thresholds (peer practice, reference reading) on the calibration split of an evaluation
@@ -544,6 +560,7 @@ def kb_calibrate(ctx: typer.Context, file: Path) -> None:
     except InvalidRecords as exc:
         fail(str(exc), 2)
     with runtime(ctx) as rt:
+        check_eval_against(rt, questions)
         outcomes = {id(q): rt.knowledge.evaluate(q.q)[0] for q in questions}
         name = rt.knowledge.embedder.name
     calibration = select(questions, "calibrate") or questions

@@ -66,10 +66,13 @@ class Searcher:
                 self.bm25.remove(pid)
 
     def search(self, query_vector: np.ndarray, query_text: str, k: int,
-               allow: Callable[[str], bool] | None = None, *, corrected: bool = True) -> list[Hit]:
+               allow: Callable[[str], bool] | None = None, *, corrected: bool = True,
+               bar: Callable[[str], float] | None = None) -> list[Hit]:
         """The ``k`` best solutions (each once, with its best passage) among those ``allow`` accepts.
 
-        ``corrected`` false ranks by raw cosine (the baseline that ``kb eval`` reports beside)."""
+        ``corrected`` false ranks by raw cosine (the baseline that ``kb eval`` reports beside). ``bar`` gives each
+        solution the score it must reach to count (a reference document's is higher than a practice's): solutions
+        are then ranked by how far they clear their bar, while each hit keeps its own score."""
         total = len(self.index)
         pool = total if allow is not None else min(total, max(64, k * 16))
         ids, cosines = self.index.search(query_vector, pool)
@@ -81,9 +84,11 @@ class Searcher:
             if sid is None or sid in best or (allow is not None and not allow(sid)):
                 continue
             best[sid] = Hit(sid, pid, float(score), float(cosine))
-            if self.bm25 is None and len(best) >= k:
+            if self.bm25 is None and bar is None and len(best) >= k:
                 break
         vector_order = list(best)
+        if bar is not None:
+            vector_order.sort(key=lambda sid: bar(sid) - best[sid].score)
         if self.bm25 is None:
             return [best[sid] for sid in vector_order[:k]]
         lexical_order: list[str] = []

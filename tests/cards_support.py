@@ -21,7 +21,7 @@ AWARDS = "how did the city council reward social enterprises with awards?"  # as
 AWARDS_ID = "dublin-social-enterprise-awards"  # provenance rrr-city
 AWARDS_NOTE = "practice itself not confirmed as presented in RRR"
 #: Finds peer practice and reference documents (with their sections' headings) together.
-MIXED = "what law did cities pass for the social economy?"
+MIXED = "which laws give the social economy a legal status?"
 NOT_CONFIRMED = "not confirmed as an RRR case"
 
 #: A stored source URL that, put raw into Slack's ``<url|title>``, posts a live @channel (#17, 1).

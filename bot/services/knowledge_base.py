@@ -32,7 +32,7 @@ from knowledge.text import fold, slugify
 
 from ..config import KnowledgeSettings
 from ..errors import InvalidInput, NotFound
-from ..store import Cities, Database, Feedback, Members, Question, Questions, Solution, Solutions
+from ..store import Cities, Database, Feedback, Members, Question, Questions, Solution, SolutionMeta, Solutions
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -125,7 +125,7 @@ class KnowledgeBase:
         self._factory = embedder_factory
         self._embedder: Embedder | None = None
         self._searcher: Searcher | None = None
-        self._meta: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._meta: dict[str, SolutionMeta] = {}
         self._city_keys: frozenset[str] | None = None  # folded cities that have solutions; None = recompute
         self._challenge_vectors: tuple[list[tuple[str, str]], np.ndarray] | None = None
         self._statement_vectors: dict[str, np.ndarray] = {}
@@ -315,7 +315,7 @@ class KnowledgeBase:
                     summary.ids.append(record.id)
             summary.passages = len(new_ids)
             for record, _ in split:
-                self._meta[record.id] = (fold(record.city), record.tags)
+                self._meta[record.id] = SolutionMeta(fold(record.city), record.tags, record.kind)
             self._city_keys = None
             self._apply(searcher, old_ids, new_ids, owners, texts, vectors)
         return summary
@@ -362,7 +362,7 @@ class KnowledgeBase:
         """Every tag in use, sorted."""
         with self._lock:
             self._ensure_meta()
-            return sorted({tag for _, tags in self._meta.values() for tag in tags})
+            return sorted({tag for meta in self._meta.values() for tag in meta.tags})
 
     def _ensure_meta(self) -> None:
         if not self._meta:
@@ -396,8 +396,8 @@ class KnowledgeBase:
             fitted, truncated = fit_to_tokens(self.embedder, text)
             vector = self._query_vector(fitted)
             allow = self._filter(city, tag)
-            hits = searcher.search(vector, fitted, k, allow)
-        calibration = self.calibration
+            calibration = self.calibration
+            hits = searcher.search(vector, fitted, k, allow, bar=self._bar(calibration))
         with self.db.session() as session:
             rows = Solutions(session).many([h.solution_id for h in hits])
             answers = tuple(self._answer(session, rows[h.solution_id], h, fitted, calibration)
@@ -427,7 +427,7 @@ class KnowledgeBase:
         with self._lock:
             self._ensure_searcher()
             if self._city_keys is None:
-                self._city_keys = frozenset(c for c, _ in self._meta.values())
+                self._city_keys = frozenset(meta.city for meta in self._meta.values())
             if fold(city) not in self._city_keys:
                 return None
             hits = self._ensure_searcher().search(vector, "", 1, self._filter(city, None))
@@ -437,6 +437,16 @@ class KnowledgeBase:
             row = Solutions(session).get(hits[0].solution_id)
             return row.title if row else None
 
+    def _bar(self, calibration: Calibration) -> Callable[[str], float]:
+        """The score each solution must reach to answer: reference reading has its own, higher, threshold, so it
+        ranks by how far it clears that bar rather than above peer practices that clear theirs by more."""
+        meta = self._meta
+
+        def bar(solution_id: str) -> float:
+            found = meta.get(solution_id)
+            return calibration.reference if found is not None and found.kind == "reference" else calibration.close
+        return bar
+
     def _filter(self, city: str | None, tag: str | None) -> Callable[[str], bool] | None:
         if not city and not tag:
             return None
@@ -445,8 +455,9 @@ class KnowledgeBase:
         meta = self._meta
 
         def allow(solution_id: str) -> bool:
-            c, tags = meta.get(solution_id, ("", ()))
-            return (city_key is None or c == city_key) and (tag_key is None or tag_key in tags)
+            found = meta.get(solution_id)
+            return found is not None and (city_key is None or found.city == city_key) and \
+                (tag_key is None or tag_key in found.tags)
         return allow
 
     @staticmethod

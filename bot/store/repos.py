@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import delete, func
 from sqlalchemy.exc import IntegrityError
@@ -97,6 +98,14 @@ class Members:
         return list(self.session.exec(select(Member).where(Member.role == "coordinator")))
 
 
+class SolutionMeta(NamedTuple):
+    """What search filters and ranks by, per solution: its folded city, its tags and its kind."""
+
+    city: str
+    tags: tuple[str, ...]
+    kind: str = "practice"
+
+
 class Solutions:
     """Solutions and their passages."""
 
@@ -122,11 +131,12 @@ class Solutions:
             rows = [s for s in rows if tag.lower() in s.tags]
         return rows
 
-    def meta(self) -> dict[str, tuple[str, tuple[str, ...]]]:
-        """``id -> (folded city, tags)`` for every solution, without loading whole rows (search filters)."""
+    def meta(self) -> dict[str, SolutionMeta]:
+        """``id -> (folded city, tags, kind)`` for every solution, without loading whole rows (search filters)."""
         folded: dict[str, str] = {}
-        rows = self.session.exec(select(Solution.id, Solution.city, Solution.tags)).all()
-        return {sid: (folded.setdefault(city, fold(city)), tuple(tags or ())) for sid, city, tags in rows}
+        rows = self.session.exec(select(Solution.id, Solution.city, Solution.tags, Solution.kind)).all()
+        return {sid: SolutionMeta(folded.setdefault(city, fold(city)), tuple(tags or ()), kind or "practice")
+                for sid, city, tags, kind in rows}
 
     def hashes(self) -> dict[str, str]:
         return dict(self.session.exec(select(Solution.id, Solution.content_hash)).all())
