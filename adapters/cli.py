@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -452,6 +453,14 @@ def kb_reject(ctx: typer.Context, solution_id: str) -> None:
     out.print(f"Rejected {solution_id}.", markup=False)
 
 
+#: What a user id looks like on each platform, so that a typo never creates a member who matches nobody.
+USER_ID_SHAPES = {
+    "slack": re.compile(r"[UW][A-Z0-9]{2,20}"),
+    "discord": re.compile(r"[0-9]{15,21}"),
+    "console": re.compile(r"[\w.-]{1,64}"),
+}
+
+
 @role_app.command("add")
 def role_add(ctx: typer.Context,
              who: Annotated[str, typer.Argument(
@@ -459,8 +468,10 @@ def role_add(ctx: typer.Context,
              role: Annotated[str, typer.Argument(help="coordinator or member")] = "coordinator") -> None:
     """Give someone a role, even before they wrote to the bot (how the first coordinator is made)."""
     platform, _, user_id = who.partition(":")
-    if not platform or not user_id or not user_id.replace("-", "").replace("_", "").replace(".", "").isalnum():
-        fail(f"'{who}' is not PLATFORM:USER_ID, e.g. slack:U024BE7LH or discord:80351110224678912.", 2)
+    shape = USER_ID_SHAPES.get(platform)
+    if shape is None or not shape.fullmatch(user_id):
+        fail(f"'{who}' is not PLATFORM:USER_ID, e.g. slack:U024BE7LH or discord:80351110224678912 (a Slack member "
+             "id starts with U or W; a Discord user id is 15 to 21 digits: copy it from the person's profile).", 2)
     with runtime(ctx) as rt:
         rt.directory.set_role(platform, user_id, role, create=True)
     out.print(f"{platform}:{user_id} is now a {role}.", markup=False)

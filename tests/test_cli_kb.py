@@ -344,8 +344,11 @@ def test_role_add_makes_the_first_coordinator(seeded_dir: Path) -> None:
     added = run(seeded_dir, "role", "add", "slack:U024BE7LH", "coordinator")
     assert added.exit_code == 0 and "slack:U024BE7LH is now a coordinator" in added.stdout
     assert run_json(seeded_dir, "role", "list") == [{"id": "slack:U024BE7LH", "configured": False}]
-    for bad in ("U024BE7LH", "slack:<@U1>", "slack:"):
+    for bad in ("U024BE7LH", "slack:<@U1>", "slack:", "slack:ana", "slack:@ana", "discord:ana", "discord:123",
+                "slak:U024BE7LH", "teams:U024BE7LH"):
         result = run(seeded_dir, "role", "add", bad, "coordinator")
         assert result.exit_code == 2 and "PLATFORM:USER_ID" in result.stderr, bad
-    wrong = run(seeded_dir, "role", "add", "slack:U1", "admin")
+    assert run_json(seeded_dir, "role", "list") == [{"id": "slack:U024BE7LH", "configured": False}]  # none created
+    assert run(seeded_dir, "role", "add", "discord:80351110224678912", "coordinator").exit_code == 0
+    wrong = run(seeded_dir, "role", "add", "slack:W0123ABCD", "admin")
     assert wrong.exit_code == 1 and "member or coordinator" in wrong.stderr

@@ -582,4 +582,5 @@ def test_weekly_pulse_is_queued_once_a_week(runtime: Runtime) -> None:
     assert queue_pulse(rt.sessions, rt.knowledge, {"slack": "C1"}, later) == 1
     newest = [p.reply.as_text() for p in rt.outbox.claim("slack", now=later)]
     assert len(newest) == 1
-    assert "No new solution this week." in newest[0] and "Every question found an answer." in newest[0]
+    assert "No new solution this week." in newest[0] and "No question was asked this week." in newest[0]
+    assert "Every question found an answer" not in newest[0]  # nobody asked: nothing was answered either

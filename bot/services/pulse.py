@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from ..messages import Reply, Text, Time
@@ -25,6 +26,7 @@ def pulse_reply(sessions: Sessions, knowledge: KnowledgeBase, now: datetime) -> 
         unanswered = list(session.exec(select(Question).where(Question.asked_at >= since,
                                                               Question.answered == False)  # noqa: E712
                                        .order_by(col(Question.asked_at).desc())))
+        asked = session.exec(select(func.count()).select_from(Question).where(Question.asked_at >= since)).one()
     blocks: list = [Text("Network pulse: the last seven days", "heading")]
     if solutions:
         lines = [f"- {s.title} ({s.city})" for s in solutions[:5]]
@@ -36,8 +38,10 @@ def pulse_reply(sessions: Sessions, knowledge: KnowledgeBase, now: datetime) -> 
         lines = [f"- #{q.id} {q.text[:120]}" for q in unanswered[:5]]
         blocks.append(Text(f"{len(unanswered)} question(s) found no answer:\n" + "\n".join(lines)
                            + "\n`unanswered` lists them; a peer's reply can be saved as a solution."))
+    elif asked:
+        blocks.append(Text(f"Every question found an answer ({asked} asked)."))
     else:
-        blocks.append(Text("Every question found an answer."))
+        blocks.append(Text("No question was asked this week."))
     upcoming = []
     for info in sessions.list():
         for occ in info.schedule.between(now, now + WEEK):
