@@ -236,6 +236,30 @@ def test_out_of_scope_question_is_not_answered(seeded: Runtime) -> None:
     assert "no record" in text and asked.closest_cities[0] in text
 
 
+# The questions issue #12 quotes (the thresholds were fit on tests/data/trust_eval.jsonl, never on these).
+@pytest.mark.parametrize("question", [
+    "How to run a city zoo?", "How do we organise snow removal?", "How should we fix potholes?",
+    "How much should parking fees be?", "Which RRR city ran a universal basic income pilot?",
+])
+def test_off_topic_and_never_happened_questions_quoted_in_the_issue_are_not_answered(seeded: Runtime,
+                                                                                      question: str) -> None:
+    result = seeded.knowledge.ask(question, asker=("slack", "U9"))
+    assert not result.answered, [(a.id, a.kind, round(a.score, 3)) for a in result.results]
+    assert all(a.match != "close" for a in result.results)
+    text = answer_reply(result).as_text()
+    assert "What peer cities did:" not in text and "close match" not in text
+    assert "Ask the network" in text  # the way to reach the peers instead
+
+
+@pytest.mark.parametrize("question", [
+    "¿Cómo financiaron otras ciudades las empresas sociales?", "Jak miasta wspierały spółdzielnie socjalne?",
+])
+def test_in_scope_questions_in_spanish_and_polish_quoted_in_the_issue_are_answered(seeded: Runtime,
+                                                                                    question: str) -> None:
+    result = seeded.knowledge.ask(question)
+    assert result.answered and result.results[0].match == "close" and result.results[0].kind == "practice"
+
+
 @pytest.mark.parametrize("question", ["", "   ", "\n\t "])
 def test_empty_question_is_invalid_input(seeded: Runtime, question: str) -> None:
     with pytest.raises(InvalidInput, match="Ask a question"):
