@@ -1,17 +1,25 @@
-"""The network's clock: session reminders, introduction follow-ups and the weekly pulse, on APScheduler 3.
+"""The network's clock: session reminders, introduction follow-ups, the weekly pulse and the rounds of
+introductions, on APScheduler 3.
 
 Exactly one process runs the scheduler: the one holding the leader lock (a PostgreSQL advisory lock, or a file
-lock beside an SQLite database). The others keep serving chat and may add or change sessions; the leader's
-``sync`` job sees the change within ``[sessions] sync_seconds``.
+lock beside an SQLite database). The others keep serving chat and may add or change sessions.
 
-Jobs live in APScheduler's ``SQLAlchemyJobStore`` on the bot's own database, so a reminder job survives a restart.
-APScheduler persists a job as a module-level function and plain arguments, so the job functions below find the
-services through :data:`_ACTIVE`, set by the leader while it runs (one leader per process at most, by the lock).
+The leader runs one periodic job, :meth:`Clock.tick`, every ``[sessions] sync_seconds``. A tick is one idempotent
+pass over "due and not yet claimed": :meth:`Sessions.queue_due_reminders`, the introductions' follow-ups, the weekly
+pulse and the automatic round of introductions. Every piece of work claims its row in the outbox first (a reminder
+its ``(session, occurrence, offset)``, the pulse and a round their ISO week), in the same transaction as its
+messages: queued at most once, whatever restarts or changes of leader. The sessions table is the only schedule;
+nothing about a reminder is stored anywhere else until it is claimed. When the next reminder (or pulse, or round)
+falls before the next tick, a one-off ``wake`` job runs the tick at that moment, so reminders go out on time.
 
-Misfire policy: a reminder job's grace time is its offset, so a reminder missed while no leader ran is sent late if
-the session has not begun and skipped (APScheduler logs "was missed by") once it has; when several reminders of an
-occurrence are due together only the latest is sent. Every reminder claims its ``(session, occurrence, offset)``
-row in the outbox first, in the same transaction as its messages: queued at most once, whatever restarts.
+Jobs live in APScheduler's memory store and are bound methods of this process's :class:`Scheduler` (no module
+state). The ``apscheduler_jobs`` table written by earlier versions is no longer read or written; its stale rows
+are harmless and the table is left in place.
+
+Misfire policy: a reminder missed while no leader ran is sent late if its session has not begun and never once
+it has; when several reminders of an occurrence are due together only the latest is sent, the others are claimed
+(see :meth:`Sessions.due_reminders`). A pulse missed while no leader ran is sent up to :data:`PULSE_GRACE` late,
+a round of introductions up to :data:`ROUND_GRACE` late (the grace times of the persisted jobs of earlier versions).
 """
 
 from __future__ import annotations
@@ -22,8 +30,9 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
@@ -32,7 +41,7 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from .config import IntroSettings, SessionSettings
 from .errors import UserError
 from .metrics import Metrics
-from .services import Introductions
+from .services import Introductions, StoredOutbox
 from .services.insights import Insights
 from .services.insights_messages import queue_digest
 from .services.pulse import queue_pulse
@@ -42,10 +51,12 @@ from .store.models import utcnow
 
 log = logging.getLogger(__name__)
 
-JOBS_TABLE = "apscheduler_jobs"
 LOCK_KEY = 0x7272_7262  # "rrrb": the advisory lock every rrr-bot process on one PostgreSQL database competes for
 STOP_GRACE = 10.0  # seconds a stop waits for the jobs in hand
-HORIZON = timedelta(hours=2)  # reminder jobs are created this far ahead, beyond the longest offset
+PULSE_GRACE = timedelta(hours=1)  # a pulse missed while no leader ran is sent this late at most
+ROUND_GRACE = timedelta(hours=24)  # and a round of introductions made this late at most
+WEEK = timedelta(days=7)
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ROUNDS_FROM = datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc)  # a Monday: rounds fall on the same days whatever
 # the restarts (an interval from a fixed anchor)
 
@@ -145,38 +156,109 @@ class LeaderLock:
         return Path(database).with_name(Path(database).name + ".scheduler.lock")
 
 
-@dataclass
-class JobContext:
-    """What the job functions work with, while this process is the leader."""
+@dataclass(frozen=True)
+class TickReport:
+    """What one tick queued: reminder and follow-up messages, pulse messages, groups of a round."""
 
-    sessions: Sessions
-    intros: Introductions
-    settings: SessionSettings
-    scheduler: object  # the running AsyncIOScheduler
-    insights: Insights | None = None
+    reminders: int = 0
+    followups: int = 0
+    pulse: int = 0
+    groups: int = 0
 
 
-#: The leader's services, for APScheduler's module-level job functions (None when this process is not the leader).
-_ACTIVE: JobContext | None = None
+class Clock:
+    """The leader's standing work as one idempotent pass, :meth:`tick`; safe to run from several processes at once
+    (the outbox claims keep each piece of work single), though only the leader does."""
+
+    def __init__(self, sessions: Sessions, intros: Introductions, settings: SessionSettings,
+                 intro_settings: IntroSettings | None = None, insights: Insights | None = None) -> None:
+        self.sessions = sessions
+        self.intros = intros
+        self.settings = settings
+        self.intro_settings = intro_settings or IntroSettings()
+        self.insights = insights
+        self.ticks = 0  # passes made by this clock
+        self.last_tick: datetime | None = None
+        self._pulse_tried: datetime | None = None  # the moments already handled here: no query per tick for them
+        self._round_tried: datetime | None = None
+
+    def tick(self, now: datetime | None = None) -> TickReport:
+        """Queue what is due at ``now``: reminders first, then follow-ups, the weekly pulse and a round."""
+        now = now or utcnow()
+        report = TickReport(reminders=self.sessions.queue_due_reminders(now),
+                            followups=self.intros.queue_followups(now),
+                            pulse=self._pulse(now), groups=self._round(now))
+        self.ticks += 1
+        self.last_tick = now
+        log.debug("scheduler tick %d at %s", self.ticks, now.isoformat())
+        if report != TickReport():
+            log.info("scheduler tick queued %d reminder and %d follow-up message(s), %d pulse message(s), "
+                     "%d group(s) of introductions", report.reminders, report.followups, report.pulse, report.groups)
+        return report
+
+    def next_wake(self, now: datetime, within: timedelta) -> datetime | None:
+        """The first moment in ``(now, now + within]`` with work due (a reminder, the pulse, a round), if any."""
+        moments = [send_at for send_at, *_ in self.sessions.reminder_times(now, within) if send_at > now]
+        if self.settings.pulse_channels:
+            moments.append(self.pulse_moment(now) + WEEK)
+        if self.intro_settings.automatic:
+            moments.append(max(self.round_moment(now) + self._round_period(), ROUNDS_FROM))
+        soon = [m for m in moments if now < m <= now + within]
+        return min(soon, default=None)
+
+    def pulse_moment(self, now: datetime) -> datetime:
+        """The latest ``pulse_day`` ``pulse_time`` in ``pulse_timezone`` at or before ``now`` (UTC)."""
+        zone = ZoneInfo(self.settings.pulse_timezone)
+        local = now.astimezone(zone)
+        hour, minute = (int(x) for x in self.settings.pulse_time.split(":"))
+        day = local.date() - timedelta(days=(local.weekday() - DAYS.index(self.settings.pulse_day)) % 7)
+        moment = datetime.combine(day, time(hour, minute), tzinfo=zone)
+        if moment > now:
+            moment = datetime.combine(day - WEEK, time(hour, minute), tzinfo=zone)
+        return moment.astimezone(timezone.utc)
+
+    def round_moment(self, now: datetime) -> datetime:
+        """The latest automatic round's time at or before ``now``: every ``every_weeks`` weeks from ROUNDS_FROM."""
+        period = self._round_period()
+        return ROUNDS_FROM + period * ((now - ROUNDS_FROM) // period)
+
+    def _round_period(self) -> timedelta:
+        return WEEK * self.intro_settings.every_weeks
+
+    def _pulse(self, now: datetime) -> int:
+        moment = self.pulse_moment(now)
+        if not self.settings.pulse_channels or now - moment >= PULSE_GRACE or moment == self._pulse_tried:
+            return 0
+        self._pulse_tried = moment  # one try per moment and process, as the cron job of earlier versions
+        # dated at its moment: the week it names is the moment's, however late the tick
+        return weekly_pulse(self.sessions, self.intros.knowledge, self.insights, self.settings.pulse_channels, moment)
+
+    def _round(self, now: datetime) -> int:
+        if not self.intro_settings.automatic or now < ROUNDS_FROM:
+            return 0
+        moment = self.round_moment(now)
+        if now - moment >= ROUND_GRACE or moment == self._round_tried:
+            return 0
+        self._round_tried = moment
+        return run_intro_round(self.sessions.outbox, self.intros, moment, now)
 
 
 class Scheduler:
-    """Waits for the leader lock, then runs the jobs until cancelled; ``await scheduler.run()``."""
+    """Waits for the leader lock, then ticks the :class:`Clock` until cancelled; ``await scheduler.run()``."""
 
     def __init__(self, db: Database, sessions: Sessions, intros: Introductions, settings: SessionSettings,
                  intro_settings: IntroSettings | None = None, *, retry_seconds: float = 5.0,
                  metrics: Metrics | None = None, insights: Insights | None = None) -> None:
         self.db = db
-        self.sessions = sessions
-        self.intros = intros
         self.settings = settings
-        self.intro_settings = intro_settings or IntroSettings()
+        self.clock = Clock(sessions, intros, settings, intro_settings, insights)
         self.metrics = metrics
-        self.insights = insights
-        self._executor = None  # the job thread pool of the current lead
         self.retry_seconds = retry_seconds
         self.lock = LeaderLock(db)
         self.leading = asyncio.Event()
+        self._executor = None  # the job thread pool of the current lead
+        self._scheduler = None  # the AsyncIOScheduler of the current lead
+        self._one_tick = threading.Lock()  # the periodic tick and a wake-up never run side by side
 
     async def run(self) -> None:
         """Stand by until the lock is free, then lead until cancelled or until the lock is lost (then stand by
@@ -195,17 +277,13 @@ class Scheduler:
             return False
 
     async def _lead(self) -> None:
-        global _ACTIVE
         log.info("this process runs the scheduler")
-        scheduler = self._build()
-        _ACTIVE = JobContext(self.sessions, self.intros, self.settings, scheduler, self.insights)
+        scheduler = self._scheduler = self._build()
         if self.metrics is not None:
             self.metrics.scheduler_leader.set(1)
             scheduler.add_listener(self._observe, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         try:
             scheduler.start()
-            if not self.intro_settings.automatic and scheduler.get_job("intro_round"):
-                scheduler.remove_job("intro_round")  # stored by a run when rounds were still automatic
             self.leading.set()
             while await asyncio.to_thread(self.lock.still_held):
                 await asyncio.sleep(self.retry_seconds)
@@ -219,12 +297,23 @@ class Scheduler:
                 await asyncio.wait_for(asyncio.to_thread(self._executor.shutdown, True), STOP_GRACE)
             except (asyncio.CancelledError, asyncio.TimeoutError):  # the claims still keep the work single
                 log.warning("stopped before the running jobs finished")
-            _ACTIVE = None
             scheduler.shutdown(wait=False)
+            self._scheduler = None
             try:
                 await asyncio.to_thread(self.lock.release)
             except Exception as exc:  # noqa: BLE001 - a broken connection has freed the lock already
                 log.warning("releasing the scheduler lock: %s", exc)
+
+    def _tick(self) -> None:
+        """The job: one pass of the clock, then a wake-up before the next pass if a reminder falls between."""
+        with self._one_tick:
+            self.clock.tick(utcnow())
+            now = utcnow()
+            wake = self.clock.next_wake(now, timedelta(seconds=self.settings.sync_seconds))
+            scheduler = self._scheduler
+            if wake is not None and scheduler is not None:
+                scheduler.add_job(self._tick, "date", run_date=wake, id="wake", replace_existing=True,
+                                  max_instances=2, misfire_grace_time=None)  # 2: it may be re-added while it runs
 
     def _observe(self, event) -> None:
         """Scheduler lag: how long after its planned time the last job finished."""
@@ -233,106 +322,31 @@ class Scheduler:
 
     def _build(self):
         from apscheduler.executors.pool import ThreadPoolExecutor
-        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+        from apscheduler.jobstores.memory import MemoryJobStore
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
-        from apscheduler.triggers.cron import CronTrigger
 
         # Jobs run in a pool of our own, so a stop can wait for them (the asyncio executor would cancel them).
-        self._executor = ThreadPoolExecutor(max_workers=4)
-        scheduler = AsyncIOScheduler(jobstores={"default": SQLAlchemyJobStore(engine=self.db.engine,
-                                                                              tablename=JOBS_TABLE)},
-                                     executors={"default": self._executor},
+        self._executor = ThreadPoolExecutor(max_workers=2)
+        scheduler = AsyncIOScheduler(jobstores={"default": MemoryJobStore()}, executors={"default": self._executor},
                                      job_defaults={"coalesce": True, "max_instances": 1}, timezone=timezone.utc)
-        hour, minute = (int(x) for x in self.settings.pulse_time.split(":"))
-        scheduler.add_job(f"{__name__}:sync_reminders", "interval", seconds=self.settings.sync_seconds,
-                          id="sync", replace_existing=True, next_run_time=utcnow(), misfire_grace_time=None)
-        scheduler.add_job(f"{__name__}:queue_followups", "interval", minutes=1, id="followups",
-                          replace_existing=True, next_run_time=utcnow(), misfire_grace_time=None)
-        scheduler.add_job(f"{__name__}:send_pulse", CronTrigger(day_of_week=self.settings.pulse_day, hour=hour,
-                                                                 minute=minute, timezone=self.settings.pulse_timezone),
-                          id="pulse", replace_existing=True, misfire_grace_time=3600)
-        if self.intro_settings.automatic:
-            scheduler.add_job(f"{__name__}:run_intro_round", "interval", weeks=self.intro_settings.every_weeks,
-                              start_date=ROUNDS_FROM, id="intro_round", replace_existing=True,
-                              misfire_grace_time=24 * 3600)
+        scheduler.add_job(self._tick, "interval", seconds=self.settings.sync_seconds, id="tick",
+                          next_run_time=utcnow(), misfire_grace_time=None)
         return scheduler
 
 
-# -- job functions (module level, plain arguments: APScheduler stores them by reference) ----------------------------
-
-
-def sync_reminders() -> int:
-    """Make a job for every reminder of the coming hours; drop the jobs of cancelled, skipped or moved sessions."""
-    ctx = _ACTIVE
-    if ctx is None:
-        return 0
-    now = utcnow()
-    longest = timedelta(minutes=max(ctx.settings.reminders, default=0))
-    wanted = {}
-    for send_at, session_id, occurrence, offset in ctx.sessions.reminder_times(now, HORIZON + longest):
-        wanted[f"reminder:{session_id}:{occurrence}:{offset}"] = (send_at, session_id, occurrence, offset)
-    taken = ctx.sessions.outbox.taken(list(wanted))
-    scheduler = ctx.scheduler
-    existing = {job.id for job in scheduler.get_jobs() if job.id.startswith("reminder:")}  # type: ignore[attr-defined]
-    for job_id in existing - set(wanted):
-        scheduler.remove_job(job_id)  # type: ignore[attr-defined]
-    added = 0
-    for job_id, (send_at, session_id, occurrence, offset) in wanted.items():
-        if job_id in existing or job_id in taken:
-            continue
-        scheduler.add_job(f"{__name__}:send_reminder", "date", run_date=send_at, id=job_id,  # type: ignore
-                          args=[session_id, occurrence, offset], misfire_grace_time=offset * 60,
-                          replace_existing=True)
-        added += 1
-    return added
-
-
-def send_reminder(session_id: int, occurrence: str, offset: int) -> int:
-    """Queue one reminder, unless its session was cancelled, skipped or moved, or a later reminder supersedes it."""
-    ctx = _ACTIVE
-    if ctx is None:
-        return 0
-    now = utcnow()
-    for due in ctx.sessions.due_reminders(now):
-        if due.session.id == session_id and due.occurrence.key() == occurrence and (
-                offset == due.offset or offset in due.superseded):
-            return ctx.sessions.queue_reminder(due, now)  # the latest due reminder; earlier ones are superseded
-    log.info("reminder %s:%s:%s not sent: the occurrence was cancelled, skipped, moved or has begun",
-             session_id, occurrence, offset)
-    return 0
-
-
-def queue_followups() -> int:
-    """Ask "Did you meet?" where an introduction's follow-up is due."""
-    ctx = _ACTIVE
-    return 0 if ctx is None else ctx.intros.queue_followups()
-
-
-def run_intro_round() -> int:
-    """Make this period's round of introductions (once per ISO week, whoever leads); returns the groups made."""
-    ctx = _ACTIVE
-    if ctx is None:
-        return 0
-    now = utcnow()
-    year, week, _ = now.isocalendar()
-    if not ctx.sessions.outbox.take(f"intro-round:{year}-W{week:02d}", now):
+def run_intro_round(outbox: StoredOutbox, intros: Introductions, moment: datetime, now: datetime) -> int:
+    """Make the round of introductions due at ``moment`` (once per ISO week, whoever leads); returns the groups."""
+    year, week, _ = moment.isocalendar()
+    if not outbox.take(f"intro-round:{year}-W{week:02d}", now):
         log.info("this week's round of introductions was made already")
         return 0
     try:
-        groups, queued = ctx.intros.run(now)
+        groups, queued = intros.run(now)
     except UserError as exc:
         log.info("no round of introductions this time: %s", exc)
         return 0
     log.info("round of introductions: %d groups, %d messages queued", len(groups), queued)
     return len(groups)
-
-
-def send_pulse() -> int:
-    """Queue the weekly network pulse, and the insights digest with its charts, to the coordinators' channels."""
-    ctx = _ACTIVE
-    if ctx is None or not ctx.settings.pulse_channels:
-        return 0
-    return weekly_pulse(ctx.sessions, ctx.intros.knowledge, ctx.insights, ctx.settings.pulse_channels, utcnow())
 
 
 def weekly_pulse(sessions: Sessions, knowledge, insights: Insights | None, channels: Mapping[str, str],
@@ -345,4 +359,4 @@ def weekly_pulse(sessions: Sessions, knowledge, insights: Insights | None, chann
     return queued
 
 
-__all__ = ["JOBS_TABLE", "JobContext", "LeaderLock", "Scheduler"]
+__all__ = ["Clock", "LeaderLock", "Scheduler", "TickReport", "weekly_pulse"]

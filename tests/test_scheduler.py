@@ -1,7 +1,9 @@
 """The scheduler engine for real: the leader lock, ``Scheduler.run()`` in an event loop, and ``rrr-bot run scheduler``
 processes that restart, miss reminders while down, and hand over the lead on PostgreSQL.
 
-Sessions here start about a minute from now with a 1-minute reminder, so reminders fall due within seconds.
+Sessions here start about a minute from now with a 1-minute reminder, so reminders fall due within seconds. The
+leader's passes are observed through ``Scheduler.clock.ticks`` in this process, and through the DEBUG line
+"scheduler tick N" in the stderr of ``rrr-bot run scheduler`` processes.
 Every wait polls with a deadline; every process is stopped in ``finally`` (SIGTERM, then SIGKILL after 15 s).
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -22,7 +25,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import text
 from sqlmodel import col, select
 
 import bot.scheduling
@@ -30,7 +33,7 @@ from fake_support import wait_until
 from bot import Runtime
 from bot.config import SECRET_ENV
 from bot.messages import reply_from_dict
-from bot.scheduling import JOBS_TABLE, LeaderLock
+from bot.scheduling import LeaderLock, Scheduler
 from bot.services.sessions import SessionInfo, Sessions
 from bot.store import Database
 from bot.store.models import OutboxMessage, utcnow
@@ -40,6 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 ZONE = "Europe/Madrid"
 LEADS = "this process runs the scheduler"
 WAITS = "Scheduler: waiting for the lock"
+TICK = "scheduler tick "
+OLD_JOBS_TABLE = "apscheduler_jobs"  # where versions before #13 stored one job per reminder
 
 
 # -- helpers --------------------------------------------------------------------------------------------------
@@ -79,26 +84,10 @@ def sent(db: Database, claim: str) -> list[OutboxMessage]:
     return [r for r in reminder_rows(db, claim + ":") if r.platform != "-"]
 
 
-def job_ids(db: Database) -> set[str]:
-    with db.engine.connect() as connection:
-        if not inspect(connection).has_table(JOBS_TABLE):
-            return set()
-        return set(connection.execute(text(f"SELECT id FROM {JOBS_TABLE}")).scalars())
-
-
-def sync_mark(db: Database) -> float:
-    """The next run time of the sync job (a POSIX timestamp): it moves by sync_seconds after every pass."""
-    with db.engine.connect() as connection:
-        if not inspect(connection).has_table(JOBS_TABLE):
-            return 0.0
-        value = connection.execute(text(f"SELECT next_run_time FROM {JOBS_TABLE} WHERE id = 'sync'")).scalar()
-    return float(value or 0.0)
-
-
-def wait_for_sync_passes(db: Database, passes: int = 3, seconds: float = 0.5) -> None:
-    """Wait until the leader's sync job has run ``passes`` more times (its stored next run time moved on)."""
-    mark = sync_mark(db)
-    wait_until(lambda: sync_mark(db) >= mark + passes * seconds - 0.01, 15, f"{passes} more sync passes")
+async def ticks(scheduler: Scheduler, passes: int = 3) -> None:
+    """Wait until the leader in this process has made ``passes`` more passes."""
+    mark = scheduler.clock.ticks
+    await poll(lambda: scheduler.clock.ticks >= mark + passes, 15, f"{passes} more scheduler passes")
 
 
 def assert_clean(log: str) -> None:
@@ -115,6 +104,15 @@ class SchedulerProcess:
 
     def stderr(self) -> str:
         return self.err_path.read_text("utf-8", errors="replace")
+
+    def passes(self) -> int:
+        """The leader passes this process has made (its DEBUG "scheduler tick N" lines)."""
+        return self.stderr().count(TICK)
+
+    def wait_for_passes(self, passes: int = 3) -> None:
+        """Wait until this process has made ``passes`` more passes."""
+        mark = self.passes()
+        wait_until(lambda: self.passes() >= mark + passes, 15, f"{passes} more passes of {self.name}")
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         """Send ``sig`` and wait for the exit (SIGKILL after 15 s, which fails the test)."""
@@ -138,7 +136,7 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., SchedulerProcess]]:
         full = {k: v for k, v in os.environ.items()
                 if not k.startswith("RRR_") and k not in SECRET_ENV and k != "XDG_DATA_HOME"}
         full.update(RRR_DATA_DIR=str(data_dir), HOME=str(tmp_path / "home"), RRR_SESSIONS__SYNC_SECONDS="0.5",
-                    **env)
+                    RRR_LOGGING__LEVEL="DEBUG", **env)
         out = open(tmp_path / f"{name}.out", "w", encoding="utf-8")  # noqa: SIM115 - closed at teardown
         err = open(tmp_path / f"{name}.err", "w", encoding="utf-8")  # noqa: SIM115
         files.extend((out, err))
@@ -209,24 +207,24 @@ def test_running_scheduler_queues_reminders_on_time_and_follows_other_processes(
             task = asyncio.create_task(scheduler.run())
             try:
                 await asyncio.wait_for(scheduler.leading.wait(), 15)
-                assert bot.scheduling._ACTIVE is not None
+                await ticks(scheduler, 1)
                 assert not LeaderLock(other.db).try_acquire()
                 # sessions added through another Database object while the scheduler runs
                 second_start, doomed_start = starting_in(64), starting_in(66)
                 _, found["second"] = add(other.sessions, "Second", second_start, "slack:C2")
                 doomed, found["doomed"] = add(other.sessions, "Doomed", doomed_start, "slack:C3")
-                await poll(lambda: found["doomed"] in job_ids(other.db), 10, "the reminder job of a new session")
+                await ticks(scheduler, 2)  # the leader has seen it (and may have set a wake-up for its reminder)
                 other.sessions.cancel(doomed.id)
-                await poll(lambda: found["doomed"] not in job_ids(other.db), 10, "the cancelled session's job to go")
                 await poll(lambda: sent(other.db, first_claim), 15, "the first reminder")
                 await poll(lambda: sent(other.db, str(found["second"])), 15, "the second session's reminder")
                 # past the cancelled session's reminder time, with several sync passes since the others were sent
                 await poll(lambda: utcnow() > doomed_start - timedelta(seconds=58), 15, "the cancelled reminder's time")
+                await ticks(scheduler)
             finally:
                 task.cancel()
                 with suppress(asyncio.CancelledError):
                     await task
-            assert not scheduler.lock.held and bot.scheduling._ACTIVE is None
+            assert not scheduler.lock.held
 
         asyncio.run(main())
 
@@ -241,6 +239,78 @@ def test_running_scheduler_queues_reminders_on_time_and_follows_other_processes(
         freed = LeaderLock(other.db)
         assert freed.try_acquire()  # the lock was released on the way out
         freed.release()
+
+
+class RecordingSessions(Sessions):
+    """The real sessions service, noting when the leader calls its idempotent reminder pass."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.passes: list[datetime] = []
+
+    def queue_due_reminders(self, now: datetime | None = None) -> int:
+        self.passes.append(now or utcnow())
+        return super().queue_due_reminders(now)
+
+
+def test_the_leader_sends_reminders_through_queue_due_reminders_and_wakes_for_them(tmp_path: Path) -> None:
+    """The production path is the tested ``Sessions.queue_due_reminders``; with passes 30 s apart, a reminder due
+    between two passes is still sent at its time (a wake-up), by that same pass."""
+    settings = make_settings(tmp_path / "data", RRR_SESSIONS__SYNC_SECONDS="30")
+    with Runtime.open(settings) as rt:
+        sessions = RecordingSessions(rt.db, rt.outbox, settings.sessions.reminders)
+        scheduler = Scheduler(rt.db, sessions, rt.intros, settings.sessions, settings.intros)
+
+        start = starting_in(68)  # due in about 8 s, long before the second periodic pass
+        _, claim = add(rt.sessions, "Woken", start, "slack:C1")
+        send_at = start - timedelta(minutes=1)
+
+        async def main() -> None:
+            task = asyncio.create_task(scheduler.run())
+            try:
+                await asyncio.wait_for(scheduler.leading.wait(), 15)
+                await poll(lambda: sent(rt.db, claim), 30, "the reminder")
+            finally:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+
+        asyncio.run(main())
+        [message] = sent(rt.db, claim)
+    assert sessions.passes[0] < send_at, "the first pass came too late for this test"
+    assert send_at <= message.created_at < send_at + timedelta(seconds=30)  # not left to the next periodic pass
+    assert any(send_at <= now < send_at + timedelta(seconds=30) for now in sessions.passes)  # ... a wake-up sent it
+    assert len(sessions.passes) == scheduler.clock.ticks  # every pass went through queue_due_reminders
+
+
+def test_two_runtimes_in_one_process_each_lead_their_own_database(tmp_path: Path) -> None:
+    """No module state: two schedulers of two databases run side by side, each sends its own reminders only."""
+    assert not hasattr(bot.scheduling, "_ACTIVE")
+    first_settings = make_settings(tmp_path / "one", RRR_SESSIONS__SYNC_SECONDS="0.5")
+    second_settings = make_settings(tmp_path / "two", RRR_SESSIONS__SYNC_SECONDS="0.5")
+    with Runtime.open(first_settings) as one, Runtime.open(second_settings) as two:
+        _, one_claim = add(one.sessions, "One", starting_in(63), "slack:C1")
+        _, two_claim = add(two.sessions, "Two", starting_in(64), "discord:42")
+
+        async def main() -> None:
+            schedulers = [one.scheduler(), two.scheduler()]
+            tasks = [asyncio.create_task(s.run()) for s in schedulers]
+            try:
+                for scheduler in schedulers:
+                    await asyncio.wait_for(scheduler.leading.wait(), 15)
+                await poll(lambda: sent(one.db, one_claim) and sent(two.db, two_claim), 20, "both reminders")
+                for scheduler in schedulers:
+                    await ticks(scheduler)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with suppress(asyncio.CancelledError):
+                        await task
+
+        asyncio.run(main())
+        assert [(m.platform, m.channel) for m in reminder_rows(one.db) if m.platform != "-"] == [("slack", "C1")]
+        assert [(m.platform, m.channel) for m in reminder_rows(two.db) if m.platform != "-"] == [("discord", "42")]
 
 
 def test_stopping_with_a_job_in_flight_logs_no_error(tmp_path: Path, postgres_url: str,
@@ -291,8 +361,31 @@ def test_stopping_with_a_job_in_flight_logs_no_error(tmp_path: Path, postgres_ur
 # -- rrr-bot run scheduler: restarts --------------------------------------------------------------------------
 
 
-def test_a_reminder_job_survives_a_restart_and_is_sent_once(tmp_path: Path, spawn) -> None:
-    """The first process makes the job and stops before it is due; the second sends it, once.
+def leave_old_jobs(db: Database, session_id: int, occurrence: str) -> list[str]:
+    """The ``apscheduler_jobs`` table of a deployment upgraded from a version before #13, with its last rows: the
+    sync job and a reminder job whose functions no longer exist. Returns their ids."""
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    table = SQLAlchemyJobStore(engine=db.engine, tablename=OLD_JOBS_TABLE).jobs_t
+    table.create(db.engine, checkfirst=True)
+    due = (utcnow() - timedelta(seconds=1)).timestamp()
+    rows = [("sync", "sync_reminders", ()), ("intro_round", "run_intro_round", ()),
+            (f"reminder:{session_id}:{occurrence}:1", "send_reminder", (session_id, occurrence, 1))]
+    with db.engine.begin() as connection:
+        for job_id, function, args in rows:
+            state = {"version": 1, "id": job_id, "func": f"bot.scheduling:{function}", "args": args, "kwargs": {}}
+            connection.execute(table.insert().values(id=job_id, next_run_time=due, job_state=pickle.dumps(state)))
+    return [job_id for job_id, _, _ in rows]
+
+
+def old_job_ids(db: Database) -> list[str]:
+    with db.engine.connect() as connection:
+        return sorted(connection.execute(text(f"SELECT id FROM {OLD_JOBS_TABLE}")).scalars())
+
+
+def test_a_reminder_due_after_a_restart_is_sent_once_and_old_job_rows_are_ignored(tmp_path: Path, spawn) -> None:
+    """The first process leads and stops before the reminder is due; the second sends it, once. The job table of
+    an earlier version, with rows already due, is neither read (its functions are gone) nor changed.
 
     The session is added once the first process leads, so its start-up time does not eat into the margin.
     """
@@ -302,23 +395,23 @@ def test_a_reminder_job_survives_a_restart_and_is_sent_once(tmp_path: Path, spaw
         wait_until(lambda: LEADS in first.stderr(), 30, "the first process to lead")
         start = starting_in(60 + 8)
         info, claim = add(rt.sessions, "Restart", start, "slack:C1")
-        wait_until(lambda: claim in job_ids(rt.db), 15, "the reminder job")
+        old_jobs = leave_old_jobs(rt.db, info.id, info.schedule.first().key())
+        first.wait_for_passes()  # it has seen the session, and the old rows, several times
         assert first.stop() == 0
         assert utcnow() < start - timedelta(minutes=1), "the first process stopped too late for this test"
-        assert reminder_rows(rt.db) == []  # not sent early
-        assert claim in job_ids(rt.db)  # the job outlives its process
+        assert reminder_rows(rt.db) == []  # not sent early, nor by the old reminder job's row
 
         second = spawn("second", data)
         wait_until(lambda: sent(rt.db, claim), 30, "the reminder after the restart")
-        wait_for_sync_passes(rt.db)
+        second.wait_for_passes()
         assert second.stop() == 0
 
         rows = reminder_rows(rt.db)
         assert [(r.key, r.platform, r.channel) for r in rows] == [(claim, "-", None),
                                                                    (claim + ":slack:C1", "slack", "C1")]
         assert rows[1].created_at >= start - timedelta(minutes=1)
-        assert claim not in job_ids(rt.db)  # done: the job is gone, and no sync pass made it again
         assert rt.sessions.get(info.id).title == "Restart"
+        assert old_job_ids(rt.db) == sorted(old_jobs)  # left in place, untouched
     assert LEADS in second.stderr()
     assert_clean(first.stderr())
     assert_clean(second.stderr())
@@ -335,14 +428,13 @@ def test_missed_reminders_are_sent_late_only_before_the_start(tmp_path: Path, sp
 
         process = spawn("scheduler", data)
         wait_until(lambda: sent(rt.db, late_claim), 30, "the late reminder")
-        wait_for_sync_passes(rt.db)
+        process.wait_for_passes()
         assert process.stop() == 0
 
         [message] = sent(rt.db, late_claim)
         assert (message.platform, message.channel, message.expires_at) == ("slack", "C2", late_start)
         assert "Reminder: Late starts in 1 minute" in reply_from_dict(message.payload).as_text()
         assert reminder_rows(rt.db, f"reminder:{begun.id}:") == []
-        assert not any(job.startswith(f"reminder:{begun.id}:") for job in job_ids(rt.db))
         assert utcnow() < late_start  # the late one was sent before its session began
     assert_clean(process.stderr())
 
@@ -374,7 +466,7 @@ def test_two_processes_on_postgresql_one_leads_and_the_other_takes_over(tmp_path
         assert time.monotonic() - killed_at < 15
         _, after_claim = add(rt.sessions, "After", starting_in(45), "slack:C3")
         wait_until(lambda: sent(rt.db, after_claim), 15, "the reminder queued by the new leader")
-        wait_for_sync_passes(rt.db)
+        standby.wait_for_passes()
         assert standby.stop() == 0
 
         for claim, channel in ((soon_claim, "C1"), (due_claim, "C2"), (after_claim, "C3")):

@@ -3,11 +3,14 @@ a week), and the automatic rounds of introductions, which follow the settings.""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import col, select
 
 from bot import Runtime
-from bot.scheduling import weekly_pulse
-from bot.store.models import utcnow
+from bot.config import IntroSettings, SessionSettings
+from bot.scheduling import ROUNDS_FROM, Clock, weekly_pulse
+from bot.store.models import OutboxMessage, utcnow
 
 
 def test_weekly_pulse_carries_the_digest_charts_once_a_week(seeded: Runtime) -> None:
@@ -27,29 +30,50 @@ def test_weekly_pulse_carries_the_digest_charts_once_a_week(seeded: Runtime) -> 
     assert weekly_pulse(seeded.sessions, seeded.knowledge, seeded.bot.insights, channels, next_week) == 4
 
 
-def test_automatic_rounds_follow_the_setting_across_restarts(tmp_path) -> None:
-    import asyncio
+def test_the_leader_tick_sends_the_pulse_at_its_time_once_and_within_its_grace(runtime: Runtime) -> None:
+    """Monday 09:00 in Madrid: not before, once at or after (whichever process ticks), not more than an hour late."""
+    settings = SessionSettings(pulse_channels={"slack": "C-COORD"}, pulse_day="mon", pulse_time="09:00",
+                               pulse_timezone="Europe/Madrid")
+    clock = Clock(runtime.sessions, runtime.intros, settings, IntroSettings(automatic=False))
+    other = Clock(runtime.sessions, runtime.intros, settings, IntroSettings(automatic=False))  # another leader
+    moment = datetime(2026, 3, 23, 8, 0, tzinfo=UTC)  # Monday 09:00 in Madrid (CET)
+    assert clock.next_wake(moment - timedelta(seconds=3), timedelta(seconds=5)) == moment
+    assert clock.tick(moment - timedelta(seconds=1)).pulse == 0
+    assert clock.tick(moment).pulse == 1
+    assert clock.tick(moment + timedelta(minutes=5)).pulse == 0
+    assert other.tick(moment + timedelta(minutes=10)).pulse == 0  # claimed for the week
+    # a week later summer time has begun: 09:00 in Madrid is 07:00 UTC; a leader starting 70 minutes late skips it
+    assert clock.pulse_moment(moment + timedelta(days=7)) == moment + timedelta(days=7, hours=-1)
+    assert other.tick(moment + timedelta(days=7, minutes=10)).pulse == 0
+    assert other.tick(moment + timedelta(days=14, minutes=-10)).pulse == 1  # 50 minutes late: sent
+    with runtime.db.session() as session:
+        keys = list(session.exec(select(OutboxMessage.key).where(OutboxMessage.platform != "-")
+                                 .order_by(col(OutboxMessage.id))))
+    assert keys == ["pulse:2026-W13:slack", "pulse:2026-W15:slack"]
 
-    from conftest import make_settings
-    from sqlalchemy import text
 
-    def jobs_after_leading(settings) -> list[str]:
-        with Runtime.open(settings) as rt:
-            async def lead() -> None:
-                scheduler = rt.scheduler()
-                task = asyncio.ensure_future(scheduler.run())
-                await asyncio.wait_for(scheduler.leading.wait(), 20)
-                task.cancel()
-                try:
-                    await task
-                except asyncio.CancelledError:
-                    pass
+def test_automatic_rounds_run_every_other_week_once_and_follow_the_setting(runtime: Runtime) -> None:
+    """Rounds fall every ``every_weeks`` weeks from ROUNDS_FROM, within a day of their time, once per week whoever
+    ticks; with ``automatic = false`` none is made. (No member is linked here: the claim shows the round ran.)"""
+    settings = SessionSettings()
+    manual = Clock(runtime.sessions, runtime.intros, settings, IntroSettings(automatic=False))
+    clock = Clock(runtime.sessions, runtime.intros, settings, IntroSettings(every_weeks=2))
+    other = Clock(runtime.sessions, runtime.intros, settings, IntroSettings(every_weeks=2))
 
-            asyncio.run(lead())
-            with rt.db.engine.connect() as conn:
-                return sorted(r[0] for r in conn.execute(text("SELECT id FROM apscheduler_jobs")))
+    def rounds() -> list[str]:
+        with runtime.db.session() as session:
+            return sorted(session.exec(select(OutboxMessage.key).where(
+                col(OutboxMessage.key).startswith("intro-round:"))).all())
 
-    data = tmp_path / "data"
-    assert jobs_after_leading(make_settings(data)) == ["followups", "intro_round", "pulse", "sync"]
-    # turned off later: the stored job of the earlier runs is removed, not left to fire
-    assert jobs_after_leading(make_settings(data, RRR_INTROS__AUTOMATIC="false")) == ["followups", "pulse", "sync"]
+    later = ROUNDS_FROM + timedelta(weeks=4, hours=1)
+    manual.tick(later)
+    assert rounds() == []
+    clock.tick(ROUNDS_FROM + timedelta(weeks=3, hours=1))  # an off week
+    assert rounds() == []
+    due = ROUNDS_FROM + timedelta(weeks=4)
+    assert clock.next_wake(due - timedelta(seconds=2), timedelta(seconds=5)) == due
+    clock.tick(later)
+    other.tick(later + timedelta(hours=2))
+    assert rounds() == ["intro-round:2026-W06"]  # ROUNDS_FROM is in week 2
+    other.tick(ROUNDS_FROM + timedelta(weeks=6, hours=25))  # more than a day late: skipped
+    assert len(rounds()) == 1
