@@ -5,19 +5,25 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
+from zoneinfo import ZoneInfo
 
 import typer
 
 from bot.errors import InvalidInput
 from bot.services import SessionInfo
 from bot.services.sessions import occurrence_dict
+from bot.services.when import human_time
 
 from .cli import JsonOpt, emit_json, fail, out, runtime
 
 sessions_app = typer.Typer(help="Peer sessions: schedule, list, calendars.", no_args_is_help=True)
 
 Title = Annotated[Optional[str], typer.Option(help="What the session is called.")]
-Start = Annotated[Optional[str], typer.Option(help="First start, local wall-clock time: 2027-03-16T15:00.")]
+Start = Annotated[Optional[str], typer.Option(help="First start, local wall-clock time in --tz: 2027-03-16T15:00, or "
+                                                  'as people type it: "16 March 15:00", "tomorrow 3pm", "next '
+                                                  'Tuesday 15:00", "mardi prochain 15h", "el martes a las 15:00" '
+                                                  "(en, es, pt, fr, it, pl, nl). A time of day is needed; a past, "
+                                                  "vague or ambiguous one is refused.")]
 Zone = Annotated[Optional[str], typer.Option("--tz", help="IANA time zone of the start: Europe/Madrid.")]
 Repeat = Annotated[Optional[str], typer.Option(help='none, weekly, "every 2 weeks", monthly (nth weekday of the '
                                                     'start), daily, or an RRULE such as FREQ=WEEKLY;BYDAY=TU.')]
@@ -33,8 +39,9 @@ Reminder = Annotated[Optional[list[int]], typer.Option("--reminder", help="Minut
                                                                           "reminders).")]
 
 
-def _print(info: SessionInfo, as_json: bool, *, skipped: bool = False) -> None:
-    """The session as JSON, or as one line (and, with ``skipped``, a line listing its skipped dates)."""
+def _print(info: SessionInfo, as_json: bool, *, skipped: bool = False, starts: bool = False) -> None:
+    """The session as JSON, or as one line (and, with ``skipped``, a line listing its skipped dates; with ``starts``,
+    a line echoing its start in words, to confirm how a typed start was read)."""
     if as_json:
         emit_json(info.as_dict())
         return
@@ -46,6 +53,9 @@ def _print(info: SessionInfo, as_json: bool, *, skipped: bool = False) -> None:
     if dates:
         out.print("Skipped: " + ", ".join(f"{o.start_local:%Y-%m-%d %H:%M %Z}" for o in dates), markup=False,
                   highlight=False)
+    if starts:
+        first = info.schedule.start.replace(tzinfo=ZoneInfo(info.schedule.tz), fold=0)
+        out.print(f"Starts {human_time(first, info.schedule.tz)}.", markup=False, highlight=False)
 
 
 @sessions_app.command("add")
@@ -53,7 +63,11 @@ def sessions_add(ctx: typer.Context, title: Title = None, start: Start = None, t
                  repeat: Repeat = None, count: Count = None, until: Until = None, duration: Duration = 60,
                  agenda: Agenda = "", channel: Channel = None, video: Video = None, reminder: Reminder = None,
                  as_json: JsonOpt = False) -> None:
-    """Schedule a session (validated as a whole: nothing is saved when a part is wrong)."""
+    """Schedule a session (validated as a whole: nothing is saved when a part is wrong).
+
+    --start takes 2027-03-16T15:00 or typed words ("next Tuesday 15:00", "16 de marzo de 2027 15:00"), read in
+    the --tz zone; the start is echoed back as read, e.g. "Starts Tue 16 Mar 2027, 15:00 CET (14:00 UTC)."
+    """
     missing = [name for name, value in (("--title", title), ("--start", start), ("--tz", tz)) if not value]
     if missing:
         fail(f"missing {', '.join(missing)}; e.g. sessions add --title 'Working group' --start 2027-03-16T15:00 "
@@ -63,7 +77,7 @@ def sessions_add(ctx: typer.Context, title: Title = None, start: Start = None, t
                                until=until, duration_minutes=duration if duration is not None else 60,
                                agenda=agenda or "", channels=channel or (), video_url=video, reminders=reminder,
                                created_by="cli")
-    _print(info, as_json)
+    _print(info, as_json, starts=True)
 
 
 @sessions_app.command("edit")
@@ -76,7 +90,7 @@ def sessions_edit(ctx: typer.Context, session_id: int, title: Title = None, star
              "duration": duration, "agenda": agenda, "channels": channel, "video": video, "reminders": reminder}
     with runtime(ctx) as rt:
         info = rt.sessions.edit(session_id, {k: v for k, v in given.items() if v is not None})
-    _print(info, as_json)
+    _print(info, as_json, starts=start is not None or tz is not None)
 
 
 @sessions_app.command("list")

@@ -29,7 +29,8 @@ from ..store import Database
 from ..store.models import PeerSession, Rsvp, utcnow
 from .calendar_export import google_calendar_link, session_ics
 from .outbox import Outgoing, StoredOutbox
-from .recurrence import MAX_OCCURRENCES, Occurrence, Schedule, check_zone, parse_local, parse_repeat
+from .recurrence import MAX_OCCURRENCES, Occurrence, Schedule, check_zone, parse_repeat
+from .when import parse_start
 
 log = logging.getLogger(__name__)
 
@@ -374,7 +375,7 @@ class Sessions:
         tz = str(values["tz"] or "").strip()
         check_zone(tz)
         start = values["start"]
-        start = parse_local(start) if isinstance(start, str) else start
+        start = parse_start(start, tz, now) if isinstance(start, str) else start  # ISO, or typed words
         if not isinstance(start, datetime) or start.tzinfo is not None:
             raise InvalidInput("Give the start as a local date and time, e.g. 2027-03-16T15:00.")
         repeat = values["repeat"]
