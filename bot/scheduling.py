@@ -307,8 +307,9 @@ class Scheduler:
     def _tick(self) -> None:
         """The job: one pass of the clock, then a wake-up before the next pass if a reminder falls between."""
         with self._one_tick:
-            self.clock.tick(utcnow())
             now = utcnow()
+            self.clock.tick(now)
+            # from the pass's own time: a reminder that fell due while the pass ran is woken for at once
             wake = self.clock.next_wake(now, timedelta(seconds=self.settings.sync_seconds))
             scheduler = self._scheduler
             if wake is not None and scheduler is not None:
