@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import os
 import re
 from dataclasses import replace
 from typing import TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rich.console import Console
 from rich.style import Style
 from rich.text import Text as RichText
 
 from bot import Bot, Incoming, Reply
-from bot.messages import Actions, Facts, Image, SolutionCard, Text, passage_label
+from bot.messages import Actions, Facts, Image, SolutionCard, Text, Time, passage_label
+from bot.services.when import human_time
 from knowledge.urls import check_url
 
 EXIT_WORDS = {"quit", "exit", ":q"}
@@ -21,13 +24,17 @@ _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u20
 
 
 class ConsoleAdapter:
-    """Reads messages from ``stdin`` and writes the core's replies to ``out`` (colours only on a terminal)."""
+    """Reads messages from ``stdin`` and writes the core's replies to ``out`` (colours only on a terminal).
 
-    def __init__(self, bot: Bot, stdin: TextIO, out: Console, *, user: str | None = None) -> None:
+    Times are shown in their session's zone, others in ``zone`` (the reader's: by default this machine's)."""
+
+    def __init__(self, bot: Bot, stdin: TextIO, out: Console, *, user: str | None = None,
+                 zone: ZoneInfo | None = None) -> None:
         self.bot = bot
         self.stdin = stdin
         self.out = out
         self.user = user or _whoami()
+        self.zone = zone or reader_zone()
 
     @property
     def interactive(self) -> bool:
@@ -66,14 +73,20 @@ class ConsoleAdapter:
 
     def render(self, reply: Reply) -> None:
         """Print a reply: plain text when piped, lightly styled on a terminal."""
-        render_reply(self.out, reply, styled=self.interactive)
+        render_reply(self.out, reply, styled=self.interactive, zone=self.zone)
 
 
-def render_reply(out: Console, reply: Reply, *, styled: bool, show_command: str = "show") -> None:
+def render_reply(out: Console, reply: Reply, *, styled: bool, show_command: str = "show",
+                 zone: ZoneInfo | None = None) -> None:
     """Print ``reply`` on ``out``; ``styled`` adds colours and links, otherwise plain text. Every text is cleaned of
-    control and bidi-override characters (:func:`clean`); a card's "More" is the hint ``show_command ID``."""
+    control and bidi-override characters (:func:`clean`); a card's "More" is the hint ``show_command ID``. A time
+    is written in words in its own zone (a session's), else in ``zone`` (default: :func:`reader_zone`), with UTC:
+    "Next: Tue 16 Mar 2027, 15:00 CET (14:00 UTC)", as Slack and Discord show each reader a local time."""
     for block in reply.blocks:
-        if isinstance(block, Actions):
+        if isinstance(block, Time):
+            when = human_time(block.at, _zone_of(block) or zone or reader_zone())
+            out.print(RichText(clean(f"{block.label} {when}".strip())), highlight=False, soft_wrap=True)
+        elif isinstance(block, Actions):
             hint = _feedback_hint(block)
             if hint:
                 out.print(RichText(clean(hint), style="dim" if styled else ""), highlight=False)
@@ -139,6 +152,28 @@ def safe_url(url: str | None) -> str | None:
     try:
         return check_url(url)
     except ValueError:
+        return None
+
+
+def reader_zone() -> ZoneInfo:
+    """This machine's zone: ``TZ`` when it names an IANA zone, else /etc/localtime, else UTC."""
+    name = os.environ.get("TZ", "").lstrip(":")
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ValueError, ZoneInfoNotFoundError, OSError):
+            pass
+    try:
+        with open("/etc/localtime", "rb") as handle:
+            return ZoneInfo.from_file(handle, key="localtime")
+    except (OSError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _zone_of(block: Time) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(block.tz) if block.tz else None
+    except (ValueError, ZoneInfoNotFoundError, OSError):  # a zone this machine lacks: the reader's, then
         return None
 
 

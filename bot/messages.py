@@ -128,10 +128,12 @@ class Actions:
 
 @dataclass(frozen=True)
 class Time:
-    """A moment shown in each reader's own time zone (platform markup where there is one)."""
+    """A moment shown in each reader's own time zone (platform markup where there is one). ``tz`` is the IANA zone
+    the moment belongs to (a session's), for a renderer that has no reader's zone to show (the console)."""
 
     at: datetime
     label: str = ""
+    tz: str = ""
 
 
 @dataclass(frozen=True)
@@ -279,7 +281,7 @@ def reply_from_dict(data: dict) -> Reply:
         elif kind == "Actions":
             blocks.append(Actions(tuple(Button(*b) for b in fields["buttons"])))
         elif kind == "Time":
-            blocks.append(Time(datetime.fromisoformat(fields["at"]), fields.get("label", "")))
+            blocks.append(Time(datetime.fromisoformat(fields["at"]), fields.get("label", ""), fields.get("tz", "")))
         elif kind == "Mention":
             blocks.append(Mention(tuple(fields["user_ids"]), fields.get("text", "")))
         elif kind == "Image":

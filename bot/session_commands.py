@@ -69,7 +69,7 @@ class SessionCommands:
             if not occurrences:
                 return [Reply.text(f"'{info.title}' has no upcoming date.")]
             return [Reply((Text(f"Next dates of #{info.id} {info.title}:", "heading"),
-                           *(Time(o.start_utc) for o in occurrences)))]
+                           *(Time(o.start_utc, tz=info.schedule.tz) for o in occurrences)))]
         if sub == "rsvp":
             parts = rest.split()
             if len(parts) != 2:
@@ -158,7 +158,7 @@ class SessionCommands:
             nxt = self.sessions.next_occurrence(info)
             blocks.append(Text(f"#{info.id} {info.title} - {info.schedule.describe()} ({info.schedule.tz})"))
             if nxt is not None:
-                blocks.append(Time(nxt.start_utc, "next:"))
+                blocks.append(Time(nxt.start_utc, "next:", info.schedule.tz))
         return Reply(tuple(blocks))
 
     def _announce(self, info: SessionInfo, here: str, *, kind: str = "announce", reply: Reply | None = None) -> int:

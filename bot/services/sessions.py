@@ -317,7 +317,7 @@ class Sessions:
         if occ is None:
             blocks.append(Text("No upcoming occurrence.", "muted"))
             return Reply(tuple(blocks))
-        blocks.append(Time(occ.start_utc, "Next:"))
+        blocks.append(Time(occ.start_utc, "Next:", info.schedule.tz))
         counts = self.counts(info.id, occ.key())
         value = f"{info.id}:{occ.key()}"
         blocks.append(Actions((
