@@ -20,7 +20,7 @@ from .services import Directory, Introductions, KnowledgeBase, ReceiptBook, Sess
 from .services.membership import Memberships
 from .services.insights import MAX_WEEKS, Insights
 from .services.insights_messages import DEFAULT_WEEKS, coordinator_insights, member_insights
-from .session_commands import RSVP_ACTIONS, USAGE as SESSION_USAGE, ChannelCheck, SessionCommands
+from .session_commands import SESSION_ACTIONS, USAGE as SESSION_USAGE, ChannelCheck, SessionCommands
 from .text import neutralize_mentions
 
 from knowledge.text import fold as fold_name
@@ -162,7 +162,7 @@ class Bot:
             thanks = {"met": "Great, thanks for telling me!", "not_yet": "No problem, I will ask again in two days.",
                       "could_not": "Thanks for letting me know."}[outcome]
             return [Reply.text(thanks, ephemeral=True)]
-        if action.action_id in RSVP_ACTIONS:
+        if action.action_id in SESSION_ACTIONS:  # RSVPs and the calendar file
             return await self.session_commands.act(action)
         if action.action_id == "open_url":
             return []  # a link button: the platform opened the address, nothing to answer

@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import shlex
 from collections.abc import Awaitable, Callable
 
 from .commands import Context
 from .errors import InvalidInput, PermissionDenied
-from .messages import Action, Reply, Text, Time
+from .messages import Action, Actions, Button, Image, Reply, Text, Time
 from .services.outbox import Outgoing
 from .services.sessions import STATUS_LABELS, SessionInfo, Sessions
 from .store.models import utcnow
 from .text import neutralize_mentions
 
+log = logging.getLogger(__name__)
 IsCoordinator = Callable[[str, str, tuple[str, ...]], Awaitable[bool]]
 ChannelCheck = Callable[[str], Awaitable["str | None"]]
 """An adapter's check of a channel id: None when the bot can post there, else the reason it cannot."""
+SessionWatcher = Callable[[SessionInfo, str], Awaitable["str | None"]]
+"""An adapter's follow-up of a session change (``edit``, ``cancel`` or ``skip-next``, the session as it is now), e.g.
+its copy of the session on the platform: None, or a note for the coordinator who made the change."""
+#: How long a change waits for the adapters' follow-ups before answering without their notes.
+WATCH_SECONDS = 10.0
 CHANGES = ("add", "edit", "cancel", "skip-next")
 USAGE = """`session list` - the scheduled sessions
 `session show ID` - one session, with RSVP buttons and calendar links
 `session next ID [N]` - its next N dates in your zone
 `session rsvp ID going|maybe|no` - answer for the next occurrence
-`session ics ID` - how to get the calendar file
+`session ics ID` - the calendar file (.ics) of every date, to open in your calendar app
 Coordinators:
 `session add title:"Working group" start:2027-03-16T15:00 tz:Europe/Madrid [repeat:weekly|"every 2 weeks"|monthly|FREQ=...] [count:N|until:YYYY-MM-DD] [duration:60] [video:URL] [agenda:"..."] [channel:here|slack:C0123] [reminders:1440,15]`
 `session edit ID key:value ...` (same keys)
@@ -31,6 +38,10 @@ KEYS = {"title": "title", "start": "start", "tz": "tz", "zone": "tz", "timezone"
         "count": "count", "until": "until", "duration": "duration", "video": "video", "agenda": "agenda",
         "channel": "channels", "channels": "channels", "reminders": "reminders"}
 RSVP_ACTIONS = {"rsvp_going": "going", "rsvp_maybe": "maybe", "rsvp_no": "no"}
+#: The card's "Calendar file" button: its click answers with the session's .ics file (value: the session id).
+ICS_ACTION = "session_ics"
+#: Every button of a session card that the core answers: the RSVPs and the calendar file.
+SESSION_ACTIONS = (*RSVP_ACTIONS, ICS_ACTION)
 #: Time zones the platforms' session forms offer first: the network's nine cities, and UTC.
 SESSION_ZONES: tuple[tuple[str, str], ...] = (
     ("Europe/Madrid", "Bilbao"), ("Europe/Dublin", "Dublin"), ("Europe/Amsterdam", "Rotterdam"),
@@ -48,6 +59,11 @@ class SessionCommands:
         self.sessions = sessions
         self.is_coordinator = is_coordinator
         self.channel_checks = channel_checks if channel_checks is not None else {}
+        self.watchers: list[SessionWatcher] = []
+
+    def watch(self, watcher: SessionWatcher) -> None:
+        """Call ``watcher`` after each edit, cancellation and skip of a session (adapters follow the change)."""
+        self.watchers.append(watcher)
 
     async def handle(self, ctx: Context) -> list[Reply]:
         words = ctx.rest.split(maxsplit=1)
@@ -80,10 +96,7 @@ class SessionCommands:
             return [Reply.text(f"Noted: {STATUS_LABELS[parts[1].lower()]} for '{info.title}'. "
                                f"Going {counts['going']}, maybe {counts['maybe']}, can't {counts['no']}.")]
         if sub == "ics":
-            info = await self._get(rest)
-            link = await asyncio.to_thread(self.sessions.calendar_link, info)
-            return [Reply.text(f"Add '{info.title}' to Google Calendar: {link}\nThe .ics file: "
-                               f"`rrr-bot sessions ics {info.id} > session.ics`.")]
+            return [await self._calendar_file(await self._get(rest))]
         if sub == "add":
             fields = _fields(rest)
             here = f"{message.platform}:{message.channel}" if message.channel and not message.is_direct else ""
@@ -110,22 +123,28 @@ class SessionCommands:
             if "reminders" in fields:
                 changes["reminders"] = _reminders(fields["reminders"])
             info = await asyncio.to_thread(self.sessions.edit, info.id, changes)
-            return [await asyncio.to_thread(self.sessions.card, info, heading="Session updated")]
+            notes = await self._follow(info, "edit")
+            card = await asyncio.to_thread(self.sessions.card, info, heading="Session updated")
+            return [Reply(card.blocks + notes)]
         if sub == "cancel":
             info = await self._get(rest)
             info = await asyncio.to_thread(self.sessions.cancel, info.id)
             await asyncio.to_thread(self._announce, info, "", kind="cancelled",
                                     reply=Reply.text(f"'{info.title}' is cancelled; no more reminders."))
-            return [Reply.text(f"Cancelled #{info.id} '{info.title}'. Its channels are told; no reminder will "
-                               "be sent.")]
+            notes = await self._follow(info, "cancel")
+            return [Reply((Text(f"Cancelled #{info.id} '{info.title}'. Its channels are told; no reminder will "
+                                "be sent."), *notes))]
         if sub == "skip-next":
             info = await self._get(rest)
             skipped = await asyncio.to_thread(self.sessions.skip_next, info.id)
-            return [Reply((Text(f"Skipped the next '{info.title}':"), Time(skipped.start_utc)))]
+            notes = await self._follow(await asyncio.to_thread(self.sessions.get, info.id), "skip-next")
+            return [Reply((Text(f"Skipped the next '{info.title}':"), Time(skipped.start_utc), *notes))]
         raise InvalidInput(f"Unknown `session {neutralize_mentions(sub)}`.\n{USAGE}")
 
     async def act(self, action: Action) -> list[Reply]:
-        """An RSVP click: record it and redraw the card with the new counts."""
+        """An RSVP click: record it and redraw the card with the new counts. A "Calendar file" click: the file."""
+        if action.action_id == ICS_ACTION:
+            return [await self._calendar_file(await self._get(action.value))]
         status = RSVP_ACTIONS[action.action_id]
         session_id, _, occurrence = action.value.partition(":")
         info = await self._get(session_id)
@@ -134,6 +153,31 @@ class SessionCommands:
         card = await asyncio.to_thread(self.sessions.card, info, occ)
         return [Reply(card.blocks, replace=True),
                 Reply.text(f"Noted: {STATUS_LABELS[status]}.", ephemeral=True)]
+
+    async def _calendar_file(self, info: SessionInfo) -> Reply:
+        """The session's .ics as a file of a private answer (every date, skipped ones left out), with the Google
+        Calendar link for those who prefer it."""
+        data = await asyncio.to_thread(self.sessions.ics, info.id)
+        link = await asyncio.to_thread(self.sessions.calendar_link, info)
+        what = "cancelled session" if info.cancelled else "session"
+        return Reply((Text(f"The calendar file of the {what} #{info.id} '{info.title}': open it to add every date to "
+                           "your calendar app (skipped dates are left out)."),
+                      Image(f"session-{info.id}.ics", data, f"Calendar file (iCalendar) of '{info.title}'"),
+                      Actions((Button("Add to Google Calendar", "open_url", url=link),))), ephemeral=True)
+
+    async def _follow(self, info: SessionInfo, change: str) -> tuple[Text, ...]:
+        """Let the adapters follow ``change`` (their copies of the session); their notes, for the coordinator."""
+        if not self.watchers:
+            return ()
+        results = await asyncio.gather(*(asyncio.wait_for(w(info, change), WATCH_SECONDS) for w in self.watchers),
+                                       return_exceptions=True)
+        notes = []
+        for result in results:
+            if isinstance(result, BaseException):
+                log.error("a follow-up of the %s of session %s failed: %r", change, info.id, result)
+            elif result:
+                notes.append(Text(result, "muted"))
+        return tuple(notes)
 
     async def _check_channels(self, channels: list[str], here: str) -> None:
         """Ask the running adapter of each channel's platform whether the bot may post there (the channel the

@@ -136,7 +136,7 @@ def test_a_coordinator_schedules_a_session_the_card_is_posted_and_an_event_publi
     assert f"<t:{int(start.timestamp())}:F>" in card.text
     assert rsvp_id(card.components) == f"rrr:rsvp_going:{info.id}:{key}"
     assert labels(card.components) == {"rsvp_going": "Going (0)", "rsvp_maybe": "Maybe (0)", "rsvp_no": "Can't (0)",
-                                       "link": "Add to Google Calendar"}
+                                       "link": "Add to Google Calendar", "session_ics": "Calendar file (.ics)"}
     (link,) = [b for b in buttons(card.components) if "url" in b]
     assert link["style"] == LINK_STYLE and link["url"].startswith(CALENDAR) and "custom_id" not in link
     assert all(len(c) <= 100 for c in custom_ids(card.components))
@@ -327,7 +327,7 @@ def test_link_buttons_render_as_link_buttons_and_long_links_as_text() -> None:
     from adapters.discord.render import render
     from adapters.discord.views import make_view
 
-    long_link = "https://calendar.google.com/calendar/render?details=" + "x" * 600
+    long_link = "https://docs.example.org/agenda?text=" + "x" * 600  # (a long Google link is shortened instead)
     rendered = render(Reply((Text("Card"), Actions((
         Button("Going (0)", "rsvp_going", "7:20300101T100000Z", "primary"),
         Button("Add to Google Calendar", "open_url", url=CALENDAR),
@@ -366,4 +366,4 @@ def test_a_channel_the_bot_may_not_post_in_is_refused_before_anything_is_stored(
     assert served.loop.run(served.adapter.deliver_outbox(), 20) == 1
     (announced,) = fake.channel_messages(NETWORK_CHANNEL_ID)
     assert "New peer session" in announced.text
-    assert set(labels(announced.components)) == {"rsvp_going", "rsvp_maybe", "rsvp_no", "link"}
+    assert set(labels(announced.components)) == {"rsvp_going", "rsvp_maybe", "rsvp_no", "link", "session_ics"}

@@ -386,7 +386,7 @@ def test_a_coordinator_schedules_and_members_answer(network: Runtime) -> None:
     added = say(boss, ADD)
     assert not any(r.is_error for r in added.replies), added.text
     added.assert_reply("Session scheduled", "#1 Working group", "When: every week, 4 times", "Zone: Europe/Madrid")
-    assert labels(added) == ["Going (0)", "Maybe (0)", "Can't (0)", "Add to Google Calendar"]
+    assert labels(added) == ["Going (0)", "Maybe (0)", "Can't (0)", "Add to Google Calendar", "Calendar file (.ics)"]
     value = f"1:{FIRST_KEY}"
     assert [b.value for a in added.blocks(Actions) for b in a.buttons][:3] == [value] * 3
     assert network.sessions.get(1).channels == ("slack:C1",)  # channel:here by default

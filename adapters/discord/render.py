@@ -2,8 +2,9 @@
 
 Limits are met by trimming: content 2,000 characters, 10 embeds of at most 6,000 characters (title 256,
 description 4,096, 25 fields of 1,024), 25 buttons, custom ids of 100 characters, link button urls of 512 (a longer
-link is written into the content as a masked link instead, when it fits). Nothing pings except the users a
-:class:`~bot.messages.Mention` block names. Text from the core never becomes a masked link (:func:`inert`); embed
+link is written into the content as a masked link instead, when it fits; a Google Calendar link first has its
+agenda shortened to fit the button, :func:`~bot.services.calendar_export.fit_google_link`). Nothing pings except
+the users a :class:`~bot.messages.Mention` block names. Text from the core never becomes a masked link (:func:`inert`); embed
 and link button URLs are only well-formed http(s) URLs (:func:`safe_url`), and link buttons carry the bot's own labels.
 A solution card is an embed with its title first; its "More" button is labelled with the card's title.
 
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 import discord
 
 from bot.messages import Actions, Button, Facts, Image, Mention, Reply, SolutionCard, Text, Time, passage_label
+from bot.services.calendar_export import fit_google_link
 from knowledge.urls import check_url
 
 CONTENT = 2000
@@ -101,7 +103,9 @@ def render(reply: Reply) -> Rendered:
                 if button.url is None:
                     out.buttons.append(button)
                     continue
-                url = safe_url(button.url, max_length=CONTENT)
+                # a Google Calendar link too long for a button has its agenda shortened (for the text, at worst)
+                url = fit_google_link(button.url, BUTTON_URL) or fit_google_link(button.url, CONTENT // 2)
+                url = safe_url(url or button.url, max_length=CONTENT)
                 if url is None:
                     log.warning("link button %r left out: its url is not a well-formed http(s) URL", button.label)
                 elif len(url) > BUTTON_URL:

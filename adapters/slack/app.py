@@ -25,7 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import Action, Bot, Reply, Secrets, Settings
 from bot.errors import ConfigError
 from bot.messages import Button
-from bot.session_commands import RSVP_ACTIONS
+from bot.session_commands import SESSION_ACTIONS
 
 from .. import outbox_pump
 from . import gate, modals, sessions
@@ -145,8 +145,8 @@ class SlackAdapter:
             app.action(action_id)(self._on_button)
         for outcome in ("intro_met", "intro_not_yet", "intro_could_not"):
             app.action(outcome)(self._on_button)
-        for rsvp in RSVP_ACTIONS:
-            app.action(rsvp)(self._on_button)
+        for session_action in SESSION_ACTIONS:  # RSVPs and the card's calendar file
+            app.action(session_action)(self._on_button)
         app.action(LINK_ACTION)(self._on_link)
 
     async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:

@@ -9,7 +9,8 @@ url 3,000, 50 blocks a message.
 
 A link button (:attr:`~bot.messages.Button.url`) becomes a Block Kit button with ``url``; its ``action_id`` is
 ``open_url`` (``open_url_2``... for more links in one row, since action ids must be unique in a block), and the app
-only acknowledges its clicks (:data:`LINK_ACTION`).
+only acknowledges its clicks (:data:`LINK_ACTION`). A Google Calendar link over 3,000 characters keeps its title,
+dates and recurrence exactly and has its agenda shortened (:func:`~bot.services.calendar_export.fit_google_link`).
 
 An :class:`~bot.messages.Image` is not a block in Slack: :func:`to_blocks` and :func:`fallback_text` leave it out,
 and the app uploads the pictures (:func:`images`) as files next to the message.
@@ -19,9 +20,11 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from typing import Any
 
 from bot.messages import Actions, Block, Button, Facts, Image, Mention, Reply, SolutionCard, Text, Time, passage_label
+from bot.services.calendar_export import fit_google_link
 from knowledge.urls import check_url
 
 SECTION_TEXT = 3000
@@ -115,6 +118,8 @@ def _render(block: Block) -> list[dict[str, Any]]:
         links = 0
         for button in block.buttons:
             if button.url is not None:
+                # a Google Calendar link too long for a button keeps its dates, its agenda is shortened
+                button = replace(button, url=fit_google_link(button.url, BUTTON_URL) or button.url)
                 if safe_url(button.url) is None:
                     log.warning("link button %r left out: its url (%d characters) is not a well-formed http(s) URL "
                                 "of at most %d characters", button.label, len(button.url), BUTTON_URL)

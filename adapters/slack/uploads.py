@@ -1,5 +1,6 @@
-"""Pictures (:class:`~bot.messages.Image` blocks, e.g. the charts of ``insights``) as Slack files, uploaded with
-``files_upload_v2`` after the text they go with.
+"""Pictures (:class:`~bot.messages.Image` blocks, e.g. the charts of ``insights``) and other files (a session's .ics
+from ``session ics`` or its card's "Calendar file" button) as Slack files, uploaded with ``files_upload_v2`` after
+the text they go with.
 
 Slack cannot attach a file to an ephemeral message, and posting the pictures of a private answer in the channel
 would show everyone what was answered privately: they go to the member's direct messages with the bot
@@ -46,7 +47,8 @@ class Uploads:
             await self.client.files_upload_v2(
                 channel=channel, thread_ts=thread, initial_comment=None,
                 file_uploads=[{"content": p.data, "filename": p.name, "title": trim(p.alt or p.name, FILE_TITLE),
-                               "alt_txt": trim(p.alt, ALT_TEXT) or None} for p in pictures])
+                               "alt_txt": (trim(p.alt, ALT_TEXT) or None) if _is_picture(p) else None}
+                              for p in pictures])
             return None
         except SlackApiError as exc:
             error = str(exc.response.get("error") or exc)
@@ -63,11 +65,18 @@ class Uploads:
 
 
 def with_dm_note(reply: Reply, pictures: list[Image]) -> Reply:
-    """``reply`` (a private answer) saying that its pictures are in the member's DM with the bot."""
-    what = "The picture is" if len(pictures) == 1 else f"The {len(pictures)} pictures are"
+    """``reply`` (a private answer) saying that its pictures (or files, such as a session's .ics) are in the member's
+    DM with the bot."""
+    kind = "picture" if all(_is_picture(p) for p in pictures) else "file"
+    what = f"The {kind} is" if len(pictures) == 1 else f"The {len(pictures)} {kind}s are"
     note = f"{what} in your direct messages with the bot, so this answer stays private."
     return Reply(reply.blocks + (Text(note, "muted"),), ephemeral=reply.ephemeral, is_error=reply.is_error,
                  channel=reply.channel, replace=reply.replace)
+
+
+def _is_picture(file: Image) -> bool:
+    """Whether ``file`` is shown as a picture (an alt text applies), not a document such as an .ics."""
+    return file.name.lower().endswith((".png", ".jpg", ".jpeg", ".gif", ".webp"))
 
 
 def upload_failed(error: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 from zoneinfo import ZoneInfo
 
 from .recurrence import Schedule, check_zone
@@ -18,6 +18,8 @@ _GOOGLE_RENDER = "https://calendar.google.com/calendar/render"
 #: How many years after the start (or the until date) the VTIMEZONE lists offset changes for.
 _ZONE_YEARS = 30
 _LOCAL_STAMP = "%Y%m%dT%H%M%S"
+#: What a shortened ``details`` of a Google link ends with: the .ics and the session card hold the whole agenda.
+CUT_NOTE = "… (the full agenda is in the session's calendar file)"
 
 
 def session_ics(*, uid: str, title: str, schedule: Schedule, description: str = "", url: str | None = None,
@@ -80,6 +82,41 @@ def google_calendar_link(*, title: str, schedule: Schedule, details: str = "") -
             lines.append(f"EXDATE;TZID={schedule.tz}:{stamps}")
         params["recur"] = "\n".join(lines)
     return f"{_GOOGLE_RENDER}?{urlencode(params, quote_via=quote)}"
+
+
+def fit_google_link(url: str, max_length: int) -> str | None:
+    """``url`` when it has at most ``max_length`` characters; else, for a Google Calendar link made by
+    :func:`google_calendar_link`, the same link with its ``details`` cut (ending in :data:`CUT_NOTE`, or left out)
+    until it fits; None when it cannot fit. Title, dates, zone and recurrence (skipped dates included) stay exact:
+    only the ``details`` parameter changes, every other byte of the link is kept."""
+    if len(url) <= max_length:
+        return url
+    head, sep, query = url.partition("?")
+    if head != _GOOGLE_RENDER or not sep:
+        return None
+    params = query.split("&")
+    index = next((i for i, p in enumerate(params) if p.startswith("details=")), None)
+    if index is None:
+        return None
+    details = unquote(params[index].removeprefix("details="))
+
+    def with_details(text: str) -> str:
+        rest = params[:index] + ([f"details={quote(text, safe='')}"] if text else []) + params[index + 1:]
+        return f"{head}?{'&'.join(rest)}"
+
+    if len(with_details("")) > max_length:
+        return None
+    low, high = 0, len(details)  # the longest head of the agenda that fits with the note: a binary search
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(with_details(details[:middle].rstrip() + CUT_NOTE)) <= max_length:
+            low = middle
+        else:
+            high = middle - 1
+    cut = details[:low]
+    if low < len(details) and " " in cut[len(cut) // 2:]:  # end on a whole word when one is near
+        cut = cut[:cut.rstrip().rfind(" ")]
+    return with_details(cut.rstrip() + CUT_NOTE) if cut.strip() else with_details("")
 
 
 def _without_leading_skips(schedule: Schedule) -> Schedule:

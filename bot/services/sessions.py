@@ -325,8 +325,8 @@ class Sessions:
             Button(f"{STATUS_LABELS['maybe']} ({counts['maybe']})", "rsvp_maybe", value),
             Button(f"{STATUS_LABELS['no']} ({counts['no']})", "rsvp_no", value),
             Button("Add to Google Calendar", "open_url", url=self.calendar_link(info)),
+            Button("Calendar file (.ics)", "session_ics", str(info.id)),  # answered with the file, in chat
         )))
-        blocks.append(Text(f"Calendar file: `rrr-bot sessions ics {info.id}` or `session ics {info.id}`.", "muted"))
         return Reply(tuple(blocks))
 
     def reminder_reply(self, info: SessionInfo, occ: Occurrence, offset: int) -> Reply:
