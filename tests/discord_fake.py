@@ -3,7 +3,8 @@
 It plays both parts of Discord the real ``discord.py`` client talks to:
 
 - the REST API under ``/api/v10`` (``discord.http.Route.BASE``): login (``GET /users/@me``), application info,
-  command sync, messages, channels, interaction callbacks and webhook follow-ups, guild scheduled events. A
+  command sync, messages, channels, interaction callbacks and webhook follow-ups, guild scheduled events
+  (created, read, edited and deleted: :attr:`FakeDiscord.scheduled_events` holds them as they are now). A
   component interaction answered with UPDATE_MESSAGE (or a deferred update, then an edit of ``@original``) changes
   the clicked message in place, as Discord does; :meth:`FakeDiscord.refuse` makes a route answer an error. Every
   request is recorded
@@ -371,6 +372,9 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("DELETE", r"^/webhooks/(?P<app>\d+)/(?P<token>[^/]+)/messages/(?P<message>@original|\d+)$",
          "delete_followup"),
         ("POST", r"^/guilds/(?P<guild>\d+)/scheduled-events$", "create_scheduled_event"),
+        ("GET", r"^/guilds/(?P<guild>\d+)/scheduled-events/(?P<event>\d+)$", "get_scheduled_event"),
+        ("PATCH", r"^/guilds/(?P<guild>\d+)/scheduled-events/(?P<event>\d+)$", "edit_scheduled_event"),
+        ("DELETE", r"^/guilds/(?P<guild>\d+)/scheduled-events/(?P<event>\d+)$", "delete_scheduled_event"),
     ]
 ]
 
@@ -843,6 +847,49 @@ class FakeDiscord:
         with self._lock:
             self.scheduled_events.append(event)
         return 200, event
+
+    def _scheduled_event(self, r: Request) -> dict[str, Any] | None:
+        """The event a ``/guilds/{guild}/scheduled-events/{event}`` request names (None: Discord's 404)."""
+        with self._lock:
+            return next((e for e in self.scheduled_events if e["id"] == r.params["event"]
+                         and e["guild_id"] == r.params["guild"]), None)
+
+    def _r_get_scheduled_event(self, r: Request) -> tuple[int, Any]:
+        event = self._scheduled_event(r)
+        if event is None:
+            return 404, {"message": "Unknown Guild Scheduled Event", "code": 10070}
+        return 200, dict(event)
+
+    def _r_edit_scheduled_event(self, r: Request) -> tuple[int, Any]:
+        """A PATCH as Discord takes it: only the fields sent change; an external event keeps a location and an end,
+        a start may not be in the past, and a cancelled or completed event cannot change any more."""
+        event = self._scheduled_event(r)
+        if event is None:
+            return 404, {"message": "Unknown Guild Scheduled Event", "code": 10070}
+        body = r.body or {}
+        if event["status"] in (3, 4):
+            return 400, {"message": "Cannot modify a finished event", "code": 180000}
+        changed = {k: body[k] for k in ("name", "description", "scheduled_start_time", "scheduled_end_time",
+                                        "privacy_level", "entity_type", "entity_metadata", "status") if k in body}
+        merged = {**event, **changed}
+        start = merged["scheduled_start_time"]
+        if "scheduled_start_time" in changed and datetime.fromisoformat(start) <= datetime.now(timezone.utc):
+            past = {"_errors": [{"code": "GUILD_SCHEDULED_EVENT_SCHEDULE_PAST"}]}
+            return 400, {"message": "Invalid Form Body", "code": 50035, "errors": {"scheduled_start_time": past}}
+        if merged["entity_type"] == 3 and not (merged.get("scheduled_end_time")
+                                               and (merged.get("entity_metadata") or {}).get("location")):
+            return 400, {"message": "Invalid Form Body", "code": 50035, "errors": {"entity_metadata": {}}}
+        with self._lock:
+            event.update(changed)
+            return 200, dict(event)
+
+    def _r_delete_scheduled_event(self, r: Request) -> tuple[int, Any]:
+        event = self._scheduled_event(r)
+        if event is None:
+            return 404, {"message": "Unknown Guild Scheduled Event", "code": 10070}
+        with self._lock:
+            self.scheduled_events.remove(event)
+        return 204, None
 
     def refuse(self, route: str, status: int = 403, code: int = 50013, message: str = "Missing Permissions",
                times: int = 1) -> None:

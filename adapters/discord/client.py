@@ -88,6 +88,7 @@ class DiscordAdapter:
             self.client = _Client(self, **options)
         self.tree = app_commands.CommandTree(self.client)
         self._pump: asyncio.Future | None = None
+        self._events: asyncio.Future | None = None
         self.poster = Poster(self.client)
         self.cards = Cards(bot)
         self.session_add = SessionAdd(bot, self.client, self.poster)
@@ -117,8 +118,9 @@ class DiscordAdapter:
         await self.client.start(self.secrets.discord_token or "")
 
     async def close(self) -> None:
-        if self._pump is not None:
-            self._pump.cancel()
+        for task in (self._pump, self._events):  # the outbox pump, the scheduled events' pass
+            if task is not None:
+                task.cancel()
         await self.client.close()
 
     async def run_outbox(self) -> None:
@@ -134,6 +136,7 @@ class DiscordAdapter:
         """Register the persistent buttons, start the outbox pump, sync the commands (guild or global)."""
         self.client.add_dynamic_items(ActionButton)
         self._pump = asyncio.ensure_future(self.run_outbox())
+        self._events = asyncio.ensure_future(self.session_add.events.run(self.settings.sessions.sync_seconds))
         guild_id = self.settings.discord.guild_id
         if guild_id:
             guild = discord.Object(id=int(guild_id))

@@ -3,6 +3,12 @@ channel it is used in; the confirmation is private, the session's card is posted
 create events a Discord scheduled event is published for the next occurrence (a refusal is logged, never fatal).
 ``/session-list`` and ``/session-show`` are the core's commands. Before a session is announced in a channel the core
 asks :func:`channel_problem` whether the bot may post there.
+
+The scheduled event follows the session (:class:`ScheduledEvents`): an edit, a cancellation or a skip made in chat
+edits or deletes it at once (the coordinator is told when Discord refuses), and a pass every ``[sessions]
+sync_seconds`` catches up with changes made elsewhere (the CLI, another process) and moves the event of a series on
+to its next date once a date is over. Only the fields that differ are sent; a session with no date left, or
+cancelled, loses its event.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shlex
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -17,7 +24,9 @@ from discord import app_commands
 
 from bot import Bot, Reply
 from bot.messages import Actions
+from bot.services import SessionInfo
 from bot.session_commands import RSVP_ACTIONS, SESSION_ZONES
+from bot.store.models import utcnow
 
 from .incoming import incoming_of
 from .posting import Poster
@@ -33,6 +42,11 @@ REPEATS = (("Once", "none"), ("Every week", "weekly"), ("Every 2 weeks", "every 
            ("Monthly (same weekday)", "monthly"))
 #: Discord's limits for a scheduled event.
 EVENT_NAME, EVENT_DESCRIPTION, EVENT_LOCATION = 100, 1000, 100
+#: How long a pass leaves alone an event that Discord refused to change.
+RETRY_AFTER = timedelta(hours=1)
+#: What the coordinator reads when Discord refuses to change a session's event.
+NO_PERMISSION = ("The Discord event of this session was not updated: the bot needs the Manage Events permission in "
+                 "the server (or delete the event there by hand).")
 
 
 def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -> None:
@@ -76,6 +90,8 @@ class SessionAdd:
         self.bot = bot
         self.client = client
         self.poster = poster
+        self.events = ScheduledEvents(bot, client)
+        bot.session_commands.watch(self.events.follow)  # edits, cancellations and skips made in chat
 
     async def handle(self, interaction: discord.Interaction, roles: tuple[str, ...], **options: Any) -> None:
         """The core's ``session add`` for this channel. The outcome is private; the new session's card is posted for
@@ -106,34 +122,168 @@ class SessionAdd:
             log.info("no scheduled event for session %s: the bot may not create events in guild %s", session_id,
                      guild.id)
             return None
+        return await self.events.publish(guild, session_id)
+
+
+class ScheduledEvents:
+    """The Discord scheduled event of each session, kept at the session's next date (see the module's notes)."""
+
+    def __init__(self, bot: Bot, client: discord.Client) -> None:
+        self.bot = bot
+        self.client = client
+        #: session id -> the event's fields as last seen or sent, so a pass sends only what changed
+        self._known: dict[int, dict[str, Any]] = {}
+        #: session id -> when a pass may look at it again (an event under way, a refusal)
+        self._wait: dict[int, datetime] = {}
+
+    async def publish(self, guild: discord.Guild, session_id: int) -> discord.ScheduledEvent | None:
+        """A guild scheduled event (external, guild only) for the session's next date; its id is stored with the
+        session. Refusals and failures are logged, never raised."""
         try:
             info = await asyncio.to_thread(self.bot.sessions.get, session_id)
-            occurrence = await asyncio.to_thread(self.bot.sessions.next_occurrence, info)
-            if occurrence is None:
+            wanted = await asyncio.to_thread(self.wanted, info)
+            if wanted is None:
                 return None
-            video = info.video_url or ""
-            description = info.agenda
-            if len(video) > EVENT_LOCATION:  # Discord's location is short: the link goes in the description
-                description = f"{video}\n{description}".strip()
-            event = await guild.create_scheduled_event(
-                name=trim(info.title, EVENT_NAME), start_time=occurrence.start_utc,
-                end_time=occurrence.start_utc + info.schedule.duration, entity_type=discord.EntityType.external,
-                location=video if video and len(video) <= EVENT_LOCATION else "Online",
-                privacy_level=discord.PrivacyLevel.guild_only,
-                description=trim(description, EVENT_DESCRIPTION) or discord.utils.MISSING,
-                reason=f"rrr session #{session_id}")
+            return await self._create(guild, session_id, wanted)
         except discord.HTTPException as exc:
             log.warning("Discord refused the scheduled event of session %s: %s %s", session_id, exc.status,
                         exc.text)
-            return None
         except Exception:  # the session is scheduled all the same
             log.exception("cannot publish session %s as a scheduled event", session_id)
+        return None
+
+    def wanted(self, info: SessionInfo, now: datetime | None = None) -> dict[str, Any] | None:
+        """The event's fields for ``info`` (arguments of ``create_scheduled_event`` and ``edit``) at its next date;
+        None when the session is cancelled or has no date left."""
+        occurrence = self.bot.sessions.next_occurrence(info, now)
+        if occurrence is None:
             return None
+        video = info.video_url or ""
+        description = info.agenda
+        if len(video) > EVENT_LOCATION:  # Discord's location is short: the link goes in the description
+            description = f"{video}\n{description}".strip()
+        return {"name": trim(info.title, EVENT_NAME), "start_time": occurrence.start_utc,
+                "end_time": occurrence.start_utc + info.schedule.duration,
+                "location": video if video and len(video) <= EVENT_LOCATION else "Online",
+                "description": trim(description, EVENT_DESCRIPTION)}
+
+    async def follow(self, info: SessionInfo, change: str) -> str | None:
+        """The core's follow-up of a change made in chat: the event follows at once (on the client's loop); a note
+        for the coordinator when Discord refuses."""
+        if info.discord_event_id is None or not self.client.is_ready():
+            return None  # no event, or not connected yet: the next pass catches up
+        sync = self.sync(info)
+        if asyncio.get_running_loop() is self.client.loop:
+            return await sync
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(sync, self.client.loop))
+
+    async def sync(self, info: SessionInfo, now: datetime | None = None) -> str | None:
+        """Bring the session's event to :meth:`wanted`: edit the fields that differ, delete it when the session is
+        cancelled or over, publish a new one when Discord has ended the old. An event under way keeps its date
+        until it ends. None when done; else what to tell the coordinator (also logged)."""
+        session_id, event_id = info.id, info.discord_event_id
+        if event_id is None or not event_id.isdigit():
+            return None
+        now = now or utcnow()
+        wanted = await asyncio.to_thread(self.wanted, info, now)
+        try:
+            event = await self._find(info, int(event_id))
+            if event is None:  # deleted on Discord by a person: the session no longer has one
+                log.info("the scheduled event %s of session %s is gone from Discord", event_id, session_id)
+                await self._forget(session_id)
+                return None
+            if wanted is None:
+                await event.delete(reason=f"rrr session #{session_id} is {'cancelled' if info.cancelled else 'over'}")
+                await self._forget(session_id)
+                return None
+            if event.status in (discord.EventStatus.completed, discord.EventStatus.cancelled):
+                if event.guild is not None:  # an ended event cannot change: the next date gets an event of its own
+                    await self._create(event.guild, session_id, wanted)
+                return None
+            current = {"name": event.name, "start_time": event.start_time, "end_time": event.end_time,
+                       "location": event.location or "", "description": event.description or ""}
+            changes = {k: v for k, v in wanted.items() if current.get(k) != v}
+            end = event.end_time or event.start_time
+            under_way = event.start_time <= now < end
+            if under_way:  # it keeps its date until it ends; then a pass moves it on
+                changes.pop("start_time", None)
+                changes.pop("end_time", None)
+                self._wait[session_id] = end
+            elif "start_time" in changes or "end_time" in changes:  # Discord checks the two together
+                changes.update(start_time=wanted["start_time"], end_time=wanted["end_time"])
+            if changes:
+                await event.edit(**changes, reason=f"rrr session #{session_id} changed")
+            if not under_way:
+                self._known[session_id] = wanted
+            return None
+        except discord.Forbidden as exc:
+            log.warning("Discord refused to change the scheduled event of session %s: %s", session_id, exc.text)
+            return NO_PERMISSION
+        except discord.HTTPException as exc:
+            log.warning("Discord refused to change the scheduled event of session %s: %s %s", session_id,
+                        exc.status, exc.text)
+            return f"The Discord event of this session was not updated: Discord answered {exc.status}."
+
+    async def sync_all(self, now: datetime | None = None) -> int:
+        """One pass over the sessions that have an event: those whose wanted fields differ from the ones last seen
+        are synced (the first pass reads each event once). Returns how many were synced."""
+        now = now or utcnow()
+        infos = await asyncio.to_thread(self.bot.sessions.list, include_cancelled=True)
+        synced = 0
+        for info in infos:
+            if info.discord_event_id is None or now < self._wait.get(info.id, now):
+                continue
+            wanted = await asyncio.to_thread(self.wanted, info, now)
+            if wanted is not None and self._known.get(info.id) == wanted:
+                continue
+            self._wait.pop(info.id, None)
+            synced += 1
+            note = await self.sync(info, now)
+            if note:
+                self._wait[info.id] = now + RETRY_AFTER  # refused: not again on every pass
+        return synced
+
+    async def run(self, every: float) -> None:
+        """:meth:`sync_all` every ``every`` seconds once the client is ready, until cancelled."""
+        await self.client.wait_until_ready()
+        while True:
+            try:
+                await self.sync_all()
+            except Exception:  # a database hiccup must not end the loop
+                log.exception("the scheduled events pass failed")
+            await asyncio.sleep(every)
+
+    async def _create(self, guild: discord.Guild, session_id: int, wanted: dict[str, Any]) -> discord.ScheduledEvent:
+        event = await guild.create_scheduled_event(
+            **{**wanted, "description": wanted["description"] or discord.utils.MISSING},
+            entity_type=discord.EntityType.external, privacy_level=discord.PrivacyLevel.guild_only,
+            reason=f"rrr session #{session_id}")
+        self._known[session_id] = wanted
         try:
             await asyncio.to_thread(self.bot.sessions.set_discord_event, session_id, str(event.id))
         except Exception:
             log.exception("cannot store the scheduled event %s of session %s", event.id, session_id)
         return event
+
+    async def _find(self, info: SessionInfo, event_id: int) -> discord.ScheduledEvent | None:
+        """The event, asked of the guilds of the session's Discord channels first, then of the bot's others."""
+        guilds: list[discord.Guild] = []
+        for channel in info.channels:
+            platform, _, channel_id = channel.partition(":")
+            found = self.client.get_channel(int(channel_id)) if platform == "discord" and channel_id.isdigit() \
+                else None
+            if isinstance(found, discord.abc.GuildChannel):
+                guilds.append(found.guild)
+        for guild in dict.fromkeys([*guilds, *self.client.guilds]):
+            try:
+                return await guild.fetch_scheduled_event(event_id, with_counts=False)
+            except discord.NotFound:
+                continue
+        return None
+
+    async def _forget(self, session_id: int) -> None:
+        self._known.pop(session_id, None)
+        await asyncio.to_thread(self.bot.sessions.set_discord_event, session_id, None)
 
 
 async def channel_problem(client: discord.Client, channel_id: str) -> str | None:
