@@ -172,7 +172,7 @@ def chat(ctx: typer.Context,
     with runtime(ctx) as rt:
         if seed:
             seed_on_first_start(rt)
-        asyncio.run(ConsoleAdapter(rt.bot, sys.stdin, out).run())
+        asyncio.run(ConsoleAdapter(rt.bot, sys.stdin, out, files_dir=rt.settings.data_dir / "files").run())
 
 
 @run_app.command("slack")

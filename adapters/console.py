@@ -7,6 +7,7 @@ import getpass
 import os
 import re
 from dataclasses import replace
+from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -16,6 +17,8 @@ from rich.text import Text as RichText
 
 from bot import Bot, Incoming, Reply
 from bot.messages import Actions, Facts, Image, SolutionCard, Text, Time, passage_label
+from bot.errors import UserError
+from bot.services.safe_files import atomic_write
 from bot.services.when import human_time
 from knowledge.urls import check_url
 
@@ -26,15 +29,18 @@ _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u20
 class ConsoleAdapter:
     """Reads messages from ``stdin`` and writes the core's replies to ``out`` (colours only on a terminal).
 
-    Times are shown in their session's zone, others in ``zone`` (the reader's: by default this machine's)."""
+    Times are shown in their session's zone, others in ``zone`` (the reader's: by default this machine's). Files of
+    a reply (a session's .ics, the insights charts) are written to ``files_dir`` and the reply says where; without
+    one, only their names and sizes are shown."""
 
     def __init__(self, bot: Bot, stdin: TextIO, out: Console, *, user: str | None = None,
-                 zone: ZoneInfo | None = None) -> None:
+                 zone: ZoneInfo | None = None, files_dir: Path | None = None) -> None:
         self.bot = bot
         self.stdin = stdin
         self.out = out
         self.user = user or _whoami()
         self.zone = zone or reader_zone()
+        self.files_dir = files_dir
 
     @property
     def interactive(self) -> bool:
@@ -73,7 +79,27 @@ class ConsoleAdapter:
 
     def render(self, reply: Reply) -> None:
         """Print a reply: plain text when piped, lightly styled on a terminal."""
+        if self.files_dir is not None:
+            reply = self._saved(reply, self.files_dir)
         render_reply(self.out, reply, styled=self.interactive, zone=self.zone)
+
+    @staticmethod
+    def _saved(reply: Reply, files_dir: Path) -> Reply:
+        """``reply`` with each file written to ``files_dir`` (replacing an older one of that name) and shown as a
+        line saying where it is."""
+        blocks = []
+        for block in reply.blocks:
+            if isinstance(block, Image):
+                path = files_dir / Path(block.name).name
+                try:
+                    files_dir.mkdir(parents=True, exist_ok=True)
+                    with atomic_write(path) as handle:
+                        handle.write(block.data)
+                    block = Text(f"Saved {block.name} to {path}", "muted")
+                except (OSError, UserError) as exc:
+                    block = Text(f"Could not save {block.name} in {files_dir}: {exc}", "muted")
+            blocks.append(block)
+        return replace(reply, blocks=tuple(blocks))
 
 
 def render_reply(out: Console, reply: Reply, *, styled: bool, show_command: str = "show",

@@ -1,7 +1,8 @@
 """Calendars in chat (issue #14, 3 and 5): the session card's "Add to Google Calendar" button is always there, within
 each platform's limit for a link button's URL (Slack Block Kit 3,000 characters, Discord 512), with the link's
 agenda shortened when it must be and its dates exact; ``session ics ID`` and the card's "Calendar file (.ics)" button
-deliver the real .ics: uploaded with ``files_upload_v2`` on Slack, attached on Discord.
+deliver the real .ics: uploaded with ``files_upload_v2`` on Slack, attached on Discord, written to the data directory
+on the console.
 
 The links and files are checked against the sessions' own ``occurrences`` (the .ics expanded by
 recurring-ical-events, the link by dateutil, as in ``test_sessions_calendars_agree.py``); the Slack blocks against
@@ -32,12 +33,14 @@ from bot.messages import Actions, Image
 from bot.services import SessionInfo
 from bot.services.calendar_export import CUT_NOTE, fit_google_link
 from bot.testing import TestAdapter
+from conftest import make_settings
 from discord_fake import EPHEMERAL, MEMBER_ID, FakeDiscord
 from discord_harness import (Served, discord_settings, fake_discord, restore_discord_endpoints,  # noqa: F401
                              served)
 from slack_fake import FakeSlack, buttons
 from slack_harness import (ACK_BUDGET, ANSWER_WAIT, assert_block_kit, fake_slack, serve_slack,  # noqa: F401
                            slack_settings)
+from test_console import chat
 from test_sessions_calendars_agree import ics_starts, link_starts
 
 pytestmark = pytest.mark.timeout(120)
@@ -207,3 +210,18 @@ def test_discord_attaches_the_ics_when_the_card_button_is_clicked(served: Served
     assert file.filename == "session-1.ics"
     assert ics_starts(file.data) == all_dates(rt, info)
     assert re.search(r"calendar file of the session #1", answer.text), answer.text
+
+
+# -- the console: the file is written to the data directory -----------------------------------------------------------
+
+def test_the_console_writes_the_ics_to_the_data_dir_and_says_where(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with Runtime.open(make_settings(data_dir)) as rt:
+        info = add(rt, agenda(300))
+        dates = all_dates(rt, info)
+    proc = chat(data_dir, "session ics 1\n", "--no-seed")
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    saved = data_dir / "files" / "session-1.ics"
+    assert f"Saved session-1.ics to {saved}" in proc.stdout, proc.stdout
+    assert "rrr-bot" not in proc.stdout
+    assert ics_starts(saved.read_bytes()) == dates
