@@ -225,3 +225,12 @@ def test_the_console_writes_the_ics_to_the_data_dir_and_says_where(tmp_path: Pat
     assert f"Saved session-1.ics to {saved}" in proc.stdout, proc.stdout
     assert "rrr-bot" not in proc.stdout
     assert ics_starts(saved.read_bytes()) == dates
+
+
+def test_a_failed_calendar_file_upload_is_not_called_a_picture() -> None:
+    from adapters.slack.uploads import upload_failed
+
+    ics = upload_failed("ratelimited", [Image("session-1.ics", b"BEGIN:VCALENDAR", "")])
+    assert "session-1.ics" in ics and "(ratelimited)" in ics and "pictures" not in ics and "figures" not in ics
+    chart = upload_failed("ratelimited", [Image("questions.png", b"\x89PNG", "Questions per week")])
+    assert "pictures" in chart and "figures above are complete" in chart

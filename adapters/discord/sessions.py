@@ -58,7 +58,8 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
                 for zone, city in ZONES if wanted in zone.casefold() or wanted in city.casefold()][:25]
 
     @tree.command(name="session-add", description="Schedule a peer session (coordinators)")
-    @app_commands.describe(title="What the session is called", start="First start, local time: YYYY-MM-DDTHH:MM",
+    @app_commands.describe(title="What the session is called",
+                           start="First start, local time: 2027-03-16T15:00 or words, e.g. next Tuesday 15:00",
                            tz="Time zone of the start (IANA name)", repeat="How it repeats",
                            count="How many times in all (a repeating session)", duration="Minutes (default 60)",
                            video="Video call link", agenda="What it is about")

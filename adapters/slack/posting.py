@@ -76,7 +76,8 @@ class Poster:
             error = await self.uploads.upload(pictures, channel=where or channel, thread=None if private else thread)
             if error and private and posted:
                 try:
-                    await self.client.chat_postEphemeral(channel=channel, user=user, text=upload_failed(error))
+                    await self.client.chat_postEphemeral(channel=channel, user=user,
+                                                         text=upload_failed(error, pictures))
                 except SlackApiError as exc:
                     log.warning("cannot tell %s that the pictures failed: %s", user, exc.response.get("error"))
         return posted
@@ -90,7 +91,7 @@ class Poster:
                       blocks=to_blocks(reply, extra_buttons=extra_buttons))
         error = await self.uploads.upload(pictures, channel=user)
         if error:
-            await respond(response_type="ephemeral", replace_original=False, text=upload_failed(error))
+            await respond(response_type="ephemeral", replace_original=False, text=upload_failed(error, pictures))
 
     async def send_pending(self, item: Pending) -> None:
         """Post an outbox item's text, then upload its pictures into the same conversation. Raises (so the message is

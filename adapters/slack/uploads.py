@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Sequence
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -79,7 +80,11 @@ def _is_picture(file: Image) -> bool:
     return file.name.lower().endswith((".png", ".jpg", ".jpeg", ".gif", ".webp"))
 
 
-def upload_failed(error: str) -> str:
-    """What a member is told when the pictures of a private answer could not be uploaded (the log has the error)."""
+def upload_failed(error: str, files: Sequence[Image] = ()) -> str:
+    """What a member is told when the files of a private answer could not be uploaded (the log has the error):
+    pictures only illustrate figures the answer states; a document such as an .ics has no stand-in in the text."""
     reason = f" ({error})" if re.fullmatch(r"[a-z_]{1,60}", error) else ""  # Slack's error codes only, not bodies
+    if files and not all(_is_picture(f) for f in files):
+        names = ", ".join(f.name for f in files if not _is_picture(f))
+        return f"I could not upload {names}{reason}; please try again in a minute."
     return f"I could not upload the pictures{reason}; the figures above are complete without them."
