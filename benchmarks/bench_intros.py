@@ -20,7 +20,8 @@ Data (built once into ``/tmp/rrr-bench-intros``, reused while its ``bench-intros
 
 The timed round excludes embedding: before each timing the vectors are written to the copy's
 ``index/statements.npz`` (the file ``KnowledgeBase`` keeps: a statement is embedded once, when it is added, and a
-later process loads the file), and the embedder and the index are loaded (``warm_up()``). Loading the file is timed. A counting embedder checks that no
+later process loads the file), and the embedder and the index are loaded (``warm_up()``). Loading the file is
+timed. A counting embedder checks that no
 ``embed_passages`` call happens inside a timed round.
 
 Measured, median of 3, each on a fresh copy of the database (new ``Runtime``, so neither the challenge-matrix cache
@@ -478,7 +479,7 @@ HOTSPOTS = (
 def hotspots(profile: cProfile.Profile) -> list[dict]:
     stats = pstats.Stats(profile)
     out = []
-    for (file, line, name), (cc, nc, tt, ct, _) in stats.stats.items():  # type: ignore[attr-defined]
+    for (file, _line, name), (_cc, nc, tt, ct, _) in stats.stats.items():  # type: ignore[attr-defined]
         for suffix, func in HOTSPOTS:
             if file.endswith(suffix) and name == func:
                 out.append({"function": f"{suffix}:{name}", "calls": nc, "cumulative_s": round(ct, 3),
@@ -560,7 +561,8 @@ def main(argv: list[str]) -> dict:
     out["run_pass"] = out["run_median_s"] <= TARGET_S
     for kind in ("preview", "run"):
         print(f"intros {kind} ({out['cities']} cities, {MEMBERS} members, {out['statements']} statements): median "
-              f"{out[f'{kind}_median_s']:.2f} s {out[f'{kind}_runs_s']} | floor (languages, centring, city_similarity, plan_groups) "
+              f"{out[f'{kind}_median_s']:.2f} s {out[f'{kind}_runs_s']} | "
+              "floor (languages, centring, city_similarity, plan_groups) "
               f"{out['floor_median_s']:.2f} s {out['floor_runs_s']} | ratio {out[f'{kind}_ratio']:.2f} | target "
               f"<= {TARGET_S:g} s {'PASS' if out[f'{kind}_pass'] else 'FAIL'}", flush=True)
     print(f"round: {out['groups']} groups ({out['trios']} trios), {out['left_out']} eligible cities left out, "

@@ -333,7 +333,8 @@ class Bot:
         m = ctx.message
         word, _, rest = ctx.rest.strip().partition(" ")
         if word.lower() in ("optout", "optin"):
-            await asyncio.to_thread(self.intros.set_availability, m.platform, m.user, opted_out=word.lower() == "optout")
+            await asyncio.to_thread(self.intros.set_availability, m.platform, m.user,
+                                    opted_out=word.lower() == "optout")
             return [Reply.text("You will get no more introductions; `intro optin` brings them back."
                                if word.lower() == "optout" else "You are back in the introduction rounds.")]
         if word.lower() == "pause":

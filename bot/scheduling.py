@@ -295,7 +295,7 @@ class Scheduler:
                 scheduler.pause()  # no new job starts; the ones running finish before the lock is let go
             try:
                 await asyncio.wait_for(asyncio.to_thread(self._executor.shutdown, True), STOP_GRACE)
-            except (asyncio.CancelledError, asyncio.TimeoutError):  # the claims still keep the work single
+            except (TimeoutError, asyncio.CancelledError):  # the claims still keep the work single
                 log.warning("stopped before the running jobs finished")
             scheduler.shutdown(wait=False)
             self._scheduler = None

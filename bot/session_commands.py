@@ -31,7 +31,9 @@ USAGE = """`session list` - the scheduled sessions
 `session rsvp ID going|maybe|no` - answer for the next occurrence
 `session ics ID` - the calendar file (.ics) of every date, to open in your calendar app
 Coordinators:
-`session add title:"Working group" start:2027-03-16T15:00 tz:Europe/Madrid [repeat:weekly|"every 2 weeks"|monthly|FREQ=...] [count:N|until:YYYY-MM-DD] [duration:60] [video:URL] [agenda:"..."] [channel:here|slack:C0123] [reminders:1440,15]`
+`session add title:"Working group" start:2027-03-16T15:00 tz:Europe/Madrid` (or `start:"next Tuesday 15:00"`), \
+and optionally `repeat:weekly|"every 2 weeks"|monthly|FREQ=...` `count:N|until:YYYY-MM-DD` `duration:60` \
+`video:URL` `agenda:"..."` `channel:here|slack:C0123` `reminders:1440,15`
 `session edit ID key:value ...` (same keys)
 `session cancel ID`, `session skip-next ID`"""
 KEYS = {"title": "title", "start": "start", "tz": "tz", "zone": "tz", "timezone": "tz", "repeat": "repeat",

@@ -71,7 +71,8 @@ class VectorIndex:
                 self._index.train(vectors)
             except RuntimeError as exc:
                 raise KnowledgeError(f"index type {self.index_type!r} cannot be trained on {len(vectors)} "
-                                     f"passages ({str(exc).splitlines()[-1]}); use Flat for a network this size") from None
+                                     f"passages ({str(exc).splitlines()[-1]}); use Flat for a network this size"
+                                     ) from None
         self._index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
 
     def remove(self, ids: np.ndarray) -> None:

@@ -424,7 +424,7 @@ async def _send(session, url: str, planned: Planned, timeout: float) -> Delivery
                                 timeout=aiohttp.ClientTimeout(total=timeout)) as response:
             await response.read()
             return Delivery(planned, response.status, time.monotonic() - started, started)
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         return Delivery(planned, 0, time.monotonic() - started, started, f"{type(exc).__name__}: {exc}")
 
 

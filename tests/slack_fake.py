@@ -578,7 +578,8 @@ class FakeSlack:
         if method == "conversations.open":
             # Like Slack: 1 user id opens a DM, 2 to 8 a group DM (the bot joins on its own), more are refused.
             given = p.get("users") or ""
-            users = [str(u).strip() for u in (given if isinstance(given, list) else str(given).split(",")) if str(u).strip()]
+            listed = given if isinstance(given, list) else str(given).split(",")
+            users = [str(u).strip() for u in listed if str(u).strip()]
             if not users:
                 return {"ok": False, "error": "users_list_not_supplied"}
             if len(users) > MAX_CONVERSATION_USERS:

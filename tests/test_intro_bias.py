@@ -159,7 +159,8 @@ def test_intro_for_a_city_name_never_suggests_that_city_to_itself(seeded: Runtim
     assert "Guadalajara, on" not in text and "Guadalajara, " not in text
     adapter = TestAdapter(seeded.bot)  # an unlinked user, through the real command
     exchange = asyncio.run(adapter.send("intro guadalajara"))
-    peers = [line.split(", on the closest")[0] for line in exchange.text.splitlines() if ", on the closest challenges:" in line]
+    peers = [line.split(", on the closest")[0] for line in exchange.text.splitlines()
+             if ", on the closest challenges:" in line]
     assert len(peers) == 3 and all("Guadalajara" not in p for p in peers), exchange.text
     seeded.directory.link("test", "U1", "Guadalajara")
     mine = asyncio.run(adapter.send("intro Guadalajara"))

@@ -319,7 +319,7 @@ def test_postgresql_restarted_under_traffic_loses_nothing_and_the_bot_recovers(
             wait_until(lambda: len(answers_per_thread(fake, "POST")) == 10, 60, "the answers after the restart",
                        worker.log)
             for i in range(5):
-                wait_until(lambda: delivered(fake, f"CHELD{i}"), 30, f"held message {i}", worker.log)
+                wait_until(lambda i=i: delivered(fake, f"CHELD{i}"), 30, f"held message {i}", worker.log)
             wait_until(lambda: delivered(fake, "CAFTER"), 60, "the reminder due after the restart",
                        scheduler.log)
             time.sleep(1.5)  # a second delivery of anything would show now

@@ -105,5 +105,6 @@ def test_cli_export_and_import_all(seeded_dir: Path, tmp_path: Path) -> None:
                                env={"RRR_DATA_DIR": str(seeded_dir)})
     assert unwritable.exit_code == 1 and "error: cannot write" in unwritable.output
     assert "Traceback" not in unwritable.output and not (tmp_path / "missing").exists()
-    missing = runner.invoke(app, ["import-all", str(tmp_path / "nope.jsonl")], env={"RRR_DATA_DIR": str(tmp_path / "x")})
+    missing = runner.invoke(app, ["import-all", str(tmp_path / "nope.jsonl")],
+                            env={"RRR_DATA_DIR": str(tmp_path / "x")})
     assert missing.exit_code == 1 and "no such file" in missing.output

@@ -4,7 +4,8 @@ Limits are met by trimming: content 2,000 characters, 10 embeds of at most 6,000
 description 4,096, 25 fields of 1,024), 25 buttons, custom ids of 100 characters, link button urls of 512 (a longer
 link is written into the content as a masked link instead, when it fits; a Google Calendar link first has its
 agenda shortened to fit the button, :func:`~bot.services.calendar_export.fit_google_link`). Nothing pings except
-the users a :class:`~bot.messages.Mention` block names. Text from the core never becomes a masked link (:func:`inert`); embed
+the users a :class:`~bot.messages.Mention` block names. Text from the core never becomes a masked link
+(:func:`inert`); embed
 and link button URLs are only well-formed http(s) URLs (:func:`safe_url`), and link buttons carry the bot's own labels.
 A solution card is an embed with its title first; its "More" button is labelled with the card's title.
 

@@ -3,7 +3,8 @@
 Every text from the core is escaped (``& < >``), so nothing a user wrote can become a link or a ping; the only
 mentions produced are the ones the core asks for with a :class:`~bot.messages.Mention` block. Links are built only
 from URLs that :func:`safe_url` accepts (a stored ``source_url`` such as ``https://a.example/x><!channel>`` is shown
-as no link at all), and escaped. A solution card shows its match in words and its provenance, never a score. Limits are met by
+as no link at all), and escaped. A solution card shows its match in words and its provenance, never a score.
+Limits are met by
 trimming, never by failing: section text 3,000 characters, header 150, button text 75, button value 2,000, button
 url 3,000, 50 blocks a message.
 

@@ -10,7 +10,6 @@ member whose private answer promised the pictures is told (:func:`upload_failed`
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Sequence
@@ -53,7 +52,7 @@ class Uploads:
             return None
         except SlackApiError as exc:
             error = str(exc.response.get("error") or exc)
-        except (SlackClientError, aiohttp.ClientError, asyncio.TimeoutError, KeyError) as exc:
+        except (TimeoutError, SlackClientError, aiohttp.ClientError, KeyError) as exc:
             error = str(exc) or type(exc).__name__
         log.error("cannot upload %s to %s: %s", names, channel, error)
         return error

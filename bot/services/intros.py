@@ -122,7 +122,8 @@ class Introductions:
         pairs, vectors = self.knowledge.challenge_vectors()
         names = self.directory.city_names()
         with self.db.session() as session:
-            spoken = {name: tuple(languages or ()) for name, languages in session.exec(select(City.name, City.languages))}
+            spoken = {name: tuple(languages or ())
+                      for name, languages in session.exec(select(City.name, City.languages))}
         index = {name: i for i, name in enumerate(names)}
         owners = [index[city] for city, _ in pairs]
         languages = [self._language(text, spoken.get(city, ())) for city, text in pairs]
@@ -246,7 +247,8 @@ class Introductions:
             return [(key + ":slack", "slack", reply, [m.user_id for m in members], not_before)]
         return [(f"{key}:{m.platform}:{m.user_id}", m.platform, reply, [m.user_id], not_before) for m in members]
 
-    def _deliver(self, key: str, members: Sequence[Member | Contact], reply: Reply, not_before: datetime | None = None) -> int:
+    def _deliver(self, key: str, members: Sequence[Member | Contact], reply: Reply,
+                 not_before: datetime | None = None) -> int:
         return self.outbox.enqueue_many(self._addressed(key, members, reply, not_before))
 
     def _introduction_reply(self, group: Match, members: Sequence[Member | Contact], cities: dict[int, str]) -> Reply:
@@ -297,7 +299,7 @@ class Introductions:
                     IntroductionMember.introduction_id == intro.id)))
                 work.append((intro.id, intro.cities, [(im.id, m) for im, m in rows if im.outcome is None]))
                 intro.followup_at = None
-        for intro_id, cities, pending in work:
+        for _intro_id, cities, pending in work:
             for link_id, member in pending:
                 queued += self._deliver(f"followup:{link_id}", [member], followup_reply(link_id, cities))
         return queued
@@ -401,7 +403,7 @@ class Introductions:
         for item in shared[:2]:
             for learner, teacher, need in ((item.city_a, item.city_b, item.vector_a),
                                            (item.city_b, item.city_a, item.vector_b)):
-                if not teacher or (learner, teacher) in {(l, t) for l, t, _ in found}:
+                if not teacher or (learner, teacher) in {(lr, tc) for lr, tc, _ in found}:
                     continue
                 if need is None:  # a typed topic: embed it as a query
                     need = self.knowledge.embedder.embed_queries([item.a])[0]
@@ -409,7 +411,7 @@ class Introductions:
                 if title:
                     found.append((learner, teacher, title))
         provenance = self._provenance(found)
-        learn = tuple(Lesson(l, t, title, provenance.get((fold(t), title), "")) for l, t, title in found)
+        learn = tuple(Lesson(lr, tc, title, provenance.get((fold(tc), title), "")) for lr, tc, title in found)
         info = info if info is not None else self._city_info(cities)
         zones = [info[c][0] for c in cities]
         contacts = tuple((c, info[c][1]) for c in cities)

@@ -131,7 +131,7 @@ class StoredOutbox:
             fresh: dict[str, dict] = {}
             payloads: dict[int, dict] = {}  # a group's members share one reply: serialise it once
             now = utcnow()
-            for (key, platform, reply, users, not_before), short in zip(messages, keys):
+            for (_key, platform, reply, users, not_before), short in zip(messages, keys):
                 if short not in known and short not in fresh:
                     payload = payloads.get(id(reply))
                     if payload is None:
