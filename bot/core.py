@@ -12,6 +12,7 @@ from .commands import Command, Context, Registry, split_command
 from .errors import InvalidInput, NotFound, PermissionDenied, UserError
 from .guards import MemberTurns, RateLimiter, cap_input, not_a_question
 from .messages import Action, Incoming, Mention, Reply, Text
+from .paging import page_number
 from .metrics import Metrics
 from . import replies
 from .replies import answer_reply, cities_reply, city_reply, intro_reply
@@ -268,10 +269,10 @@ class Bot:
             Command("ask", "find past solutions of peer cities (filters: city:NAME tag:TAG)", "ask QUESTION",
                     self._ask),
             Command("cities", "the cities of the network", "cities", self._cities, takes_text=False),
-            Command("city", "a city's profile, challenges and contacts", "city NAME", self._city),
+            Command("city", "a city's profile, challenges and contacts", "city NAME [PAGE]", self._city),
             Command("intro", "the cities whose challenges best match yours (or a topic), and why; also "
                     "`intro pause until YYYY-MM-DD`, `intro optout`, `intro optin`", "intro [TOPIC]", self._intro),
-            Command("profile", "your city's profile (or another city's)", "profile [CITY]", self._profile),
+            Command("profile", "your city's profile (or another city's)", "profile [CITY] [PAGE]", self._profile),
             Command("session", "peer sessions: list, show, next, rsvp, ics; coordinators add, edit, cancel, "
                     "skip-next (`session help`)", "session [list|show ID|rsvp ID going|...]", self._session,
                     aliases=("sessions",)),
@@ -327,7 +328,9 @@ class Bot:
     async def _city(self, ctx: Context) -> list[Reply]:
         if not ctx.rest:
             raise InvalidInput("Usage: `city NAME`, e.g. `city Bilbao`.")
-        return [city_reply(await asyncio.to_thread(self.directory.profile, ctx.rest))]
+        name, page = page_number(ctx.rest)
+        profile = await asyncio.to_thread(self.directory.profile, name or ctx.rest)
+        return [city_reply(profile, page if name else 1, command=f"city {profile.name}")]
 
     async def _intro(self, ctx: Context) -> list[Reply]:
         m = ctx.message
@@ -348,13 +351,13 @@ class Bot:
 
     async def _profile(self, ctx: Context) -> list[Reply]:
         m = ctx.message
-        city = ctx.rest.strip() or await asyncio.to_thread(self.directory.member_city, m.platform, m.user)
+        name, page = page_number(ctx.rest)
+        city = name or await asyncio.to_thread(self.directory.member_city, m.platform, m.user)
         if not city:
             raise InvalidInput("You are not linked to a city yet: `iam CITY`, or `profile CITY`.")
         profile = await asyncio.to_thread(self.directory.profile, city)
-        reply = city_reply(profile)
-        numbered = "\n".join(f"{i}. {c}" for i, c in enumerate(profile.challenges, start=1)) or "- none recorded"
-        return [Reply(reply.blocks[:1] + (Text("Challenges:\n" + numbered),))]
+        command = f"profile {profile.name}" if name else "profile"
+        return [city_reply(profile, page, command=command, numbered=True)]
 
     async def _challenge(self, ctx: Context) -> list[Reply]:
         m = ctx.message

@@ -12,6 +12,7 @@ from knowledge.confidence import CLOSE, NO_MATCH, NOT_SURE, RELATED, WEAK
 from knowledge.excerpts import cut
 
 from .messages import Actions, Button, Facts, Field, Reply, SolutionCard, Text
+from .paging import paginate
 from .services import AskResult, CityProfile, Match
 from .text import neutralize_mentions
 
@@ -26,6 +27,8 @@ PROVENANCE_LABELS = {
 #: What people see instead of a score.
 MATCH_WORDS = {CLOSE: "close match", RELATED: "related", WEAK: "not sure"}
 SUMMARY_CHARS = 320
+#: Challenges a page of a city's profile shows (fewer when they are long: a page fits any platform's message).
+CHALLENGES_PAGE = 15
 #: A record body longer than this is not shown in chat; `rrr-bot kb show ID` prints it.
 BODY_CHARS = 1500
 _TAG = re.compile(r"\[[A-Z][A-Z-]*\]")  # "[CONTEXT]", "[POST-RRR]": the provenance code again, in a note
@@ -160,7 +163,9 @@ def cities_reply(profiles: list[CityProfile]) -> Reply:
     return Reply((Text(f"{len(profiles)} cities in the network:", "heading"), Text("\n".join(lines))))
 
 
-def city_reply(profile: CityProfile) -> Reply:
+def city_reply(profile: CityProfile, page: int = 1, *, command: str = "", numbered: bool = False) -> Reply:
+    """A city's profile and page ``page`` of its challenges (:data:`CHALLENGES_PAGE` a page, the footer names
+    ``command`` with the next page's number); ``numbered`` counts them for `challenge remove N`."""
     fields = (
         Field("Country", profile.country),
         Field("Time zone", profile.timezone),
@@ -168,8 +173,14 @@ def city_reply(profile: CityProfile) -> Reply:
         Field("Peer group", ", ".join(profile.peer_groups) or "-"),
         Field("Contacts", ", ".join(profile.members) or "none linked yet (`iam CITY`)"),
     )
-    challenges = "\n".join(f"- {c}" for c in profile.challenges) or "- none recorded"
-    return Reply((Facts(fields, title=profile.name), Text("Challenges:\n" + challenges)))
+    command = command or f"city {profile.name}"
+    numbers = list(enumerate(profile.challenges, start=1))
+    shown = paginate(numbers, page, size=CHALLENGES_PAGE, length=lambda item: len(item[1]) + 6, command=command)
+    challenges = "\n".join(f"{i}. {c}" if numbered else f"- {c}" for i, c in shown.items) or "- none recorded"
+    heading = "Challenges:" if shown.count == 1 else \
+        f"Challenges {shown.first}-{shown.first + len(shown.items) - 1} of {shown.total}:"
+    footer = shown.footer(command)
+    return Reply((Facts(fields, title=profile.name), Text(f"{heading}\n{challenges}")) + ((footer,) if footer else ()))
 
 
 def intro_reply(matches: list[Match], *, city: str | None, topic: str | None) -> Reply:

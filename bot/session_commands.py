@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from .commands import Context
 from .errors import InvalidInput, PermissionDenied
 from .messages import Action, Actions, Button, Image, Reply, Text, Time
+from .paging import paginate
 from .services.outbox import Outgoing
 from .services.sessions import STATUS_LABELS, SessionInfo, Sessions
 from .store.models import utcnow
@@ -25,7 +26,9 @@ its copy of the session on the platform: None, or a note for the coordinator who
 #: How long a change waits for the adapters' follow-ups before answering without their notes.
 WATCH_SECONDS = 10.0
 CHANGES = ("add", "edit", "cancel", "skip-next")
-USAGE = """`session list` - the scheduled sessions
+#: Sessions a page of `session list` shows (ten sessions fit Slack's and Discord's messages).
+LIST_PAGE = 10
+USAGE = """`session list [PAGE]` - the scheduled sessions, the nearest first, ten a page
 `session show ID` - one session, with RSVP buttons and calendar links
 `session next ID [N]` - its next N dates in your zone
 `session rsvp ID going|maybe|no` - answer for the next occurrence
@@ -75,7 +78,7 @@ class SessionCommands:
         if sub in CHANGES and not await self.is_coordinator(message.platform, message.user, message.roles):
             raise PermissionDenied(f"Only coordinators can `session {sub}`.")
         if sub == "list":
-            return [await asyncio.to_thread(self._list)]
+            return [await asyncio.to_thread(self._list, _number(rest, "page number") if rest.strip() else 1)]
         if sub == "show":
             info = await self._get(rest)
             return [await asyncio.to_thread(self.sessions.card, info)]
@@ -195,17 +198,25 @@ class SessionCommands:
     async def _get(self, text: str) -> SessionInfo:
         return await asyncio.to_thread(self.sessions.get, _number(text, "session id"))
 
-    def _list(self) -> Reply:
+    def _list(self, number: int = 1) -> Reply:
+        """Page ``number`` of the sessions, the nearest next date first (those with none left at the end)."""
         infos = self.sessions.list()
         if not infos:
             return Reply.text("No session is scheduled. Coordinators: `session add ...` (see `session help`).")
-        blocks: list = [Text("Scheduled sessions", "heading")]
-        for info in infos:
-            nxt = self.sessions.next_occurrence(info)
-            blocks.append(Text(f"#{info.id} {info.title} - {info.schedule.describe()} ({info.schedule.tz})"))
+        now = utcnow()
+        dated = [(info, self.sessions.next_occurrence(info, now)) for info in infos]
+        dated.sort(key=lambda pair: (pair[1] is None, pair[1].start_utc if pair[1] else now, pair[0].id))
+        page = paginate(dated, number, size=LIST_PAGE, length=lambda pair: len(_line(pair[0])) + 60,
+                        command="session list")
+        heading = "Scheduled sessions" if page.count == 1 else \
+            f"Scheduled sessions {page.first}-{page.first + len(page.items) - 1} of {page.total}"
+        blocks: list = [Text(heading, "heading")]
+        for info, nxt in page.items:
+            blocks.append(Text(_line(info)))
             if nxt is not None:
                 blocks.append(Time(nxt.start_utc, "next:", info.schedule.tz))
-        return Reply(tuple(blocks))
+        footer = page.footer("session list")
+        return Reply(tuple(blocks) + ((footer,) if footer else ()))
 
     def _announce(self, info: SessionInfo, here: str, *, kind: str = "announce", reply: Reply | None = None) -> int:
         """Post to the session's channels other than the one the command came from (that one sees the reply)."""
@@ -213,6 +224,10 @@ class SessionCommands:
         messages = [Outgoing(f"session:{kind}:{info.id}:{c}", c.partition(":")[0], reply, channel=c.partition(":")[2])
                     for c in info.channels if c != here]
         return self.sessions.outbox.enqueue_claimed(f"session:{kind}:{info.id}", messages)
+
+
+def _line(info: SessionInfo) -> str:
+    return f"#{info.id} {info.title} - {info.schedule.describe()} ({info.schedule.tz})"
 
 
 def _fields(text: str) -> dict[str, str]:

@@ -137,8 +137,54 @@ def render(reply: Reply) -> Rendered:
         out.images = [Image(_numbered(image.name, i) if names.count(image.name) > 1 else image.name, image.data,
                             image.alt) for i, image in enumerate(out.images, start=1)]
     out.buttons = out.buttons[:25]
-    out.content = trim("\n".join(lines), CONTENT)
+    out.content = fit_lines("\n".join(lines), CONTENT)
     return out
+
+
+def fit_lines(text: str, limit: int) -> str:
+    """``text`` within ``limit`` characters, cut at a line boundary (never inside ``<t:...>``, a mention or a
+    link), ending with how many lines were left out, in plain words."""
+    if len(text) <= limit:
+        return text
+    lines = text.split("\n")
+    kept: list[str] = []
+    omitted = 0
+    for number, line in enumerate(lines):
+        after = len(lines) - number - 1
+        if len("\n".join([*kept, line, _left_out(after)]).rstrip("\n")) <= limit:
+            kept.append(line)
+            continue
+        omitted = len(lines) - number
+        if not kept:  # one line longer than a message: cut it where no markup is open
+            kept, omitted = [_safe_cut(line, limit - len(_left_out(after)) - 2) + "…"], after
+        break
+    while kept and len("\n".join([*kept, _left_out(omitted)])) > limit:
+        kept.pop()
+        omitted += 1
+    return "\n".join([*kept, _left_out(omitted)]).rstrip("\n")
+
+
+def _left_out(count: int) -> str:
+    if count <= 0:
+        return ""
+    if count == 1:
+        return "-# 1 more line did not fit in one Discord message and is left out."
+    return f"-# {count} more lines did not fit in one Discord message and are left out."
+
+
+_MARKUP = re.compile(r"<[^<>\s]*>|\[[^\]]*\]\(<[^>]*>\)|\*\*[^*\n]+\*\*")
+
+
+def _safe_cut(line: str, limit: int) -> str:
+    """The start of ``line`` of at most ``limit`` characters that ends outside every piece of markup (a timestamp,
+    a mention, a masked link) and after a space when there is one."""
+    cut = max(0, limit)
+    for match in _MARKUP.finditer(line):
+        if match.start() < cut < match.end():
+            cut = match.start() if match.start() or not match.group().startswith("**") else cut
+            break
+    space = line.rfind(" ", 0, cut)
+    return line[: space if space > cut // 2 else cut].rstrip()
 
 
 def inert(text: str) -> str:

@@ -70,8 +70,38 @@ def to_blocks(reply: Reply, *, extra_buttons: tuple[Button, ...] = ()) -> list[d
             tail += 1
         keep = MAX_BLOCKS - 1 - tail
         dropped = len(blocks) - tail - keep
-        blocks = blocks[:keep] + [_context(f"{dropped} more block(s) not shown.")] + blocks[len(blocks) - tail:]
+        blocks = blocks[:keep] + [_context(left_out(dropped))] + blocks[len(blocks) - tail:]
     return blocks
+
+
+def left_out(count: int) -> str:
+    """The plain words that end an answer too long for one Slack message."""
+    if count == 1:
+        return "1 more line did not fit in one Slack message and is left out."
+    return f"{count} more lines did not fit in one Slack message and are left out."
+
+
+_MARKUP = re.compile(r"<[^<>]*>|\*[^*\n]+\*")
+
+
+def fit_text(text: str, limit: int) -> str:
+    """``text`` within ``limit`` characters, cut at a line boundary when it can be, never inside ``<...>`` markup
+    (a date, a mention, a link) or a bold span, ending with "…"."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    cut = len(head)
+    for match in _MARKUP.finditer(text):
+        if match.start() < cut < match.end():
+            cut = match.start()
+            break
+    newline = text.rfind("\n", 0, cut)
+    if newline > cut // 2:
+        cut = newline
+    else:
+        space = text.rfind(" ", 0, cut)
+        cut = space if space > cut // 2 else cut
+    return text[:cut].rstrip() + "…"
 
 
 def fallback_text(reply: Reply) -> str:
@@ -178,7 +208,7 @@ def _card(card: SolutionCard) -> list[dict[str, Any]]:
 
 
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": trim(text, SECTION_TEXT) or " "}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": fit_text(text, SECTION_TEXT) or " "}}
 
 
 def _context(text: str) -> dict[str, Any]:

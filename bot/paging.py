@@ -1,0 +1,70 @@
+"""Pages of a long list: each page fits any platform's message (a number of items and of characters), and its
+footer says in plain words which command shows the next one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from .errors import InvalidInput
+from .messages import Text
+
+T = TypeVar("T")
+#: Characters of one page's items: well within Discord's 2,000-character message and Slack's 3,000-character section.
+PAGE_CHARS = 1400
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list: its ``items``, the number of their first one (1-based), and where it stands."""
+
+    items: tuple[T, ...]
+    number: int
+    count: int
+    first: int
+    total: int
+
+    def footer(self, command: str) -> Text | None:
+        """"Page 1 of 7: `session list 2` for the next." (None when everything fits one page)."""
+        if self.count <= 1:
+            return None
+        words = f"Page {self.number} of {self.count}"
+        if self.number < self.count:
+            words += f": `{command} {self.number + 1}` for the next"
+            if self.number > 1:
+                words += f", `{command} {self.number - 1}` for the previous"
+        else:
+            words += f", the last: `{command} {self.number - 1}` for the previous"
+        return Text(words + ".", "muted")
+
+
+def paginate(items: Sequence[T], number: int, *, size: int, chars: int = PAGE_CHARS,
+             length: Callable[[T], int] = lambda item: len(str(item)), command: str = "") -> Page[T]:
+    """Page ``number`` (1-based) of ``items``: at most ``size`` items and ``chars`` characters (by ``length``) a
+    page, at least one item. A page past the last is a polite :class:`InvalidInput` naming the last one."""
+    pages: list[tuple[int, int]] = []
+    start = 0
+    while start < len(items):
+        end, used = start, 0
+        while end < len(items) and end - start < size and (end == start or used + length(items[end]) <= chars):
+            used += length(items[end])
+            end += 1
+        pages.append((start, end))
+        start = end
+    if number < 1 or (number > len(pages) and pages) or (not pages and number > 1):
+        last = max(1, len(pages))
+        raise InvalidInput(f"There is no page {number}: pages go from 1 to {last}"
+                           + (f" (`{command} {last}` is the last)." if command else "."))
+    begin, end = pages[number - 1] if pages else (0, 0)
+    return Page(tuple(items[begin:end]), number, max(1, len(pages)), begin + 1, len(items))
+
+
+def page_number(text: str) -> tuple[str, int]:
+    """``"Belo Horizonte 2"`` -> ``("Belo Horizonte", 2)``; no trailing number is page 1."""
+    head, _, last = text.strip().rpartition(" ")
+    if last.isdigit():
+        return head.strip(), int(last)
+    if not head and text.strip().isdigit():
+        return "", int(text.strip())
+    return text.strip(), 1
