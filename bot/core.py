@@ -12,7 +12,7 @@ from .commands import Command, Context, Registry, split_command
 from .errors import InvalidInput, NotFound, PermissionDenied, UserError
 from .guards import MemberTurns, RateLimiter, cap_input, not_a_question
 from .messages import Action, Incoming, Mention, Reply, Text
-from .paging import page_number
+from .paging import PAGE_ACTIONS, page_number
 from .metrics import Metrics
 from . import replies
 from .replies import answer_reply, cities_reply, city_reply, intro_reply
@@ -163,11 +163,23 @@ class Bot:
             thanks = {"met": "Great, thanks for telling me!", "not_yet": "No problem, I will ask again in two days.",
                       "could_not": "Thanks for letting me know."}[outcome]
             return [Reply.text(thanks, ephemeral=True)]
+        if action.action_id in PAGE_ACTIONS:  # "Next page" of a long list: the command of that page, in place
+            return await self._page(action)
         if action.action_id in SESSION_ACTIONS:  # RSVPs and the calendar file
             return await self.session_commands.act(action)
         if action.action_id == "open_url":
             return []  # a link button: the platform opened the address, nothing to answer
         raise InvalidInput(f"Unknown action `{action.action_id}`.")
+
+    async def _page(self, action: Action) -> list[Reply]:
+        """A page button: run the command it carries (only a paged list's) as the member who clicked, and show the
+        page in place of the one clicked."""
+        name, rest = split_command(action.value)
+        if not (name in ("city", "profile") or (name in ("session", "sessions") and rest.split()[:1] == ["list"])):
+            raise InvalidInput("This button does not show a page of a list.")
+        message = Incoming(action.platform, action.user, action.value, channel=action.channel,
+                           workspace=action.workspace, user_name=action.user_name, roles=action.roles)
+        return [replace(r, replace=True) for r in await self._dispatch(message)]
 
     async def _is_coordinator(self, platform: str, user: str, roles: tuple[str, ...]) -> bool:
         return await asyncio.to_thread(self.directory.is_coordinator, platform, user, roles)

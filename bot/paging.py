@@ -8,11 +8,18 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from .errors import InvalidInput
-from .messages import Text
+from .messages import Actions, Button, Text
 
 T = TypeVar("T")
 #: Characters of one page's items: well within Discord's 2,000-character message and Slack's 3,000-character section.
 PAGE_CHARS = 1400
+#: The actions of the "Next page" / "Previous page" buttons (two, since Slack wants unique action ids in a row);
+#: the value is the command that shows that page.
+PAGE_ACTION = "list_page"
+PREVIOUS_PAGE_ACTION = "list_page_previous"
+PAGE_ACTIONS = (PAGE_ACTION, PREVIOUS_PAGE_ACTION)
+#: The longest command a page button carries (Discord keeps a button's action and value in 100 characters).
+PAGE_VALUE = 80
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,22 @@ class Page(Generic[T]):
         else:
             words += f", the last: `{command} {self.number - 1}` for the previous"
         return Text(words + ".", "muted")
+
+    def buttons(self, command: str) -> Actions | None:
+        """"Previous page" / "Next page" buttons, each carrying the command of its page (None on a single page or
+        when the command is too long for a button)."""
+        if self.count <= 1 or len(command) > PAGE_VALUE - 4:
+            return None
+        buttons = []
+        if self.number > 1:
+            buttons.append(Button("Previous page", PREVIOUS_PAGE_ACTION, f"{command} {self.number - 1}"))
+        if self.number < self.count:
+            buttons.append(Button("Next page", PAGE_ACTION, f"{command} {self.number + 1}", "primary"))
+        return Actions(tuple(buttons))
+
+    def end(self, command: str) -> tuple[Text | Actions, ...]:
+        """The blocks that close a page: the footer in words and the page buttons (nothing on a single page)."""
+        return tuple(b for b in (self.footer(command), self.buttons(command)) if b is not None)
 
 
 def paginate(items: Sequence[T], number: int, *, size: int, chars: int = PAGE_CHARS,

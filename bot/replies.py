@@ -179,8 +179,7 @@ def city_reply(profile: CityProfile, page: int = 1, *, command: str = "", number
     challenges = "\n".join(f"{i}. {c}" if numbered else f"- {c}" for i, c in shown.items) or "- none recorded"
     heading = "Challenges:" if shown.count == 1 else \
         f"Challenges {shown.first}-{shown.first + len(shown.items) - 1} of {shown.total}:"
-    footer = shown.footer(command)
-    return Reply((Facts(fields, title=profile.name), Text(f"{heading}\n{challenges}")) + ((footer,) if footer else ()))
+    return Reply((Facts(fields, title=profile.name), Text(f"{heading}\n{challenges}")) + shown.end(command))
 
 
 def intro_reply(matches: list[Match], *, city: str | None, topic: str | None) -> Reply:

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from .commands import Context
 from .errors import InvalidInput, PermissionDenied
 from .messages import Action, Actions, Button, Image, Reply, Text, Time
-from .paging import paginate
+from .paging import PAGE_ACTIONS, paginate
 from .services.outbox import Outgoing
 from .services.sessions import STATUS_LABELS, SessionInfo, Sessions
 from .store.models import utcnow
@@ -45,8 +45,9 @@ KEYS = {"title": "title", "start": "start", "tz": "tz", "zone": "tz", "timezone"
 RSVP_ACTIONS = {"rsvp_going": "going", "rsvp_maybe": "maybe", "rsvp_no": "no"}
 #: The card's "Calendar file" button: its click answers with the session's .ics file (value: the session id).
 ICS_ACTION = "session_ics"
-#: Every button of a session card that the core answers: the RSVPs and the calendar file.
-SESSION_ACTIONS = (*RSVP_ACTIONS, ICS_ACTION)
+#: Every session button that the core answers: the RSVPs, the calendar file, and the page buttons of a long list
+#: (``session list``, a city's challenges: :data:`~bot.paging.PAGE_ACTIONS`, answered by the core's router).
+SESSION_ACTIONS = (*RSVP_ACTIONS, ICS_ACTION, *PAGE_ACTIONS)
 #: Time zones the platforms' session forms offer first: the network's nine cities, and UTC.
 SESSION_ZONES: tuple[tuple[str, str], ...] = (
     ("Europe/Madrid", "Bilbao"), ("Europe/Dublin", "Dublin"), ("Europe/Amsterdam", "Rotterdam"),
@@ -215,8 +216,7 @@ class SessionCommands:
             blocks.append(Text(_line(info)))
             if nxt is not None:
                 blocks.append(Time(nxt.start_utc, "next:", info.schedule.tz))
-        footer = page.footer("session list")
-        return Reply(tuple(blocks) + ((footer,) if footer else ()))
+        return Reply(tuple(blocks) + page.end("session list"))
 
     def _announce(self, info: SessionInfo, here: str, *, kind: str = "announce", reply: Reply | None = None) -> int:
         """Post to the session's channels other than the one the command came from (that one sees the reply)."""

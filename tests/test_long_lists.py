@@ -96,6 +96,23 @@ def test_slack_session_list_pages_reach_every_session_nearest_first(slack: Serve
     assert "There is no page 8" in past["text"] and "`session list 7` is the last" in past["text"]
 
 
+def test_slack_next_page_button_redraws_the_list_in_place(slack: ServedSlack) -> None:
+    first = slack_answer(slack, "session list")
+    (row,) = [b for b in first["blocks"] if b["type"] == "actions"]
+    assert [(e["text"]["text"], e["action_id"], e["value"]) for e in row["elements"]] == \
+        [("Next page", "list_page", "session list 2")]
+    name, sent = slack.click("list_page", "session list 2", is_ephemeral=True)
+    assert sent.status == 200
+    redrawn = slack.fake.wait_for_response(name, 1, ANSWER_WAIT)[0]
+    valid_slack(redrawn.blocks)
+    assert redrawn.params.get("replace_original") in (True, "true")
+    text = "\n".join(str(b) for b in redrawn.blocks)
+    assert "Page 2 of 7" in text and "Previous page" in text and "Next page" in text
+    slack.click("list_page", "session cancel 1", is_ephemeral=True)  # a forged value runs no other command
+    refused = slack.fake.wait_for("chat.postEphemeral", 1, ANSWER_WAIT)[0]
+    assert "does not show a page" in refused.text and slack.runtime.sessions.get(1).cancelled is False
+
+
 def test_slack_city_challenges_page(slack: ServedSlack) -> None:
     seen: list[int] = []
     for page in (1, 2, 3):
@@ -150,6 +167,18 @@ def test_discord_session_list_pages_reach_every_session(served: Served, fake: Fa
     listing = fake.wait_followups(fake.slash("session-list"), timeout=ANSWER)[0]
     unbroken_discord(listing.body.get("content") or "")
     assert "Page 1 of 7: `session list 2` for the next." in listing.text
+
+
+def test_discord_next_page_button_shows_the_next_page(served: Served, fake: FakeDiscord) -> None:  # noqa: F811
+    message = fake.send_message(f"<@{BOT_ID}> city {CITY}", mentions=[BOT_ID])
+    reply = fake.wait_reply(message, timeout=ANSWER)
+    page = fake.messages[int(reply.response["id"])]
+    next_id = f"rrr:list_page:city {CITY} 2"
+    click = fake.click(page, next_id)
+    (second,) = fake.wait_followups(click, timeout=ANSWER)
+    unbroken_discord(second.body.get("content") or "")
+    assert "Page 2 of 3" in second.text and "16. Challenge number 16 " not in second.text
+    assert "Challenge number 16 " in second.text and f"rrr:list_page:city {CITY} 3" in str(second.components)
 
 
 def test_discord_city_challenges_page(served: Served, fake: FakeDiscord) -> None:  # noqa: F811
