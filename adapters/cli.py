@@ -17,11 +17,17 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bot import BotError, ConfigError, Runtime, Settings, load_settings
-from knowledge import InvalidRecords, KnowledgeError, read_cities, read_solutions
+from bot.config import load_settings
+from bot.errors import BotError, ConfigError
 
 if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.runtime import Runtime
     from knowledge.evaluation import EvalQuestion
+
+# Only typer, rich and the settings are imported here: each command imports what it uses (the database, the
+# services, the embedder), so `rrr-bot ask` starts without the sessions, insights or chat platforms
+# (tests/test_cold_start.py).
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -62,6 +68,9 @@ def fail(message: str, code: int = 1) -> NoReturn:
 def runtime(ctx: typer.Context, *, migrate: bool = True) -> Iterator[Runtime]:
     """Open the runtime for one command; known errors become one line on stderr and a non-zero exit."""
     settings = settings_of(ctx)
+    from bot.runtime import Runtime
+    from knowledge import KnowledgeError
+
     try:
         with Runtime.open(settings, migrate=migrate) as rt:
             yield rt
@@ -99,6 +108,7 @@ def configure_logging(settings: Settings, *, verbose: bool = False) -> None:
     logging.basicConfig(level="DEBUG" if verbose else settings.logging.level, handlers=[handler], force=True)
     if not verbose:
         logging.getLogger("alembic").setLevel(logging.WARNING)
+        logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # imported after this now, it logs its CPU probe
         logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run otherwise; misfires still show
 
 
@@ -350,6 +360,8 @@ def kb_import(ctx: typer.Context,
               paths: Annotated[list[Path], typer.Argument(help="JSON Lines, CSV or Markdown files, or folders.")],
               skip_invalid: SkipOpt = False, as_json: JsonOpt = False) -> None:
     """Import solutions; re-importing an id updates it. Nothing is imported if a record is bad."""
+    from knowledge import InvalidRecords, read_solutions
+
     loaded = read_solutions(paths)
     if loaded.problems and not skip_invalid:
         fail(str(InvalidRecords(loaded.problems)) + "\n(use --skip-invalid to import the valid records)")
@@ -512,6 +524,7 @@ def kb_eval(ctx: typer.Context, file: Path,
             as_json: JsonOpt = False) -> None:
     """Recall@1/3/5, MRR and abstention accuracy per language and category, beside the raw model with one
     threshold fit on the calibration split. The set: JSON Lines {"q", "relevant", "lang", "category", "split"}."""
+    from knowledge import InvalidRecords
     from knowledge.evaluation import evaluate, fit_thresholds, read_eval, refit, select
 
     if split not in ("test", "calibrate", "all"):
@@ -564,6 +577,7 @@ def check_eval_against(rt: Runtime, questions: list[EvalQuestion]) -> None:
 def kb_calibrate(ctx: typer.Context, file: Path) -> None:
     """Fit the answer thresholds (peer practice, reference reading) on the calibration split of an evaluation
     set, and show how they do on its test split."""
+    from knowledge import InvalidRecords
     from knowledge.evaluation import evaluate, fit_thresholds, read_eval, refit, select
 
     try:
@@ -620,6 +634,8 @@ def cities_show(ctx: typer.Context, name: str, as_json: JsonOpt = False) -> None
 @cities_app.command("import")
 def cities_import(ctx: typer.Context, file: Path, skip_invalid: SkipOpt = False, as_json: JsonOpt = False) -> None:
     """Import cities from JSON Lines (name, country, timezone, languages, peer_group, challenges, contacts)."""
+    from knowledge import InvalidRecords, read_cities
+
     loaded = read_cities(file)
     if loaded.problems and not skip_invalid:
         fail(str(InvalidRecords(loaded.problems)) + "\n(use --skip-invalid to import the valid records)")

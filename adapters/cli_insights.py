@@ -12,12 +12,12 @@ from typing import Annotated
 import typer
 
 from bot.errors import InvalidInput
-from bot.services.insights import MAX_WEEKS, Insights
-from bot.services.insights_charts import charts
-from bot.services.insights_report import report_files
-from bot.services.safe_files import check_replaceable
 
 from .cli import JsonOpt, emit_json, fail, out, runtime
+
+#: ``bot.services.insights.MAX_WEEKS``, repeated so that the CLI starts without importing the insights (numpy,
+#: matplotlib); tests/test_cold_start.py keeps the two equal.
+MAX_WEEKS = 520
 
 insights_app = typer.Typer(help="Insights for coordinators: figures per week and city, coverage gaps, charts.",
                            no_args_is_help=True)
@@ -34,6 +34,10 @@ def insights_report(ctx: typer.Context, out_dir: OutDir, weeks: Weeks = 12, as_j
     Files of the same names already in --out are replaced whole; if one of them is not a regular file (a link, a
     device, a pipe), nothing is written. The files name no person: questions appear by text, city and date only.
     """
+    from bot.services.insights import Insights
+    from bot.services.insights_charts import charts
+    from bot.services.insights_report import report_files
+
     try:
         staging = stage(out_dir)  # fail before the slow part when the folder cannot be written
     except OSError as exc:
@@ -95,6 +99,8 @@ def publish(staging: Path, target: Path, files: Mapping[str, bytes]) -> None:
                 raise
     if not target.is_dir():
         raise NotADirectoryError(0, "it exists and is not a folder")
+    from bot.services.safe_files import check_replaceable
+
     for name in files:  # all checked before the first is moved: no half-replaced report
         check_replaceable(target / name)
     probe = tempfile.NamedTemporaryFile(dir=target, prefix=".write-test.", delete=True)

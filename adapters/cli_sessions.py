@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 from zoneinfo import ZoneInfo
 
 import typer
 
 from bot.errors import InvalidInput
-from bot.services import SessionInfo
-from bot.services.sessions import occurrence_dict
-from bot.services.when import human_time
 
 from .cli import JsonOpt, emit_json, fail, out, runtime
+
+if TYPE_CHECKING:  # the services are imported by the commands that use them (tests/test_cold_start.py)
+    from bot.services.sessions import SessionInfo
 
 sessions_app = typer.Typer(help="Peer sessions: schedule, list, calendars.", no_args_is_help=True)
 
@@ -54,6 +54,8 @@ def _print(info: SessionInfo, as_json: bool, *, skipped: bool = False, starts: b
         out.print("Skipped: " + ", ".join(f"{o.start_local:%Y-%m-%d %H:%M %Z}" for o in dates), markup=False,
                   highlight=False)
     if starts:
+        from bot.services.when import human_time
+
         first = info.schedule.start.replace(tzinfo=ZoneInfo(info.schedule.tz), fold=0)
         out.print(f"Starts {human_time(first, info.schedule.tz)}.", markup=False, highlight=False)
 
@@ -128,6 +130,7 @@ def sessions_occurrences(ctx: typer.Context, session_id: int,
                                                                 "the first).")] = False,
                          as_json: JsonOpt = False) -> None:
     """The dates of a session: UTC and local wall-clock time (skipped ones left out)."""
+    from bot.services.sessions import occurrence_dict
     from bot.store.models import utcnow
 
     with runtime(ctx) as rt:
@@ -178,6 +181,8 @@ def sessions_cancel(ctx: typer.Context, session_id: int, as_json: JsonOpt = Fals
 @sessions_app.command("skip-next")
 def sessions_skip_next(ctx: typer.Context, session_id: int, as_json: JsonOpt = False) -> None:
     """Skip the next occurrence only."""
+    from bot.services.sessions import occurrence_dict
+
     with runtime(ctx) as rt:
         occ = rt.sessions.skip_next(session_id)
         info = rt.sessions.get(session_id)

@@ -1,16 +1,48 @@
 """The neutral core of the RRR peer-network bot: message model, routing, use cases and storage.
 
-``bot`` never imports an adapter or a platform SDK; adapters import ``bot``.
+``bot`` never imports an adapter or a platform SDK; adapters import ``bot``. The public names below are loaded on
+first use (PEP 562), so importing one submodule (``bot.config``, ``bot.store``) does not pull in the rest.
 """
 
-from .config import Secrets, Settings, load_settings
-from .core import Bot
-from .errors import BotError, ConfigError, InvalidInput, NotFound, PermissionDenied, StorageError, UserError
-from .messages import Action, Actions, Button, Facts, Field, Incoming, Outbox, Outgoing, Reply, SolutionCard, Text, Time
-from .runtime import Runtime
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import Secrets, Settings, load_settings
+    from .core import Bot
+    from .errors import BotError, ConfigError, InvalidInput, NotFound, PermissionDenied, StorageError, UserError
+    from .messages import (Action, Actions, Button, Facts, Field, Incoming, Outbox, Outgoing, Reply, SolutionCard,
+                           Text, Time)
+    from .runtime import Runtime
+
+_EXPORTS = {
+    "config": ("Secrets", "Settings", "load_settings"),
+    "core": ("Bot",),
+    "errors": ("BotError", "ConfigError", "InvalidInput", "NotFound", "PermissionDenied", "StorageError", "UserError"),
+    "messages": ("Action", "Actions", "Button", "Facts", "Field", "Incoming", "Outbox", "Outgoing", "Reply",
+                 "SolutionCard", "Text", "Time"),
+    "runtime": ("Runtime",),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "Action", "Actions", "Bot", "BotError", "Button", "ConfigError", "Facts", "Field", "Incoming", "InvalidInput",
     "NotFound", "Outbox", "Outgoing", "PermissionDenied", "Reply", "Runtime", "Secrets", "Settings", "SolutionCard",
     "StorageError", "Text", "Time", "UserError", "load_settings",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the submodule that defines ``name`` on first use."""
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

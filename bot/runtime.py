@@ -1,36 +1,45 @@
-"""Wiring: build the database, the use cases and the :class:`~bot.core.Bot` from :class:`~bot.config.Settings`."""
+"""Wiring: build the database, the use cases and the :class:`~bot.core.Bot` from :class:`~bot.config.Settings`.
+
+The database, the directory and the knowledge base are opened at once; the outbox, introductions, sessions and the
+:class:`~bot.core.Bot` are built on first use, so a command that only asks (``rrr-bot ask``) does not import them.
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from typing import TYPE_CHECKING
 
 from knowledge import InvalidRecords, read_cities, read_solutions
 from knowledge.corpus import CITIES_FILE, SOLUTION_PATHS
 
 from .config import Settings
-from .core import Bot
-from .metrics import Metrics
-from .guards import RateLimiter
-from .services import Directory, ImportSummary, Introductions, KnowledgeBase, Sessions, StoredOutbox
-from .services.knowledge_base import EmbedderFactory, default_embedder_factory
+from .services.directory import Directory
+from .services.knowledge_base import EmbedderFactory, ImportSummary, KnowledgeBase, default_embedder_factory
 from .store import Database
+
+if TYPE_CHECKING:
+    from .core import Bot
+    from .services.intros import Introductions
+    from .services.outbox import StoredOutbox
+    from .services.sessions import Sessions
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
 class Runtime:
     """Everything a command or an adapter needs, built once from the settings and closed at the end."""
 
-    settings: Settings
-    db: Database
-    directory: Directory
-    knowledge: KnowledgeBase
-    intros: Introductions
-    outbox: StoredOutbox
-    sessions: Sessions
-    bot: Bot
+    def __init__(self, settings: Settings, db: Database, directory: Directory, knowledge: KnowledgeBase) -> None:
+        self.settings = settings
+        self.db = db
+        self.directory = directory
+        self.knowledge = knowledge
+        self._lock = threading.RLock()
+        self._outbox: StoredOutbox | None = None
+        self._intros: Introductions | None = None
+        self._sessions: Sessions | None = None
+        self._bot: Bot | None = None
 
     @classmethod
     def open(cls, settings: Settings, *, embedder_factory: EmbedderFactory = default_embedder_factory,
@@ -42,15 +51,54 @@ class Runtime:
             db.upgrade()
         directory = Directory(db, settings.bot.coordinators)
         knowledge = KnowledgeBase(db, settings.knowledge, settings.index_dir, embedder_factory)
-        outbox = StoredOutbox(db)
-        intros = Introductions(directory, knowledge, settings.intros, outbox)
-        sessions = Sessions(db, outbox, settings.sessions.reminders)
-        metrics = Metrics()
-        metrics.read_backlog_with(outbox.backlog)
-        bot = Bot(directory, knowledge, intros, sessions, name=settings.bot.name,
-                  network_channels=settings.bot.network_channels, metrics=metrics,
-                  limiter=RateLimiter(settings.bot.rate_limit, settings.bot.rate_window))
-        return cls(settings, db, directory, knowledge, intros, outbox, sessions, bot)
+        return cls(settings, db, directory, knowledge)
+
+    @property
+    def outbox(self) -> StoredOutbox:
+        """The stored outbox of messages waiting for delivery."""
+        with self._lock:
+            if self._outbox is None:
+                from .services.outbox import StoredOutbox
+
+                self._outbox = StoredOutbox(self.db)
+            return self._outbox
+
+    @property
+    def intros(self) -> Introductions:
+        """Introductions between cities that share challenges."""
+        with self._lock:
+            if self._intros is None:
+                from .services.intros import Introductions
+
+                self._intros = Introductions(self.directory, self.knowledge, self.settings.intros, self.outbox)
+            return self._intros
+
+    @property
+    def sessions(self) -> Sessions:
+        """Peer sessions and their reminders."""
+        with self._lock:
+            if self._sessions is None:
+                from .services.sessions import Sessions
+
+                self._sessions = Sessions(self.db, self.outbox, self.settings.sessions.reminders)
+            return self._sessions
+
+    @property
+    def bot(self) -> Bot:
+        """The platform-neutral bot over this runtime's services."""
+        with self._lock:
+            if self._bot is None:
+                from .core import Bot
+                from .guards import RateLimiter
+                from .metrics import Metrics
+
+                metrics = Metrics()
+                metrics.read_backlog_with(self.outbox.backlog)
+                settings = self.settings.bot
+                self._bot = Bot(self.directory, self.knowledge, self.intros, self.sessions, name=settings.name,
+                                network_channels=settings.network_channels, metrics=metrics,
+                                limiter=RateLimiter(settings.rate_limit, settings.rate_window))
+            return self._bot
 
     def scheduler(self):
         """The scheduler of this runtime's database (``await runtime.scheduler().run()``)."""
