@@ -167,6 +167,8 @@ def test_discord_session_list_pages_reach_every_session(served: Served, fake: Fa
     listing = fake.wait_followups(fake.slash("session-list"), timeout=ANSWER)[0]
     unbroken_discord(listing.body.get("content") or "")
     assert "Page 1 of 7: `session list 2` for the next." in listing.text
+    third = fake.wait_followups(fake.slash("session-list", {"page": 3}), timeout=ANSWER)[0]
+    assert "Page 3 of 7" in third.text and "`session list 4` for the next" in third.text
 
 
 def test_discord_next_page_button_shows_the_next_page(served: Served, fake: FakeDiscord) -> None:  # noqa: F811
@@ -190,6 +192,8 @@ def test_discord_city_challenges_page(served: Served, fake: FakeDiscord) -> None
     assert seen == list(range(1, CHALLENGES + 1))
     numbered = discord_answer(fake, f"profile {CITY} 3")
     assert "31. Challenge number 31 " in numbered and "`profile Longford 2` for the previous" in numbered
+    (second,) = fake.wait_followups(fake.slash("city", {"name": CITY, "page": 2}), timeout=ANSWER)
+    assert "Page 2 of 3" in second.text and "Challenge number 16 " in second.text
 
 
 def test_discord_safety_net_cuts_at_a_line_and_says_how_many_lines_were_left_out() -> None:

@@ -47,8 +47,10 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
 
     @tree.command(name="city", description="A city's profile, challenges and contacts")
     @app_commands.autocomplete(name=city_names)
-    async def city(interaction: discord.Interaction, name: str) -> None:
-        await adapter.run_command(interaction, f"city {name}")
+    @app_commands.describe(page="Which page of its challenges (15 a page)")
+    async def city(interaction: discord.Interaction, name: str,
+                   page: app_commands.Range[int, 1] | None = None) -> None:
+        await adapter.run_command(interaction, f"city {name} {page or ''}".strip())
 
     @tree.command(name="intro", description="Cities whose challenges match yours (or a topic), and why")
     @app_commands.describe(topic="Optional: a challenge or topic, in any language")
@@ -57,8 +59,11 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
 
     @tree.command(name="profile", description="Your city's profile and numbered challenges")
     @app_commands.autocomplete(city=city_names)
-    async def profile(interaction: discord.Interaction, city: str | None = None) -> None:
-        await adapter.run_command(interaction, f"profile {city or ''}".strip(), ephemeral=True)
+    @app_commands.describe(page="Which page of the challenges (15 a page)")
+    async def profile(interaction: discord.Interaction, city: str | None = None,
+                      page: app_commands.Range[int, 1] | None = None) -> None:
+        words = ("profile", city or "", str(page) if page else "")
+        await adapter.run_command(interaction, " ".join(w for w in words if w), ephemeral=True)
 
     @tree.command(name="iam", description="Link yourself to your city")
     @app_commands.autocomplete(city=city_names)

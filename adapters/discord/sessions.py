@@ -75,8 +75,9 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
                                   video=video, agenda=agenda)
 
     @tree.command(name="session-list", description="The scheduled peer sessions")
-    async def session_list(interaction: discord.Interaction) -> None:
-        await adapter.run_command(interaction, "session list", ephemeral=True)
+    @app_commands.describe(page="Which page (10 sessions a page, the nearest date first)")
+    async def session_list(interaction: discord.Interaction, page: app_commands.Range[int, 1] | None = None) -> None:
+        await adapter.run_command(interaction, f"session list {page or ''}".strip(), ephemeral=True)
 
     @tree.command(name="session-show", description="A session with its next time, RSVP buttons and calendar link")
     @app_commands.describe(id="The session number (see /session-list)")
