@@ -6,8 +6,9 @@ first use (PEP 562), so importing one submodule (``bot.config``, ``bot.store``) 
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .config import Secrets, Settings, load_settings
@@ -25,7 +26,6 @@ _EXPORTS = {
                  "SolutionCard", "Text", "Time"),
     "runtime": ("Runtime",),
 }
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "Action", "Actions", "Bot", "BotError", "Button", "ConfigError", "Facts", "Field", "Incoming", "InvalidInput",
@@ -33,16 +33,4 @@ __all__ = [
     "StorageError", "Text", "Time", "UserError", "load_settings",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """Import the submodule that defines ``name`` on first use."""
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+_MODULE_OF, __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import urllib.error
 import urllib.request
@@ -22,6 +21,7 @@ from typing import TypeVar
 from aiohttp import web
 from conftest import make_settings
 from fake_support import wait_until
+from test_ops import free_port
 
 from adapters.ops import add_ops_routes, serve_ops
 from bot import Runtime
@@ -32,12 +32,6 @@ BLOCKED_JOBS = 40
 #: The client's bound for one request; the blocked work is held far longer than that.
 CLIENT_TIMEOUT = 10.0
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url: str) -> tuple[int, str]:

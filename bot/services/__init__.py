@@ -5,8 +5,9 @@ The public names below are loaded on first use (PEP 562), so importing one servi
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .directory import CityProfile, Directory
@@ -24,23 +25,10 @@ _EXPORTS = {
     "receipts": ("ReceiptBook",),
     "sessions": ("SessionInfo", "Sessions"),
 }
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "Answer", "AskResult", "CityProfile", "Directory", "ImportSummary", "Introductions", "KnowledgeBase", "Match",
     "Outgoing", "Pending", "ReceiptBook", "SessionInfo", "Sessions", "SharedChallenge", "StoredOutbox",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """Import the service module that defines ``name`` on first use."""
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+_MODULE_OF, __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
