@@ -91,9 +91,14 @@ def hubness(passages: np.ndarray, background: np.ndarray, k: int) -> np.ndarray:
     return np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:].mean(axis=1).astype(np.float32)
 
 
+def bar_of(kind: str, calibration: Calibration) -> float:
+    """The corrected score a record of this kind needs to answer a question (reference reading's is higher)."""
+    return calibration.reference if kind == "reference" else calibration.close
+
+
 def match_of(score: float, kind: str, calibration: Calibration) -> str:
     """How well a record with this corrected score matches: :data:`CLOSE`, :data:`RELATED` or :data:`WEAK`."""
-    if score >= (calibration.reference if kind == "reference" else calibration.close):
+    if score >= bar_of(kind, calibration):
         return CLOSE
     return RELATED if score >= calibration.related else WEAK
 

@@ -21,7 +21,7 @@ from knowledge import (
     fit_to_tokens, split_passages,
 )
 from knowledge.confidence import (
-    ANSWERED, BACKGROUND_QUESTIONS, CALIBRATIONS, CLOSE, FALLBACK, Calibration, LanguageShift, match_of,
+    ANSWERED, BACKGROUND_QUESTIONS, CALIBRATIONS, CLOSE, FALLBACK, Calibration, LanguageShift, bar_of, match_of,
     verdict_of,
 )
 from knowledge.evaluation import Outcome
@@ -444,7 +444,7 @@ class KnowledgeBase:
 
         def bar(solution_id: str) -> float:
             found = meta.get(solution_id)
-            return calibration.reference if found is not None and found.kind == "reference" else calibration.close
+            return bar_of(found.kind if found is not None else "practice", calibration)
         return bar
 
     def _filter(self, city: str | None, tag: str | None) -> Callable[[str], bool] | None:
