@@ -14,22 +14,21 @@ if TYPE_CHECKING:
     from .config import Secrets, Settings, load_settings
     from .core import Bot
     from .errors import BotError, ConfigError, InvalidInput, NotFound, PermissionDenied, StorageError, UserError
-    from .messages import (Action, Actions, Button, Facts, Field, Incoming, Outbox, Outgoing, Reply, SolutionCard,
-                           Text, Time)
+    from .messages import (Action, Actions, Button, Facts, Field, Incoming, Reply, SolutionCard, Text, Time)
     from .runtime import Runtime
 
 _EXPORTS = {
     "config": ("Secrets", "Settings", "load_settings"),
     "core": ("Bot",),
     "errors": ("BotError", "ConfigError", "InvalidInput", "NotFound", "PermissionDenied", "StorageError", "UserError"),
-    "messages": ("Action", "Actions", "Button", "Facts", "Field", "Incoming", "Outbox", "Outgoing", "Reply",
-                 "SolutionCard", "Text", "Time"),
+    "messages": ("Action", "Actions", "Button", "Facts", "Field", "Incoming", "Reply", "SolutionCard", "Text",
+                 "Time"),
     "runtime": ("Runtime",),
 }
 
 __all__ = [
     "Action", "Actions", "Bot", "BotError", "Button", "ConfigError", "Facts", "Field", "Incoming", "InvalidInput",
-    "NotFound", "Outbox", "Outgoing", "PermissionDenied", "Reply", "Runtime", "Secrets", "Settings", "SolutionCard",
+    "NotFound", "PermissionDenied", "Reply", "Runtime", "Secrets", "Settings", "SolutionCard",
     "StorageError", "Text", "Time", "UserError", "load_settings",
 ]
 

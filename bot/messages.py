@@ -2,17 +2,16 @@
 
 Adapters turn platform events into :class:`Incoming` (a message) or :class:`Action` (a button click or form
 submission), pass them to :meth:`bot.Bot.handle`, and render the :class:`Reply` objects they get back in their
-own way (Block Kit, embeds, plain text). Proactive messages are :class:`Outgoing` values sent through an
-:class:`Outbox`. Nothing here knows about a platform.
+own way (Block Kit, embeds, plain text). Proactive messages are the same replies, queued with an address in
+:mod:`bot.services.outbox`. Nothing here knows about a platform.
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -227,24 +226,6 @@ def _card_text(card: SolutionCard) -> str:
     if card.buttons:
         lines.append("  " + "  ".join(f"[{b.label}]" for b in card.buttons))
     return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """A proactive message: a reply addressed to a channel or a user on one platform."""
-
-    platform: str
-    reply: Reply
-    channel: str | None = None
-    user: str | None = None
-    meta: dict[str, str] = field(default_factory=dict)
-
-
-class Outbox(Protocol):
-    """Delivers proactive messages; each adapter implements it for its platform."""
-
-    async def send(self, message: Outgoing) -> None:
-        """Deliver ``message`` or raise."""
 
 
 def reply_to_dict(reply: Reply) -> dict:
