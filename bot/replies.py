@@ -12,7 +12,7 @@ from knowledge.confidence import CLOSE, NO_MATCH, NOT_SURE, RELATED, WEAK
 from knowledge.excerpts import cut
 
 from .messages import Actions, Button, Facts, Field, Reply, SolutionCard, Text
-from .paging import paginate
+from .paging import CHALLENGES_PAGE, CITIES_PAGE, ITEM_CHARS, QUESTIONS_PAGE, paginate
 from .services import AskResult, CityProfile, Match
 from .text import neutralize_mentions
 
@@ -27,8 +27,6 @@ PROVENANCE_LABELS = {
 #: What people see instead of a score.
 MATCH_WORDS = {CLOSE: "close match", RELATED: "related", WEAK: "not sure"}
 SUMMARY_CHARS = 320
-#: Challenges a page of a city's profile shows (fewer when they are long: a page fits any platform's message).
-CHALLENGES_PAGE = 15
 #: A record body longer than this is not shown in chat; `rrr-bot kb show ID` prints it.
 BODY_CHARS = 1500
 _TAG = re.compile(r"\[[A-Z][A-Z-]*\]")  # "[CONTEXT]", "[POST-RRR]": the provenance code again, in a note
@@ -156,11 +154,29 @@ def solution_reply(solution, saver: str | None = None) -> Reply:
     return Reply(tuple(blocks))
 
 
-def cities_reply(profiles: list[CityProfile]) -> Reply:
+def cities_reply(profiles: list[CityProfile], page: int = 1, *, command: str = "cities") -> Reply:
+    """Page ``page`` of the network's cities, by name (:data:`~bot.paging.CITIES_PAGE` a page)."""
     if not profiles:
         return Reply.text("No cities yet. Load the RRR network with `rrr-bot kb seed` or `rrr-bot cities import FILE`.")
-    lines = [f"- {p.name} ({p.country}) - peer group: {', '.join(p.peer_groups) or 'none'}" for p in profiles]
-    return Reply((Text(f"{len(profiles)} cities in the network:", "heading"), Text("\n".join(lines))))
+    lines = [cut(f"- {p.name} ({p.country}) - peer group: {', '.join(p.peer_groups) or 'none'}", ITEM_CHARS)
+             for p in profiles]
+    shown = paginate(lines, page, size=CITIES_PAGE, length=lambda line: len(line) + 1, command=command)
+    heading = f"{len(profiles)} cities in the network:" if shown.count == 1 else \
+        f"Cities {shown.first}-{shown.first + len(shown.items) - 1} of the network's {shown.total}:"
+    return Reply((Text(heading, "heading"), Text("\n".join(shown.items))) + shown.end(command))
+
+
+def unanswered_reply(questions: list, page: int = 1, *, command: str = "unanswered") -> Reply:
+    """Page ``page`` of the questions the knowledge base could not answer, the newest first
+    (:data:`~bot.paging.QUESTIONS_PAGE` a page); each says its number and day."""
+    if not questions:
+        return Reply.text("Every question asked so far found a close match.")
+    lines = [f"- #{q.id} ({q.asked_at:%Y-%m-%d}) {cut(neutralize_mentions(' '.join(q.text.split())), ITEM_CHARS)}"
+             for q in questions]
+    shown = paginate(lines, page, size=QUESTIONS_PAGE, length=lambda line: len(line) + 1, command=command)
+    heading = f"{len(questions)} recent unanswered question(s):" if shown.count == 1 else \
+        f"Unanswered questions {shown.first}-{shown.first + len(shown.items) - 1} of {shown.total}, the newest first:"
+    return Reply((Text(heading, "heading"), Text("\n".join(shown.items))) + shown.end(command))
 
 
 def city_reply(profile: CityProfile, page: int = 1, *, command: str = "", numbered: bool = False) -> Reply:

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from .commands import Context
 from .errors import InvalidInput, PermissionDenied
 from .messages import Action, Actions, Button, Image, Reply, Text, Time
-from .paging import PAGE_ACTIONS, paginate
+from .paging import PAGE_ACTIONS, SESSIONS_PAGE, paginate
 from .services.outbox import Outgoing
 from .services.sessions import STATUS_LABELS, SessionInfo, Sessions
 from .store.models import utcnow
@@ -26,8 +26,6 @@ its copy of the session on the platform: None, or a note for the coordinator who
 #: How long a change waits for the adapters' follow-ups before answering without their notes.
 WATCH_SECONDS = 10.0
 CHANGES = ("add", "edit", "cancel", "skip-next")
-#: Sessions a page of `session list` shows (ten sessions fit Slack's and Discord's messages).
-LIST_PAGE = 10
 USAGE = """`session list [PAGE]` - the scheduled sessions, the nearest first, ten a page
 `session show ID` - one session, with RSVP buttons and calendar links
 `session next ID [N]` - its next N dates in your zone
@@ -207,7 +205,7 @@ class SessionCommands:
         now = utcnow()
         dated = [(info, self.sessions.next_occurrence(info, now)) for info in infos]
         dated.sort(key=lambda pair: (pair[1] is None, pair[1].start_utc if pair[1] else now, pair[0].id))
-        page = paginate(dated, number, size=LIST_PAGE, length=lambda pair: len(_line(pair[0])) + 60,
+        page = paginate(dated, number, size=SESSIONS_PAGE, length=lambda pair: len(_line(pair[0])) + 60,
                         command="session list")
         heading = "Scheduled sessions" if page.count == 1 else \
             f"Scheduled sessions {page.first}-{page.first + len(page.items) - 1} of {page.total}"
