@@ -22,6 +22,7 @@ from bot.errors import BotError, ConfigError
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from bot.paging import Page
     from bot.runtime import Runtime
     from knowledge.evaluation import EvalQuestion
 
@@ -48,6 +49,9 @@ app.add_typer(intros_app, name="intros")
 app.add_typer(db_app, name="db")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+PageOpt = Annotated[Optional[int], typer.Option("--page", min=1, help="Only page N of the list, with a line saying "
+                                               "how to see the next (with --json: the page, the number of pages "
+                                               "and the items). Without it, the whole list.")]
 SkipOpt = Annotated[bool, typer.Option("--skip-invalid", help="Import the valid records and report the bad ones.")]
 
 
@@ -114,6 +118,27 @@ def configure_logging(settings: Settings, *, verbose: bool = False) -> None:
 
 def emit_json(data: Any) -> None:
     out.print_json(json.dumps(data, ensure_ascii=False, default=str))
+
+
+def page_of(pager: Callable[[], Page]) -> Page:
+    """The page ``pager`` cuts (the same pages as the chat command's); a page past the end is one line on stderr
+    naming the last page, and exit 2."""
+    try:
+        return pager()
+    except BotError as exc:
+        fail(str(exc), 2)
+
+
+def emit_page(page: Page, items: list) -> None:
+    """A page as JSON: its number, the number of pages, the total of items and the items (as given)."""
+    emit_json({"page": page.number, "pages": page.count, "total": page.total, "first": page.first, "items": items})
+
+
+def print_footer(page: Page, command: str) -> None:
+    """"Page 2 of 5: `rrr-bot cities list --page 3` for the next." (nothing on a single page)."""
+    footer = page.footer(command)
+    if footer is not None:
+        out.print(footer.text, markup=False, highlight=False)
 
 
 @contextmanager
@@ -394,19 +419,34 @@ def kb_seed(ctx: typer.Context,
 
 @kb_app.command("list")
 def kb_list(ctx: typer.Context, city: Annotated[Optional[str], typer.Option()] = None,
-            tag: Annotated[Optional[str], typer.Option()] = None, as_json: JsonOpt = False) -> None:
-    """List solutions (id, city, title, provenance)."""
+            tag: Annotated[Optional[str], typer.Option()] = None, page: PageOpt = None,
+            as_json: JsonOpt = False) -> None:
+    """List solutions (id, city, title, provenance), by city and id; --page N: 20 a page."""
+    import shlex
+
+    from bot.paging import SOLUTIONS_PAGE, paginate
+
     with runtime(ctx) as rt:
         rows = rt.knowledge.list(city, tag)
+    filters = "".join(f" --{k} {shlex.quote(v)}" for k, v in (("city", city), ("tag", tag)) if v)
+    command = f"rrr-bot kb list{filters} --page"
+    shown = page_of(lambda: paginate(rows, page, size=SOLUTIONS_PAGE, chars=sys.maxsize, command=command)) \
+        if page else None
+    items = list(shown.items) if shown else rows
+    data = [{"id": s.id, "city": s.city, "country": s.country, "title": s.title, "tags": s.tags,
+             "provenance": s.provenance} for s in items]
     if as_json:
-        emit_json([{"id": s.id, "city": s.city, "country": s.country, "title": s.title, "tags": s.tags,
-                    "provenance": s.provenance} for s in rows])
+        emit_page(shown, data) if shown else emit_json(data)
         return
     table = Table("id", "city", "title", "provenance")
-    for s in rows:
+    for s in items:
         table.add_row(*(escape(v) for v in (s.id, s.city, s.title, s.provenance)))
     out.print(table)
-    out.print(f"{len(rows)} solution(s)")
+    if shown is None:
+        out.print(f"{len(rows)} solution(s)")
+        return
+    out.print(f"Solutions {shown.first}-{shown.first + len(items) - 1} of {shown.total}", highlight=False)
+    print_footer(shown, command)
 
 
 @kb_app.command("show")
@@ -502,6 +542,32 @@ def role_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         out.print(f"{row}{'  (configured)' if row in configured else ''}", markup=False)
     if not rows:
         out.print("No coordinator yet: `rrr-bot role add slack:U024BE7LH coordinator`.")
+
+
+@kb_app.command("unanswered")
+def kb_unanswered(ctx: typer.Context, page: PageOpt = None, as_json: JsonOpt = False) -> None:
+    """The questions the knowledge base could not answer, the newest first; --page N: 10 a page."""
+    from bot.replies import questions_page
+
+    from .console import clean
+
+    with runtime(ctx) as rt:
+        questions = rt.knowledge.unanswered(None)
+    command = "rrr-bot kb unanswered --page"
+    shown = page_of(lambda: questions_page(questions, page, command)) if page else None
+    items = list(shown.items) if shown else questions
+    data = [{"id": q.id, "text": q.text, "asked_at": q.asked_at.isoformat(), "platform": q.platform}
+            for q in items]
+    if as_json:
+        emit_page(shown, data) if shown else emit_json(data)
+        return
+    if not questions:
+        out.print("Every question asked so far found a close match.")
+    for q in items:
+        out.print(f"#{q.id} ({q.asked_at:%Y-%m-%d}) {clean(' '.join(q.text.split()))}", markup=False,
+                  highlight=False)
+    if shown is not None:
+        print_footer(shown, command)
 
 
 @kb_app.command("stats")
@@ -603,32 +669,50 @@ def kb_calibrate(ctx: typer.Context, file: Path) -> None:
 
 
 @cities_app.command("list")
-def cities_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """List the cities of the network."""
+def cities_list(ctx: typer.Context, page: PageOpt = None, as_json: JsonOpt = False) -> None:
+    """List the cities of the network, by name; --page N: 15 a page, the pages of `cities N` in chat."""
+    from bot.replies import cities_page
+
     with runtime(ctx) as rt:
         profiles = rt.directory.profiles()
+    command = "rrr-bot cities list --page"
+    shown = page_of(lambda: cities_page(profiles, page, command)) if page else None
+    items = list(shown.items) if shown else profiles
     if as_json:
-        emit_json([p.as_dict() for p in profiles])
+        data = [p.as_dict() for p in items]
+        emit_page(shown, data) if shown else emit_json(data)
         return
     table = Table("city", "country", "time zone", "peer group", "challenges")
-    for p in profiles:
-        table.add_row(p.name, p.country, p.timezone, ", ".join(p.peer_groups), str(len(p.challenges)))
+    for p in items:
+        table.add_row(*(escape(v) for v in (p.name, p.country, p.timezone, ", ".join(p.peer_groups),
+                                             str(len(p.challenges)))))
     out.print(table)
+    if shown is not None:
+        print_footer(shown, command)
 
 
 @cities_app.command("show")
-def cities_show(ctx: typer.Context, name: str, as_json: JsonOpt = False) -> None:
-    """Show one city with its challenges and contacts."""
-    with runtime(ctx) as rt:
-        profile = rt.directory.profile(name)
-    if as_json:
-        emit_json(profile.as_dict())
-        return
-    from bot.replies import city_reply
+def cities_show(ctx: typer.Context, name: str, page: PageOpt = None, as_json: JsonOpt = False) -> None:
+    """Show one city with its contacts and its challenges, 15 a page (--page N for the others)."""
+    import shlex
+
+    from bot.replies import challenges_page, city_reply
 
     from .console import render_reply
 
-    render_reply(out, city_reply(profile), styled=out.is_terminal)
+    with runtime(ctx) as rt:
+        profile = rt.directory.profile(name)
+    command = f"rrr-bot cities show {shlex.quote(profile.name)} --page"
+    shown = page_of(lambda: challenges_page(profile, page or 1, command))
+    reply = city_reply(profile, page or 1, command=command, numbered=True)
+    if as_json:
+        data = profile.as_dict()
+        if page:  # the page's challenges and where it stands; without --page, every challenge as before
+            data = {**data, "challenges": [text for _, text in shown.items], "page": shown.number,
+                    "pages": shown.count, "total": shown.total, "first": shown.first}
+        emit_json(data)
+        return
+    render_reply(out, reply, styled=out.is_terminal)
 
 
 @cities_app.command("import")

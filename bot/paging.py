@@ -71,8 +71,28 @@ class Page(Generic[T]):
         return tuple(b for b in (self.footer(command), self.buttons(command)) if b is not None)
 
 
+def shorten(text: str, limit: int = ITEM_CHARS) -> str:
+    """``text`` on one line and at most ``limit`` characters, cut at a word with "…", never inside ``<...>`` markup
+    (a Discord timestamp, a mention)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    head = text[:limit - 1]
+    if " " in head[limit // 2:]:
+        head = head[:head.rindex(" ")]
+    if head.rfind("<") > head.rfind(">"):
+        head = head[:head.rindex("<")]
+    return head.rstrip() + "…"
+
+
+def text_length(text: str) -> int:
+    """The length of ``text`` once a platform has escaped it, at the most (Slack writes ``&`` as ``&amp;``, ``<`` and
+    ``>`` as ``&lt;`` ``&gt;``): what a page's items are measured by, so an escaped page still fits."""
+    return len(text) + 4 * (text.count("&") + text.count("<") + text.count(">"))
+
+
 def paginate(items: Sequence[T], number: int, *, size: int, chars: int = PAGE_CHARS,
-             length: Callable[[T], int] = lambda item: len(str(item)), command: str = "") -> Page[T]:
+             length: Callable[[T], int] = lambda item: text_length(str(item)), command: str = "") -> Page[T]:
     """Page ``number`` (1-based) of ``items``: at most ``size`` items and ``chars`` characters (by ``length``) a
     page, at least one item. A page past the last is a polite :class:`InvalidInput` naming the last one."""
     pages: list[tuple[int, int]] = []
