@@ -19,6 +19,7 @@ from rich.table import Table
 
 from bot.config import load_settings
 from bot.errors import BotError, ConfigError
+from bot.paging import RESULTS_MAX
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -344,12 +345,20 @@ def _scheduler_context(rt: Runtime):
 @app.command()
 def ask(ctx: typer.Context,
         question: Annotated[str, typer.Argument(help='The question, or "-" to read one question a line from stdin.')],
-        k: Annotated[Optional[int], typer.Option("--k", min=1, max=50, help="How many results.")] = None,
+        k: Annotated[Optional[int], typer.Option("--k", min=1, max=50, help="How many results (a page, with "
+                                                 "--page).")] = None,
         city: Annotated[Optional[str], typer.Option(help="Only solutions from this city.")] = None,
         tag: Annotated[Optional[str], typer.Option(help="Only solutions with this tag.")] = None,
+        page: Annotated[Optional[int], typer.Option("--page", min=1, help="Page N of the results, the nearest "
+                                                    f"first, --k a page, among the {RESULTS_MAX} best.")] = None,
         as_json: JsonOpt = False) -> None:
     """Find the past solutions that match a question."""
+    if page and question == "-":
+        fail("--page pages the results of one question; it does not go with \"-\" (one question a line).", 2)
     with runtime(ctx) as rt:
+        if page:
+            _ask_page(rt, question, page, k=k or rt.knowledge.settings.top_k, city=city, tag=tag, as_json=as_json)
+            return
         questions = (line for line in sys.stdin) if question == "-" else iter([question])
         for text in questions:
             if question == "-" and not text.strip():
@@ -367,6 +376,30 @@ def ask(ctx: typer.Context,
                 emit_json(result.as_dict())
             else:
                 _print_result(result)
+
+
+def _ask_page(rt: Runtime, question: str, page: int, *, k: int, city: str | None, tag: str | None,
+              as_json: bool) -> None:
+    """Page ``page`` of a question's results, ``k`` a page, among the :data:`RESULTS_MAX` nearest."""
+    import shlex
+    from dataclasses import replace
+
+    from bot.paging import paginate
+
+    try:
+        result = rt.knowledge.ask(question, k=RESULTS_MAX, city=city, tag=tag)
+    except BotError as exc:
+        fail(str(exc), 2)
+    filters = "".join(f" --{name} {shlex.quote(v)}" for name, v in (("city", city), ("tag", tag)) if v)
+    command = f"rrr-bot ask {shlex.quote(question)}{filters} --k {k} --page"
+    shown = page_of(lambda: paginate(result.results, page, size=k, chars=sys.maxsize, command=command))
+    result = replace(result, results=shown.items)
+    if as_json:
+        emit_json({**result.as_dict(), "page": shown.number, "pages": shown.count, "total": shown.total,
+                   "first": shown.first})
+        return
+    _print_result(result)
+    print_footer(shown, command)
 
 
 def _print_result(result) -> None:

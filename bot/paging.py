@@ -18,6 +18,8 @@ CHALLENGES_PAGE = 15
 CITIES_PAGE = 15
 QUESTIONS_PAGE = 10
 SOLUTIONS_PAGE = 20
+#: The most results of one question that ``rrr-bot ask --page`` pages through (``--k`` a page), the nearest first.
+RESULTS_MAX = 50
 #: The longest text of one item of a chat list (a question, a title): longer ones are cut with "…".
 ITEM_CHARS = 300
 #: Characters of one page's items: well within Discord's 2,000-character message and Slack's 3,000-character section.

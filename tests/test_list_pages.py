@@ -322,3 +322,21 @@ def test_cli_kb_list_page(seeded_dir: Path, cli_env: None) -> None:
     assert first["pages"] == second["pages"] == (len(whole) + 19) // 20
     turin = cli(seeded_dir, "kb", "list", "--city", "turin", "--page", "2")
     assert turin.exit_code == 2 and "try `rrr-bot kb list --city turin --page 1`." in turin.stderr
+
+
+def test_cli_ask_pages_the_results_nearest_first(seeded_dir: Path, cli_env: None) -> None:
+    question = "how did cities keep neighbourhood shops open?"
+    pages = [json.loads(cli(seeded_dir, "ask", question, "--k", "3", "--page", str(n), "--json").stdout)
+             for n in (1, 2)]
+    six = json.loads(cli(seeded_dir, "ask", question, "--k", "6", "--page", "1", "--json").stdout)
+    ids = [r["id"] for page in pages for r in page["results"]]
+    assert ids == [r["id"] for r in six["results"]] and len(set(ids)) == 6, "page 2 goes on where page 1 ends"
+    assert (pages[1]["page"], pages[1]["first"], pages[1]["pages"]) == (2, 4, (pages[1]["total"] + 2) // 3)
+    text = cli(seeded_dir, "ask", question, "--page", "2")
+    assert f"`rrr-bot ask '{question}' --k 3 --page 3` for the next" in text.stdout
+    past = cli(seeded_dir, "ask", question, "--k", "3", "--page", "40")
+    last = pages[0]["pages"]
+    assert past.exit_code == 2 and past.stderr.strip() == f"error: There is no page 40: there are only {last} " \
+                                                          f"pages; try `rrr-bot ask '{question}' --k 3 --page {last}`."
+    piped = cli(seeded_dir, "ask", "-", "--page", "2")
+    assert piped.exit_code == 2 and "does not go with" in piped.stderr
