@@ -507,19 +507,29 @@ def kb_remove(ctx: typer.Context, solution_id: str) -> None:
 
 
 @kb_app.command("pending")
-def kb_pending(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """Peers' saved answers waiting for a coordinator's review (not searchable until approved)."""
+def kb_pending(ctx: typer.Context, page: PageOpt = None, as_json: JsonOpt = False) -> None:
+    """Peers' saved answers waiting for a coordinator's review (not searchable until approved); --page N: 10 a
+    page."""
+    from bot.paging import REVIEW_PAGE, paginate
+
     with runtime(ctx) as rt:
         rows = rt.knowledge.pending()
+    command = "rrr-bot kb pending --page"
+    shown = page_of(lambda: paginate(rows, page, size=REVIEW_PAGE, chars=sys.maxsize, command=command)) \
+        if page else None
+    items = list(shown.items) if shown else rows
     if as_json:
-        emit_json([{"id": s.id, "title": s.title, "city": s.city, "saved_by": s.saved_by,
-                    "saved_at": s.created_at.isoformat(), "summary": s.summary} for s in rows])
+        data = [{"id": s.id, "title": s.title, "city": s.city, "saved_by": s.saved_by,
+                 "saved_at": s.created_at.isoformat(), "summary": s.summary} for s in items]
+        emit_page(shown, data) if shown else emit_json(data)
         return
     if not rows:
         out.print("Nothing is waiting for review.")
-    for s in rows:
+    for s in items:
         out.print(f"{s.id}  {s.title} ({s.city}) saved by {s.saved_by or '?'} on {s.created_at:%Y-%m-%d}",
                   markup=False)
+    if shown is not None:
+        print_footer(shown, command)
 
 
 @kb_app.command("approve")

@@ -28,7 +28,7 @@ from knowledge.text import fold as fold_name
 
 log = logging.getLogger(__name__)
 #: The commands whose lists page: a page button may run only these (and `session list`).
-PAGED = ("city", "profile", "cities", "unanswered")
+PAGED = ("city", "profile", "cities", "unanswered", "pending", "requests", "review")
 ERROR_REPLY = "Sorry, something went wrong on my side. The coordinators can find the details in the bot's log."
 USAGE_HINTS = {
     "greeting": "Hello! Ask me how peer cities handled a challenge, e.g. `how did other cities fund social "
@@ -296,8 +296,8 @@ class Bot:
             Command("iam", "ask to be linked to your city (a coordinator or a member of that city confirms)",
                     "iam CITY", self.review.iam),
             Command("show", "a whole solution record", "show ID", self._show),
-            Command("pending", "requests to join a city and saved answers waiting for your review", "pending",
-                    self.review.list_open, aliases=("requests", "review"), takes_text=False),
+            Command("pending", "requests to join a city and saved answers waiting for your review", "pending [PAGE]",
+                    self.review.list_open, aliases=("requests", "review"), takes_text=False, takes_page=True),
             Command("approve", "approve request #N to join a city, or a saved answer", "approve N|ID",
                     lambda ctx: self.review.decide_command(ctx, approve=True)),
             Command("reject", "reject request #N to join a city, or a saved answer", "reject N|ID",

@@ -18,6 +18,7 @@ CHALLENGES_PAGE = 15
 CITIES_PAGE = 15
 QUESTIONS_PAGE = 10
 SOLUTIONS_PAGE = 20
+REVIEW_PAGE = 10
 #: The most results of one question that ``rrr-bot ask --page`` pages through (``--k`` a page), the nearest first.
 RESULTS_MAX = 50
 #: The longest text of one item of a chat list (a question, a title): longer ones are cut with "…".

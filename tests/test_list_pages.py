@@ -61,6 +61,17 @@ def fill(runtime: Runtime) -> None:
                               text=f"Q{n:02d}: shops & bars <t:1800000000:F> <@U0PEER>?"))
 
 
+def ask_to_join(runtime: Runtime, platform: str, count: int = 12) -> None:
+    """``count`` people of ``platform`` asking to speak for Town 01 (open requests a coordinator reviews)."""
+    for n in range(1, count + 1):
+        runtime.bot.review.memberships.join(platform, f"U{n:03d}" if platform == "slack" else str(4200 + n),
+                                            "Town 01", f"Joiner {n:02d}")
+
+
+def joiners(text: str) -> list[int]:
+    return [int(n) for n in re.findall(r"Joiner (\d\d) asks to speak for Town 01", text)]
+
+
 def towns(text: str) -> list[int]:
     return [int(n) for n in TOWN.findall(text)]
 
@@ -150,6 +161,17 @@ def test_slack_unanswered_pages_newest_first_for_coordinators_only(slack: Served
     assert "Only coordinators can use `unanswered`." in refused.text and not question_ids(refused.text)
 
 
+def test_slack_pending_reviews_page(slack: ServedSlack) -> None:
+    ask_to_join(slack.runtime, "slack")
+    first, blocks = slack_command(slack, "pending", user=SLACK_COORDINATOR)
+    assert joiners(first) == list(range(1, 11)) and "Page 1 of 2: `pending 2` for the next." in first
+    assert page_buttons(blocks) == [("Next page", "list_page", "pending 2")]
+    second = slack_click(slack, "list_page", "pending 2", user=SLACK_COORDINATOR)
+    assert joiners(second) == [11, 12] and "`approve N` / `reject N`" in second
+    text, _ = slack_command(slack, "pending 3", user=SLACK_COORDINATOR)
+    assert "There is no page 3: there are only 2 pages; try `pending 2`." in text
+
+
 # -- Discord ---------------------------------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -199,6 +221,18 @@ def test_discord_unanswered_pages_privately_for_coordinators(served: Served, fak
     member = fake.click(fake.response_message(first), "rrr:list_page:unanswered 2", user_id=MEMBER_ID)
     (refused,) = fake.wait_followups(member, timeout=ANSWER)
     assert "Only coordinators can use `unanswered`" in refused.text and not question_ids(refused.text)
+
+
+def test_discord_pending_reviews_page_by_mention_and_button(served: Served, fake: FakeDiscord,  # noqa: F811
+                                                             rt: Runtime) -> None:
+    ask_to_join(rt, "discord")
+    message = fake.send_message(f"<@{BOT_ID}> pending", mentions=[BOT_ID], author_id=COORDINATOR_ID)
+    reply = fake.wait_reply(message, timeout=ANSWER)
+    unbroken(reply.body.get("content") or "")
+    assert joiners(reply.text) == list(range(1, 11)) and "Page 1 of 2" in reply.text
+    click = fake.click(fake.response_message(reply), "rrr:list_page:pending 2", user_id=COORDINATOR_ID)
+    (second,) = fake.wait_followups(click, timeout=ANSWER)
+    assert joiners(second.text) == [11, 12] and "rrr:list_page_previous:pending 1" in str(second.components)
 
 
 # -- any platform: a page of long, markup-heavy items ---------------------------------------------------------------
