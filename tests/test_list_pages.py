@@ -374,3 +374,16 @@ def test_cli_ask_pages_the_results_nearest_first(seeded_dir: Path, cli_env: None
                                                           f"pages; try `rrr-bot ask '{question}' --k 3 --page {last}`."
     piped = cli(seeded_dir, "ask", "-", "--page", "2")
     assert piped.exit_code == 2 and "does not go with" in piped.stderr
+
+
+def test_cli_kb_pending_page(data_dir: Path) -> None:
+    with Runtime.open(make_settings(data_dir)) as runtime:
+        saved = [runtime.knowledge.save_answer(title=f"Saved answer {n:02d}", city="Town 01", country="Ireland",
+                                               summary="Shops open late.", saved_by="slack:U0ANA")
+                 for n in range(1, 13)]
+    second = json.loads(cli(data_dir, "kb", "pending", "--page", "2", "--json").stdout)
+    assert [s["id"] for s in second["items"]] == saved[10:] and (second["pages"], second["total"]) == (2, 12)
+    text = cli(data_dir, "kb", "pending", "--page", "1")
+    assert "Saved answer 10" in text.stdout and "Saved answer 11" not in text.stdout
+    assert "Page 1 of 2: `rrr-bot kb pending --page 2` for the next." in text.stdout
+    assert cli(data_dir, "kb", "pending", "--page", "3").exit_code == 2
