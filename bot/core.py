@@ -12,7 +12,7 @@ from .commands import Command, Context, Registry, split_command
 from .errors import InvalidInput, NotFound, PermissionDenied, UserError
 from .guards import MemberTurns, RateLimiter, cap_input, not_a_question
 from .messages import Action, Incoming, Mention, Reply, Text
-from .paging import PAGE_ACTIONS, page_number
+from .paging import PAGE_ACTIONS, page_argument, page_number
 from .metrics import Metrics
 from . import replies
 from .replies import answer_reply, cities_reply, city_reply, intro_reply
@@ -338,7 +338,7 @@ class Bot:
         return [answer_reply(result)]
 
     async def _cities(self, ctx: Context) -> list[Reply]:
-        page = _page_of(ctx.rest, "cities")
+        page = page_argument(ctx.rest, "cities")
         return [cities_reply(await asyncio.to_thread(self.directory.profiles), page)]
 
     async def _city(self, ctx: Context) -> list[Reply]:
@@ -425,7 +425,7 @@ class Bot:
                                       fields=(("reason", reason.strip()),)))
 
     async def _unanswered(self, ctx: Context) -> list[Reply]:
-        page = _page_of(ctx.rest, "unanswered")
+        page = page_argument(ctx.rest, "unanswered")
         return [replies.unanswered_reply(await asyncio.to_thread(self.knowledge.unanswered, None), page)]
 
     async def _insights(self, ctx: Context) -> list[Reply]:
@@ -500,15 +500,6 @@ def _weeks(text: str) -> int:
     if not 1 <= weeks <= MAX_WEEKS:
         raise InvalidInput(f"Give a number of weeks from 1 to {MAX_WEEKS}, e.g. `insights 8`.")
     return weeks
-
-
-def _page_of(rest: str, command: str) -> int:
-    """The page number a list command was given (none is page 1)."""
-    if not rest.strip():
-        return 1
-    if not rest.strip().isdecimal():
-        raise InvalidInput(f"Usage: `{command} [PAGE]`, e.g. `{command} 2` for the second page.")
-    return int(rest.strip())
 
 
 def _int(value: str, what: str) -> int:

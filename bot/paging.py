@@ -122,6 +122,15 @@ def past_the_end(number: int, count: int, command: str = "") -> str:
     return f"There is no page {number}: {pages}" + (f"; try `{command} {count}`." if command else ".")
 
 
+def page_argument(rest: str, command: str) -> int:
+    """The page number a list command was given: none is page 1; anything but a number is a usage line."""
+    if not rest.strip():
+        return 1
+    if not rest.strip().isdecimal():
+        raise InvalidInput(f"Usage: `{command} [PAGE]`, e.g. `{command} 2` for the second page.")
+    return int(rest.strip())
+
+
 def page_number(text: str) -> tuple[str, int]:
     """``"Belo Horizonte 2"`` -> ``("Belo Horizonte", 2)``; no trailing number is page 1."""
     head, _, last = text.strip().rpartition(" ")

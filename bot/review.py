@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from .commands import Context
 from .errors import InvalidInput, PermissionDenied
 from .messages import Action, Actions, Button, Incoming, Reply, Text
-from .paging import REVIEW_PAGE, paginate, shorten, text_length
+from .paging import REVIEW_PAGE, page_argument, paginate, shorten, text_length
 from .services import Directory, KnowledgeBase, StoredOutbox
 from .services.membership import JoinRequest, Memberships
 from .text import neutralize_mentions
@@ -56,9 +56,7 @@ class Review:
         """What the sender can decide on: requests to join (their city's, or all for coordinators), and saved
         answers waiting for review (coordinators); :data:`~bot.paging.REVIEW_PAGE` a page (`pending 2`)."""
         m = ctx.message
-        number = int(ctx.rest.strip()) if ctx.rest.strip().isdecimal() else 1
-        if ctx.rest.strip() and not ctx.rest.strip().isdecimal():
-            raise InvalidInput(f"Usage: `{ctx.name} [PAGE]`, e.g. `{ctx.name} 2` for the second page.")
+        number = page_argument(ctx.rest, ctx.name)
         coordinator = await self._is_coordinator(m.platform, m.user, m.roles)
         joins = await asyncio.to_thread(self.memberships.open_requests, m.platform, m.user, coordinator=coordinator)
         saved = await asyncio.to_thread(self.knowledge.pending) if coordinator else []
