@@ -19,9 +19,11 @@ from rich.table import Table
 
 from bot.config import load_settings
 from bot.errors import BotError, ConfigError
+from bot.paging import RESULTS_MAX
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from bot.paging import Page
     from bot.runtime import Runtime
     from knowledge.evaluation import EvalQuestion
 
@@ -48,6 +50,9 @@ app.add_typer(intros_app, name="intros")
 app.add_typer(db_app, name="db")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+PageOpt = Annotated[Optional[int], typer.Option("--page", min=1, help="Only page N of the list, with a line saying "
+                                               "how to see the next (with --json: the page, the number of pages "
+                                               "and the items). Without it, the whole list.")]
 SkipOpt = Annotated[bool, typer.Option("--skip-invalid", help="Import the valid records and report the bad ones.")]
 
 
@@ -114,6 +119,27 @@ def configure_logging(settings: Settings, *, verbose: bool = False) -> None:
 
 def emit_json(data: Any) -> None:
     out.print_json(json.dumps(data, ensure_ascii=False, default=str))
+
+
+def page_of(pager: Callable[[], Page]) -> Page:
+    """The page ``pager`` cuts (the same pages as the chat command's); a page past the end is one line on stderr
+    naming the last page, and exit 2."""
+    try:
+        return pager()
+    except BotError as exc:
+        fail(str(exc), 2)
+
+
+def emit_page(page: Page, items: list) -> None:
+    """A page as JSON: its number, the number of pages, the total of items and the items (as given)."""
+    emit_json({"page": page.number, "pages": page.count, "total": page.total, "first": page.first, "items": items})
+
+
+def print_footer(page: Page, command: str) -> None:
+    """"Page 2 of 5: `rrr-bot cities list --page 3` for the next." (nothing on a single page)."""
+    footer = page.footer(command)
+    if footer is not None:
+        out.print(footer.text, markup=False, highlight=False)
 
 
 @contextmanager
@@ -319,12 +345,20 @@ def _scheduler_context(rt: Runtime):
 @app.command()
 def ask(ctx: typer.Context,
         question: Annotated[str, typer.Argument(help='The question, or "-" to read one question a line from stdin.')],
-        k: Annotated[Optional[int], typer.Option("--k", min=1, max=50, help="How many results.")] = None,
+        k: Annotated[Optional[int], typer.Option("--k", min=1, max=50, help="How many results (a page, with "
+                                                 "--page).")] = None,
         city: Annotated[Optional[str], typer.Option(help="Only solutions from this city.")] = None,
         tag: Annotated[Optional[str], typer.Option(help="Only solutions with this tag.")] = None,
+        page: Annotated[Optional[int], typer.Option("--page", min=1, help="Page N of the results, the nearest "
+                                                    f"first, --k a page, among the {RESULTS_MAX} best.")] = None,
         as_json: JsonOpt = False) -> None:
     """Find the past solutions that match a question."""
+    if page and question == "-":
+        fail("--page pages the results of one question; it does not go with \"-\" (one question a line).", 2)
     with runtime(ctx) as rt:
+        if page:
+            _ask_page(rt, question, page, k=k or rt.knowledge.settings.top_k, city=city, tag=tag, as_json=as_json)
+            return
         questions = (line for line in sys.stdin) if question == "-" else iter([question])
         for text in questions:
             if question == "-" and not text.strip():
@@ -342,6 +376,30 @@ def ask(ctx: typer.Context,
                 emit_json(result.as_dict())
             else:
                 _print_result(result)
+
+
+def _ask_page(rt: Runtime, question: str, page: int, *, k: int, city: str | None, tag: str | None,
+              as_json: bool) -> None:
+    """Page ``page`` of a question's results, ``k`` a page, among the :data:`RESULTS_MAX` nearest."""
+    import shlex
+    from dataclasses import replace
+
+    from bot.paging import paginate
+
+    try:
+        result = rt.knowledge.ask(question, k=RESULTS_MAX, city=city, tag=tag)
+    except BotError as exc:
+        fail(str(exc), 2)
+    filters = "".join(f" --{name} {shlex.quote(v)}" for name, v in (("city", city), ("tag", tag)) if v)
+    command = f"rrr-bot ask {shlex.quote(question)}{filters} --k {k} --page"
+    shown = page_of(lambda: paginate(result.results, page, size=k, chars=sys.maxsize, command=command))
+    result = replace(result, results=shown.items)
+    if as_json:
+        emit_json({**result.as_dict(), "page": shown.number, "pages": shown.count, "total": shown.total,
+                   "first": shown.first})
+        return
+    _print_result(result)
+    print_footer(shown, command)
 
 
 def _print_result(result) -> None:
@@ -394,19 +452,34 @@ def kb_seed(ctx: typer.Context,
 
 @kb_app.command("list")
 def kb_list(ctx: typer.Context, city: Annotated[Optional[str], typer.Option()] = None,
-            tag: Annotated[Optional[str], typer.Option()] = None, as_json: JsonOpt = False) -> None:
-    """List solutions (id, city, title, provenance)."""
+            tag: Annotated[Optional[str], typer.Option()] = None, page: PageOpt = None,
+            as_json: JsonOpt = False) -> None:
+    """List solutions (id, city, title, provenance), by city and id; --page N: 20 a page."""
+    import shlex
+
+    from bot.paging import SOLUTIONS_PAGE, paginate
+
     with runtime(ctx) as rt:
         rows = rt.knowledge.list(city, tag)
+    filters = "".join(f" --{k} {shlex.quote(v)}" for k, v in (("city", city), ("tag", tag)) if v)
+    command = f"rrr-bot kb list{filters} --page"
+    shown = page_of(lambda: paginate(rows, page, size=SOLUTIONS_PAGE, chars=sys.maxsize, command=command)) \
+        if page else None
+    items = list(shown.items) if shown else rows
+    data = [{"id": s.id, "city": s.city, "country": s.country, "title": s.title, "tags": s.tags,
+             "provenance": s.provenance} for s in items]
     if as_json:
-        emit_json([{"id": s.id, "city": s.city, "country": s.country, "title": s.title, "tags": s.tags,
-                    "provenance": s.provenance} for s in rows])
+        emit_page(shown, data) if shown else emit_json(data)
         return
     table = Table("id", "city", "title", "provenance")
-    for s in rows:
+    for s in items:
         table.add_row(*(escape(v) for v in (s.id, s.city, s.title, s.provenance)))
     out.print(table)
-    out.print(f"{len(rows)} solution(s)")
+    if shown is None:
+        out.print(f"{len(rows)} solution(s)")
+        return
+    out.print(f"Solutions {shown.first}-{shown.first + len(items) - 1} of {shown.total}", highlight=False)
+    print_footer(shown, command)
 
 
 @kb_app.command("show")
@@ -434,19 +507,29 @@ def kb_remove(ctx: typer.Context, solution_id: str) -> None:
 
 
 @kb_app.command("pending")
-def kb_pending(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """Peers' saved answers waiting for a coordinator's review (not searchable until approved)."""
+def kb_pending(ctx: typer.Context, page: PageOpt = None, as_json: JsonOpt = False) -> None:
+    """Peers' saved answers waiting for a coordinator's review (not searchable until approved); --page N: 10 a
+    page."""
+    from bot.paging import REVIEW_PAGE, paginate
+
     with runtime(ctx) as rt:
         rows = rt.knowledge.pending()
+    command = "rrr-bot kb pending --page"
+    shown = page_of(lambda: paginate(rows, page, size=REVIEW_PAGE, chars=sys.maxsize, command=command)) \
+        if page else None
+    items = list(shown.items) if shown else rows
     if as_json:
-        emit_json([{"id": s.id, "title": s.title, "city": s.city, "saved_by": s.saved_by,
-                    "saved_at": s.created_at.isoformat(), "summary": s.summary} for s in rows])
+        data = [{"id": s.id, "title": s.title, "city": s.city, "saved_by": s.saved_by,
+                 "saved_at": s.created_at.isoformat(), "summary": s.summary} for s in items]
+        emit_page(shown, data) if shown else emit_json(data)
         return
     if not rows:
         out.print("Nothing is waiting for review.")
-    for s in rows:
+    for s in items:
         out.print(f"{s.id}  {s.title} ({s.city}) saved by {s.saved_by or '?'} on {s.created_at:%Y-%m-%d}",
                   markup=False)
+    if shown is not None:
+        print_footer(shown, command)
 
 
 @kb_app.command("approve")
@@ -502,6 +585,32 @@ def role_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         out.print(f"{row}{'  (configured)' if row in configured else ''}", markup=False)
     if not rows:
         out.print("No coordinator yet: `rrr-bot role add slack:U024BE7LH coordinator`.")
+
+
+@kb_app.command("unanswered")
+def kb_unanswered(ctx: typer.Context, page: PageOpt = None, as_json: JsonOpt = False) -> None:
+    """The questions the knowledge base could not answer, the newest first; --page N: 10 a page."""
+    from bot.replies import questions_page
+
+    from .console import clean
+
+    with runtime(ctx) as rt:
+        questions = rt.knowledge.unanswered(None)
+    command = "rrr-bot kb unanswered --page"
+    shown = page_of(lambda: questions_page(questions, page, command)) if page else None
+    items = list(shown.items) if shown else questions
+    data = [{"id": q.id, "text": q.text, "asked_at": q.asked_at.isoformat(), "platform": q.platform}
+            for q in items]
+    if as_json:
+        emit_page(shown, data) if shown else emit_json(data)
+        return
+    if not questions:
+        out.print("Every question asked so far found a close match.")
+    for q in items:
+        out.print(f"#{q.id} ({q.asked_at:%Y-%m-%d}) {clean(' '.join(q.text.split()))}", markup=False,
+                  highlight=False)
+    if shown is not None:
+        print_footer(shown, command)
 
 
 @kb_app.command("stats")
@@ -603,32 +712,50 @@ def kb_calibrate(ctx: typer.Context, file: Path) -> None:
 
 
 @cities_app.command("list")
-def cities_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """List the cities of the network."""
+def cities_list(ctx: typer.Context, page: PageOpt = None, as_json: JsonOpt = False) -> None:
+    """List the cities of the network, by name; --page N: 15 a page, the pages of `cities N` in chat."""
+    from bot.replies import cities_page
+
     with runtime(ctx) as rt:
         profiles = rt.directory.profiles()
+    command = "rrr-bot cities list --page"
+    shown = page_of(lambda: cities_page(profiles, page, command)) if page else None
+    items = list(shown.items) if shown else profiles
     if as_json:
-        emit_json([p.as_dict() for p in profiles])
+        data = [p.as_dict() for p in items]
+        emit_page(shown, data) if shown else emit_json(data)
         return
     table = Table("city", "country", "time zone", "peer group", "challenges")
-    for p in profiles:
-        table.add_row(p.name, p.country, p.timezone, ", ".join(p.peer_groups), str(len(p.challenges)))
+    for p in items:
+        table.add_row(*(escape(v) for v in (p.name, p.country, p.timezone, ", ".join(p.peer_groups),
+                                             str(len(p.challenges)))))
     out.print(table)
+    if shown is not None:
+        print_footer(shown, command)
 
 
 @cities_app.command("show")
-def cities_show(ctx: typer.Context, name: str, as_json: JsonOpt = False) -> None:
-    """Show one city with its challenges and contacts."""
-    with runtime(ctx) as rt:
-        profile = rt.directory.profile(name)
-    if as_json:
-        emit_json(profile.as_dict())
-        return
-    from bot.replies import city_reply
+def cities_show(ctx: typer.Context, name: str, page: PageOpt = None, as_json: JsonOpt = False) -> None:
+    """Show one city with its contacts and its challenges, 15 a page (--page N for the others)."""
+    import shlex
+
+    from bot.replies import challenges_page, city_reply
 
     from .console import render_reply
 
-    render_reply(out, city_reply(profile), styled=out.is_terminal)
+    with runtime(ctx) as rt:
+        profile = rt.directory.profile(name)
+    command = f"rrr-bot cities show {shlex.quote(profile.name)} --page"
+    shown = page_of(lambda: challenges_page(profile, page or 1, command))
+    reply = city_reply(profile, page or 1, command=command, numbered=True)
+    if as_json:
+        data = profile.as_dict()
+        if page:  # the page's challenges and where it stands; without --page, every challenge as before
+            data = {**data, "challenges": [text for _, text in shown.items], "page": shown.number,
+                    "pages": shown.count, "total": shown.total, "first": shown.first}
+        emit_json(data)
+        return
+    render_reply(out, reply, styled=out.is_terminal)
 
 
 @cities_app.command("import")

@@ -11,7 +11,7 @@ import typer
 
 from bot.errors import InvalidInput
 
-from .cli import JsonOpt, emit_json, fail, out, runtime
+from .cli import JsonOpt, PageOpt, emit_json, emit_page, fail, out, page_of, print_footer, runtime
 
 if TYPE_CHECKING:  # the services are imported by the commands that use them (tests/test_cold_start.py)
     from bot.services.sessions import SessionInfo
@@ -97,18 +97,28 @@ def sessions_edit(ctx: typer.Context, session_id: int, title: Title = None, star
 
 @sessions_app.command("list")
 def sessions_list(ctx: typer.Context, as_json: JsonOpt = False,
-                  everything: Annotated[bool, typer.Option("--all", help="Include cancelled sessions.")] = False
-                  ) -> None:
-    """The scheduled sessions."""
+                  everything: Annotated[bool, typer.Option("--all", help="Include cancelled sessions.")] = False,
+                  page: PageOpt = None) -> None:
+    """The scheduled sessions, by id; --page N: 10 a page, the nearest next date first (the pages of `session list
+    N` in chat)."""
+    from bot.session_commands import sessions_page
+
     with runtime(ctx) as rt:
         infos = rt.sessions.list(include_cancelled=everything)
+        dated = rt.sessions.nearest_first(infos) if page else []
+    command = "rrr-bot sessions list" + (" --all" if everything else "") + " --page"
+    shown = page_of(lambda: sessions_page(dated, page, command)) if page else None
+    items = [info for info, _ in shown.items] if shown else infos
     if as_json:
-        emit_json([i.as_dict() for i in infos])
+        data = [i.as_dict() for i in items]
+        emit_page(shown, data) if shown else emit_json(data)
         return
     if not infos:
         out.print("No session is scheduled.")
-    for info in infos:
+    for info in items:
         _print(info, False)
+    if shown is not None:
+        print_footer(shown, command)
 
 
 @sessions_app.command("show")

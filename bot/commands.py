@@ -38,6 +38,13 @@ class Command:
     aliases: tuple[str, ...] = ()
     takes_text: bool = True
     """False for commands without arguments: ``help with funding?`` is then a question, not ``help``."""
+    takes_page: bool = False
+    """A command without arguments may still take a page number: ``cities 2`` is the command, ``cities in Spain
+    that fund cooperatives?`` a question."""
+
+    def refuses(self, rest: str) -> bool:
+        """Whether ``rest`` is not an argument of this command (so the message is a question)."""
+        return bool(rest) and not self.takes_text and not (self.takes_page and rest.strip().isdecimal())
 
 
 def split_command(text: str) -> tuple[str, str]:

@@ -12,7 +12,7 @@ from .commands import Command, Context, Registry, split_command
 from .errors import InvalidInput, NotFound, PermissionDenied, UserError
 from .guards import MemberTurns, RateLimiter, cap_input, not_a_question
 from .messages import Action, Incoming, Mention, Reply, Text
-from .paging import PAGE_ACTIONS, page_number
+from .paging import PAGE_ACTIONS, page_argument, page_number
 from .metrics import Metrics
 from . import replies
 from .replies import answer_reply, cities_reply, city_reply, intro_reply
@@ -27,6 +27,8 @@ from .text import neutralize_mentions
 from knowledge.text import fold as fold_name
 
 log = logging.getLogger(__name__)
+#: The commands whose lists page: a page button may run only these (and `session list`).
+PAGED = ("city", "profile", "cities", "unanswered", "pending", "requests", "review")
 ERROR_REPLY = "Sorry, something went wrong on my side. The coordinators can find the details in the bot's log."
 USAGE_HINTS = {
     "greeting": "Hello! Ask me how peer cities handled a challenge, e.g. `how did other cities fund social "
@@ -121,7 +123,7 @@ class Bot:
             return [Reply.text("Ask me a question, or type `help` to see what I can do.")]
         name, rest = split_command(text)
         command = self.commands.find(name)
-        if command is not None and rest and not command.takes_text and text[:1] not in "/!":
+        if command is not None and command.refuses(rest) and text[:1] not in "/!":
             command = None
         if command is None:
             if text[:1] in "/!":
@@ -175,7 +177,7 @@ class Bot:
         """A page button: run the command it carries (only a paged list's) as the member who clicked, and show the
         page in place of the one clicked."""
         name, rest = split_command(action.value)
-        if not (name in ("city", "profile") or (name in ("session", "sessions") and rest.split()[:1] == ["list"])):
+        if not (name in PAGED or (name in ("session", "sessions") and rest.split()[:1] == ["list"])):
             raise InvalidInput("This button does not show a page of a list.")
         message = Incoming(action.platform, action.user, action.value, channel=action.channel,
                            workspace=action.workspace, user_name=action.user_name, roles=action.roles)
@@ -280,7 +282,8 @@ class Bot:
             Command("help", "what I can do", "help", self._help, aliases=("?",), takes_text=False),
             Command("ask", "find past solutions of peer cities (filters: city:NAME tag:TAG)", "ask QUESTION",
                     self._ask),
-            Command("cities", "the cities of the network", "cities", self._cities, takes_text=False),
+            Command("cities", "the cities of the network", "cities [PAGE]", self._cities, takes_text=False,
+                    takes_page=True),
             Command("city", "a city's profile, challenges and contacts", "city NAME [PAGE]", self._city),
             Command("intro", "the cities whose challenges best match yours (or a topic), and why; also "
                     "`intro pause until YYYY-MM-DD`, `intro optout`, `intro optin`", "intro [TOPIC]", self._intro),
@@ -293,8 +296,8 @@ class Bot:
             Command("iam", "ask to be linked to your city (a coordinator or a member of that city confirms)",
                     "iam CITY", self.review.iam),
             Command("show", "a whole solution record", "show ID", self._show),
-            Command("pending", "requests to join a city and saved answers waiting for your review", "pending",
-                    self.review.list_open, aliases=("requests", "review"), takes_text=False),
+            Command("pending", "requests to join a city and saved answers waiting for your review", "pending [PAGE]",
+                    self.review.list_open, aliases=("requests", "review"), takes_text=False, takes_page=True),
             Command("approve", "approve request #N to join a city, or a saved answer", "approve N|ID",
                     lambda ctx: self.review.decide_command(ctx, approve=True)),
             Command("reject", "reject request #N to join a city, or a saved answer", "reject N|ID",
@@ -305,8 +308,8 @@ class Bot:
                     "nothelpful QUESTION_ID [what was missing]", self._not_helpful),
             Command("insights", "your city's figures per week; coordinators get the whole network, its coverage "
                     "gaps and charts", "insights [WEEKS]", self._insights),
-            Command("unanswered", "questions the knowledge base could not answer", "unanswered", self._unanswered,
-                    coordinator_only=True, takes_text=False),
+            Command("unanswered", "questions the knowledge base could not answer, the newest first",
+                    "unanswered [PAGE]", self._unanswered, coordinator_only=True, takes_text=False, takes_page=True),
             Command("role", "make a member a coordinator (or back)", "role @MEMBER coordinator|member", self._role,
                     coordinator_only=True),
         ]
@@ -335,7 +338,8 @@ class Bot:
         return [answer_reply(result)]
 
     async def _cities(self, ctx: Context) -> list[Reply]:
-        return [cities_reply(await asyncio.to_thread(self.directory.profiles))]
+        page = page_argument(ctx.rest, "cities")
+        return [cities_reply(await asyncio.to_thread(self.directory.profiles), page)]
 
     async def _city(self, ctx: Context) -> list[Reply]:
         if not ctx.rest:
@@ -421,11 +425,8 @@ class Bot:
                                       fields=(("reason", reason.strip()),)))
 
     async def _unanswered(self, ctx: Context) -> list[Reply]:
-        questions = await asyncio.to_thread(self.knowledge.unanswered, 20)
-        if not questions:
-            return [Reply.text("Every question asked so far found a close match.")]
-        lines = [f"- #{q.id} ({q.asked_at:%Y-%m-%d}) {neutralize_mentions(q.text)}" for q in questions]
-        return [Reply((Text(f"{len(questions)} recent unanswered question(s):", "heading"), Text("\n".join(lines))))]
+        page = page_argument(ctx.rest, "unanswered")
+        return [replies.unanswered_reply(await asyncio.to_thread(self.knowledge.unanswered, None), page)]
 
     async def _insights(self, ctx: Context) -> list[Reply]:
         """Coordinators: the network's figures, coverage gaps and charts. Members: their own city's figures only."""

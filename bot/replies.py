@@ -12,7 +12,7 @@ from knowledge.confidence import CLOSE, NO_MATCH, NOT_SURE, RELATED, WEAK
 from knowledge.excerpts import cut
 
 from .messages import Actions, Button, Facts, Field, Reply, SolutionCard, Text
-from .paging import paginate
+from .paging import CHALLENGES_PAGE, CITIES_PAGE, QUESTIONS_PAGE, Page, paginate, shorten, text_length
 from .services import AskResult, CityProfile, Match
 from .text import neutralize_mentions
 
@@ -27,8 +27,6 @@ PROVENANCE_LABELS = {
 #: What people see instead of a score.
 MATCH_WORDS = {CLOSE: "close match", RELATED: "related", WEAK: "not sure"}
 SUMMARY_CHARS = 320
-#: Challenges a page of a city's profile shows (fewer when they are long: a page fits any platform's message).
-CHALLENGES_PAGE = 15
 #: A record body longer than this is not shown in chat; `rrr-bot kb show ID` prints it.
 BODY_CHARS = 1500
 _TAG = re.compile(r"\[[A-Z][A-Z-]*\]")  # "[CONTEXT]", "[POST-RRR]": the provenance code again, in a note
@@ -156,11 +154,47 @@ def solution_reply(solution, saver: str | None = None) -> Reply:
     return Reply(tuple(blocks))
 
 
-def cities_reply(profiles: list[CityProfile]) -> Reply:
+def cities_reply(profiles: list[CityProfile], page: int = 1, *, command: str = "cities") -> Reply:
+    """Page ``page`` of the network's cities, by name (:data:`~bot.paging.CITIES_PAGE` a page)."""
     if not profiles:
         return Reply.text("No cities yet. Load the RRR network with `rrr-bot kb seed` or `rrr-bot cities import FILE`.")
-    lines = [f"- {p.name} ({p.country}) - peer group: {', '.join(p.peer_groups) or 'none'}" for p in profiles]
-    return Reply((Text(f"{len(profiles)} cities in the network:", "heading"), Text("\n".join(lines))))
+    shown = cities_page(profiles, page, command)
+    heading = f"{len(profiles)} cities in the network:" if shown.count == 1 else \
+        f"Cities {shown.first}-{shown.first + len(shown.items) - 1} of the network's {shown.total}:"
+    lines = "\n".join(_city_line(p) for p in shown.items)
+    return Reply((Text(heading, "heading"), Text(lines)) + shown.end(command))
+
+
+def cities_page(profiles: list[CityProfile], page: int, command: str) -> Page[CityProfile]:
+    """Page ``page`` of the cities (the pages of `cities N` in chat and ``rrr-bot cities list --page N``)."""
+    return paginate(profiles, page, size=CITIES_PAGE, length=lambda p: text_length(_city_line(p)) + 1, command=command)
+
+
+def _city_line(p: CityProfile) -> str:
+    return shorten(f"- {p.name} ({p.country}) - peer group: {', '.join(p.peer_groups) or 'none'}")
+
+
+def unanswered_reply(questions: list, page: int = 1, *, command: str = "unanswered") -> Reply:
+    """Page ``page`` of the questions the knowledge base could not answer, the newest first
+    (:data:`~bot.paging.QUESTIONS_PAGE` a page); each says its number and day."""
+    if not questions:
+        return Reply.text("Every question asked so far found a close match.")
+    shown = questions_page(questions, page, command)
+    heading = f"{len(questions)} recent unanswered question(s):" if shown.count == 1 else \
+        f"Unanswered questions {shown.first}-{shown.first + len(shown.items) - 1} of {shown.total}, the newest first:"
+    lines = "\n".join(_question_line(q) for q in shown.items)
+    return Reply((Text(heading, "heading"), Text(lines)) + shown.end(command))
+
+
+def questions_page(questions: list, page: int, command: str) -> Page:
+    """Page ``page`` of the unanswered questions (the pages of `unanswered N` in chat and ``rrr-bot kb unanswered
+    --page N``)."""
+    return paginate(questions, page, size=QUESTIONS_PAGE, length=lambda q: text_length(_question_line(q)) + 1,
+                    command=command)
+
+
+def _question_line(q) -> str:
+    return f"- #{q.id} ({q.asked_at:%Y-%m-%d}) {shorten(neutralize_mentions(q.text))}"
 
 
 def city_reply(profile: CityProfile, page: int = 1, *, command: str = "", numbered: bool = False) -> Reply:
@@ -174,12 +208,18 @@ def city_reply(profile: CityProfile, page: int = 1, *, command: str = "", number
         Field("Contacts", ", ".join(profile.members) or "none linked yet (`iam CITY`)"),
     )
     command = command or f"city {profile.name}"
-    numbers = list(enumerate(profile.challenges, start=1))
-    shown = paginate(numbers, page, size=CHALLENGES_PAGE, length=lambda item: len(item[1]) + 6, command=command)
+    shown = challenges_page(profile, page, command)
     challenges = "\n".join(f"{i}. {c}" if numbered else f"- {c}" for i, c in shown.items) or "- none recorded"
     heading = "Challenges:" if shown.count == 1 else \
         f"Challenges {shown.first}-{shown.first + len(shown.items) - 1} of {shown.total}:"
     return Reply((Facts(fields, title=profile.name), Text(f"{heading}\n{challenges}")) + shown.end(command))
+
+
+def challenges_page(profile: CityProfile, page: int, command: str) -> Page[tuple[int, str]]:
+    """Page ``page`` of a city's challenges, each with its number (the pages of `city NAME N` in chat and of
+    ``rrr-bot cities show NAME --page N``)."""
+    numbers = list(enumerate(profile.challenges, start=1))
+    return paginate(numbers, page, size=CHALLENGES_PAGE, length=lambda item: text_length(item[1]) + 6, command=command)
 
 
 def intro_reply(matches: list[Match], *, city: str | None, topic: str | None) -> Reply:

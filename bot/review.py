@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from .commands import Context
 from .errors import InvalidInput, PermissionDenied
 from .messages import Action, Actions, Button, Incoming, Reply, Text
+from .paging import REVIEW_PAGE, page_argument, paginate, shorten, text_length
 from .services import Directory, KnowledgeBase, StoredOutbox
 from .services.membership import JoinRequest, Memberships
 from .text import neutralize_mentions
@@ -53,25 +54,29 @@ class Review:
 
     async def list_open(self, ctx: Context) -> list[Reply]:
         """What the sender can decide on: requests to join (their city's, or all for coordinators), and saved
-        answers waiting for review (coordinators)."""
+        answers waiting for review (coordinators); :data:`~bot.paging.REVIEW_PAGE` a page (`pending 2`)."""
         m = ctx.message
+        number = page_argument(ctx.rest, ctx.name)
         coordinator = await self._is_coordinator(m.platform, m.user, m.roles)
         joins = await asyncio.to_thread(self.memberships.open_requests, m.platform, m.user, coordinator=coordinator)
         saved = await asyncio.to_thread(self.knowledge.pending) if coordinator else []
         if not joins and not saved:
             return [Reply.text("Nothing is waiting for your review.")]
+        items = [("join", f"- #{r.id} {shorten(neutralize_mentions(r.name or r.user_id), 80)} asks to speak for "
+                          f"{r.city} ({r.requested_at:%Y-%m-%d})") for r in joins]
+        items += [("solution", f"- `{s.id}`: {shorten(neutralize_mentions(s.title))} ({s.city}), saved "
+                               f"{s.created_at:%Y-%m-%d}") for s in saved]
+        page = paginate(items, number, size=REVIEW_PAGE, length=lambda item: text_length(item[1]) + 1,
+                        command=ctx.name)
         blocks: list = []
-        if joins:
-            blocks.append(Text(f"{len(joins)} request(s) to join a city:", "heading"))
-            blocks.append(Text("\n".join(f"- #{r.id} {neutralize_mentions(r.name or r.user_id)} asks to speak for "
-                                         f"{r.city} ({r.requested_at:%Y-%m-%d})" for r in joins)))
-        if saved:
-            blocks.append(Text(f"{len(saved)} saved answer(s) waiting for review:", "heading"))
-            blocks.append(Text("\n".join(f"- `{s.id}`: {neutralize_mentions(s.title)} ({s.city}), saved "
-                                         f"{s.created_at:%Y-%m-%d}" for s in saved)))
+        for kind, heading in (("join", f"{len(joins)} request(s) to join a city:"),
+                              ("solution", f"{len(saved)} saved answer(s) waiting for review:")):
+            lines = [line for k, line in page.items if k == kind]
+            if lines:
+                blocks += [Text(heading, "heading"), Text("\n".join(lines))]
         blocks.append(Text("`approve N` / `reject N` for a request, `approve ID` / `reject ID` for an answer.",
                            "muted"))
-        return [Reply(tuple(blocks))]
+        return [Reply(tuple(blocks) + page.end(ctx.name))]
 
     async def decide_command(self, ctx: Context, *, approve: bool) -> list[Reply]:
         """``approve N`` / ``reject N`` (a request to join) or ``approve ID`` / ``reject ID`` (a saved answer)."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import shlex
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from .commands import Context
 from .errors import InvalidInput, PermissionDenied
 from .messages import Action, Actions, Button, Image, Reply, Text, Time
-from .paging import PAGE_ACTIONS, paginate
+from .paging import PAGE_ACTIONS, SESSIONS_PAGE, Page, paginate, text_length
 from .services.outbox import Outgoing
 from .services.sessions import STATUS_LABELS, SessionInfo, Sessions
 from .store.models import utcnow
@@ -26,8 +27,6 @@ its copy of the session on the platform: None, or a note for the coordinator who
 #: How long a change waits for the adapters' follow-ups before answering without their notes.
 WATCH_SECONDS = 10.0
 CHANGES = ("add", "edit", "cancel", "skip-next")
-#: Sessions a page of `session list` shows (ten sessions fit Slack's and Discord's messages).
-LIST_PAGE = 10
 USAGE = """`session list [PAGE]` - the scheduled sessions, the nearest first, ten a page
 `session show ID` - one session, with RSVP buttons and calendar links
 `session next ID [N]` - its next N dates in your zone
@@ -204,11 +203,8 @@ class SessionCommands:
         infos = self.sessions.list()
         if not infos:
             return Reply.text("No session is scheduled. Coordinators: `session add ...` (see `session help`).")
-        now = utcnow()
-        dated = [(info, self.sessions.next_occurrence(info, now)) for info in infos]
-        dated.sort(key=lambda pair: (pair[1] is None, pair[1].start_utc if pair[1] else now, pair[0].id))
-        page = paginate(dated, number, size=LIST_PAGE, length=lambda pair: len(_line(pair[0])) + 60,
-                        command="session list")
+        dated = self.sessions.nearest_first(infos)
+        page = sessions_page(dated, number, "session list")
         heading = "Scheduled sessions" if page.count == 1 else \
             f"Scheduled sessions {page.first}-{page.first + len(page.items) - 1} of {page.total}"
         blocks: list = [Text(heading, "heading")]
@@ -224,6 +220,13 @@ class SessionCommands:
         messages = [Outgoing(f"session:{kind}:{info.id}:{c}", c.partition(":")[0], reply, channel=c.partition(":")[2])
                     for c in info.channels if c != here]
         return self.sessions.outbox.enqueue_claimed(f"session:{kind}:{info.id}", messages)
+
+
+def sessions_page(dated: Sequence[tuple[SessionInfo, Any]], number: int, command: str) -> Page:
+    """Page ``number`` of the sessions with their next dates (:meth:`Sessions.nearest_first`): the pages of
+    `session list N` in chat and of ``rrr-bot sessions list --page N``."""
+    return paginate(dated, number, size=SESSIONS_PAGE, length=lambda pair: text_length(_line(pair[0])) + 60,
+                    command=command)
 
 
 def _line(info: SessionInfo) -> str:

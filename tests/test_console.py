@@ -47,7 +47,7 @@ def test_piped_conversation(seeded_dir: Path) -> None:
     out = proc.stdout
     # help
     assert "`ask QUESTION` - find past solutions of peer cities" in out
-    assert "`unanswered`" not in out  # the local user is no coordinator
+    assert "`unanswered" not in out  # the local user is no coordinator
     # cities
     assert "9 cities in the network" in out
     assert "Montréal (Canada)" in out

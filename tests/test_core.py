@@ -70,7 +70,8 @@ def test_help_for_a_coordinator_lists_every_command(network: Runtime) -> None:
     exchange.assert_reply(*(f"`{usage}" for usage in MEMBER_COMMANDS + COORDINATOR_COMMANDS))
     for command in network.bot.commands:  # nothing registered is missing from help
         exchange.assert_reply(f"`{command.usage}` - {command.summary}")
-    assert "`unanswered` - questions the knowledge base could not answer (coordinators)" in exchange.text
+    assert "`unanswered [PAGE]` - questions the knowledge base could not answer, the newest first (coordinators)" \
+        in exchange.text
 
 
 def test_help_alias_and_slash_prefix(member: TestAdapter) -> None:
@@ -243,7 +244,7 @@ def test_role_promotes_and_demotes(network: Runtime) -> None:
     say(boss, "role U2 coordinator").assert_reply("Ana is now a coordinator.")
     exchange = say(helper, "unanswered")
     assert not any(r.is_error for r in exchange.replies)
-    say(helper, "help").assert_reply("`unanswered`")
+    say(helper, "help").assert_reply("`unanswered [PAGE]`")
     say(TestAdapter(network.bot, user="U3", user_name="Piotr"), "whoami")
     say(helper, "role <@U3> coordinator").assert_reply("Piotr is now a coordinator.")  # a promoted one can promote
 
@@ -300,7 +301,7 @@ def test_a_broken_database_becomes_the_polite_error_reply(member: TestAdapter, s
     assert "challenge" not in exchange.text  # no internals shown to the user
     [record] = [r for r in caplog.records if r.name == "bot.core"]
     assert record.exc_info is not None and "challenge" in str(record.exc_info[1])  # the details are logged
-    say(member, "help").assert_reply("`cities`")  # the bot keeps answering
+    say(member, "help").assert_reply("`cities [PAGE]`")  # the bot keeps answering
 
 
 def test_a_broken_database_during_an_action_becomes_the_polite_error_reply(member: TestAdapter,

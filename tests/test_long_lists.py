@@ -93,7 +93,7 @@ def test_slack_session_list_pages_reach_every_session_nearest_first(slack: Serve
     assert sorted(seen) == list(range(1, SESSIONS + 1)) and len(seen) == SESSIONS
     assert seen[:3] == [64, 63, 62], "the nearest date comes first"
     past = slack_answer(slack, "session list 8")
-    assert "There is no page 8" in past["text"] and "`session list 7` is the last" in past["text"]
+    assert "There is no page 8: there are only 7 pages; try `session list 7`." in past["text"]
 
 
 def test_slack_next_page_button_redraws_the_list_in_place(slack: ServedSlack) -> None:

@@ -270,7 +270,7 @@ def test_slash_help_cities_and_empty_text(slack: Slack) -> None:
     help_name, sent = slack.command("help")
     assert sent.status == 200
     text = slack.response(help_name)[0].text
-    assert "ask QUESTION" in text and "`unanswered`" not in text
+    assert "ask QUESTION" in text and "`unanswered" not in text
     cities_name, _ = slack.command("cities")
     cities = slack.response(cities_name)[0]
     assert "9 cities in the network" in cities.text and "Montréal" in cities.text
@@ -628,7 +628,7 @@ def test_members_of_the_coordinator_user_group_are_coordinators(slack: Slack) ->
     groups = slack.fake.calls_to("usergroups.users.list")
     assert groups and all(c.params["usergroup"] == "S0COORD" for c in groups)
     helped, _ = slack.command("help", user="UCOORD")
-    assert "`unanswered` - " in slack.response(helped)[0].text
+    assert "`unanswered [PAGE]` - " in slack.response(helped)[0].text
 
 
 # -- Block Kit limits ------------------------------------------------------------------------------------------------

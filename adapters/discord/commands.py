@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
+from bot.paging import CHALLENGES_PAGE, CITIES_PAGE, QUESTIONS_PAGE
+
 from . import sessions
 from .incoming import PLATFORM, strip_mentions
 from .render import trim
@@ -42,12 +44,13 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
         await adapter.run_command(interaction, f"ask {question}{filters}")
 
     @tree.command(name="cities", description="The cities of the network")
-    async def cities(interaction: discord.Interaction) -> None:
-        await adapter.run_command(interaction, "cities")
+    @app_commands.describe(page=f"Which page ({CITIES_PAGE} cities a page, by name)")
+    async def cities(interaction: discord.Interaction, page: app_commands.Range[int, 1] | None = None) -> None:
+        await adapter.run_command(interaction, f"cities {page or ''}".strip())
 
     @tree.command(name="city", description="A city's profile, challenges and contacts")
     @app_commands.autocomplete(name=city_names)
-    @app_commands.describe(page="Which page of its challenges (15 a page)")
+    @app_commands.describe(page=f"Which page of its challenges ({CHALLENGES_PAGE} a page)")
     async def city(interaction: discord.Interaction, name: str,
                    page: app_commands.Range[int, 1] | None = None) -> None:
         await adapter.run_command(interaction, f"city {name} {page or ''}".strip())
@@ -59,7 +62,7 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
 
     @tree.command(name="profile", description="Your city's profile and numbered challenges")
     @app_commands.autocomplete(city=city_names)
-    @app_commands.describe(page="Which page of the challenges (15 a page)")
+    @app_commands.describe(page=f"Which page of the challenges ({CHALLENGES_PAGE} a page)")
     async def profile(interaction: discord.Interaction, city: str | None = None,
                       page: app_commands.Range[int, 1] | None = None) -> None:
         words = ("profile", city or "", str(page) if page else "")
@@ -79,8 +82,9 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
         await adapter.run_command(interaction, "help", ephemeral=True)
 
     @tree.command(name="unanswered", description="Questions the knowledge base could not answer (coordinators)")
-    async def unanswered(interaction: discord.Interaction) -> None:
-        await adapter.run_command(interaction, "unanswered", ephemeral=True)
+    @app_commands.describe(page=f"Which page ({QUESTIONS_PAGE} questions a page, the newest first)")
+    async def unanswered(interaction: discord.Interaction, page: app_commands.Range[int, 1] | None = None) -> None:
+        await adapter.run_command(interaction, f"unanswered {page or ''}".strip(), ephemeral=True)
 
     @tree.command(name="insights",
                   description="Your city's figures; coordinators: the whole network, coverage gaps and charts")

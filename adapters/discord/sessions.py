@@ -24,6 +24,7 @@ from discord import app_commands
 
 from bot import Bot, Reply
 from bot.messages import Actions
+from bot.paging import SESSIONS_PAGE
 from bot.services import SessionInfo
 from bot.session_commands import RSVP_ACTIONS, SESSION_ZONES
 from bot.store.models import utcnow
@@ -75,7 +76,7 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
                                   video=video, agenda=agenda)
 
     @tree.command(name="session-list", description="The scheduled peer sessions")
-    @app_commands.describe(page="Which page (10 sessions a page, the nearest date first)")
+    @app_commands.describe(page=f"Which page ({SESSIONS_PAGE} sessions a page, the nearest date first)")
     async def session_list(interaction: discord.Interaction, page: app_commands.Range[int, 1] | None = None) -> None:
         await adapter.run_command(interaction, f"session list {page or ''}".strip(), ephemeral=True)
 

@@ -633,7 +633,8 @@ class KnowledgeBase:
             raise NotFound(f"No question with id {question_id}.")
         return question
 
-    def unanswered(self, limit: int = 20) -> list[Question]:
+    def unanswered(self, limit: int | None = 20) -> list[Question]:
+        """The questions nothing answered, the newest first (``limit`` of them; None: all)."""
         with self.db.session() as session:
             return Questions(session).unanswered(limit)
 

@@ -188,6 +188,15 @@ class Sessions:
         upcoming = info.schedule.occurrences(after=now or utcnow(), limit=1)
         return upcoming[0] if upcoming else None
 
+    def nearest_first(self, infos: Sequence[SessionInfo], now: datetime | None = None
+                      ) -> list[tuple[SessionInfo, Occurrence | None]]:
+        """Each session with its next date, the nearest first (those with none left at the end, by id): the order
+        of `session list` in chat and of ``rrr-bot sessions list --page``."""
+        now = now or utcnow()
+        dated = [(info, self.next_occurrence(info, now)) for info in infos]
+        dated.sort(key=lambda pair: (pair[1] is None, pair[1].start_utc if pair[1] else now, pair[0].id))
+        return dated
+
     def ics(self, session_id: int, now: datetime | None = None) -> bytes:
         """The session as an iCalendar file (every occurrence, skipped ones excluded)."""
         info = self.get(session_id)

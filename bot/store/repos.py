@@ -229,8 +229,9 @@ class Questions:
     def get(self, question_id: int) -> Question | None:
         return self.session.get(Question, question_id)
 
-    def unanswered(self, limit: int = 20) -> list[Question]:
-        query = select(Question).where(Question.answered == False).order_by(col(Question.asked_at).desc())  # noqa: E712
+    def unanswered(self, limit: int | None = 20) -> list[Question]:
+        query = select(Question).where(Question.answered == False).order_by(col(Question.asked_at).desc(),  # noqa: E712
+                                                                          col(Question.id).desc())
         return list(self.session.exec(query.limit(limit)))
 
     def add_feedback(self, feedback: Feedback) -> Feedback:
