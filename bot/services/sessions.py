@@ -235,6 +235,13 @@ class Sessions:
         found = dict(rows)
         return {s: int(found.get(s, 0)) for s in STATUSES}
 
+    def answer_of(self, session_id: int, occurrence: str, platform: str, user_id: str) -> str | None:
+        """One person's answer (going, maybe, no) for one occurrence, or None when they have not answered."""
+        with self.db.session() as session:
+            return session.exec(select(Rsvp.status).where(
+                Rsvp.session_id == session_id, Rsvp.occurrence == occurrence, Rsvp.platform == platform,
+                Rsvp.user_id == user_id)).first()
+
     def attendees(self, session_id: int, occurrence: str) -> list[tuple[str, str]]:
         """``(platform, user_id)`` of who said Going or Maybe."""
         with self.db.session() as session:
