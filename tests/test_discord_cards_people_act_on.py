@@ -15,8 +15,12 @@ from typing import Any
 
 import pytest
 
+from sqlmodel import select
+
 from bot import Runtime
-from discord_fake import COORDINATOR_ID, FakeDiscord
+from bot.store.models import Introduction, IntroductionMember, Member
+from discord_fake import (COORDINATOR_ID, EPHEMERAL, MEMBER_ID, MODAL, UPDATE_MESSAGE, FakeDiscord, Request,
+                          custom_ids, modal_inputs)
 from discord_harness import (Served, discord_settings, fake, fake_discord, no_traceback,  # noqa: F401
                              restore_discord_endpoints, served, slash_deferred)
 
@@ -28,8 +32,9 @@ AGENDA = "Share figures on citizen-owned solar roofs."
 
 
 @pytest.fixture
-def rt(tmp_path: Path, fake: FakeDiscord) -> Iterator[Runtime]:
-    with Runtime.open(discord_settings(tmp_path / "data", fake, RRR_SESSIONS__SYNC_SECONDS="300")) as runtime:
+def rt(seeded_dir: Path, fake: FakeDiscord) -> Iterator[Runtime]:
+    # the adapter's own pass of the scheduled events waits 5 minutes between runs: the tests run it by hand
+    with Runtime.open(discord_settings(seeded_dir, fake, RRR_SESSIONS__SYNC_SECONDS="300")) as runtime:
         yield runtime
 
 
@@ -56,3 +61,92 @@ def test_a_session_card_leads_with_its_title_then_the_local_time(served: Served,
     content = shown.body.get("content") or ""
     assert AGENDA not in content and "<t:" not in content, "nothing of the card sits above its title"
     assert {f["name"] for f in embed["fields"]} >= {"When", "Zone", "Duration"}
+
+
+# -- 1. /home: the member's city, next sessions and open introductions, with buttons that work -----------------------
+
+def member_with_plans(rt: Runtime) -> None:
+    """The member, linked to Turin, with a weekly session ahead and an introduction to Bilbao not answered yet."""
+    rt.directory.link("discord", str(MEMBER_ID), "Turin", "Marta")
+    rt.sessions.add(title="Energy communities", start=f"{DAY}T15:00", tz="Europe/Rome", repeat="weekly", count=4,
+                    channels=["discord:1"])
+    with rt.db.session() as session:
+        member = session.exec(select(Member).where(Member.user_id == str(MEMBER_ID))).one()
+        intro = Introduction(cities=["Turin", "Bilbao"], score=0.8, shared=[])
+        session.add(intro)
+        session.flush()
+        session.add(IntroductionMember(introduction_id=intro.id, member_id=member.id))
+
+
+def open_home(fake: FakeDiscord) -> Request:
+    home = fake.slash("home", user_id=MEMBER_ID)
+    (shown,) = fake.wait_followups(home, timeout=ANSWER)
+    assert int(shown.body.get("flags") or 0) & EPHEMERAL
+    return shown
+
+
+def button_of(request_or_message: Request | dict, prefix: str) -> str:
+    components = request_or_message.components if isinstance(request_or_message, Request) else \
+        request_or_message["components"]
+    return next(c for c in custom_ids(components) if c.startswith(prefix))
+
+
+def test_home_shows_the_city_sessions_introductions_and_the_feature_buttons(served: Served, fake: FakeDiscord,
+                                                                            rt: Runtime) -> None:
+    member_with_plans(rt)
+    shown = open_home(fake)
+    assert "Your city: Turin (Italy)" in shown.text and "#1 Energy communities" in shown.text, shown.text
+    assert "Did you meet your peers from Turin + Bilbao?" in shown.text
+    key = rt.sessions.next_occurrence(rt.sessions.get(1)).key()
+    ids = custom_ids(shown.components)
+    assert {f"rrr:rsvp_going:1:{key}:home", f"rrr:rsvp_no:1:{key}:home", "rrr:home_ask:ask", "rrr:home_intro:intro",
+            "rrr:home_insights:insights"} <= set(ids), ids
+    assert any(i.startswith("rrr:intro_met:") and i.endswith(":home") for i in ids)
+    assert len(ids) <= 25
+
+
+def test_an_rsvp_on_home_redraws_the_home_in_place(served: Served, fake: FakeDiscord, rt: Runtime) -> None:
+    member_with_plans(rt)
+    message = fake.response_message(open_home(fake))
+    click = fake.click(message, button_of(message, "rrr:rsvp_going:"), user_id=MEMBER_ID)
+    callback = fake.wait_callback(click, timeout=ANSWER)
+    assert callback.body["type"] == UPDATE_MESSAGE, callback
+    content = callback.data["content"]
+    assert "Noted: Going." in content and "#1 Energy communities · you: Going" in content, content
+    key = rt.sessions.next_occurrence(rt.sessions.get(1)).key()
+    assert rt.sessions.answer_of(1, key, "discord", str(MEMBER_ID)) == "going"
+    assert "Your city: Turin" in fake.messages[int(message["id"])]["content"], "the home, not a session card"
+    assert not fake.calls("create_message")
+
+
+def test_we_met_on_home_closes_the_introduction(served: Served, fake: FakeDiscord, rt: Runtime) -> None:
+    member_with_plans(rt)
+    message = fake.response_message(open_home(fake))
+    click = fake.click(message, button_of(message, "rrr:intro_met:"), user_id=MEMBER_ID)
+    callback = fake.wait_callback(click, timeout=ANSWER)
+    assert callback.body["type"] == UPDATE_MESSAGE
+    assert "No open introduction." in callback.data["content"]
+    with rt.db.session() as session:
+        assert session.exec(select(IntroductionMember.outcome)).all() == ["met"]
+
+
+def test_ask_on_home_opens_a_form_answered_privately(served: Served, fake: FakeDiscord, rt: Runtime) -> None:
+    member_with_plans(rt)
+    message = fake.response_message(open_home(fake))
+    click = fake.click(message, "rrr:home_ask:ask", user_id=MEMBER_ID)
+    callback = fake.wait_callback(click, timeout=ANSWER)
+    assert callback.body["type"] == MODAL, callback
+    modal = callback.data
+    assert [i["label"] for i in modal_inputs(modal)] == ["Your question, in any language"]
+    submit = fake.submit(modal, {"Your question, in any language": "how did cities support local shops with "
+                                                                   "vouchers?"}, user_id=MEMBER_ID)
+    (answer,) = fake.wait_followups(submit, timeout=ANSWER)
+    assert int(answer.body.get("flags") or 0) & EPHEMERAL and "voucher" in answer.text.lower(), answer.text
+
+
+def test_intro_on_home_answers_privately(served: Served, fake: FakeDiscord, rt: Runtime) -> None:
+    member_with_plans(rt)
+    message = fake.response_message(open_home(fake))
+    click = fake.click(message, "rrr:home_intro:intro", user_id=MEMBER_ID)
+    (answer,) = fake.wait_followups(click, timeout=ANSWER)
+    assert int(answer.body.get("flags") or 0) & EPHEMERAL and "Cities to talk to about Turin" in answer.text
