@@ -17,10 +17,11 @@ import pytest
 
 from sqlmodel import select
 
+from adapters.discord.sessions import NO_EVENTS, NO_PERMISSION, RETRY_AFTER
 from bot import Runtime
-from bot.store.models import Introduction, IntroductionMember, Member
-from discord_fake import (COORDINATOR_ID, EPHEMERAL, MEMBER_ID, MODAL, UPDATE_MESSAGE, FakeDiscord, Request,
-                          custom_ids, modal_inputs)
+from bot.store.models import Introduction, IntroductionMember, Member, utcnow
+from discord_fake import (BASE_PERMISSIONS, COORDINATOR_ID, EPHEMERAL, GENERAL_CHANNEL_ID, MANAGE_EVENTS, MEMBER_ID,
+                          MODAL, UPDATE_MESSAGE, FakeDiscord, Request, custom_ids, modal_inputs)
 from discord_harness import (Served, discord_settings, fake, fake_discord, no_traceback,  # noqa: F401
                              restore_discord_endpoints, served, slash_deferred)
 
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.timeout(120)
 ANSWER = 20.0
 DAY = date.today() + timedelta(days=40)
 AGENDA = "Share figures on citizen-owned solar roofs."
+MAY_CREATE_EVENTS = BASE_PERMISSIONS | MANAGE_EVENTS
 
 
 @pytest.fixture
@@ -150,3 +152,59 @@ def test_intro_on_home_answers_privately(served: Served, fake: FakeDiscord, rt: 
     click = fake.click(message, "rrr:home_intro:intro", user_id=MEMBER_ID)
     (answer,) = fake.wait_followups(click, timeout=ANSWER)
     assert int(answer.body.get("flags") or 0) & EPHEMERAL and "Cities to talk to about Turin" in answer.text
+
+
+# -- 3. a missing Manage Events permission is told to the coordinator once ------------------------------------------
+
+def private_note(fake: FakeDiscord, permissions: int) -> str:
+    """``/session-add`` by the coordinator; the text of its private note (the card is the other follow-up)."""
+    options = {"title": "Budget clinic", "start": f"{DAY}T10:00", "tz": "Europe/Rome"}
+    interaction, _ = slash_deferred(fake, "session-add", options, timeout=ANSWER, user_id=COORDINATOR_ID,
+                                    app_permissions=permissions)
+    note, _card = fake.wait_followups(interaction, 2, timeout=ANSWER)
+    assert int(note.body.get("flags") or 0) & EPHEMERAL
+    return note.text
+
+
+def test_a_403_on_the_event_is_told_once_until_events_work_again(served: Served, fake: FakeDiscord,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    fake.refuse("create_scheduled_event", 403, times=2)
+    first = private_note(fake, MAY_CREATE_EVENTS)
+    assert NO_EVENTS in first and "Session #1 is scheduled" in first, first
+    second = private_note(fake, MAY_CREATE_EVENTS)
+    assert "Session #2 is scheduled" in second and NO_EVENTS not in second, "told once, not for every session"
+    assert [r.status for r in fake.calls("create_scheduled_event")] == [403, 403] and not fake.scheduled_events
+    # the permission is granted: the event is made, and a later refusal is news again
+    third = private_note(fake, MAY_CREATE_EVENTS)
+    assert "It is also a Discord event" in third and NO_EVENTS not in third
+    fake.refuse("create_scheduled_event", 403)
+    assert NO_EVENTS in private_note(fake, MAY_CREATE_EVENTS)
+    no_traceback(caplog)
+
+
+def test_no_permission_in_the_interaction_is_told_once(served: Served, fake: FakeDiscord) -> None:
+    assert NO_EVENTS in private_note(fake, BASE_PERMISSIONS)
+    assert NO_EVENTS not in private_note(fake, BASE_PERMISSIONS)
+    assert not fake.calls("create_scheduled_event"), "the bot does not try what it may not do"
+
+
+def test_the_pass_tells_the_creator_once_by_dm(served: Served, fake: FakeDiscord, rt: Runtime) -> None:
+    private_note(fake, MAY_CREATE_EVENTS)
+    private_note(fake, MAY_CREATE_EVENTS)
+    assert len(fake.scheduled_events) == 2
+    events = served.adapter.session_add.events
+    fake.refuse("edit_scheduled_event", 403, times=2)
+    for session_id in (1, 2):  # the CLI moves both sessions: only the pass sees it
+        rt.sessions.edit(session_id, {"start": f"{DAY}T11:00"})
+    assert served.loop.run(events.sync_all(), ANSWER) == 2
+    assert [r.status for r in fake.calls("edit_scheduled_event")] == [403, 403]
+    assert served.loop.run(served.adapter.deliver_outbox(), ANSWER) == 1, "one message for the two refusals"
+    (dm,) = fake.calls("create_dm")
+    assert str(dm.body["recipient_id"]) == str(COORDINATOR_ID)
+    (told,) = [m for m in fake.calls("create_message") if m.params.get("channel") != str(GENERAL_CHANNEL_ID)]
+    assert NO_PERMISSION in told.text and "Session #1 'Budget clinic'" in told.text, told.text
+    # an hour later the pass tries again, is refused again, and says nothing more
+    later = utcnow() + RETRY_AFTER + timedelta(minutes=1)
+    fake.refuse("edit_scheduled_event", 403)
+    assert served.loop.run(events.sync_all(later), ANSWER) >= 1
+    assert served.loop.run(served.adapter.deliver_outbox(), ANSWER) == 0
