@@ -13,6 +13,8 @@ from .messages import Action, Actions, Button, Image, Reply, Text, Time
 from .paging import PAGE_ACTIONS, paginate
 from .services.outbox import Outgoing
 from .services.sessions import STATUS_LABELS, SessionInfo, Sessions
+from .services.when import is_iso
+from .session_drafts import CONFIRM, DRAFT_ACTIONS, Drafts, confirmation
 from .store.models import utcnow
 from .text import neutralize_mentions
 
@@ -47,7 +49,7 @@ RSVP_ACTIONS = {"rsvp_going": "going", "rsvp_maybe": "maybe", "rsvp_no": "no"}
 ICS_ACTION = "session_ics"
 #: Every session button that the core answers: the RSVPs, the calendar file, and the page buttons of a long list
 #: (``session list``, a city's challenges: :data:`~bot.paging.PAGE_ACTIONS`, answered by the core's router).
-SESSION_ACTIONS = (*RSVP_ACTIONS, ICS_ACTION, *PAGE_ACTIONS)
+SESSION_ACTIONS = (*RSVP_ACTIONS, ICS_ACTION, *DRAFT_ACTIONS, *PAGE_ACTIONS)
 #: Time zones the platforms' session forms offer first: the network's nine cities, and UTC.
 SESSION_ZONES: tuple[tuple[str, str], ...] = (
     ("Europe/Madrid", "Bilbao"), ("Europe/Dublin", "Dublin"), ("Europe/Amsterdam", "Rotterdam"),
@@ -66,6 +68,7 @@ class SessionCommands:
         self.is_coordinator = is_coordinator
         self.channel_checks = channel_checks if channel_checks is not None else {}
         self.watchers: list[SessionWatcher] = []
+        self.drafts = Drafts(sessions.outbox)
 
     def watch(self, watcher: SessionWatcher) -> None:
         """Call ``watcher`` after each edit, cancellation and skip of a session (adapters follow the change)."""
@@ -108,13 +111,19 @@ class SessionCommands:
             here = f"{message.platform}:{message.channel}" if message.channel and not message.is_direct else ""
             channels = _channels(fields.pop("channels", "here" if here else ""), here)
             await self._check_channels(channels, here)
-            info = await asyncio.to_thread(
-                self.sessions.add, title=fields.pop("title", ""), start=fields.pop("start", ""),
-                tz=fields.pop("tz", ""), repeat=fields.pop("repeat", None), count=fields.pop("count", None),
-                until=fields.pop("until", None), duration_minutes=fields.pop("duration", 60),  # type: ignore[arg-type]
-                agenda=fields.pop("agenda", ""), channels=channels, video_url=fields.pop("video", None),
-                reminders=_reminders(fields.pop("reminders")) if "reminders" in fields else None,
-                created_by=f"{message.platform}:{message.user}")
+            typed = fields.get("start", "")
+            new = dict(title=fields.pop("title", ""), start=fields.pop("start", ""), tz=fields.pop("tz", ""),
+                       repeat=fields.pop("repeat", None), count=fields.pop("count", None),
+                       until=fields.pop("until", None), duration_minutes=fields.pop("duration", 60),
+                       agenda=fields.pop("agenda", ""), channels=channels, video_url=fields.pop("video", None),
+                       reminders=_reminders(fields.pop("reminders")) if "reminders" in fields else None,
+                       created_by=f"{message.platform}:{message.user}")
+            if typed.strip() and not is_iso(typed):  # words: echoed back, saved once confirmed (.session_drafts)
+                info = await asyncio.to_thread(self.sessions.preview, **new)
+                new["start"] = info.schedule.start  # as read now: "tomorrow" confirmed after midnight stays put
+                draft = self.drafts.put(message.platform, message.user, new, here, utcnow())
+                return [confirmation(draft, info, typed)]
+            info = await asyncio.to_thread(self.sessions.add, **new)
             await asyncio.to_thread(self._announce, info, here)
             return [await asyncio.to_thread(self.sessions.card, info, heading="Session scheduled")]
         if sub == "edit":
@@ -151,6 +160,8 @@ class SessionCommands:
         """An RSVP click: record it and redraw the card with the new counts. A "Calendar file" click: the file."""
         if action.action_id == ICS_ACTION:
             return [await self._calendar_file(await self._get(action.value))]
+        if action.action_id in DRAFT_ACTIONS:
+            return await self._decide(action)
         status = RSVP_ACTIONS[action.action_id]
         session_id, _, occurrence = action.value.partition(":")
         info = await self._get(session_id)
@@ -159,6 +170,24 @@ class SessionCommands:
         card = await asyncio.to_thread(self.sessions.card, info, occ)
         return [Reply(card.blocks, replace=True),
                 Reply.text(f"Noted: {STATUS_LABELS[status]}.", ephemeral=True)]
+
+    async def _decide(self, action: Action) -> list[Reply]:
+        """Confirm or Cancel of a typed session: saved (and announced) once, whatever the clicks; the echo is
+        replaced by the outcome."""
+        if not await self.is_coordinator(action.platform, action.user, action.roles):
+            raise PermissionDenied("Only coordinators can schedule a session.")
+        draft = self.drafts.get(action.value, action.platform, action.user, utcnow())
+        if action.action_id == CONFIRM:  # still valid (not in the past by now) before the draft is used up
+            await asyncio.to_thread(self.sessions.preview, **draft.fields)
+        if not await asyncio.to_thread(self.drafts.decide, draft):
+            raise InvalidInput("This session was already confirmed or cancelled: nothing more was saved.")
+        if action.action_id != CONFIRM:
+            return [Reply((Text(f"Cancelled: '{draft.fields['title']}' was not scheduled."),), ephemeral=True,
+                          replace=True)]
+        info = await asyncio.to_thread(self.sessions.add, **draft.fields)
+        await asyncio.to_thread(self._announce, info, draft.here)
+        card = await asyncio.to_thread(self.sessions.card, info, heading="Session scheduled")
+        return [Reply((Text(f"Confirmed: '{info.title}' is session #{info.id}."),), ephemeral=True, replace=True), card]
 
     async def _calendar_file(self, info: SessionInfo) -> Reply:
         """The session's .ics as a file of a private answer (every date, skipped ones left out), with the Google
