@@ -8,6 +8,7 @@ the core runs for real. Nothing of ours is mocked; every wait polls with a deadl
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -208,3 +209,32 @@ def test_the_pass_tells_the_creator_once_by_dm(served: Served, fake: FakeDiscord
     fake.refuse("edit_scheduled_event", 403)
     assert served.loop.run(events.sync_all(later), ANSWER) >= 1
     assert served.loop.run(served.adapter.deliver_outbox(), ANSWER) == 0
+
+
+# -- 4. a start typed in words waits for Confirm -------------------------------------------------------------------
+
+def test_session_add_with_words_is_saved_only_once_confirmed(served: Served, fake: FakeDiscord,
+                                                             rt: Runtime) -> None:
+    options = {"title": "Budget clinic", "start": "tomorrow 3pm", "tz": "Europe/Rome"}
+    interaction, _ = slash_deferred(fake, "session-add", options, timeout=ANSWER, user_id=COORDINATOR_ID,
+                                    app_permissions=MAY_CREATE_EVENTS)
+    (echo,) = fake.wait_followups(interaction, 1, timeout=ANSWER)
+    assert int(echo.body.get("flags") or 0) & EPHEMERAL and "I read it as" in echo.text, echo.text
+    assert rt.sessions.list() == [] and not fake.calls("create_scheduled_event"), "nothing saved yet"
+    message = fake.response_message(echo)
+    confirm = button_of(message, "rrr:session_confirm:")
+    stale = copy.deepcopy(message)  # the echo as a slow client still shows it, Confirm and all
+
+    click = fake.click(message, confirm, user_id=COORDINATOR_ID, app_permissions=MAY_CREATE_EVENTS)
+    callback = fake.wait_callback(click, timeout=ANSWER)
+    assert callback.body["type"] == UPDATE_MESSAGE and "is session #1" in callback.data["content"], callback
+    card, note = fake.wait_followups(click, 2, timeout=ANSWER)
+    assert not int(card.body.get("flags") or 0) & EPHEMERAL and "Session scheduled" in card.text
+    assert "It is also a Discord event" in note.text and len(fake.scheduled_events) == 1
+    (info,) = rt.sessions.list()
+    assert info.title == "Budget clinic" and info.schedule.start.hour == 15
+
+    again = fake.click(stale, confirm, user_id=COORDINATOR_ID)  # a second click on the old echo
+    (refused,) = fake.wait_followups(again, 1, timeout=ANSWER)
+    assert "nothing more was saved" in refused.text
+    assert len(rt.sessions.list()) == 1 and len(fake.scheduled_events) == 1

@@ -22,6 +22,7 @@ from bot.config import DiscordSettings
 from bot.errors import ConfigError
 from bot.home import FROM_HOME
 from bot.session_commands import RSVP_ACTIONS
+from bot.session_drafts import DRAFT_ACTIONS
 
 from .. import outbox_pump
 from . import sessions
@@ -92,7 +93,7 @@ class DiscordAdapter:
         self._events: asyncio.Future | None = None
         self.poster = Poster(self.client)
         self.cards = Cards(bot)
-        self.session_add = SessionAdd(bot, self.client, self.poster)
+        self.session_add = SessionAdd(bot, self.client, self.poster, self.cards)
         register_commands(self.tree, self)
         bot.channel_checks[PLATFORM] = self.channel_problem
 
@@ -182,6 +183,9 @@ class DiscordAdapter:
             return
         if action == "feedback_not_helpful":
             await interaction.response.send_modal(NotHelpfulModal(value))
+            return
+        if action in DRAFT_ACTIONS:  # Confirm / Cancel of a session typed in words
+            await self.session_add.confirmed(interaction, self._action(interaction, action, value))
             return
         if action == "home_ask":
             await interaction.response.send_modal(AskModal())

@@ -28,12 +28,13 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
-from bot import Bot, Reply
+from bot import Action, Bot, Reply
 from bot.messages import Actions
 from bot.services import SessionInfo
 from bot.session_commands import RSVP_ACTIONS, SESSION_ZONES
 from bot.store.models import utcnow
 
+from .cards import Cards
 from .incoming import incoming_of
 from .posting import Poster
 from .render import trim
@@ -97,10 +98,11 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
 class SessionAdd:
     """``/session-add``: the core's command, the private outcome, the public card and the scheduled event."""
 
-    def __init__(self, bot: Bot, client: discord.Client, poster: Poster) -> None:
+    def __init__(self, bot: Bot, client: discord.Client, poster: Poster, cards: Cards) -> None:
         self.bot = bot
         self.client = client
         self.poster = poster
+        self.cards = cards
         self.events = ScheduledEvents(bot, client)
         bot.session_commands.watch(self.events.follow)  # edits, cancellations and skips made in chat
 
@@ -110,7 +112,8 @@ class SessionAdd:
         await interaction.response.defer(thinking=True, ephemeral=True)
         text = session_command(options, str(interaction.channel_id or ""))
         replies = await self.bot.handle(incoming_of(interaction, text, roles))
-        if any(r.is_error for r in replies) or not replies:
+        if any(r.is_error for r in replies) or not replies or all(r.ephemeral for r in replies):
+            # an error, or a start typed in words: its echo waits privately for Confirm (bot.session_drafts)
             await self.poster.follow_up(interaction, replies, ephemeral=True)
             return
         session = session_of(replies)
@@ -122,6 +125,19 @@ class SessionAdd:
             note += f"\n{refused}"
         await interaction.followup.send(note, ephemeral=True)  # ends the private "thinking" message
         await self.poster.follow_up(interaction, replies, ephemeral=False)
+
+    async def confirmed(self, interaction: discord.Interaction, action: Action) -> None:
+        """Confirm / Cancel of a typed session (chat or ``/session-add``): the echo is edited to the outcome, the new
+        session's card is posted for everyone, and published as a scheduled event where the bot may."""
+        replies = await self.cards.click(interaction, action)
+        await self.poster.follow_up(interaction, replies, ephemeral=False)
+        session = session_of(replies)
+        if session is None:
+            return
+        event, refused = await self.publish_event(interaction, session[0])
+        if event is not None or refused:
+            note = f"It is also a Discord event: {event.url}" if event is not None else refused
+            await interaction.followup.send(note, ephemeral=True)
 
     async def publish_event(self, interaction: discord.Interaction,
                             session_id: int) -> tuple[discord.ScheduledEvent | None, str | None]:
