@@ -38,12 +38,13 @@ USAGE = """`session list [PAGE]` - the scheduled sessions, the nearest first, te
 Coordinators:
 `session add title:"Working group" start:2027-03-16T15:00 tz:Europe/Madrid` (or `start:"next Tuesday 15:00"`), \
 and optionally `repeat:weekly|"every 2 weeks"|monthly|FREQ=...` `count:N|until:YYYY-MM-DD` `duration:60` \
-`video:URL` `agenda:"..."` `channel:here|slack:C0123` `reminders:1440,15`
+`video:URL` `agenda:"..."` `channel:here|slack:C0123` `reminders:1440,15`; a start in words is echoed back with \
+Confirm / Cancel before it is saved (`confirm:yes` asks for that with an ISO start too)
 `session edit ID key:value ...` (same keys)
 `session cancel ID`, `session skip-next ID`"""
 KEYS = {"title": "title", "start": "start", "tz": "tz", "zone": "tz", "timezone": "tz", "repeat": "repeat",
         "count": "count", "until": "until", "duration": "duration", "video": "video", "agenda": "agenda",
-        "channel": "channels", "channels": "channels", "reminders": "reminders"}
+        "channel": "channels", "channels": "channels", "reminders": "reminders", "confirm": "confirm"}
 RSVP_ACTIONS = {"rsvp_going": "going", "rsvp_maybe": "maybe", "rsvp_no": "no"}
 #: The card's "Calendar file" button: its click answers with the session's .ics file (value: the session id).
 ICS_ACTION = "session_ics"
@@ -112,13 +113,14 @@ class SessionCommands:
             channels = _channels(fields.pop("channels", "here" if here else ""), here)
             await self._check_channels(channels, here)
             typed = fields.get("start", "")
+            ask_first = _yes_no(fields.pop("confirm", ""), "confirm")
             new = dict(title=fields.pop("title", ""), start=fields.pop("start", ""), tz=fields.pop("tz", ""),
                        repeat=fields.pop("repeat", None), count=fields.pop("count", None),
                        until=fields.pop("until", None), duration_minutes=fields.pop("duration", 60),
                        agenda=fields.pop("agenda", ""), channels=channels, video_url=fields.pop("video", None),
                        reminders=_reminders(fields.pop("reminders")) if "reminders" in fields else None,
                        created_by=f"{message.platform}:{message.user}")
-            if typed.strip() and not is_iso(typed):  # words: echoed back, saved once confirmed (.session_drafts)
+            if ask_first or (typed.strip() and not is_iso(typed)):  # echoed, saved once confirmed (.session_drafts)
                 info = await asyncio.to_thread(self.sessions.preview, **new)
                 new["start"] = info.schedule.start  # as read now: "tomorrow" confirmed after midnight stays put
                 draft = self.drafts.put(message.platform, message.user, new, here, utcnow())
@@ -287,6 +289,16 @@ def _channels(text: str, here: str) -> list[str]:
         else:
             out.append(item)
     return out
+
+
+def _yes_no(text: str, key: str) -> bool:
+    """``yes`` / ``no`` (empty: no)."""
+    value = text.strip().lower()
+    if value in ("", "no", "false"):
+        return False
+    if value in ("yes", "true"):
+        return True
+    raise InvalidInput(f"`{key}:` takes yes or no, e.g. {key}:yes.")
 
 
 def _reminders(text: str) -> list[int]:

@@ -9,6 +9,7 @@ against the local fake Slack, the Discord test the real discord.py client agains
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ from bot.messages import Actions, Button
 from bot.session_drafts import CONFIRM, DISCARD
 from bot.testing import Exchange, TestAdapter
 from conftest import make_settings
-from slack_fake import FakeSlack, blocks_text, buttons
+from slack_fake import FakeSlack, blocks_text, buttons, view_submission
 from slack_harness import (  # noqa: F401  (fixtures)
     ACK_BUDGET, ANSWER_WAIT, ServedSlack, fake_slack, serve_slack, slack_settings,
 )
@@ -158,3 +159,28 @@ def test_slack_rrr_session_add_with_words_confirms_in_place(serve_slack, fake_sl
     slack.click(CONFIRM, value, user=COORDINATOR, channel=CHANNEL, container_type="message", is_ephemeral=True)
     fake_slack.wait_for("chat.postEphemeral", 1, ANSWER_WAIT)
     assert len(slack.runtime.sessions.list()) == 1, "a repeated click saves nothing more"
+
+
+def test_the_slack_form_echoes_the_session_and_saves_on_its_second_step_once(serve_slack, fake_slack: FakeSlack,
+                                                                             tmp_path: Path) -> None:
+    slack: ServedSlack = serve_slack(slack_settings(tmp_path / "data", fake_slack))
+    slack.command("session add", user=COORDINATOR, channel=CHANNEL)
+    form = fake_slack.wait_for("views.open", 1, ANSWER_WAIT)[0].view
+    day = (datetime.now(UTC) + timedelta(days=20)).date()
+    values = {"title": "Energy communities", "date": day.isoformat(), "time": "15:00", "tz": "Europe/Rome",
+              "repeat": "weekly", "count": "4"}
+    answer = slack.sender.interactive(view_submission(form, values, user=COORDINATOR)).json
+    assert answer["response_action"] == "push", answer
+    step = answer["view"]
+    shown = blocks_text(step["blocks"])
+    assert f"I read it as {day:%a} {day.day} " in shown and "15:00 CE" in shown and "every week, 4 times" in shown
+    assert (step["submit"]["text"], step["close"]["text"]) == ("Schedule", "Back")
+    assert slack.runtime.sessions.list() == [] and not fake_slack.calls_to("chat.postMessage")
+
+    done = slack.sender.interactive(view_submission(step, {}, user=COORDINATOR))
+    assert done.status == 200 and done.seconds < ACK_BUDGET and (done.json or {}).get("response_action") == "clear"
+    (card,) = slack.posts(CHANNEL)
+    assert "Session scheduled" in card.text and "Energy communities" in card.text
+    again = slack.sender.interactive(view_submission(step, {}, user=COORDINATOR)).json  # submitted twice
+    assert again["response_action"] == "update" and "nothing more was saved" in json.dumps(again["view"])
+    assert len(slack.runtime.sessions.list()) == 1

@@ -139,6 +139,7 @@ class SlackAdapter:
         app.view(modals.SAVE_SOLUTION)(self._on_save_submit)
         app.view(modals.NOT_HELPFUL)(self._on_not_helpful_submit)
         app.view(modals.SESSION_ADD)(self.session_form.submit)
+        app.view(modals.SESSION_CONFIRM)(self.session_form.confirm)
         app.view(modals.HOME_ASK)(self.home.submit_ask)
         app.action("feedback_helpful")(self._on_button)
         app.action("feedback_not_helpful")(self._on_not_helpful)
