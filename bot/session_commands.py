@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shlex
+from dataclasses import replace
 from collections.abc import Awaitable, Callable
 
 from .commands import Context
@@ -14,7 +15,7 @@ from .paging import PAGE_ACTIONS, paginate
 from .services.outbox import Outgoing
 from .services.sessions import STATUS_LABELS, SessionInfo, Sessions
 from .services.when import is_iso
-from .session_drafts import CONFIRM, DRAFT_ACTIONS, Drafts, confirmation
+from .session_drafts import CONFIRM, DISCARD, DRAFT_ACTIONS, Drafts, confirmation
 from .store.models import utcnow
 from .text import neutralize_mentions
 
@@ -41,7 +42,7 @@ and optionally `repeat:weekly|"every 2 weeks"|monthly|FREQ=...` `count:N|until:Y
 `video:URL` `agenda:"..."` `channel:here|slack:C0123` `reminders:1440,15`; a start in words is echoed back with \
 Confirm / Cancel before it is saved (`confirm:yes` asks for that with an ISO start too)
 `session edit ID key:value ...` (same keys)
-`session cancel ID`, `session skip-next ID`"""
+`session cancel ID`, `session skip-next ID`, `session confirm DRAFT` / `session discard DRAFT` (a typed start's echo)"""
 KEYS = {"title": "title", "start": "start", "tz": "tz", "zone": "tz", "timezone": "tz", "repeat": "repeat",
         "count": "count", "until": "until", "duration": "duration", "video": "video", "agenda": "agenda",
         "channel": "channels", "channels": "channels", "reminders": "reminders", "confirm": "confirm"}
@@ -105,6 +106,10 @@ class SessionCommands:
                                                 parts[1].lower())
             return [Reply.text(f"Noted: {STATUS_LABELS[parts[1].lower()]} for '{info.title}'. "
                                f"Going {counts['going']}, maybe {counts['maybe']}, can't {counts['no']}.")]
+        if sub in ("confirm", "discard"):  # the echo's buttons, typed (the console has no buttons)
+            action = Action(message.platform, message.user, CONFIRM if sub == "confirm" else DISCARD, rest.strip(),
+                            channel=message.channel, roles=message.roles)
+            return [replace(r, replace=False) for r in await self._decide(action)]
         if sub == "ics":
             return [await self._calendar_file(await self._get(rest))]
         if sub == "add":

@@ -9,6 +9,7 @@ against the local fake Slack, the Discord test the real discord.py client agains
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from rich.console import Console
 
+from adapters.console import render_reply
 from bot import Runtime
 from bot.messages import Actions, Button
 from bot.session_drafts import CONFIRM, DISCARD
@@ -184,3 +187,16 @@ def test_the_slack_form_echoes_the_session_and_saves_on_its_second_step_once(ser
     again = slack.sender.interactive(view_submission(step, {}, user=COORDINATOR)).json  # submitted twice
     assert again["response_action"] == "update" and "nothing more was saved" in json.dumps(again["view"])
     assert len(slack.runtime.sessions.list()) == 1
+
+
+def test_the_console_types_what_the_buttons_do(network: Runtime) -> None:
+    boss = TestAdapter(network.bot, user="BOSS")
+    echoed = say(boss, TYPED)
+    out = Console(file=io.StringIO(), width=200, color_system=None)
+    for reply in echoed.replies:
+        render_reply(out, reply, styled=False)
+    confirm, _ = echo_buttons(echoed)
+    assert f"Type `session confirm {confirm.value}` to save it" in out.file.getvalue()
+    say(boss, f"session confirm {confirm.value}").assert_reply("Session scheduled")
+    say(boss, f"session discard {confirm.value}").assert_error().assert_reply("nothing more was saved")
+    assert len(network.sessions.list()) == 1
