@@ -208,6 +208,9 @@ def _feedback_hint(block: Actions) -> str:
     if "feedback_helpful" in ids:
         value = ids["feedback_helpful"]
         return f"Was this useful? Type `helpful {value}` or `nothelpful {value} what was missing`."
+    if "session_confirm" in ids:
+        value = ids["session_confirm"]
+        return f"Type `session confirm {value}` to save it, or `session discard {value}`."
     return ""
 
 

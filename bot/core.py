@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from .commands import Command, Context, Registry, split_command
 from .errors import InvalidInput, NotFound, PermissionDenied, UserError
+from .home import HOME_COMMANDS, Home, from_home, home_command
 from .guards import MemberTurns, RateLimiter, cap_input, not_a_question
 from .messages import Action, Incoming, Mention, Reply, Text
 from .paging import PAGE_ACTIONS, page_argument, page_number
@@ -64,6 +65,7 @@ class Bot:
         self.receipts = ReceiptBook(directory.db)
         self.review = Review(Memberships(directory.db, directory), knowledge, directory, intros.outbox,
                              self._is_coordinator)
+        self.home_page = Home(directory, sessions, intros, self._is_coordinator, name=name)
         self.commands = Registry()
         for command in self._builtin_commands():
             self.commands.add(command)
@@ -159,6 +161,13 @@ class Bot:
             await self._may_see(action.platform, action.user, action.roles, solution)
             saver = await asyncio.to_thread(self.knowledge.saver_name, solution)
             return [Reply(replies.solution_reply(solution, saver).blocks, ephemeral=True)]
+        if from_home(action):  # an RSVP or an introduction's answer on the home: the home is drawn again
+            return await self.home_page.click(action, self._act)
+        if action.action_id in HOME_COMMANDS:  # the home's Ask, Intro and Insights: the member's own command
+            message = Incoming(action.platform, action.user, home_command(action), channel=action.channel,
+                               workspace=action.workspace, user_name=action.user_name, roles=action.roles,
+                               is_direct=True)
+            return await self._dispatch(message)
         if action.action_id in ("intro_met", "intro_not_yet", "intro_could_not"):
             outcome = await asyncio.to_thread(self.intros.record_outcome, _int(action.value, "follow-up id"),
                                               action.action_id)
@@ -257,20 +266,9 @@ class Bot:
         return await asyncio.to_thread(self.receipts.claim, f"{platform}:{key}")
 
     async def home(self, platform: str, user: str, roles: tuple[str, ...] = ()) -> Reply:
-        """A member's overview: their city, its challenges and their role (Slack's App Home, Discord's /home)."""
+        """A member's home (Slack's App Home, Discord's /home): see :mod:`bot.home`."""
         try:
-            city = await asyncio.to_thread(self.directory.member_city, platform, user)
-            coordinator = await self._is_coordinator(platform, user, roles)
-            blocks: list = [Text(f"Welcome to the {self.name} peer network", "heading")]
-            if city is None:
-                blocks.append(Text("You are not linked to a city yet: use `iam CITY` so peers can find you."))
-            else:
-                profile = await asyncio.to_thread(self.directory.profile, city)
-                blocks.append(Text(f"Your city: {profile.name} ({profile.country})"))
-                blocks.append(Text("Its challenges:\n" + ("\n".join(f"- {c}" for c in profile.challenges)
-                                                          or "- none recorded")))
-            blocks.append(Text(f"Your role: {'coordinator' if coordinator else 'member'}.", "muted"))
-            return Reply(tuple(blocks))
+            return await self.home_page.view(platform, user, roles)
         except Exception:
             log.exception("failed to build the home view for %s:%s", platform, user)
             return Reply.text(ERROR_REPLY, is_error=True)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import shlex
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from .commands import Context
@@ -14,6 +15,8 @@ from .messages import Action, Actions, Button, Image, Reply, Text, Time
 from .paging import PAGE_ACTIONS, SESSIONS_PAGE, Page, paginate, text_length
 from .services.outbox import Outgoing
 from .services.sessions import STATUS_LABELS, SessionInfo, Sessions
+from .services.when import is_iso
+from .session_drafts import CONFIRM, DISCARD, DRAFT_ACTIONS, Drafts, confirmation
 from .store.models import utcnow
 from .text import neutralize_mentions
 
@@ -35,18 +38,19 @@ USAGE = """`session list [PAGE]` - the scheduled sessions, the nearest first, te
 Coordinators:
 `session add title:"Working group" start:2027-03-16T15:00 tz:Europe/Madrid` (or `start:"next Tuesday 15:00"`), \
 and optionally `repeat:weekly|"every 2 weeks"|monthly|FREQ=...` `count:N|until:YYYY-MM-DD` `duration:60` \
-`video:URL` `agenda:"..."` `channel:here|slack:C0123` `reminders:1440,15`
+`video:URL` `agenda:"..."` `channel:here|slack:C0123` `reminders:1440,15`; a start in words is echoed back with \
+Confirm / Cancel before it is saved (`confirm:yes` asks for that with an ISO start too)
 `session edit ID key:value ...` (same keys)
-`session cancel ID`, `session skip-next ID`"""
+`session cancel ID`, `session skip-next ID`, `session confirm DRAFT` / `session discard DRAFT` (a typed start's echo)"""
 KEYS = {"title": "title", "start": "start", "tz": "tz", "zone": "tz", "timezone": "tz", "repeat": "repeat",
         "count": "count", "until": "until", "duration": "duration", "video": "video", "agenda": "agenda",
-        "channel": "channels", "channels": "channels", "reminders": "reminders"}
+        "channel": "channels", "channels": "channels", "reminders": "reminders", "confirm": "confirm"}
 RSVP_ACTIONS = {"rsvp_going": "going", "rsvp_maybe": "maybe", "rsvp_no": "no"}
 #: The card's "Calendar file" button: its click answers with the session's .ics file (value: the session id).
 ICS_ACTION = "session_ics"
 #: Every session button that the core answers: the RSVPs, the calendar file, and the page buttons of a long list
 #: (``session list``, a city's challenges: :data:`~bot.paging.PAGE_ACTIONS`, answered by the core's router).
-SESSION_ACTIONS = (*RSVP_ACTIONS, ICS_ACTION, *PAGE_ACTIONS)
+SESSION_ACTIONS = (*RSVP_ACTIONS, ICS_ACTION, *DRAFT_ACTIONS, *PAGE_ACTIONS)
 #: Time zones the platforms' session forms offer first: the network's nine cities, and UTC.
 SESSION_ZONES: tuple[tuple[str, str], ...] = (
     ("Europe/Madrid", "Bilbao"), ("Europe/Dublin", "Dublin"), ("Europe/Amsterdam", "Rotterdam"),
@@ -65,6 +69,7 @@ class SessionCommands:
         self.is_coordinator = is_coordinator
         self.channel_checks = channel_checks if channel_checks is not None else {}
         self.watchers: list[SessionWatcher] = []
+        self.drafts = Drafts(sessions.outbox)
 
     def watch(self, watcher: SessionWatcher) -> None:
         """Call ``watcher`` after each edit, cancellation and skip of a session (adapters follow the change)."""
@@ -100,6 +105,10 @@ class SessionCommands:
                                                 parts[1].lower())
             return [Reply.text(f"Noted: {STATUS_LABELS[parts[1].lower()]} for '{info.title}'. "
                                f"Going {counts['going']}, maybe {counts['maybe']}, can't {counts['no']}.")]
+        if sub in ("confirm", "discard"):  # the echo's buttons, typed (the console has no buttons)
+            action = Action(message.platform, message.user, CONFIRM if sub == "confirm" else DISCARD, rest.strip(),
+                            channel=message.channel, roles=message.roles)
+            return [replace(r, replace=False) for r in await self._decide(action)]
         if sub == "ics":
             return [await self._calendar_file(await self._get(rest))]
         if sub == "add":
@@ -107,13 +116,20 @@ class SessionCommands:
             here = f"{message.platform}:{message.channel}" if message.channel and not message.is_direct else ""
             channels = _channels(fields.pop("channels", "here" if here else ""), here)
             await self._check_channels(channels, here)
-            info = await asyncio.to_thread(
-                self.sessions.add, title=fields.pop("title", ""), start=fields.pop("start", ""),
-                tz=fields.pop("tz", ""), repeat=fields.pop("repeat", None), count=fields.pop("count", None),
-                until=fields.pop("until", None), duration_minutes=fields.pop("duration", 60),  # type: ignore[arg-type]
-                agenda=fields.pop("agenda", ""), channels=channels, video_url=fields.pop("video", None),
-                reminders=_reminders(fields.pop("reminders")) if "reminders" in fields else None,
-                created_by=f"{message.platform}:{message.user}")
+            typed = fields.get("start", "")
+            ask_first = _yes_no(fields.pop("confirm", ""), "confirm")
+            new = dict(title=fields.pop("title", ""), start=fields.pop("start", ""), tz=fields.pop("tz", ""),
+                       repeat=fields.pop("repeat", None), count=fields.pop("count", None),
+                       until=fields.pop("until", None), duration_minutes=fields.pop("duration", 60),
+                       agenda=fields.pop("agenda", ""), channels=channels, video_url=fields.pop("video", None),
+                       reminders=_reminders(fields.pop("reminders")) if "reminders" in fields else None,
+                       created_by=f"{message.platform}:{message.user}")
+            if ask_first or (typed.strip() and not is_iso(typed)):  # echoed, saved once confirmed (.session_drafts)
+                info = await asyncio.to_thread(self.sessions.preview, **new)
+                new["start"] = info.schedule.start  # as read now: "tomorrow" confirmed after midnight stays put
+                draft = self.drafts.put(message.platform, message.user, new, here, utcnow())
+                return [confirmation(draft, info, typed)]
+            info = await asyncio.to_thread(self.sessions.add, **new)
             await asyncio.to_thread(self._announce, info, here)
             return [await asyncio.to_thread(self.sessions.card, info, heading="Session scheduled")]
         if sub == "edit":
@@ -150,6 +166,8 @@ class SessionCommands:
         """An RSVP click: record it and redraw the card with the new counts. A "Calendar file" click: the file."""
         if action.action_id == ICS_ACTION:
             return [await self._calendar_file(await self._get(action.value))]
+        if action.action_id in DRAFT_ACTIONS:
+            return await self._decide(action)
         status = RSVP_ACTIONS[action.action_id]
         session_id, _, occurrence = action.value.partition(":")
         info = await self._get(session_id)
@@ -158,6 +176,24 @@ class SessionCommands:
         card = await asyncio.to_thread(self.sessions.card, info, occ)
         return [Reply(card.blocks, replace=True),
                 Reply.text(f"Noted: {STATUS_LABELS[status]}.", ephemeral=True)]
+
+    async def _decide(self, action: Action) -> list[Reply]:
+        """Confirm or Cancel of a typed session: saved (and announced) once, whatever the clicks; the echo is
+        replaced by the outcome."""
+        if not await self.is_coordinator(action.platform, action.user, action.roles):
+            raise PermissionDenied("Only coordinators can schedule a session.")
+        draft = self.drafts.get(action.value, action.platform, action.user, utcnow())
+        if action.action_id == CONFIRM:  # still valid (not in the past by now) before the draft is used up
+            await asyncio.to_thread(self.sessions.preview, **draft.fields)
+        if not await asyncio.to_thread(self.drafts.decide, draft):
+            raise InvalidInput("This session was already confirmed or cancelled: nothing more was saved.")
+        if action.action_id != CONFIRM:
+            return [Reply((Text(f"Cancelled: '{draft.fields['title']}' was not scheduled."),), ephemeral=True,
+                          replace=True)]
+        info = await asyncio.to_thread(self.sessions.add, **draft.fields)
+        await asyncio.to_thread(self._announce, info, draft.here)
+        card = await asyncio.to_thread(self.sessions.card, info, heading="Session scheduled")
+        return [Reply((Text(f"Confirmed: '{info.title}' is session #{info.id}."),), ephemeral=True, replace=True), card]
 
     async def _calendar_file(self, info: SessionInfo) -> Reply:
         """The session's .ics as a file of a private answer (every date, skipped ones left out), with the Google
@@ -261,6 +297,16 @@ def _channels(text: str, here: str) -> list[str]:
         else:
             out.append(item)
     return out
+
+
+def _yes_no(text: str, key: str) -> bool:
+    """``yes`` / ``no`` (empty: no)."""
+    value = text.strip().lower()
+    if value in ("", "no", "false"):
+        return False
+    if value in ("yes", "true"):
+        return True
+    raise InvalidInput(f"`{key}:` takes yes or no, e.g. {key}:yes.")
 
 
 def _reminders(text: str) -> list[int]:

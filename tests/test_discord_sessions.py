@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import discord
 import pytest
 
+from adapters.discord.sessions import NO_EVENTS
 from bot import Runtime
 from bot.messages import Actions, Button, Reply, Text
 from discord_fake import (AUTOCOMPLETE_RESULT, BASE_PERMISSIONS, BOT_ID, COORDINATOR_ID, DEFERRED_UPDATE, EPHEMERAL,
@@ -163,7 +164,8 @@ def test_a_refused_scheduled_event_does_not_break_the_add(served: Served, fake: 
     assert request.body["description"].startswith("https://meet.example.org/rrr")
     (info,) = rt.sessions.list()
     assert info.discord_event_id is None
-    assert f"Session #{info.id} is scheduled" in note.text and "Discord event" not in note.text
+    assert f"Session #{info.id} is scheduled" in note.text and "It is also a Discord event" not in note.text
+    assert NO_EVENTS in note.text, "the coordinator is told, not left to wonder (once: see test_discord_cards...)"
     assert "rsvp_going" in labels(card.components)
     assert any("refused the scheduled event" in r.getMessage() for r in caplog.records)
     no_traceback(caplog, note.text, card.text)

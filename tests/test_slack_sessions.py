@@ -56,6 +56,16 @@ class Slack(ServedSlack):
         assert sent.status == 200 and sent.seconds < ACK_BUDGET, (sent.status, sent.seconds, sent.text)
         return sent
 
+    def submit_and_confirm(self, view: dict, values: dict[str, str], user: str = COORDINATOR) -> Any:
+        """Submit the form, check its second step (the session as read, pushed), and submit that ("Schedule")."""
+        sent = self.submit(view, values, user=user)
+        answer = sent.json or {}
+        assert answer.get("response_action") == "push", sent.text
+        step = answer["view"]
+        assert step["callback_id"] == "session_confirm_modal" and "I read it as" in json.dumps(step), step
+        assert_modal(step)
+        return self.submit(step, {}, user=user)
+
     def posts(self, channel: str = CHANNEL, count: int = 1, method: str = "chat.postMessage") -> list[Call]:
         return super().posts(channel, count, method=method)
 
@@ -88,8 +98,8 @@ def labels(blocks: list[dict]) -> dict[str, str]:
 def schedule(slack: Slack, **changes: str) -> Call:
     """A coordinator schedules a session through the form; the card posted in the channel."""
     before = len(slack.fake.calls_to("chat.postMessage"))
-    sent = slack.submit(slack.open_form(), form(**changes))
-    assert not sent.body or (sent.json or {}).get("response_action") is None, sent.text
+    sent = slack.submit_and_confirm(slack.open_form(), form(**changes))
+    assert (sent.json or {}).get("response_action") == "clear", sent.text
     return slack.posts(count=before + 1)[before]
 
 
@@ -304,17 +314,21 @@ def test_a_slow_core_closes_the_form_and_posts_the_outcome(slack: Slack) -> None
     slack.adapter.form_answer_seconds = 0  # acknowledge before the core answers, as when the database is slow
     sent = slack.submit(slack.open_form(), form(title="Slow but sure"))
     assert not sent.body or (sent.json or {}).get("response_action") is None, sent.text
+    echo = slack.posts(method="chat.postEphemeral")[0]  # the session as read comes privately, with Confirm
+    assert echo.params["user"] == COORDINATOR and "I read it as" in echo.text
+    slack.click("session_confirm", buttons(echo.blocks)["session_confirm"]["value"], user=COORDINATOR,
+                container_type="message", is_ephemeral=True)
     post = slack.posts()[0]
     assert "Slow but sure" in post.text and "rsvp_going" in buttons(post.blocks)
     slack.submit(slack.open_form(), form(tz="Mars/Olympus_Mons"))
-    error = slack.posts(method="chat.postEphemeral")[0]
+    error = slack.posts(method="chat.postEphemeral", count=2)[1]
     assert error.params["user"] == COORDINATOR and "Unknown time zone" in error.text
     assert [s.title for s in slack.runtime.sessions.list()] == ["Slow but sure"]
 
 
 def test_a_card_the_bot_may_not_post_in_the_channel_goes_to_the_coordinator(slack: Slack) -> None:
     slack.fake.fail("chat.postMessage", "not_in_channel")
-    slack.submit(slack.open_form(), form(title="Private room"))
+    slack.submit_and_confirm(slack.open_form(), form(title="Private room"))
     wait_until(lambda: slack.fake.calls_to("chat.postMessage", where=lambda c: c.params.get("channel") == COORDINATOR),
                ANSWER_WAIT, "the card sent to the coordinator", slack.fake.describe)
     sent = slack.fake.calls_to("chat.postMessage", where=lambda c: c.params.get("channel") == COORDINATOR)[0]

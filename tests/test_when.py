@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from adapters.cli import app
 from bot import Runtime
 from bot.errors import InvalidInput
+from bot.messages import Actions
 from bot.services.recurrence import parse_local
 from bot.services.sessions import Sessions
 from bot.services.when import human_local, human_time, parse_start
@@ -197,8 +198,11 @@ def say(adapter: TestAdapter, text: str):
 
 def test_chat_session_add_and_edit_take_typed_starts(network: Runtime) -> None:
     boss = TestAdapter(network.bot, platform="slack", user="BOSS")
-    say(boss, 'session add title:"Working group" start:"16 de marzo de 2031 15:00" tz:Europe/Madrid '
-              'repeat:weekly').assert_reply("Session scheduled")
+    echoed = say(boss, 'session add title:"Working group" start:"16 de marzo de 2031 15:00" tz:Europe/Madrid '
+                       'repeat:weekly').assert_reply("I read it as Sun 16 Mar 2031, 15:00 CET (14:00 UTC)")
+    assert network.sessions.list() == [], "nothing saved before the confirmation"
+    (confirm, _cancel) = echoed.blocks(Actions)[0].buttons
+    asyncio.run(boss.click(confirm.action_id, confirm.value)).assert_reply("Session scheduled")
     (info,) = network.sessions.list()
     assert info.schedule.start == at(2031, 3, 16, 15, 0)
 

@@ -20,7 +20,9 @@ from discord import app_commands
 from bot import Action, Bot, Incoming, Secrets, Settings
 from bot.config import DiscordSettings
 from bot.errors import ConfigError
+from bot.home import FROM_HOME
 from bot.session_commands import RSVP_ACTIONS
+from bot.session_drafts import DRAFT_ACTIONS
 
 from .. import outbox_pump
 from . import sessions
@@ -31,7 +33,7 @@ from .incoming import PLATFORM, action_of, incoming_of, roles_of, strip_mentions
 from .posting import Poster
 from .render import render
 from .sessions import SessionAdd
-from .views import ActionButton, NotHelpfulModal, SaveSolutionModal, parse_modal
+from .views import ActionButton, AskModal, NotHelpfulModal, SaveSolutionModal, parse_modal
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +93,7 @@ class DiscordAdapter:
         self._events: asyncio.Future | None = None
         self.poster = Poster(self.client)
         self.cards = Cards(bot)
-        self.session_add = SessionAdd(bot, self.client, self.poster)
+        self.session_add = SessionAdd(bot, self.client, self.poster, self.cards)
         register_commands(self.tree, self)
         bot.channel_checks[PLATFORM] = self.channel_problem
 
@@ -175,12 +177,18 @@ class DiscordAdapter:
         await self.poster.follow_up(interaction, await self.bot.handle(incoming), ephemeral=ephemeral)
 
     async def on_button(self, interaction: discord.Interaction, action: str, value: str) -> None:
-        if action in RSVP_ACTIONS:  # the answer may redraw the card holding the button
+        if action in RSVP_ACTIONS or value.endswith(FROM_HOME):  # the answer may redraw the card (or the home)
             replies = await self.cards.click(interaction, self._action(interaction, action, value))
             await self.poster.follow_up(interaction, replies, ephemeral=False)
             return
         if action == "feedback_not_helpful":
             await interaction.response.send_modal(NotHelpfulModal(value))
+            return
+        if action in DRAFT_ACTIONS:  # Confirm / Cancel of a session typed in words
+            await self.session_add.confirmed(interaction, self._action(interaction, action, value))
+            return
+        if action == "home_ask":
+            await interaction.response.send_modal(AskModal())
             return
         if action == "save_solution_form":
             await interaction.response.send_modal(SaveSolutionModal(question_id=value))

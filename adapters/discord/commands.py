@@ -96,7 +96,7 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
 
     sessions.register_commands(tree, adapter)
 
-    @tree.command(name="home", description="Your city, its challenges and your role")
+    @tree.command(name="home", description="Your city, your next sessions and introductions, with buttons")
     async def home(interaction: discord.Interaction) -> None:
         await interaction.response.defer(thinking=True, ephemeral=True)
         reply = await adapter.bot.home(PLATFORM, str(interaction.user.id), adapter.roles(interaction.user))

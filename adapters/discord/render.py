@@ -31,6 +31,7 @@ from knowledge.urls import check_url
 CONTENT = 2000
 EMBEDS = 10
 EMBED_TOTAL = 6000
+DESCRIPTION = 4096
 COLOUR = discord.Colour(0x1D4E89)
 CUSTOM_ID_PREFIX = "rrr"
 BUTTON_URL = 512
@@ -81,7 +82,10 @@ def render(reply: Reply) -> Rendered:
     lines: list[str] = []
     links: list[Button] = []  # link buttons whose url Discord would refuse on a button
     budget = EMBED_TOTAL
-    for block in reply.blocks:
+    leads = _card_leads(reply.blocks)
+    for index, block in enumerate(reply.blocks):
+        if index in leads.taken:
+            continue
         if isinstance(block, Text):
             text = inert(block.text)
             lines.append(f"**{text}**" if block.style == "heading" else f"-# {text}" if block.style == "muted"
@@ -94,7 +98,8 @@ def render(reply: Reply) -> Rendered:
                     out.buttons.append(Button(trim(f"{button.label}: {block.title}", 80), button.action_id,
                                               button.value, button.style))
         elif isinstance(block, Facts):
-            embed = discord.Embed(title=trim(inert(block.title), 256) or None, colour=COLOUR)
+            embed = discord.Embed(title=trim(inert(block.title), 256) or None, colour=COLOUR,
+                                  description=leads.descriptions.get(index))
             for item in block.fields[:25]:
                 embed.add_field(name=trim(inert(item.label), 256), value=trim(inert(item.value) or "-", 1024),
                                 inline=True)
@@ -114,8 +119,7 @@ def render(reply: Reply) -> Rendered:
                 else:
                     out.buttons.append(Button(button.label, button.action_id, button.value, button.style, url))
         elif isinstance(block, Time):
-            stamp = int(block.at.timestamp())
-            lines.append(f"{inert(block.label)} <t:{stamp}:F> (<t:{stamp}:R>)".strip())
+            lines.append(_time(block))
         elif isinstance(block, Mention):
             ids = [int(u) for u in block.user_ids if u.isdigit()]
             out.mentions += ids
@@ -139,6 +143,48 @@ def render(reply: Reply) -> Rendered:
     out.buttons = out.buttons[:25]
     out.content = fit_lines("\n".join(lines), CONTENT)
     return out
+
+
+@dataclass
+class _Leads:
+    """Blocks drawn into the embed of the card they belong to: ``descriptions`` by the index of the card's
+    :class:`Facts`, ``taken`` the indices of the blocks that moved there."""
+
+    descriptions: dict[int, str] = field(default_factory=dict)
+    taken: set[int] = field(default_factory=set)
+
+
+def _card_leads(blocks) -> _Leads:
+    """A titled :class:`Facts` followed by its time (a session card, a reminder): the time and the text between
+    (the agenda) go into the embed's description, the time first, so the card reads title, local time, agenda,
+    instead of the content above the embed showing the agenda and the time before the title."""
+    leads = _Leads()
+    for index, block in enumerate(blocks):
+        if not (isinstance(block, Facts) and block.title):
+            continue
+        run = []
+        for after in range(index + 1, len(blocks)):
+            follower = blocks[after]
+            if not (isinstance(follower, Time) or (isinstance(follower, Text) and follower.style == "plain")):
+                break
+            run.append(after)
+        times = [i for i in run if isinstance(blocks[i], Time)]
+        if not times:
+            continue
+        run = run[:times[-1] - index]  # up to the card's last time; what follows stays in the content
+        texts = [inert(blocks[i].text) for i in run if isinstance(blocks[i], Text)]
+        description = "\n".join(_time(blocks[i]) for i in times)
+        if texts:
+            description += "\n\n" + "\n".join(texts)
+        leads.descriptions[index] = fit_lines(description, DESCRIPTION)
+        leads.taken.update(run)
+    return leads
+
+
+def _time(block: Time) -> str:
+    """A time in every reader's own zone (Discord's ``<t:...>`` markup), with how far off it is."""
+    stamp = int(block.at.timestamp())
+    return f"{inert(block.label)} <t:{stamp}:F> (<t:{stamp}:R>)".strip()
 
 
 def fit_lines(text: str, limit: int) -> str:

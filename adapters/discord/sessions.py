@@ -9,6 +9,12 @@ edits or deletes it at once (the coordinator is told when Discord refuses), and 
 sync_seconds`` catches up with changes made elsewhere (the CLI, another process) and moves the event of a series on
 to its next date once a date is over. Only the fields that differ are sent; a session with no date left, or
 cancelled, loses its event.
+
+When the bot lacks the Manage Events permission (Discord answers 403, or the interaction says so) the coordinator is
+told once, never silently: in the private answer of ``/session-add`` or of the chat command, or, for the pass, in a
+DM to the session's creator (in its Discord channel when no Discord member created it). Later refusals in that
+server say nothing until an event is created or changed there again; then the next refusal is told again. This
+memory lasts as long as the process.
 """
 
 from __future__ import annotations
@@ -22,13 +28,14 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
-from bot import Bot, Reply
+from bot import Action, Bot, Reply
 from bot.messages import Actions
 from bot.paging import SESSIONS_PAGE
 from bot.services import SessionInfo
 from bot.session_commands import RSVP_ACTIONS, SESSION_ZONES
 from bot.store.models import utcnow
 
+from .cards import Cards
 from .incoming import incoming_of
 from .posting import Poster
 from .render import trim
@@ -48,6 +55,9 @@ RETRY_AFTER = timedelta(hours=1)
 #: What the coordinator reads when Discord refuses to change a session's event.
 NO_PERMISSION = ("The Discord event of this session was not updated: the bot needs the Manage Events permission in "
                  "the server (or delete the event there by hand).")
+#: What the coordinator reads, once, when the bot may not create a session's event.
+NO_EVENTS = ("This session is not a Discord event: the bot needs the Manage Events permission in the server "
+             "(Server Settings > Roles). I will not repeat this for later sessions until events work again.")
 
 
 def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -> None:
@@ -89,10 +99,11 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
 class SessionAdd:
     """``/session-add``: the core's command, the private outcome, the public card and the scheduled event."""
 
-    def __init__(self, bot: Bot, client: discord.Client, poster: Poster) -> None:
+    def __init__(self, bot: Bot, client: discord.Client, poster: Poster, cards: Cards) -> None:
         self.bot = bot
         self.client = client
         self.poster = poster
+        self.cards = cards
         self.events = ScheduledEvents(bot, client)
         bot.session_commands.watch(self.events.follow)  # edits, cancellations and skips made in chat
 
@@ -102,29 +113,46 @@ class SessionAdd:
         await interaction.response.defer(thinking=True, ephemeral=True)
         text = session_command(options, str(interaction.channel_id or ""))
         replies = await self.bot.handle(incoming_of(interaction, text, roles))
-        if any(r.is_error for r in replies) or not replies:
+        if any(r.is_error for r in replies) or not replies or all(r.ephemeral for r in replies):
+            # an error, or a start typed in words: its echo waits privately for Confirm (bot.session_drafts)
             await self.poster.follow_up(interaction, replies, ephemeral=True)
             return
         session = session_of(replies)
-        event = await self.publish_event(interaction, session[0]) if session else None
+        event, refused = await self.publish_event(interaction, session[0]) if session else (None, None)
         note = f"Session #{session[0]} is scheduled; its card is posted below." if session else "Scheduled."
         if event is not None:
             note += f" It is also a Discord event: {event.url}"
+        if refused:
+            note += f"\n{refused}"
         await interaction.followup.send(note, ephemeral=True)  # ends the private "thinking" message
         await self.poster.follow_up(interaction, replies, ephemeral=False)
 
+    async def confirmed(self, interaction: discord.Interaction, action: Action) -> None:
+        """Confirm / Cancel of a typed session (chat or ``/session-add``): the echo is edited to the outcome, the new
+        session's card is posted for everyone, and published as a scheduled event where the bot may."""
+        replies = await self.cards.click(interaction, action)
+        await self.poster.follow_up(interaction, replies, ephemeral=False)
+        session = session_of(replies)
+        if session is None:
+            return
+        event, refused = await self.publish_event(interaction, session[0])
+        if event is not None or refused:
+            note = f"It is also a Discord event: {event.url}" if event is not None else refused
+            await interaction.followup.send(note, ephemeral=True)
+
     async def publish_event(self, interaction: discord.Interaction,
-                            session_id: int) -> discord.ScheduledEvent | None:
+                            session_id: int) -> tuple[discord.ScheduledEvent | None, str | None]:
         """A guild scheduled event (external, guild only) for the session's next occurrence, when the bot may
-        create one; its id is stored with the session. Refusals and failures are logged, never raised."""
+        create one; its id is stored with the session. Returns the event, and what to tell the coordinator about a
+        missing permission (once, see the module's notes). Refusals and failures are logged, never raised."""
         guild = interaction.guild or (self.client.get_guild(interaction.guild_id) if interaction.guild_id else None)
         if guild is None:
-            return None
+            return None, None
         allowed = interaction.app_permissions
         if not (allowed.manage_events or allowed.create_events):
             log.info("no scheduled event for session %s: the bot may not create events in guild %s", session_id,
                      guild.id)
-            return None
+            return None, self.events.refused(guild.id, NO_EVENTS)
         return await self.events.publish(guild, session_id)
 
 
@@ -138,22 +166,37 @@ class ScheduledEvents:
         self._known: dict[int, dict[str, Any]] = {}
         #: session id -> when a pass may look at it again (an event under way, a refusal)
         self._wait: dict[int, datetime] = {}
+        #: guilds whose coordinators were told that the bot may not manage events (until an event works there)
+        self._told: set[int] = set()
 
-    async def publish(self, guild: discord.Guild, session_id: int) -> discord.ScheduledEvent | None:
+    def refused(self, guild_id: int, note: str) -> str | None:
+        """``note`` the first time the bot is refused events in ``guild_id`` (logged each time); None after."""
+        log.warning("the bot may not manage the scheduled events of guild %s (Manage Events permission)", guild_id)
+        if guild_id in self._told:
+            return None
+        self._told.add(guild_id)
+        return note
+
+    async def publish(self, guild: discord.Guild,
+                      session_id: int) -> tuple[discord.ScheduledEvent | None, str | None]:
         """A guild scheduled event (external, guild only) for the session's next date; its id is stored with the
-        session. Refusals and failures are logged, never raised."""
+        session. Returns the event, and what to tell the coordinator when it is refused for want of the permission
+        (once). Refusals and failures are logged, never raised."""
         try:
             info = await asyncio.to_thread(self.bot.sessions.get, session_id)
             wanted = await asyncio.to_thread(self.wanted, info)
             if wanted is None:
-                return None
-            return await self._create(guild, session_id, wanted)
+                return None, None
+            return await self._create(guild, session_id, wanted), None
+        except discord.Forbidden as exc:
+            log.warning("Discord refused the scheduled event of session %s: %s", session_id, exc.text)
+            return None, self.refused(guild.id, NO_EVENTS)
         except discord.HTTPException as exc:
             log.warning("Discord refused the scheduled event of session %s: %s %s", session_id, exc.status,
                         exc.text)
         except Exception:  # the session is scheduled all the same
             log.exception("cannot publish session %s as a scheduled event", session_id)
-        return None
+        return None, None
 
     def wanted(self, info: SessionInfo, now: datetime | None = None) -> dict[str, Any] | None:
         """The event's fields for ``info`` (arguments of ``create_scheduled_event`` and ``edit``) at its next date;
@@ -183,20 +226,24 @@ class ScheduledEvents:
     async def sync(self, info: SessionInfo, now: datetime | None = None) -> str | None:
         """Bring the session's event to :meth:`wanted`: edit the fields that differ, delete it when the session is
         cancelled or over, publish a new one when Discord has ended the old. An event under way keeps its date
-        until it ends. None when done; else what to tell the coordinator (also logged)."""
+        until it ends. None when done; else what to tell the coordinator (also logged; a missing permission is told
+        once). A refused session is left alone by the pass for :data:`RETRY_AFTER`."""
         session_id, event_id = info.id, info.discord_event_id
         if event_id is None or not event_id.isdigit():
             return None
         now = now or utcnow()
         wanted = await asyncio.to_thread(self.wanted, info, now)
+        guild_id = next((g.id for g in self._guilds(info)), 0)
         try:
             event = await self._find(info, int(event_id))
             if event is None:  # deleted on Discord by a person: the session no longer has one
                 log.info("the scheduled event %s of session %s is gone from Discord", event_id, session_id)
                 await self._forget(session_id)
                 return None
+            guild_id = event.guild_id
             if wanted is None:
                 await event.delete(reason=f"rrr session #{session_id} is {'cancelled' if info.cancelled else 'over'}")
+                self._told.discard(guild_id)
                 await self._forget(session_id)
                 return None
             if event.status in (discord.EventStatus.completed, discord.EventStatus.cancelled):
@@ -216,15 +263,18 @@ class ScheduledEvents:
                 changes.update(start_time=wanted["start_time"], end_time=wanted["end_time"])
             if changes:
                 await event.edit(**changes, reason=f"rrr session #{session_id} changed")
+                self._told.discard(guild_id)
             if not under_way:
                 self._known[session_id] = wanted
             return None
         except discord.Forbidden as exc:
             log.warning("Discord refused to change the scheduled event of session %s: %s", session_id, exc.text)
-            return NO_PERMISSION
+            self._wait[session_id] = now + RETRY_AFTER  # refused: not again on every pass
+            return self.refused(guild_id, NO_PERMISSION)
         except discord.HTTPException as exc:
             log.warning("Discord refused to change the scheduled event of session %s: %s %s", session_id,
                         exc.status, exc.text)
+            self._wait[session_id] = now + RETRY_AFTER
             return f"The Discord event of this session was not updated: Discord answered {exc.status}."
 
     async def sync_all(self, now: datetime | None = None) -> int:
@@ -242,9 +292,23 @@ class ScheduledEvents:
             self._wait.pop(info.id, None)
             synced += 1
             note = await self.sync(info, now)
-            if note:
-                self._wait[info.id] = now + RETRY_AFTER  # refused: not again on every pass
+            if note:  # nobody is in the conversation: the coordinator is told by message
+                await asyncio.to_thread(self._tell, info, note, now)
         return synced
+
+    def _tell(self, info: SessionInfo, note: str, now: datetime) -> None:
+        """Queue ``note`` about ``info`` for its creator when a Discord member created it, else for its Discord
+        channel (the outbox delivers it)."""
+        platform, _, user = info.created_by.partition(":")
+        channels = [c.partition(":")[2] for c in info.channels if c.startswith("discord:")]
+        text = Reply.text(f"Session #{info.id} '{info.title}': {note}")
+        key = f"discord-events:{info.id}:{now:%Y%m%dT%H%M%S}"
+        if platform == "discord" and user.isdigit():
+            self.bot.outbox.enqueue(key, "discord", text, users=(user,))
+        elif channels:
+            self.bot.outbox.enqueue(key, "discord", text, channel=channels[0])
+        else:
+            log.warning("nobody to tell about session %s: %s", info.id, note)
 
     async def run(self, every: float) -> None:
         """:meth:`sync_all` every ``every`` seconds once the client is ready, until cancelled."""
@@ -262,14 +326,15 @@ class ScheduledEvents:
             entity_type=discord.EntityType.external, privacy_level=discord.PrivacyLevel.guild_only,
             reason=f"rrr session #{session_id}")
         self._known[session_id] = wanted
+        self._told.discard(guild.id)  # events work there again: a later refusal is told again
         try:
             await asyncio.to_thread(self.bot.sessions.set_discord_event, session_id, str(event.id))
         except Exception:
             log.exception("cannot store the scheduled event %s of session %s", event.id, session_id)
         return event
 
-    async def _find(self, info: SessionInfo, event_id: int) -> discord.ScheduledEvent | None:
-        """The event, asked of the guilds of the session's Discord channels first, then of the bot's others."""
+    def _guilds(self, info: SessionInfo) -> list[discord.Guild]:
+        """The guilds of the session's Discord channels, then the bot's others."""
         guilds: list[discord.Guild] = []
         for channel in info.channels:
             platform, _, channel_id = channel.partition(":")
@@ -277,7 +342,11 @@ class ScheduledEvents:
                 else None
             if isinstance(found, discord.abc.GuildChannel):
                 guilds.append(found.guild)
-        for guild in dict.fromkeys([*guilds, *self.client.guilds]):
+        return list(dict.fromkeys([*guilds, *self.client.guilds]))
+
+    async def _find(self, info: SessionInfo, event_id: int) -> discord.ScheduledEvent | None:
+        """The event, asked of the guilds of the session's Discord channels first, then of the bot's others."""
+        for guild in self._guilds(info):
             try:
                 return await guild.fetch_scheduled_event(event_id, with_counts=False)
             except discord.NotFound:

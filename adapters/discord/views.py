@@ -84,7 +84,17 @@ class SaveSolutionModal(discord.ui.Modal, title="Save as solution"):
         self.source_url.default = source_url[:1000] or None
 
 
-MODAL_ACTIONS = {"not_helpful": "feedback_not_helpful", "save": "save_solution"}
+class AskModal(discord.ui.Modal, title="Ask the network"):
+    """``/home``'s "Ask a question": one question, answered privately. Handled by :func:`parse_modal`."""
+
+    question = discord.ui.TextInput(label="Your question, in any language", style=discord.TextStyle.paragraph,
+                                    max_length=2000, custom_id="question")
+
+    def __init__(self) -> None:
+        super().__init__(custom_id="rrr-modal:ask:", timeout=None)
+
+
+MODAL_ACTIONS = {"not_helpful": "feedback_not_helpful", "save": "save_solution", "ask": "home_ask"}
 
 
 def parse_modal(custom_id: str, components: list[dict[str, Any]]) -> tuple[str, str, dict[str, str]] | None:

@@ -5,8 +5,8 @@ Every listener acknowledges first (Slack's 3-second budget) and does the work af
 with slack_sdk's rate-limit retry handler.
 
 The listeners are here; replies are sent by :mod:`.posting` (pictures by :mod:`.uploads`), members are read by
-:mod:`.members`, the session form is :mod:`.sessions`, and clicks that redraw a card are :mod:`.cards`. Link buttons
-open their address in Slack; their clicks are only acknowledged.
+:mod:`.members`, the session form is :mod:`.sessions`, clicks that redraw a card are :mod:`.cards`, the App Home and
+its clicks are :mod:`.home`. Link buttons open their address in Slack; their clicks are only acknowledged.
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ from bot.session_commands import SESSION_ACTIONS
 from .. import outbox_pump
 from . import gate, modals, sessions
 from .cards import Cards
+from .home import HomeTab, on_home
 from .members import PLATFORM, Members
 from .posting import Poster
-from .render import LINK_ACTION, to_blocks, trim
+from .render import LINK_ACTION, trim
 from .sessions import SESSION_ADD, SessionForm
 from .uploads import Uploads
 
@@ -63,6 +64,7 @@ class SlackAdapter:
         self.poster = Poster(self.client, Uploads(self.client))
         self.session_form = SessionForm(bot, self.client, self.members, self.poster)
         self.cards = Cards(bot, self.client, self.poster)
+        self.home = HomeTab(bot, self.client, self.members, self.poster)
         self._register()
         bot.channel_checks[PLATFORM] = self.channel_problem
 
@@ -137,6 +139,8 @@ class SlackAdapter:
         app.view(modals.SAVE_SOLUTION)(self._on_save_submit)
         app.view(modals.NOT_HELPFUL)(self._on_not_helpful_submit)
         app.view(modals.SESSION_ADD)(self.session_form.submit)
+        app.view(modals.SESSION_CONFIRM)(self.session_form.confirm)
+        app.view(modals.HOME_ASK)(self.home.submit_ask)
         app.action("feedback_helpful")(self._on_button)
         app.action("feedback_not_helpful")(self._on_not_helpful)
         app.action("ask_network")(self._on_button)
@@ -147,6 +151,8 @@ class SlackAdapter:
             app.action(outcome)(self._on_button)
         for session_action in SESSION_ACTIONS:  # RSVPs and the card's calendar file
             app.action(session_action)(self._on_button)
+        for home_action in ("home_ask", "home_intro", "home_insights"):  # the App Home's buttons
+            app.action(home_action)(self._on_button)
         app.action(LINK_ACTION)(self._on_link)
 
     async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
@@ -175,8 +181,7 @@ class SlackAdapter:
         user = _field(event, "user")
         if _incomplete(event, user):
             return
-        reply = await self.bot.home(PLATFORM, user, await self.members.roles(user))
-        await self.client.views_publish(user_id=user, view={"type": "home", "blocks": to_blocks(reply)})
+        await self.home.publish(user)
 
     async def _on_command(self, ack, command: dict[str, Any], respond) -> None:
         await ack()
@@ -254,6 +259,9 @@ class SlackAdapter:
 
     async def _on_button(self, ack, body: dict[str, Any], action: dict[str, Any], respond) -> None:
         await ack()
+        if on_home(body):  # the App Home: answered there (see .home)
+            await self.home.click(body, action)
+            return
         user = body["user"]["id"]
         channel = (body.get("channel") or {}).get("id") or user
         event = Action(PLATFORM, user, action["action_id"], action.get("value", ""), channel=channel,

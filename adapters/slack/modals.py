@@ -1,4 +1,5 @@
-"""Slack modals: "what was missing?" after Not helpful, "Save as solution" and "Schedule a session"."""
+"""Slack modals: "what was missing?" after Not helpful, "Save as solution", "Schedule a session" and the App Home's
+"Ask the network"."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from .render import trim
 NOT_HELPFUL = "not_helpful_modal"
 SAVE_SOLUTION = "save_solution_modal"
 SESSION_ADD = "session_add_modal"
+HOME_ASK = "home_ask_modal"
+SESSION_CONFIRM = "session_confirm_modal"
 
 #: The zones offered for a session: those of the network's nine cities, and UTC.
 ZONES = SESSION_ZONES
@@ -42,6 +45,20 @@ def not_helpful_modal(question_id: str, channel: str) -> dict[str, Any]:
         "submit": {"type": "plain_text", "text": "Send"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [_input("reason", "What was missing?", "", multiline=True, optional=True, max_length=2000)],
+    }
+
+
+def ask_modal() -> dict[str, Any]:
+    """The App Home's "Ask a question": one question; the answer comes in the app's Messages tab."""
+    return {
+        "type": "modal",
+        "callback_id": HOME_ASK,
+        "title": {"type": "plain_text", "text": "Ask the network"},
+        "submit": {"type": "plain_text", "text": "Ask"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [_input("question", "Your question, in any language", "", multiline=True, max_length=2000),
+                   {"type": "context", "elements": [{"type": "mrkdwn", "text": "The answer comes in the Messages "
+                                                                               "tab of this app."}]}],
     }
 
 
@@ -118,7 +135,20 @@ def session_command(values: dict[str, str], channel: str) -> str:
         if values.get(key):
             parts.append(f"{key}:{shlex.quote(values[key])}")
     parts.append(f"channel:slack:{channel}")
+    parts.append("confirm:yes")  # echoed back with the date as read, saved by the confirmation's submission
     return " ".join(parts)
+
+
+def confirm_modal(blocks: list[dict[str, Any]], *, draft: str, channel: str) -> dict[str, Any]:
+    """The form's second step: the session as the core read it (``blocks``, without buttons); "Schedule" saves it,
+    "Back" returns to the form."""
+    return {"type": "modal", "callback_id": SESSION_CONFIRM,
+            "private_metadata": json.dumps({"draft": draft, "channel": channel}),
+            "title": {"type": "plain_text", "text": "Confirm the session"},
+            "submit": {"type": "plain_text", "text": "Schedule"},
+            "close": {"type": "plain_text", "text": "Back"},
+            "blocks": [b for b in blocks if b.get("type") != "actions"] or
+            [{"type": "section", "text": {"type": "mrkdwn", "text": " "}}]}
 
 
 def error_field(message: str) -> str | None:

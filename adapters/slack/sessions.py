@@ -1,6 +1,7 @@
 """Sessions on Slack: ``/rrr session add`` (nothing after it) opens the "Schedule a session" form; its submission
-becomes the core's ``session add ...`` text command, sent as the member who submitted it, and the new session's card
-is posted in the channel (errors stay private, on the form's fields when they name one). Before a session is
+becomes the core's ``session add ... confirm:yes`` text command, sent as the member who submitted it; the session as
+the core read it is pushed as a second step ("Schedule" / "Back"), and once scheduled the new session's card is
+posted in the channel (errors stay private, on the form's fields when they name one). Before a session is
 announced in a channel the core asks :func:`channel_problem` whether the bot may post there.
 """
 
@@ -15,12 +16,14 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import Bot, Reply
+from bot import Action, Bot, Reply
+from bot.messages import Actions
+from bot.session_drafts import CONFIRM
 
 from . import modals
 from .members import PLATFORM, Members
 from .posting import Poster
-from .render import trim
+from .render import to_blocks, trim
 
 log = logging.getLogger(__name__)
 #: How long a form submission may wait for the core before the modal is closed and the outcome posted instead
@@ -82,6 +85,11 @@ class SessionForm:
             return
         replies = task.result()
         failure = next((r for r in replies if r.is_error), None)
+        draft = _draft_of(replies)
+        if failure is None and draft:  # the session as read: confirmed on a second step of the form
+            await ack(response_action="push", view=modals.confirm_modal(to_blocks(replies[0]), draft=draft,
+                                                                         channel=channel))
+            return
         if failure is None:
             await ack()
             await self.announce(replies, channel=channel, user=user)
@@ -92,6 +100,27 @@ class SessionForm:
             await ack(response_action="errors", errors={field: trim(text, 300)})
         else:
             await ack(response_action="update", view=modals.notice_modal("Not scheduled", text))
+
+    async def confirm(self, ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """The second step's "Schedule": the core saves the draft (once, whatever the clicks); the forms close and
+        the card is announced, or the step says why not."""
+        meta = modals.metadata(view)
+        user, channel = body["user"]["id"], str(meta.get("channel") or "")
+        action = Action(PLATFORM, user, CONFIRM, str(meta.get("draft") or ""), channel=channel,
+                        roles=await self.members.roles(user))
+        task = asyncio.ensure_future(self.bot.handle_action(action))
+        done, _ = await asyncio.wait({task}, timeout=self.answer_seconds)
+        if not done:
+            await ack(response_action="clear")
+            await self.announce(await task, channel=channel, user=user)
+            return
+        replies = task.result()
+        failure = next((r for r in replies if r.is_error), None)
+        if failure is not None:
+            await ack(response_action="update", view=modals.notice_modal("Not scheduled", failure.as_text()))
+            return
+        await ack(response_action="clear")
+        await self.announce([r for r in replies if not r.replace], channel=channel, user=user)
 
     async def announce(self, replies: list[Reply], *, channel: str, user: str, respond=None) -> None:
         """Post the new session's card in ``channel`` (else to the member); errors only to the member."""
@@ -106,6 +135,17 @@ class SessionForm:
             target = reply.channel or channel
             if not await self.poster.post(reply, channel=target, user=user) and target != user:
                 await self.poster.post(reply, channel=user)  # not a member of the channel: the coordinator gets it
+
+
+def _draft_of(replies: list[Reply]) -> str:
+    """The draft id an echo's Confirm button carries ("" when the replies are no echo)."""
+    for reply in replies:
+        for block in reply.blocks:
+            if isinstance(block, Actions):
+                for button in block.buttons:
+                    if button.action_id == CONFIRM:
+                        return button.value
+    return ""
 
 
 async def channel_problem(client: AsyncWebClient, channel: str) -> str | None:

@@ -321,6 +321,18 @@ class Introductions:
                           not_before=now + timedelta(hours=48))
         return outcome
 
+    def open_for(self, platform: str, user_id: str, limit: int = 3) -> list[tuple[int, tuple[str, ...]]]:
+        """A member's introductions not answered with "We met" or "Could not" yet, newest first: ``(follow-up
+        id, cities)``, the follow-up id being what the "We met" / "Not yet" buttons carry."""
+        with self.db.session() as session:
+            rows = session.exec(
+                select(IntroductionMember.id, Introduction.cities).select_from(IntroductionMember).join(Introduction)
+                .join(Member)
+                .where(Member.platform == platform, Member.user_id == user_id,
+                       or_(col(IntroductionMember.outcome).is_(None), IntroductionMember.outcome == "not_yet"))
+                .order_by(col(Introduction.created_at).desc(), col(IntroductionMember.id).desc()).limit(limit)).all()
+        return [(int(link_id), tuple(cities)) for link_id, cities in rows]
+
     def _count_ignored(self, now: datetime) -> None:
         """Members who never answered their last introduction's follow-up; three in a row pauses them."""
         with self.db.session() as session:

@@ -98,6 +98,24 @@ class Sessions:
             channels: Sequence[str] = (), video_url: str | None = None, reminders: Sequence[int] | None = None,
             created_by: str = "", now: datetime | None = None) -> SessionInfo:
         """Validate everything, then store the session; nothing is stored when any part is wrong."""
+        row = self._new_row(title=title, start=start, tz=tz, repeat=repeat, count=count, until=until,
+                            duration_minutes=duration_minutes, agenda=agenda, channels=channels, video_url=video_url,
+                            reminders=reminders, created_by=created_by, now=now)
+        with self.db.session() as session:
+            session.add(row)
+            session.flush()
+            return _info(row)
+
+    def preview(self, **fields) -> SessionInfo:
+        """What :meth:`add` with the same arguments would store (id 0), validated the same way; nothing is stored.
+        A typed start is read once here: its ``schedule.start`` is what a confirmation saves."""
+        return _info(self._new_row(**fields))
+
+    def _new_row(self, *, title: str, start: str | datetime, tz: str, repeat: str | None = None,
+                 count: int | None = None, until: str | date | None = None, duration_minutes: int = 60,
+                 agenda: str = "", channels: Sequence[str] = (), video_url: str | None = None,
+                 reminders: Sequence[int] | None = None, created_by: str = "",
+                 now: datetime | None = None) -> PeerSession:
         now = now or utcnow()
         row = PeerSession(title="", start_local=datetime(2000, 1, 1), timezone="UTC", created_by=created_by[:200],
                           created_at=now, updated_at=now)
@@ -105,10 +123,7 @@ class Sessions:
                           "count": count, "until": until, "duration": duration_minutes, "channels": channels,
                           "video": video_url,
                           "reminders": self.default_reminders if reminders is None else reminders}, now)
-        with self.db.session() as session:
-            session.add(row)
-            session.flush()
-            return _info(row)
+        return row
 
     def edit(self, session_id: int, changes: dict[str, object], now: datetime | None = None) -> SessionInfo:
         """Change some fields (names in ``EDITABLE``); the whole result is validated before anything is saved."""
@@ -243,6 +258,13 @@ class Sessions:
                 Rsvp.session_id == session_id, Rsvp.occurrence == occurrence).group_by(Rsvp.status)).all()
         found = dict(rows)
         return {s: int(found.get(s, 0)) for s in STATUSES}
+
+    def answer_of(self, session_id: int, occurrence: str, platform: str, user_id: str) -> str | None:
+        """One person's answer (going, maybe, no) for one occurrence, or None when they have not answered."""
+        with self.db.session() as session:
+            return session.exec(select(Rsvp.status).where(
+                Rsvp.session_id == session_id, Rsvp.occurrence == occurrence, Rsvp.platform == platform,
+                Rsvp.user_id == user_id)).first()
 
     def attendees(self, session_id: int, occurrence: str) -> list[tuple[str, str]]:
         """``(platform, user_id)`` of who said Going or Maybe."""

@@ -87,6 +87,11 @@ def parse_start(text: str, tz: str, now: datetime, *, languages: Sequence[str] =
     return start
 
 
+def is_iso(text: str) -> bool:
+    """Whether a typed start is an ISO 8601 local time (read exactly, never guessed), not words."""
+    return bool(_ISO.match(" ".join(str(text).split())))
+
+
 def human_local(local: datetime, tz: str) -> str:
     """A naive local time of zone ``tz`` in words: ``Tue 16 Mar 2027, 15:00 CET``."""
     zone = ZoneInfo(tz)
@@ -190,4 +195,4 @@ def _dateparser(text: str, base: datetime, prefer: str, languages: tuple[str, ..
         return None
 
 
-__all__ = ["FORMS", "LANGUAGES", "human_local", "human_time", "parse_start"]
+__all__ = ["FORMS", "LANGUAGES", "human_local", "human_time", "is_iso", "parse_start"]
