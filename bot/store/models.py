@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from typing import cast
 
 from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy.orm import Mapped
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 
 def utcnow() -> datetime:
@@ -32,6 +34,12 @@ class UTCDateTime(TypeDecorator):
 
 def _when(**kw) -> Column:
     return Column(UTCDateTime(), **kw)
+
+
+def pk(column: int | None) -> Mapped[int]:
+    """A primary key column typed as stored rows have it: SQLModel types ``id`` ``int | None`` (None until a new row
+    is flushed), so ``select(pk(Passage.id))`` yields ``int`` where ``select(Passage.id)`` yields ``int | None``."""
+    return cast("Mapped[int]", col(column))
 
 
 class City(SQLModel, table=True):
