@@ -12,9 +12,10 @@ are due at once only the latest (smallest offset) is sent, so a restart never se
 
 from __future__ import annotations
 
+import builtins
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 
@@ -167,7 +168,7 @@ class Sessions:
 
     def list(self, *, include_cancelled: bool = False) -> list[SessionInfo]:
         with self.db.session() as session:
-            query = select(PeerSession).order_by(PeerSession.id)
+            query = select(PeerSession).order_by(col(PeerSession.id))
             if not include_cancelled:
                 query = query.where(col(PeerSession.cancelled_at).is_(None))
             return [_info(r) for r in session.exec(query)]
@@ -178,7 +179,7 @@ class Sessions:
             latest = session.exec(select(func.max(PeerSession.updated_at))).one()
         return latest is not None and latest.replace(tzinfo=latest.tzinfo or timezone.utc) > since
 
-    def occurrences(self, session_id: int, count: int = 10, after: datetime | None = None) -> list[Occurrence]:
+    def occurrences(self, session_id: int, count: int = 10, after: datetime | None = None) -> builtins.list[Occurrence]:
         """The next ``count`` occurrences (from the first one when ``after`` is None)."""
         return self.get(session_id).schedule.occurrences(after=after, limit=count)
 
@@ -235,17 +236,17 @@ class Sessions:
         found = dict(rows)
         return {s: int(found.get(s, 0)) for s in STATUSES}
 
-    def attendees(self, session_id: int, occurrence: str) -> list[tuple[str, str]]:
+    def attendees(self, session_id: int, occurrence: str) -> builtins.list[tuple[str, str]]:
         """``(platform, user_id)`` of who said Going or Maybe."""
         with self.db.session() as session:
             rows = session.exec(select(Rsvp.platform, Rsvp.user_id).where(
                 Rsvp.session_id == session_id, Rsvp.occurrence == occurrence,
-                col(Rsvp.status).in_(("going", "maybe"))).order_by(Rsvp.id)).all()
+                col(Rsvp.status).in_(("going", "maybe"))).order_by(col(Rsvp.id))).all()
         return [(p, u) for p, u in rows]
 
     # -- reminders -------------------------------------------------------------------------------------------------
 
-    def reminder_times(self, now: datetime, horizon: timedelta) -> list[tuple[datetime, int, str, int]]:
+    def reminder_times(self, now: datetime, horizon: timedelta) -> builtins.list[tuple[datetime, int, str, int]]:
         """``(send_at, session_id, occurrence key, offset)`` of every reminder of the coming ``horizon``."""
         out = []
         for info in self.list():
@@ -257,7 +258,7 @@ class Sessions:
                         out.append((send_at, info.id, occ.key(), offset))
         return sorted(out)
 
-    def due_reminders(self, now: datetime | None = None) -> list[DueReminder]:
+    def due_reminders(self, now: datetime | None = None) -> builtins.list[DueReminder]:
         """Reminders whose time has come and whose occurrence has not begun (see the module's misfire policy)."""
         now = now or utcnow()
         due = []
@@ -389,6 +390,8 @@ class Sessions:
                 until = date.fromisoformat(until.strip()) if until.strip() else None
             except ValueError:
                 raise InvalidInput(f"'{until}' is not a date; use YYYY-MM-DD.") from None
+        if until is not None and not isinstance(until, date):
+            raise InvalidInput(f"'{until}' is not a date; use YYYY-MM-DD.")
         duration = _optional_int(values["duration"], "duration")
         if duration is None:
             raise InvalidInput("Give the duration in minutes.")
@@ -400,7 +403,7 @@ class Sessions:
         # (its own start, not the first date left after skipping: skipping the first date must not block edits)
         schedule.validate(now if check_start else replace(schedule, skipped=frozenset()).first().start_utc
                           - timedelta(seconds=1))
-        channels = [str(c).strip() for c in values["channels"] or ()]  # type: ignore[union-attr]
+        channels = [str(c).strip() for c in _items(values["channels"], "channels")]
         bad = [c for c in channels if not CHANNEL.match(c)]
         if bad:
             raise InvalidInput(f"'{bad[0]}' is not a channel; write platform:channel_id, e.g. slack:C0123.")
@@ -409,11 +412,11 @@ class Sessions:
             raise InvalidInput("The video link must start with http:// or https://.")
         if video and len(video) > MAX_VIDEO_URL:
             raise InvalidInput(f"The video link is too long ({MAX_VIDEO_URL} characters at most).")
-        reminders = sorted({_reminder(v) for v in values["reminders"] or ()}, reverse=True)  # type: ignore
+        reminders = sorted({_reminder(v) for v in _items(values["reminders"], "reminders")}, reverse=True)
         if len(reminders) > 5:
             raise InvalidInput("At most 5 reminders per session.")
         row.title, row.agenda, row.timezone, row.start_local = title, agenda, tz, start
-        row.rule, row.count, row.until = rule, count, until  # type: ignore[assignment]
+        row.rule, row.count, row.until = rule, count, until
         row.duration_minutes, row.channels = duration, list(dict.fromkeys(channels))
         row.video_url, row.reminders = video, reminders
 
@@ -449,6 +452,15 @@ def _optional_int(value: object, what: str) -> int | None:
         return int(str(value).strip())
     except ValueError:
         raise InvalidInput(f"{what} must be a whole number, not '{value}'.") from None
+
+
+def _items(value: object, what: str) -> Iterable[object]:
+    """The items of a list field (none when it is None or empty)."""
+    if not value:
+        return ()
+    if isinstance(value, Iterable):
+        return value
+    raise InvalidInput(f"Give the {what} as a list, not '{value}'.")
 
 
 def _reminder(value: object) -> int:
