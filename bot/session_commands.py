@@ -111,7 +111,7 @@ class SessionCommands:
             info = await asyncio.to_thread(
                 self.sessions.add, title=fields.pop("title", ""), start=fields.pop("start", ""),
                 tz=fields.pop("tz", ""), repeat=fields.pop("repeat", None), count=fields.pop("count", None),
-                until=fields.pop("until", None), duration_minutes=fields.pop("duration", 60),  # type: ignore[arg-type]
+                until=fields.pop("until", None), duration_minutes=fields.pop("duration", 60),
                 agenda=fields.pop("agenda", ""), channels=channels, video_url=fields.pop("video", None),
                 reminders=_reminders(fields.pop("reminders")) if "reminders" in fields else None,
                 created_by=f"{message.platform}:{message.user}")

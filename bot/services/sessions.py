@@ -94,11 +94,13 @@ class Sessions:
 
     # -- changes ---------------------------------------------------------------------------------------------------
 
-    def add(self, *, title: str, start: str | datetime, tz: str, repeat: str | None = None, count: int | None = None,
-            until: str | date | None = None, duration_minutes: int = 60, agenda: str = "",
+    def add(self, *, title: str, start: str | datetime, tz: str, repeat: str | None = None,
+            count: int | str | None = None, until: str | date | None = None, duration_minutes: int | str = 60,
+            agenda: str = "",
             channels: Sequence[str] = (), video_url: str | None = None, reminders: Sequence[int] | None = None,
             created_by: str = "", now: datetime | None = None) -> SessionInfo:
-        """Validate everything, then store the session; nothing is stored when any part is wrong."""
+        """Validate everything (numbers may come as the text a member typed), then store the session; nothing is
+        stored when any part is wrong."""
         now = now or utcnow()
         row = PeerSession(title="", start_local=datetime(2000, 1, 1), timezone="UTC", created_by=created_by[:200],
                           created_at=now, updated_at=now)
