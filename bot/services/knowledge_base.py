@@ -35,10 +35,19 @@ from ..config import KnowledgeSettings
 from ..errors import InvalidInput, NotFound
 from ..store import Cities, Database, Feedback, Members, Question, Questions, Solution, SolutionMeta, Solutions
 from ..store.models import id_of
+from ..store.repos import SolutionStats
 
 log = logging.getLogger(__name__)
+
 Progress = Callable[[int, int], None]
 EmbedderFactory = Callable[[KnowledgeSettings], Embedder]
+
+
+class KnowledgeStats(SolutionStats):
+    """The solutions' figures, the questions left unanswered and where the index lives."""
+
+    unanswered_questions: int
+    index_dir: str
 
 
 def default_embedder_factory(settings: KnowledgeSettings) -> Embedder:
@@ -371,12 +380,11 @@ class KnowledgeBase:
             with self.db.session() as session:
                 self._meta = Solutions(session).meta()
 
-    def stats(self) -> dict[str, object]:
+    def stats(self) -> KnowledgeStats:
         with self.db.session() as session:
-            stats = Solutions(session).stats()
-            stats["unanswered_questions"] = len(Questions(session).unanswered(limit=100000))
-        stats["index_dir"] = str(self.index_dir)
-        return stats
+            solutions = Solutions(session).stats()
+            unanswered = len(Questions(session).unanswered(limit=100000))
+        return KnowledgeStats(**solutions, unanswered_questions=unanswered, index_dir=str(self.index_dir))
 
     def is_empty(self) -> bool:
         with self.db.session() as session:

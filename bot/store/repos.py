@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, TypedDict
 
 from sqlalchemy import delete, func
 from sqlalchemy.exc import IntegrityError
@@ -210,12 +210,22 @@ class Solutions:
     def passage(self, passage_id: int) -> Passage | None:
         return self.session.get(Passage, passage_id)
 
-    def stats(self) -> dict[str, object]:
+    def stats(self) -> SolutionStats:
         rows = self.list()
         by = lambda attr: dict(sorted(Counter(getattr(s, attr) for s in rows).items()))  # noqa: E731
         passages = int(self.session.exec(select(func.count()).select_from(Passage)).one())
-        return {"solutions": len(rows), "passages": passages, "by_city": by("city"),
-                "by_provenance": by("provenance"), "by_language": by("language")}
+        return SolutionStats(solutions=len(rows), passages=passages, by_city=by("city"),
+                             by_provenance=by("provenance"), by_language=by("language"))
+
+
+class SolutionStats(TypedDict):
+    """How many solutions and passages, and the solutions by city, provenance and language."""
+
+    solutions: int
+    passages: int
+    by_city: dict[str, int]
+    by_provenance: dict[str, int]
+    by_language: dict[str, int]
 
 
 class Questions:
