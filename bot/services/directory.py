@@ -13,7 +13,7 @@ from ..errors import InvalidInput, NotFound
 from sqlmodel import col, select
 
 from ..store import Challenge, Cities, City, Database, Member, Members
-from ..store.models import id_of
+from ..store.queries import id_of
 
 MAX_CHALLENGE = 300
 

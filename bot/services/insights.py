@@ -43,7 +43,8 @@ from knowledge.text import fold, shorten
 
 from ..errors import InvalidInput
 from ..store import City, Feedback, Member, Question, Solution
-from ..store.models import Introduction, IntroductionMember, PeerSession, Rsvp, not_null, pk, select_wide, utcnow
+from ..store.models import Introduction, IntroductionMember, PeerSession, Rsvp, utcnow
+from ..store.queries import not_null, pk, select_wide
 from .directory import Directory
 from .knowledge_base import KnowledgeBase
 

@@ -33,7 +33,8 @@ from ..config import IntroSettings
 from ..errors import InvalidInput, NotFound
 from ..messages import Actions, Button, Reply, Text, Time
 from ..store import City, Member, Solution
-from ..store.models import Introduction, IntroductionMember, id_of, not_null, pk, select_wide, utcnow
+from ..store.models import Introduction, IntroductionMember, utcnow
+from ..store.queries import id_of, not_null, pk, select_wide
 from .directory import Directory
 from .knowledge_base import KnowledgeBase
 from .outbox import StoredOutbox

@@ -34,7 +34,7 @@ from knowledge.text import fold, slugify
 from ..config import KnowledgeSettings
 from ..errors import InvalidInput, NotFound
 from ..store import Cities, Database, Feedback, Members, Question, Questions, Solution, SolutionMeta, Solutions
-from ..store.models import id_of
+from ..store.queries import id_of
 from ..store.repos import SolutionStats
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,8 @@ from sqlmodel import col, select
 
 from ..errors import InvalidInput, NotFound, PermissionDenied
 from ..store import Cities, Database, LinkRequest, Members
-from ..store.models import id_of, utcnow
+from ..store.models import utcnow
+from ..store.queries import id_of
 from .directory import Directory
 
 APPROVED, REJECTED = "approved", "rejected"

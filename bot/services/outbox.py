@@ -16,7 +16,8 @@ from sqlmodel import col, select
 
 from ..messages import Reply, reply_from_dict, reply_to_dict
 from ..store import Database
-from ..store.models import OutboxMessage, id_of, utcnow
+from ..store.models import OutboxMessage, utcnow
+from ..store.queries import id_of
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)

@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
-from sqlalchemy.orm import Mapped
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, SQLModel, col, select
-from sqlmodel.sql.expression import Select
-
-
-_T = TypeVar("_T")
+from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
@@ -38,37 +32,6 @@ class UTCDateTime(TypeDecorator):
 
 def _when(**kw) -> Column:
     return Column(UTCDateTime(), **kw)
-
-
-def pk(column: int | None) -> Mapped[int]:
-    """A primary key column typed as stored rows have it: SQLModel types ``id`` ``int | None`` (None until a new row
-    is flushed), so ``select(pk(Passage.id))`` yields ``int`` where ``select(Passage.id)`` yields ``int | None``."""
-    return not_null(column)
-
-
-class Stored(Protocol):
-    """A table row with an integer primary key."""
-
-    @property
-    def id(self) -> int | None: ...
-
-
-def id_of(row: Stored) -> int:
-    """A stored row's primary key: SQLModel types ``id`` ``int | None`` (None until a new row is flushed)."""
-    if row.id is None:
-        raise ValueError(f"this {type(row).__name__} is not stored yet: it has no id")
-    return row.id
-
-
-def not_null(column: _T | None) -> Mapped[_T]:
-    """A nullable column typed without None, for a query whose rows cannot hold NULL there (a primary key, or a
-    column the query filters with ``.is_not(None)``)."""
-    return cast("Mapped[_T]", col(column))
-
-
-def select_wide(*columns: Any) -> Select[*tuple[Any, ...]]:
-    """SQLModel's ``select`` of five or more columns: its typed overloads stop at four, so these rows are ``Any``."""
-    return select(*columns)
 
 
 class City(SQLModel, table=True):

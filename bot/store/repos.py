@@ -16,7 +16,8 @@ from sqlmodel import Session, col, select
 from knowledge.records import CityRecord, SolutionRecord
 from knowledge.text import fold
 
-from .models import Challenge, City, Feedback, Member, Passage, Question, Receipt, Solution, pk, utcnow
+from .models import Challenge, City, Feedback, Member, Passage, Question, Receipt, Solution, utcnow
+from .queries import pk
 
 
 class Cities:
