@@ -623,8 +623,9 @@ def kb_stats(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         return
     out.print(f"{stats['solutions']} solutions in {stats['passages']} passages; "
               f"{stats['unanswered_questions']} unanswered question(s)")
-    for key in ("by_city", "by_provenance", "by_language"):
-        out.print(f"{key.replace('_', ' ')}: " + ", ".join(f"{k} {v}" for k, v in stats[key].items()))
+    for name, counts in (("by city", stats["by_city"]), ("by provenance", stats["by_provenance"]),
+                         ("by language", stats["by_language"])):
+        out.print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
 @kb_app.command("eval")

@@ -95,9 +95,10 @@ class ConsoleAdapter:
                     files_dir.mkdir(parents=True, exist_ok=True)
                     with atomic_write(path) as handle:
                         handle.write(block.data)
-                    block = Text(f"Saved {block.name} to {path}", "muted")
                 except (OSError, UserError) as exc:
                     block = Text(f"Could not save {block.name} in {files_dir}: {exc}", "muted")
+                else:
+                    block = Text(f"Saved {block.name} to {path}", "muted")
             blocks.append(block)
         return replace(reply, blocks=tuple(blocks))
 

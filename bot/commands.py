@@ -71,5 +71,9 @@ class Registry:
     def find(self, name: str) -> Command | None:
         return self._names.get(name.lower())
 
+    def __getitem__(self, name: str) -> Command:
+        """The command called ``name`` (KeyError when there is none)."""
+        return self._names[name.lower()]
+
     def __iter__(self):
         return iter(self._commands.values())

@@ -313,7 +313,7 @@ def _describe(exc: ValidationError, source: str, origin: Mapping[tuple[str, str]
     for error in exc.errors():
         loc = tuple(str(p) for p in error["loc"])
         where = ".".join(loc) or "(top level)"
-        variable = origin.get(loc[:2]) if len(loc) >= 2 else None
+        variable = origin.get((loc[0], loc[1])) if len(loc) >= 2 else None
         if variable:
             where = f"{where} (from {variable})"
         if error["type"] == "extra_forbidden":

@@ -130,7 +130,7 @@ class Bot:
         if command is None:
             if text[:1] in "/!":
                 raise InvalidInput(f"Unknown command `{neutralize_mentions(name)}`. Type `help` for the list.")
-            command, rest = self.commands.find("ask"), text
+            command, rest = self.commands["ask"], text
         if command.coordinator_only and not await self._is_coordinator(message.platform, message.user,
                                                                         message.roles):
             raise PermissionDenied(f"Only coordinators can use `{command.name}`.")
@@ -234,7 +234,8 @@ class Bot:
 
     async def _save_solution(self, action: Action) -> list[Reply]:
         city = action.field("city").strip()
-        country = action.field("country").strip() or (await asyncio.to_thread(self.directory.country_of, city)) or ""
+        country: str | None = (action.field("country").strip()
+                               or await asyncio.to_thread(self.directory.country_of, city))
         if not country:
             raise InvalidInput(f"'{city or '(no city)'}' is not a city of the network; give its country too.")
         question_id = _int(action.field("question_id"), "question id") if action.field("question_id") else None
@@ -330,8 +331,8 @@ class Bot:
             return [Reply.text(USAGE_HINTS[hint].format(text=neutralize_mentions(" ".join(question.split())[:60])))]
         async with self.turns.turn(f"{message.platform}:{message.user}"):
             with self.metrics.answering():
-                result = await asyncio.to_thread(self.knowledge.ask, question,
-                                                 asker=(message.platform, message.user), **filters)
+                result = await asyncio.to_thread(self.knowledge.ask, question, asker=(message.platform, message.user),
+                                                 city=filters.get("city"), tag=filters.get("tag"))
         self.metrics.questions.labels(answered=str(result.answered).lower()).inc()
         return [answer_reply(result)]
 
@@ -366,7 +367,7 @@ class Bot:
     async def _profile(self, ctx: Context) -> list[Reply]:
         m = ctx.message
         name, page = page_number(ctx.rest)
-        city = name or await asyncio.to_thread(self.directory.member_city, m.platform, m.user)
+        city: str | None = name or await asyncio.to_thread(self.directory.member_city, m.platform, m.user)
         if not city:
             raise InvalidInput("You are not linked to a city yet: `iam CITY`, or `profile CITY`.")
         profile = await asyncio.to_thread(self.directory.profile, city)

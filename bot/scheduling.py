@@ -34,7 +34,7 @@ from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 
@@ -66,7 +66,7 @@ class LeaderLock:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._conn = None
+        self._conn: Connection | None = None
         self._fd: int | None = None
         self._guard = threading.Lock()  # checks and release may run in two worker threads at once
 
@@ -256,7 +256,6 @@ class Scheduler:
         self.retry_seconds = retry_seconds
         self.lock = LeaderLock(db)
         self.leading = asyncio.Event()
-        self._executor = None  # the job thread pool of the current lead
         self._scheduler = None  # the AsyncIOScheduler of the current lead
         self._one_tick = threading.Lock()  # the periodic tick and a wake-up never run side by side
 
@@ -278,7 +277,8 @@ class Scheduler:
 
     async def _lead(self) -> None:
         log.info("this process runs the scheduler")
-        scheduler = self._scheduler = self._build()
+        scheduler, executor = self._build()
+        self._scheduler = scheduler
         if self.metrics is not None:
             self.metrics.scheduler_leader.set(1)
             scheduler.add_listener(self._observe, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
@@ -294,7 +294,7 @@ class Scheduler:
             if scheduler.running:
                 scheduler.pause()  # no new job starts; the ones running finish before the lock is let go
             try:
-                await asyncio.wait_for(asyncio.to_thread(self._executor.shutdown, True), STOP_GRACE)
+                await asyncio.wait_for(asyncio.to_thread(executor.shutdown, True), STOP_GRACE)
             except (TimeoutError, asyncio.CancelledError):  # the claims still keep the work single
                 log.warning("stopped before the running jobs finished")
             scheduler.shutdown(wait=False)
@@ -322,17 +322,18 @@ class Scheduler:
             self.metrics.scheduler_lag.set(max((utcnow() - event.scheduled_run_time).total_seconds(), 0.0))
 
     def _build(self):
+        """A scheduler with the tick job, and the thread pool its jobs run in."""
         from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.jobstores.memory import MemoryJobStore
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
         # Jobs run in a pool of our own, so a stop can wait for them (the asyncio executor would cancel them).
-        self._executor = ThreadPoolExecutor(max_workers=2)
-        scheduler = AsyncIOScheduler(jobstores={"default": MemoryJobStore()}, executors={"default": self._executor},
+        executor = ThreadPoolExecutor(max_workers=2)
+        scheduler = AsyncIOScheduler(jobstores={"default": MemoryJobStore()}, executors={"default": executor},
                                      job_defaults={"coalesce": True, "max_instances": 1}, timezone=timezone.utc)
         scheduler.add_job(self._tick, "interval", seconds=self.settings.sync_seconds, id="tick",
                           next_run_time=utcnow(), misfire_grace_time=None)
-        return scheduler
+        return scheduler, executor
 
 
 def run_intro_round(outbox: StoredOutbox, intros: Introductions, moment: datetime, now: datetime) -> int:

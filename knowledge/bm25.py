@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import Counter, defaultdict
+from operator import itemgetter
 
 from .text import words
 
@@ -47,7 +49,7 @@ class BM25:
         if not n:
             return []
         average = self._total / n or 1.0
-        scores: Counter[int] = Counter()
+        scores: dict[int, float] = defaultdict(float)
         for term in set(words(query)):
             posting = self._postings.get(term)
             if not posting:
@@ -57,4 +59,4 @@ class BM25:
             for doc_id, tf in posting.items():
                 norm = tf + self.k1 * (1 - self.b + self.b * self._lengths[doc_id] / average)
                 scores[doc_id] += idf * tf * (self.k1 + 1) / norm
-        return scores.most_common(k)
+        return heapq.nlargest(k, scores.items(), key=itemgetter(1))  # as Counter.most_common(k)

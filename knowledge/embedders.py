@@ -129,8 +129,11 @@ class SentenceTransformerEmbedder:
         self.model = model or "all-MiniLM-L6-v2"
         dimension = getattr(self._model, "get_embedding_dimension", None) or \
             self._model.get_sentence_embedding_dimension
-        self.dim = int(dimension())
-        self.max_tokens = int(self._model.max_seq_length)
+        dim, max_tokens = dimension(), self._model.max_seq_length
+        if dim is None or max_tokens is None:  # the library's Optional: a model without a fixed size or window
+            raise EmbedderError(f"sentence-transformers model {path!r} gives no embedding size or token window")
+        self.dim = int(dim)
+        self.max_tokens = int(max_tokens)
         self._batch_size = batch_size
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:

@@ -81,7 +81,8 @@ class VectorIndex:
             return
         if not self.supports_removal:
             raise IndexError_(f"index type {self.index_type} cannot remove vectors")
-        self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+        # faiss's Python wrapper takes an id array here; its stubs only know the C++ IDSelector argument
+        self._index.remove_ids(np.asarray(ids, dtype=np.int64))  # type: ignore[arg-type]
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` nearest passage ids and their scores, best first (fewer when the index is smaller)."""
@@ -96,7 +97,8 @@ class VectorIndex:
         """The stored vectors of ``ids`` (n x dim), or None when this index type cannot give them back."""
         try:
             if self.index_type.upper().startswith("IVF"):
-                faiss.extract_index_ivf(self._index.index).make_direct_map()
+                # the IndexIDMap2 of __init__, typed as the base Index by faiss: .index is the IVF index it wraps
+                faiss.extract_index_ivf(self._index.index).make_direct_map()  # type: ignore[attr-defined]
             return np.vstack([self._index.reconstruct(int(i)) for i in ids]) if len(ids) else \
                 np.empty((0, self.dim), dtype=np.float32)
         except (RuntimeError, AttributeError):

@@ -38,7 +38,7 @@ def split_passages(record: SolutionRecord, max_words: int = 180) -> list[Passage
 
 def _sections(body: str, max_words: int) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
-    heading, paragraphs = "", []
+    heading, paragraphs = "", list[str]()
     for block in re.split(r"\n\s*\n", body):
         block = block.strip()
         if not block:

@@ -49,7 +49,7 @@ class Searcher:
         """Register passages; ``vectors`` is None when the index already holds them (a reopened index)."""
         if vectors is not None:
             self.index.add(np.asarray(passage_ids, dtype=np.int64), vectors)
-            if self.hub_weight and len(passage_ids):
+            if self.hub_weight and self.background is not None and len(passage_ids):
                 self._hub.update(zip(passage_ids, hubness(vectors, self.background, self.hub_k).tolist()))
         for pid, sid, text in zip(passage_ids, solution_ids, texts):
             self.owners[pid] = sid
@@ -97,8 +97,8 @@ class Searcher:
             if sid and sid not in lexical_order and (allow is None or allow(sid)):
                 lexical_order.append(sid)
         fused: dict[str, float] = {}
-        for order in (vector_order, lexical_order):
-            for rank, sid in enumerate(order):
+        for ranking in (vector_order, lexical_order):
+            for rank, sid in enumerate(ranking):
                 fused[sid] = fused.get(sid, 0.0) + 1.0 / (RRF_K + rank + 1)
         ranked = sorted(fused, key=lambda sid: -fused[sid])
         return [best.get(sid) or Hit(sid, -1, 0.0) for sid in ranked[:k]]

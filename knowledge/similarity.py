@@ -82,19 +82,20 @@ class CitySimilarity:
         return [(int(a[k // len(b)]), int(b[k % len(b)]), float(flat[k])) for k in best]
 
 
-def city_similarity(vectors: np.ndarray, owners: Sequence[int], n_cities: int, top: int = 2) -> CitySimilarity:
+def city_similarity(vectors: np.ndarray, owners: Sequence[int] | np.ndarray, n_cities: int,
+                    top: int = 2) -> CitySimilarity:
     """Similarity of ``n_cities`` cities from normalised challenge ``vectors``; ``owners[k]`` is the city of row k."""
-    owners = np.asarray(owners, dtype=np.int64)
+    owner = np.asarray(owners, dtype=np.int64)
     vectors = np.asarray(vectors, dtype=np.float32)
     if n_cities == 0:
         return CitySimilarity(np.zeros((0, 0), dtype=np.float32), np.zeros((0, 1), dtype=np.int64), vectors, top)
-    counts = np.bincount(owners, minlength=n_cities) if len(owners) else np.zeros(n_cities, dtype=np.int64)
+    counts = np.bincount(owner, minlength=n_cities) if len(owner) else np.zeros(n_cities, dtype=np.int64)
     width = max(int(counts.max()) if n_cities else 0, 1)
     # idx[c, s] = row of the s-th statement of city c, or -1 (padding)
     idx = np.full((n_cities, width), -1, dtype=np.int64)
-    order = np.argsort(owners, kind="stable")
-    slot = np.arange(len(owners)) - np.repeat(np.cumsum(counts) - counts, counts)
-    idx[owners[order], slot] = order
+    order = np.argsort(owner, kind="stable")
+    slot = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
+    idx[owner[order], slot] = order
     dim = vectors.shape[1] if vectors.ndim == 2 and len(vectors) else 1
     # slots[s] holds the s-th statement of every city (zeros where a city has fewer): one (n x dim) matrix per slot
     slots = np.zeros((width, n_cities, dim), dtype=np.float32)

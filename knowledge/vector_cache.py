@@ -23,6 +23,7 @@ class VectorCache:
 
     def __init__(self, path: Path, embedder: str, model: str, dim: int) -> None:
         self.path = path
+        self.dim = dim
         self.signature = {"embedder": embedder, "model": model, "dim": dim}
 
     def load(self) -> dict[str, np.ndarray]:
@@ -37,7 +38,7 @@ class VectorCache:
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
             log.warning("ignoring the damaged vector cache %s: %s", self.path, exc)
             return {}
-        if len(texts) != len(vectors) or (len(vectors) and vectors.shape[1] != self.signature["dim"]):
+        if len(texts) != len(vectors) or (len(vectors) and vectors.shape[1] != self.dim):
             log.warning("ignoring the inconsistent vector cache %s", self.path)
             return {}
         return dict(zip(texts, vectors))
@@ -45,7 +46,7 @@ class VectorCache:
     def save(self, vectors: Mapping[str, np.ndarray]) -> None:
         texts = list(vectors)
         matrix = (np.vstack([vectors[t] for t in texts]).astype(np.float32) if texts
-                  else np.zeros((0, self.signature["dim"]), np.float32))
+                  else np.zeros((0, self.dim), np.float32))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "wb") as handle:

@@ -205,7 +205,7 @@ class DiscordAdapter:
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         """Handle our form submissions from their ids alone, so a form opened before a restart still works."""
-        data = interaction.data or {}
+        data: dict[str, Any] = dict(interaction.data or {})
         if interaction.type is not discord.InteractionType.modal_submit:
             return
         parsed = parse_modal(str(data.get("custom_id", "")), data.get("components", []))

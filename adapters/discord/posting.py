@@ -44,7 +44,8 @@ class Poster:
                                                           question_id),)),), channel=reply.channel)
         rendered = render(reply)
         try:
-            channel = self.client.get_channel(int(reply.channel)) or await self.client.fetch_channel(int(reply.channel))
+            channel_id = int(reply.channel or "")  # no channel: a ValueError, logged below like a bad one
+            channel = self.client.get_channel(channel_id) or await self.client.fetch_channel(channel_id)
             await send_rendered(channel.send, rendered)  # type: ignore[union-attr]
         except (discord.HTTPException, ValueError) as exc:
             log.error("cannot post to channel %s: %s", reply.channel, exc)

@@ -18,6 +18,8 @@ from .render import custom_id
 if TYPE_CHECKING:
     from .client import DiscordAdapter
 
+    ModalInput = discord.ui.TextInput[discord.ui.Modal]  # a text field of one of our forms
+
 STYLES = {"primary": discord.ButtonStyle.primary, "danger": discord.ButtonStyle.danger}
 
 
@@ -32,9 +34,10 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button], template=r"rrr:(?P
         self.value = value
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button,
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
                              match: Any) -> ActionButton:
-        return cls(match["action"], match["value"], item.label or "")
+        label = item.label if isinstance(item, discord.ui.Button) else None  # it is the Button of __init__
+        return cls(match["action"], match["value"], label or "")
 
     async def callback(self, interaction: discord.Interaction) -> None:
         adapter: DiscordAdapter = interaction.client.adapter  # type: ignore[attr-defined]
@@ -57,8 +60,8 @@ def make_view(buttons: list[Button]) -> discord.ui.View | None:
 class NotHelpfulModal(discord.ui.Modal, title="Not helpful"):
     """Asks what was missing. Submissions are handled by :func:`parse_modal`, from the ids alone."""
 
-    reason = discord.ui.TextInput(label="What was missing?", style=discord.TextStyle.paragraph, required=False,
-                                  max_length=2000, custom_id="reason")
+    reason: ModalInput = discord.ui.TextInput(label="What was missing?", style=discord.TextStyle.paragraph,
+                                              required=False, max_length=2000, custom_id="reason")
 
     def __init__(self, question_id: str) -> None:
         super().__init__(custom_id=f"rrr-modal:not_helpful:{question_id}"[:100], timeout=None)
@@ -67,13 +70,14 @@ class NotHelpfulModal(discord.ui.Modal, title="Not helpful"):
 class SaveSolutionModal(discord.ui.Modal, title="Save as solution"):
     """A peer's answer as a new solution. Submissions are handled by :func:`parse_modal`."""
 
-    solution_title = discord.ui.TextInput(label="Title", max_length=150, custom_id="title")
-    city = discord.ui.TextInput(label="City", max_length=120, custom_id="city")
-    country = discord.ui.TextInput(label="Country (if the city is not in the network)", required=False,
-                                   max_length=120, custom_id="country")
-    summary = discord.ui.TextInput(label="What was done, with figures", style=discord.TextStyle.paragraph,
-                                   max_length=3000, custom_id="summary")
-    source_url = discord.ui.TextInput(label="Source link", required=False, max_length=1000, custom_id="source_url")
+    solution_title: ModalInput = discord.ui.TextInput(label="Title", max_length=150, custom_id="title")
+    city: ModalInput = discord.ui.TextInput(label="City", max_length=120, custom_id="city")
+    country: ModalInput = discord.ui.TextInput(label="Country (if the city is not in the network)", required=False,
+                                               max_length=120, custom_id="country")
+    summary: ModalInput = discord.ui.TextInput(label="What was done, with figures",
+                                               style=discord.TextStyle.paragraph, max_length=3000, custom_id="summary")
+    source_url: ModalInput = discord.ui.TextInput(label="Source link", required=False, max_length=1000,
+                                                  custom_id="source_url")
 
     def __init__(self, *, question_id: str = "", title: str = "", city: str = "", summary: str = "",
                  source_url: str = "") -> None:

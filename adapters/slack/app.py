@@ -200,7 +200,7 @@ class SlackAdapter:
                                              user=command["user_id"], respond=respond)
             return
         for reply in replies:
-            share = ()
+            share: tuple[Button, ...] = ()
             question_id = reply.question_id
             if question_id and not reply.channel:
                 share = (Button("Share in channel", "share_answer", question_id),)
@@ -328,7 +328,8 @@ class SlackAdapter:
                                                             include_all_metadata=True)
         except SlackApiError:
             return None
-        for message in found.get("messages", [])[:1]:
+        messages: list[dict[str, Any]] = found.get("messages", [])
+        for message in messages[:1]:
             payload = (message.get("metadata") or {}).get("event_payload") or {}
             if payload.get("question_id"):
                 return str(payload["question_id"])

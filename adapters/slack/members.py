@@ -60,7 +60,8 @@ class Members:
         if cached and time.monotonic() - cached[0] < GROUP_CACHE_SECONDS:
             return cached[1]
         try:
-            users = frozenset((await self.client.usergroups_users_list(usergroup=group)).get("users", []))
+            listed = await self.client.usergroups_users_list(usergroup=group)
+            users: frozenset[str] = frozenset(listed.get("users", []))
         except SlackApiError as exc:
             log.warning("cannot read user group %s: %s", group, exc.response.get("error"))
             users = cached[1] if cached else frozenset()

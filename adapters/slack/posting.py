@@ -60,7 +60,7 @@ class Poster:
         if has_text(reply) or not pictures:
             kwargs: dict[str, Any] = {"channel": channel, "text": fallback_text(reply), "blocks": to_blocks(reply)}
             try:
-                if private:
+                if private and user:  # (private implies a user; said again for the type checker)
                     await self.client.chat_postEphemeral(user=user, **kwargs)
                 else:
                     if thread:
@@ -74,7 +74,7 @@ class Poster:
         if pictures:
             where = user if private else channel
             error = await self.uploads.upload(pictures, channel=where or channel, thread=None if private else thread)
-            if error and private and posted:
+            if error and private and posted and user:
                 try:
                     await self.client.chat_postEphemeral(channel=channel, user=user,
                                                          text=upload_failed(error, pictures))

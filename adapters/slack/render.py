@@ -150,10 +150,11 @@ def _render(block: Block) -> list[dict[str, Any]]:
         for button in block.buttons:
             if button.url is not None:
                 # a Google Calendar link too long for a button keeps its dates, its agenda is shortened
-                button = replace(button, url=fit_google_link(button.url, BUTTON_URL) or button.url)
-                if safe_url(button.url) is None:
+                url = fit_google_link(button.url, BUTTON_URL) or button.url
+                button = replace(button, url=url)
+                if safe_url(url) is None:
                     log.warning("link button %r left out: its url (%d characters) is not a well-formed http(s) URL "
-                                "of at most %d characters", button.label, len(button.url), BUTTON_URL)
+                                "of at most %d characters", button.label, len(url), BUTTON_URL)
                     continue
                 links += 1
             elements.append(_button(button, link_number=links))

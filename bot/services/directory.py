@@ -10,9 +10,10 @@ from knowledge.records import CityRecord
 from knowledge.text import fold
 
 from ..errors import InvalidInput, NotFound
-from sqlmodel import select
+from sqlmodel import col, select
 
 from ..store import Challenge, Cities, City, Database, Member, Members
+from ..store.queries import id_of
 
 MAX_CHALLENGE = 300
 
@@ -135,10 +136,10 @@ class Directory:
                                f"(this one has {len(text)}).")
         with self.db.session() as session:
             city = self._find(Cities(session), city_name)
-            existing = Cities(session).challenges(city.id)
+            existing = Cities(session).challenges(id_of(city))
             if text in existing:
                 raise InvalidInput(f"{city.name} already has that challenge.")
-            session.add(Challenge(city_id=city.id, text=text, position=len(existing)))
+            session.add(Challenge(city_id=id_of(city), text=text, position=len(existing)))
             return city.name
 
     def remove_challenge(self, city_name: str, number: int) -> str:
@@ -146,7 +147,7 @@ class Directory:
         with self.db.session() as session:
             city = self._find(Cities(session), city_name)
             rows = list(session.exec(select(Challenge).where(Challenge.city_id == city.id)
-                                     .order_by(Challenge.position)))
+                                     .order_by(col(Challenge.position))))
             if not 1 <= number <= len(rows):
                 raise InvalidInput(f"{city.name} has {len(rows)} challenge(s); give a number from 1 to {len(rows)} "
                                    "(`profile` lists them).")
@@ -164,7 +165,7 @@ class Directory:
             for name in city_names:
                 city = cities.by_key(name)
                 if city is not None:
-                    out += [(city.name, m.user_id) for m in Members(session).of_city(city.id)
+                    out += [(city.name, m.user_id) for m in Members(session).of_city(id_of(city))
                             if m.platform == platform]
         return out
 
@@ -196,9 +197,9 @@ class Directory:
 
     @staticmethod
     def _profile(session, city: City) -> CityProfile:
-        members: list[Member] = Members(session).of_city(city.id)
+        members: list[Member] = Members(session).of_city(id_of(city))
         return CityProfile(
             name=city.name, country=city.country, timezone=city.timezone, languages=tuple(city.languages),
-            peer_groups=tuple(city.peer_groups), challenges=tuple(Cities(session).challenges(city.id)),
+            peer_groups=tuple(city.peer_groups), challenges=tuple(Cities(session).challenges(id_of(city))),
             members=tuple(m.name or f"{m.platform}:{m.user_id}" for m in members), provenance=city.provenance,
         )

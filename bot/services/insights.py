@@ -44,6 +44,7 @@ from knowledge.text import fold, shorten
 from ..errors import InvalidInput
 from ..store import City, Feedback, Member, Question, Solution
 from ..store.models import Introduction, IntroductionMember, PeerSession, Rsvp, utcnow
+from ..store.queries import not_null, pk, select_wide
 from .directory import Directory
 from .knowledge_base import KnowledgeBase
 
@@ -362,7 +363,7 @@ class Insights:
 
         scope = self.directory.profile(city).name if city is not None else None  # NotFound names close cities
         with self.db.session() as session:
-            rows = list(session.exec(select(City.id, City.name, City.peer_groups).order_by(City.name)))
+            rows = list(session.exec(select(pk(City.id), City.name, City.peer_groups).order_by(col(City.name))))
             names = {cid: name for cid, name, _ in rows}
             groups = {name: (list(pg or []) or ["none"])[0] for _, name, pg in rows}
             by_key = {fold(name): name for name in names.values()}
@@ -382,8 +383,8 @@ class Insights:
                     if answered:
                         add(asked_at, city_name(city_id), "answered")
 
-            ratings = session.exec(select(Feedback.id, Feedback.question_id, Feedback.platform, Feedback.user_id,
-                                          Feedback.helpful, Feedback.created_at, Question.city_id)
+            ratings = session.exec(select_wide(Feedback.id, Feedback.question_id, Feedback.platform, Feedback.user_id,
+                                               Feedback.helpful, Feedback.created_at, Question.city_id)
                                    .join(Question, col(Question.id) == Feedback.question_id)
                                    .where(Feedback.created_at >= since, Feedback.created_at < until))
             for helpful, created_at, city_id in _latest_verdicts(ratings):
@@ -398,8 +399,10 @@ class Insights:
                 if scope is None or name == scope:
                     add(created_at, name, "solutions_saved")
 
-            intro_rows = list(session.exec(select(Introduction.id, Introduction.created_at, Introduction.cities).where(
-                Introduction.created_at >= since, Introduction.created_at < until).order_by(Introduction.id)))
+            intro_rows = list(session.exec(
+                select(pk(Introduction.id), Introduction.created_at, Introduction.cities)
+                .where(Introduction.created_at >= since, Introduction.created_at < until)
+                .order_by(col(Introduction.id))))
             outcomes: dict[int, Counter] = {i: Counter() for i, _, _ in intro_rows}
             if intro_rows:
                 links = session.exec(select(IntroductionMember.introduction_id, IntroductionMember.outcome).where(
@@ -423,7 +426,8 @@ class Insights:
                         per_city[name]["introductions_met"] += row.did_meet
 
             member_city = {(p, u): cid for p, u, cid in session.exec(
-                select(Member.platform, Member.user_id, Member.city_id).where(col(Member.city_id).is_not(None)))}
+                select(Member.platform, Member.user_id, not_null(Member.city_id))
+                .where(col(Member.city_id).is_not(None)))}
             rsvps = session.exec(select(Rsvp.platform, Rsvp.user_id, Rsvp.status, Rsvp.updated_at).where(
                 Rsvp.updated_at >= since, Rsvp.updated_at < until))
             for platform, user_id, status, updated_at in rsvps:
@@ -446,8 +450,8 @@ class Insights:
                       scope_id: int | None) -> list[SessionRow]:
         """Occurrences from ``since`` on with their RSVP counts (only ``scope_id``'s members when given)."""
         key = since.strftime("%Y%m%dT%H%M%SZ")  # occurrence keys sort as text
-        rows = session.exec(select(Rsvp.session_id, Rsvp.occurrence, Rsvp.platform, Rsvp.user_id, Rsvp.status,
-                                   PeerSession.title, PeerSession.cancelled_at)
+        rows = session.exec(select_wide(Rsvp.session_id, Rsvp.occurrence, Rsvp.platform, Rsvp.user_id, Rsvp.status,
+                                        PeerSession.title, PeerSession.cancelled_at)
                             .join(PeerSession, col(PeerSession.id) == Rsvp.session_id)
                             .where(Rsvp.occurrence >= key))
         found: dict[tuple[int, str], tuple[str, bool, Counter]] = {}
@@ -501,12 +505,12 @@ class Insights:
     def _gap_questions(self, since: datetime, until: datetime) -> list[GapQuestion]:
         with self.db.session() as session:
             names = dict(session.exec(select(City.id, City.name)).all())
-            rows = list(session.exec(select(Question.id, Question.text, Question.city_id, Question.asked_at,
-                                            Question.answered)
+            rows = list(session.exec(select_wide(Question.id, Question.text, Question.city_id, Question.asked_at,
+                                                 Question.answered)
                                      .where(Question.asked_at >= since, Question.asked_at < until)
-                                     .order_by(Question.id)))
-            ratings = session.exec(select(Feedback.id, Feedback.question_id, Feedback.platform, Feedback.user_id,
-                                          Feedback.helpful, Feedback.created_at, Feedback.reason)
+                                     .order_by(col(Question.id))))
+            ratings = session.exec(select_wide(Feedback.id, Feedback.question_id, Feedback.platform, Feedback.user_id,
+                                               Feedback.helpful, Feedback.created_at, Feedback.reason)
                                    .join(Question, col(Question.id) == Feedback.question_id)
                                    .where(Question.asked_at >= since, Question.asked_at < until,
                                           Feedback.created_at < until))

@@ -34,6 +34,7 @@ from ..errors import InvalidInput, NotFound
 from ..messages import Actions, Button, Reply, Text, Time
 from ..store import City, Member, Solution
 from ..store.models import Introduction, IntroductionMember, utcnow
+from ..store.queries import id_of, not_null, pk, select_wide
 from .directory import Directory
 from .knowledge_base import KnowledgeBase
 from .outbox import StoredOutbox
@@ -183,7 +184,7 @@ class Introductions:
             return session.exec(select(City.name).where(City.key == fold(text))).first()
 
     def preview(self, forbidden: set[frozenset[str]] | None = None, now: datetime | None = None,
-                available: dict[str, list[Member]] | None = None) -> tuple[list[Match], list[str]]:
+                available: dict[str, list[Contact]] | None = None) -> tuple[list[Match], list[str]]:
         """The groups the next round would make, and the cities it leaves out.
 
         Cities take part through their members who are neither opted out nor paused; pairs introduced within
@@ -221,7 +222,7 @@ class Introductions:
         available = self.available_members(now)
         groups, _ = self.preview(now=now, available=available)
         with self.db.session() as session:
-            city_names = dict(session.exec(select(City.id, City.name)).all())
+            city_names = dict(session.exec(select(pk(City.id), City.name)).all())
             followup_at = now + timedelta(days=self.settings.followup_days)
             # Core inserts on the tables (not the ORM's per-row bulk path): a round writes thousands of rows
             intro_table, link_table = Introduction.__table__, IntroductionMember.__table__  # type: ignore[attr-defined]
@@ -259,7 +260,8 @@ class Introductions:
         names: dict[int | None, list[str]] = {m.city_id: [] for m in members}
         for m in members:
             names[m.city_id].append(f"{m.name or m.user_id} ({m.platform})")
-        people = [f"- {cities.get(cid, '?')}: {', '.join(who)}" for cid, who in names.items()]
+        people = [f"- {cities.get(cid, '?') if cid is not None else '?'}: {', '.join(who)}"
+                  for cid, who in names.items()]
         reasons = [f"- {s.city_a}: {s.a}\n  {s.city_b}: {s.b}" for s in group.shared[:2]]
         learn = [f"- {lesson.learner} could learn from {lesson.teacher}: {lesson_text(lesson, PROVENANCE_LABELS)}"
                  for lesson in group.learn]
@@ -276,8 +278,9 @@ class Introductions:
     def _city_info(self, cities: Sequence[str]) -> dict[str, tuple[str, tuple[str, ...]]]:
         """Time zone and contact names of each city, in two queries (plain columns)."""
         with self.db.session() as session:
-            rows = list(session.exec(select(City.id, City.name, City.timezone).where(col(City.name).in_(list(cities)))))
-            members = session.exec(select(Member.city_id, Member.name, Member.platform, Member.user_id)
+            rows = list(session.exec(select(pk(City.id), City.name, City.timezone)
+                                     .where(col(City.name).in_(list(cities)))))
+            members = session.exec(select(not_null(Member.city_id), Member.name, Member.platform, Member.user_id)
                                    .where(col(Member.city_id).in_([c[0] for c in rows])))
             names: dict[int, list[str]] = {}
             for city_id, name, platform, user_id in members:
@@ -292,12 +295,12 @@ class Introductions:
         queued = 0
         with self.db.session() as session:
             due = list(session.exec(select(Introduction).where(col(Introduction.followup_at).is_not(None),
-                                                               Introduction.followup_at <= now)))
+                                                               col(Introduction.followup_at) <= now)))
             work = []
             for intro in due:
                 rows = list(session.exec(select(IntroductionMember, Member).join(Member).where(
                     IntroductionMember.introduction_id == intro.id)))
-                work.append((intro.id, intro.cities, [(im.id, m) for im, m in rows if im.outcome is None]))
+                work.append((intro.id, intro.cities, [(id_of(im), m) for im, m in rows if im.outcome is None]))
                 intro.followup_at = None
         for _intro_id, cities, pending in work:
             for link_id, member in pending:
@@ -313,9 +316,9 @@ class Introductions:
             if link is None:
                 raise NotFound(f"No introduction follow-up {link_id}.")
             link.outcome, link.answered_at = outcome, now
-            member = session.get(Member, link.member_id)
+            member = session.get_one(Member, link.member_id)
             member.ignored_streak = 0
-            cities = session.get(Introduction, link.introduction_id).cities
+            cities = session.get_one(Introduction, link.introduction_id).cities
         if outcome == "not_yet":
             self._deliver(f"followup:{link_id}:again", [member], followup_reply(link_id, cities),
                           not_before=now + timedelta(hours=48))
@@ -357,10 +360,10 @@ class Introductions:
     def available_members(self, now: datetime) -> dict[str, list[Contact]]:
         """Members by city name who are neither opted out nor paused at ``now``."""
         with self.db.session() as session:
-            rows = session.exec(select(Member.id, Member.platform, Member.user_id, Member.name, Member.city_id,
-                                       City.name, Member.paused_until).join(City)
+            rows = session.exec(select_wide(Member.id, Member.platform, Member.user_id, Member.name, Member.city_id,
+                                            City.name, Member.paused_until).join(City)
                                 .where(Member.opted_out == False)  # noqa: E712
-                                .where(or_(col(Member.paused_until).is_(None), Member.paused_until <= now)))
+                                .where(or_(col(Member.paused_until).is_(None), col(Member.paused_until) <= now)))
             out: dict[str, list[Contact]] = {}
             for member_id, platform, user_id, name, city_id, city, _ in rows:
                 out.setdefault(city, []).append(Contact(member_id, platform, user_id, name, city_id))

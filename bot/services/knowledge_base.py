@@ -6,6 +6,7 @@ kept in step incrementally and rebuilt when its manifest no longer matches the d
 
 from __future__ import annotations
 
+import builtins
 import logging
 import threading
 import time
@@ -33,10 +34,20 @@ from knowledge.text import fold, slugify
 from ..config import KnowledgeSettings
 from ..errors import InvalidInput, NotFound
 from ..store import Cities, Database, Feedback, Members, Question, Questions, Solution, SolutionMeta, Solutions
+from ..store.queries import id_of
+from ..store.repos import SolutionStats
 
 log = logging.getLogger(__name__)
+
 Progress = Callable[[int, int], None]
 EmbedderFactory = Callable[[KnowledgeSettings], Embedder]
+
+
+class KnowledgeStats(SolutionStats):
+    """The solutions' figures, the questions left unanswered and where the index lives."""
+
+    unanswered_questions: int
+    index_dir: str
 
 
 def default_embedder_factory(settings: KnowledgeSettings) -> Embedder:
@@ -310,7 +321,7 @@ class KnowledgeBase:
                     repo.upsert(record, saved_by=saved_by, from_question_id=from_question_id)
                     session.flush()
                     rows = repo.replace_passages(record.id, [(p.position, p.heading, p.text) for p in parts])
-                    new_ids += [row.id for row in rows]
+                    new_ids += [id_of(row) for row in rows]
                     owners += [record.id] * len(rows)
                     summary.ids.append(record.id)
             summary.passages = len(new_ids)
@@ -358,7 +369,7 @@ class KnowledgeBase:
         with self.db.session() as session:
             return Solutions(session).list(city, tag)
 
-    def tags(self) -> list[str]:
+    def tags(self) -> builtins.list[str]:
         """Every tag in use, sorted."""
         with self._lock:
             self._ensure_meta()
@@ -369,12 +380,11 @@ class KnowledgeBase:
             with self.db.session() as session:
                 self._meta = Solutions(session).meta()
 
-    def stats(self) -> dict[str, object]:
+    def stats(self) -> KnowledgeStats:
         with self.db.session() as session:
-            stats = Solutions(session).stats()
-            stats["unanswered_questions"] = len(Questions(session).unanswered(limit=100000))
-        stats["index_dir"] = str(self.index_dir)
-        return stats
+            solutions = Solutions(session).stats()
+            unanswered = len(Questions(session).unanswered(limit=100000))
+        return KnowledgeStats(**solutions, unanswered_questions=unanswered, index_dir=str(self.index_dir))
 
     def is_empty(self) -> bool:
         with self.db.session() as session:
@@ -474,7 +484,7 @@ class KnowledgeBase:
                       provenance_note=solution.provenance_note, saved_by=_display_name(session, solution.saved_by),
                       saved_at=solution.created_at if solution.saved_by else None, status=solution.status)
 
-    def closest_cities(self, query_vector: np.ndarray, n: int = 3, exclude: str | None = None) -> list[str]:
+    def closest_cities(self, query_vector: np.ndarray, n: int = 3, exclude: str | None = None) -> builtins.list[str]:
         """Cities whose challenge statements are closest to the question: whom to ask when nothing matches.
 
         ``exclude`` (the asker's own city) is never named."""
@@ -489,11 +499,11 @@ class KnowledgeBase:
                 best[city] = max(best.get(city, -1.0), score)
         return sorted(best, key=lambda c: -best[c])[:n]
 
-    def challenge_vectors(self) -> tuple[list[tuple[str, str]], np.ndarray]:
+    def challenge_vectors(self) -> tuple[builtins.list[tuple[str, str]], np.ndarray]:
         """Every ``(city, challenge statement)`` pair and its vector; only statements not seen before are embedded."""
         return self._challenge_matrix()
 
-    def _challenge_matrix(self) -> tuple[list[tuple[str, str]], np.ndarray]:
+    def _challenge_matrix(self) -> tuple[builtins.list[tuple[str, str]], np.ndarray]:
         with self.db.session() as session:
             pairs = Cities(session).all_challenges()
         with self._lock:
@@ -536,7 +546,7 @@ class KnowledgeBase:
             question = Questions(session).add(Question(
                 platform=platform, user_id=user_id, city_id=member.city_id if member else None, text=text,
                 answered=answered, best_score=best, result_ids=[a.id for a in answers]))
-            return int(question.id)
+            return id_of(question)
 
     # -- learning ------------------------------------------------------------------------------------------------
 
@@ -591,7 +601,7 @@ class KnowledgeBase:
                 Solutions(session).upsert(record, saved_by=saved_by, from_question_id=question_id, status="pending")
         return solution_id
 
-    def pending(self) -> list[Solution]:
+    def pending(self) -> builtins.list[Solution]:
         """Saved answers waiting for a coordinator's review, oldest first."""
         with self.db.session() as session:
             return sorted(Solutions(session).list(status="pending"), key=lambda s: s.created_at)
@@ -633,7 +643,7 @@ class KnowledgeBase:
             raise NotFound(f"No question with id {question_id}.")
         return question
 
-    def unanswered(self, limit: int | None = 20) -> list[Question]:
+    def unanswered(self, limit: int | None = 20) -> builtins.list[Question]:
         """The questions nothing answered, the newest first (``limit`` of them; None: all)."""
         with self.db.session() as session:
             return Questions(session).unanswered(limit)

@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from ..errors import InvalidInput, NotFound, PermissionDenied
 from ..store import Cities, Database, LinkRequest, Members
 from ..store.models import utcnow
+from ..store.queries import id_of
 from .directory import Directory
 
 APPROVED, REJECTED = "approved", "rejected"
@@ -64,10 +65,10 @@ class Memberships:
             existing = session.exec(select(LinkRequest).where(
                 LinkRequest.platform == platform, LinkRequest.user_id == user_id, LinkRequest.city_id == city.id,
                 col(LinkRequest.outcome).is_(None))).first()
-            row = existing or LinkRequest(platform=platform, user_id=user_id, name=name[:200], city_id=city.id)
+            row = existing or LinkRequest(platform=platform, user_id=user_id, name=name[:200], city_id=id_of(city))
             session.add(row)
             session.flush()
-            members = [m.user_id for m in Members(session).of_city(city.id) if m.platform == platform]
+            members = [m.user_id for m in Members(session).of_city(id_of(city)) if m.platform == platform]
             request = _request(row, city.name)
         reviewers = [u for u in dict.fromkeys(members + self.directory.coordinator_ids(platform)) if u != user_id]
         return JoinResult(city.name, request, tuple(reviewers), already_open=existing is not None)
@@ -100,7 +101,7 @@ class Memberships:
         """Open requests this person may decide on (all of them for a coordinator), oldest first."""
         with self.db.session() as session:
             member = Members(session).get(platform, user_id)
-            query = select(LinkRequest).where(col(LinkRequest.outcome).is_(None)).order_by(LinkRequest.id)
+            query = select(LinkRequest).where(col(LinkRequest.outcome).is_(None)).order_by(col(LinkRequest.id))
             rows = list(session.exec(query))
             if not coordinator:
                 own_city = member.city_id if member is not None else None

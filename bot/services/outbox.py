@@ -17,6 +17,7 @@ from sqlmodel import col, select
 from ..messages import Reply, reply_from_dict, reply_to_dict
 from ..store import Database
 from ..store.models import OutboxMessage, utcnow
+from ..store.queries import id_of
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
@@ -154,7 +155,7 @@ class StoredOutbox:
             expired = session.exec(select(OutboxMessage).where(
                 OutboxMessage.platform == platform, col(OutboxMessage.sent_at).is_(None),
                 col(OutboxMessage.dropped_at).is_(None), col(OutboxMessage.expires_at).is_not(None),
-                OutboxMessage.expires_at <= now).with_for_update(skip_locked=True))
+                col(OutboxMessage.expires_at) <= now).with_for_update(skip_locked=True))
             for row in expired:
                 row.dropped_at, row.last_error = now, row.last_error or "expired before delivery"
                 log.info("outbox message %s (%s) dropped: it expired before it could be delivered", row.id, row.key)
@@ -162,13 +163,13 @@ class StoredOutbox:
                      .where(OutboxMessage.platform == platform, col(OutboxMessage.sent_at).is_(None),
                             col(OutboxMessage.dropped_at).is_(None),
                             OutboxMessage.not_before <= now,
-                            or_(col(OutboxMessage.claimed_until).is_(None), OutboxMessage.claimed_until < now))
-                     .order_by(OutboxMessage.id).limit(limit).with_for_update(skip_locked=True))
+                            or_(col(OutboxMessage.claimed_until).is_(None), col(OutboxMessage.claimed_until) < now))
+                     .order_by(col(OutboxMessage.id)).limit(limit).with_for_update(skip_locked=True))
             rows = list(session.exec(query))
             for row in rows:
                 row.claimed_until = now + LEASE
                 row.attempts += 1
-            return [Pending(r.id, r.platform, tuple(r.users), r.channel, reply_from_dict(r.payload), r.attempts)
+            return [Pending(id_of(r), r.platform, tuple(r.users), r.channel, reply_from_dict(r.payload), r.attempts)
                     for r in rows]
 
     def sent(self, message_id: int) -> None:

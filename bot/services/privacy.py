@@ -68,17 +68,18 @@ class Privacy:
         """Forget ``platform:user_id`` in one transaction; :class:`NotFound` when nothing is stored about them."""
         identity = f"{platform}:{user_id}"
         with self.db.engine.begin() as conn:
-            member_id = conn.execute(select(Member.id).where(Member.platform == platform,
-                                                             Member.user_id == user_id)).scalar()
-            theirs = (Question.platform == platform) & (Question.user_id == user_id)
+            member_id = conn.execute(select(col(Member.id)).where(col(Member.platform) == platform,
+                                                                  col(Member.user_id) == user_id)).scalar()
+            theirs = (col(Question.platform) == platform) & (col(Question.user_id) == user_id)
             questions = conn.execute(update(Question).where(theirs).values(user_id=ANONYMOUS)).rowcount
-            feedback = conn.execute(delete(Feedback).where(Feedback.platform == platform,
-                                                           Feedback.user_id == user_id)).rowcount
-            rsvps = conn.execute(delete(Rsvp).where(Rsvp.platform == platform, Rsvp.user_id == user_id)).rowcount
+            feedback = conn.execute(delete(Feedback).where(col(Feedback.platform) == platform,
+                                                           col(Feedback.user_id) == user_id)).rowcount
+            rsvps = conn.execute(delete(Rsvp).where(col(Rsvp.platform) == platform,
+                                                    col(Rsvp.user_id) == user_id)).rowcount
             introductions = 0
             if member_id is not None:
                 introductions = conn.execute(delete(IntroductionMember).where(
-                    IntroductionMember.member_id == member_id)).rowcount
+                    col(IntroductionMember.member_id) == member_id)).rowcount
             outbox = self._drop_messages(conn, platform, user_id)
             other: dict[str, int] = {}
             for table in SQLModel.metadata.sorted_tables:
@@ -91,7 +92,7 @@ class Privacy:
                         conn.execute(update(table).where(column == identity)
                                      .values({name: None if column.nullable else ""}))
             if member_id is not None:
-                conn.execute(delete(Member).where(Member.id == member_id))
+                conn.execute(delete(Member).where(col(Member.id) == member_id))
             if member_id is None and not (questions or feedback or rsvps or outbox or other):
                 raise NotFound(f"No member {identity}: nothing is stored about them.")
         return Forgotten(platform, user_id, member_id is not None, questions, feedback, rsvps, introductions, outbox,
@@ -100,8 +101,8 @@ class Privacy:
     @staticmethod
     def _drop_messages(conn, platform: str, user_id: str) -> int:
         """Delete the outbox messages addressed to the user (alone or with others), sent or not."""
-        rows = conn.execute(select(OutboxMessage.id, OutboxMessage.users).where(OutboxMessage.platform == platform)
-                            ).all()
+        rows = conn.execute(select(col(OutboxMessage.id), col(OutboxMessage.users))
+                            .where(col(OutboxMessage.platform) == platform)).all()
         ids = [row_id for row_id, users in rows if user_id in (users or [])]
         for start in range(0, len(ids), 500):
             conn.execute(delete(OutboxMessage).where(col(OutboxMessage.id).in_(ids[start:start + 500])))

@@ -12,11 +12,13 @@ are due at once only the latest (smallest offset) is sent, so a restart never se
 
 from __future__ import annotations
 
+import builtins
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -93,11 +95,13 @@ class Sessions:
 
     # -- changes ---------------------------------------------------------------------------------------------------
 
-    def add(self, *, title: str, start: str | datetime, tz: str, repeat: str | None = None, count: int | None = None,
-            until: str | date | None = None, duration_minutes: int = 60, agenda: str = "",
+    def add(self, *, title: str, start: str | datetime, tz: str, repeat: str | None = None,
+            count: int | str | None = None, until: str | date | None = None, duration_minutes: int | str = 60,
+            agenda: str = "",
             channels: Sequence[str] = (), video_url: str | None = None, reminders: Sequence[int] | None = None,
             created_by: str = "", now: datetime | None = None) -> SessionInfo:
-        """Validate everything, then store the session; nothing is stored when any part is wrong."""
+        """Validate everything (numbers may come as the text a member typed), then store the session; nothing is
+        stored when any part is wrong."""
         row = self._new_row(title=title, start=start, tz=tz, repeat=repeat, count=count, until=until,
                             duration_minutes=duration_minutes, agenda=agenda, channels=channels, video_url=video_url,
                             reminders=reminders, created_by=created_by, now=now)
@@ -106,15 +110,15 @@ class Sessions:
             session.flush()
             return _info(row)
 
-    def preview(self, **fields) -> SessionInfo:
+    def preview(self, **fields: Any) -> SessionInfo:
         """What :meth:`add` with the same arguments would store (id 0), validated the same way; nothing is stored.
         A typed start is read once here: its ``schedule.start`` is what a confirmation saves."""
         return _info(self._new_row(**fields))
 
     def _new_row(self, *, title: str, start: str | datetime, tz: str, repeat: str | None = None,
-                 count: int | None = None, until: str | date | None = None, duration_minutes: int = 60,
-                 agenda: str = "", channels: Sequence[str] = (), video_url: str | None = None,
-                 reminders: Sequence[int] | None = None, created_by: str = "",
+                 count: int | str | None = None, until: str | date | None = None,
+                 duration_minutes: int | str = 60, agenda: str = "", channels: Sequence[str] = (),
+                 video_url: str | None = None, reminders: Sequence[int] | None = None, created_by: str = "",
                  now: datetime | None = None) -> PeerSession:
         now = now or utcnow()
         row = PeerSession(title="", start_local=datetime(2000, 1, 1), timezone="UTC", created_by=created_by[:200],
@@ -182,7 +186,7 @@ class Sessions:
 
     def list(self, *, include_cancelled: bool = False) -> list[SessionInfo]:
         with self.db.session() as session:
-            query = select(PeerSession).order_by(PeerSession.id)
+            query = select(PeerSession).order_by(col(PeerSession.id))
             if not include_cancelled:
                 query = query.where(col(PeerSession.cancelled_at).is_(None))
             return [_info(r) for r in session.exec(query)]
@@ -193,7 +197,7 @@ class Sessions:
             latest = session.exec(select(func.max(PeerSession.updated_at))).one()
         return latest is not None and latest.replace(tzinfo=latest.tzinfo or timezone.utc) > since
 
-    def occurrences(self, session_id: int, count: int = 10, after: datetime | None = None) -> list[Occurrence]:
+    def occurrences(self, session_id: int, count: int = 10, after: datetime | None = None) -> builtins.list[Occurrence]:
         """The next ``count`` occurrences (from the first one when ``after`` is None)."""
         return self.get(session_id).schedule.occurrences(after=after, limit=count)
 
@@ -266,17 +270,17 @@ class Sessions:
                 Rsvp.session_id == session_id, Rsvp.occurrence == occurrence, Rsvp.platform == platform,
                 Rsvp.user_id == user_id)).first()
 
-    def attendees(self, session_id: int, occurrence: str) -> list[tuple[str, str]]:
+    def attendees(self, session_id: int, occurrence: str) -> builtins.list[tuple[str, str]]:
         """``(platform, user_id)`` of who said Going or Maybe."""
         with self.db.session() as session:
             rows = session.exec(select(Rsvp.platform, Rsvp.user_id).where(
                 Rsvp.session_id == session_id, Rsvp.occurrence == occurrence,
-                col(Rsvp.status).in_(("going", "maybe"))).order_by(Rsvp.id)).all()
+                col(Rsvp.status).in_(("going", "maybe"))).order_by(col(Rsvp.id))).all()
         return [(p, u) for p, u in rows]
 
     # -- reminders -------------------------------------------------------------------------------------------------
 
-    def reminder_times(self, now: datetime, horizon: timedelta) -> list[tuple[datetime, int, str, int]]:
+    def reminder_times(self, now: datetime, horizon: timedelta) -> builtins.list[tuple[datetime, int, str, int]]:
         """``(send_at, session_id, occurrence key, offset)`` of every reminder of the coming ``horizon``."""
         out = []
         for info in self.list():
@@ -288,7 +292,7 @@ class Sessions:
                         out.append((send_at, info.id, occ.key(), offset))
         return sorted(out)
 
-    def due_reminders(self, now: datetime | None = None) -> list[DueReminder]:
+    def due_reminders(self, now: datetime | None = None) -> builtins.list[DueReminder]:
         """Reminders whose time has come and whose occurrence has not begun (see the module's misfire policy)."""
         now = now or utcnow()
         due = []
@@ -420,6 +424,8 @@ class Sessions:
                 until = date.fromisoformat(until.strip()) if until.strip() else None
             except ValueError:
                 raise InvalidInput(f"'{until}' is not a date; use YYYY-MM-DD.") from None
+        if until is not None and not isinstance(until, date):
+            raise InvalidInput(f"'{until}' is not a date; use YYYY-MM-DD.")
         duration = _optional_int(values["duration"], "duration")
         if duration is None:
             raise InvalidInput("Give the duration in minutes.")
@@ -431,7 +437,7 @@ class Sessions:
         # (its own start, not the first date left after skipping: skipping the first date must not block edits)
         schedule.validate(now if check_start else replace(schedule, skipped=frozenset()).first().start_utc
                           - timedelta(seconds=1))
-        channels = [str(c).strip() for c in values["channels"] or ()]  # type: ignore[union-attr]
+        channels = [str(c).strip() for c in _items(values["channels"], "channels")]
         bad = [c for c in channels if not CHANNEL.match(c)]
         if bad:
             raise InvalidInput(f"'{bad[0]}' is not a channel; write platform:channel_id, e.g. slack:C0123.")
@@ -440,11 +446,11 @@ class Sessions:
             raise InvalidInput("The video link must start with http:// or https://.")
         if video and len(video) > MAX_VIDEO_URL:
             raise InvalidInput(f"The video link is too long ({MAX_VIDEO_URL} characters at most).")
-        reminders = sorted({_reminder(v) for v in values["reminders"] or ()}, reverse=True)  # type: ignore
+        reminders = sorted({_reminder(v) for v in _items(values["reminders"], "reminders")}, reverse=True)
         if len(reminders) > 5:
             raise InvalidInput("At most 5 reminders per session.")
         row.title, row.agenda, row.timezone, row.start_local = title, agenda, tz, start
-        row.rule, row.count, row.until = rule, count, until  # type: ignore[assignment]
+        row.rule, row.count, row.until = rule, count, until
         row.duration_minutes, row.channels = duration, list(dict.fromkeys(channels))
         row.video_url, row.reminders = video, reminders
 
@@ -480,6 +486,15 @@ def _optional_int(value: object, what: str) -> int | None:
         return int(str(value).strip())
     except ValueError:
         raise InvalidInput(f"{what} must be a whole number, not '{value}'.") from None
+
+
+def _items(value: object, what: str) -> Iterable[object]:
+    """The items of a list field (none when it is None or empty)."""
+    if not value:
+        return ()
+    if isinstance(value, Iterable):
+        return value
+    raise InvalidInput(f"Give the {what} as a list, not '{value}'.")
 
 
 def _reminder(value: object) -> int:

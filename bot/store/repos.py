@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import builtins
 from collections import Counter
 from collections.abc import Sequence
 
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, TypedDict
 
 from sqlalchemy import delete, func
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +17,7 @@ from knowledge.records import CityRecord, SolutionRecord
 from knowledge.text import fold
 
 from .models import Challenge, City, Feedback, Member, Passage, Question, Receipt, Solution, utcnow
+from .queries import pk
 
 
 class Cities:
@@ -38,14 +40,15 @@ class Cities:
         return self.session.get(City, city_id)
 
     def challenges(self, city_id: int) -> list[str]:
-        rows = self.session.exec(select(Challenge).where(Challenge.city_id == city_id).order_by(Challenge.position))
+        rows = self.session.exec(select(Challenge).where(Challenge.city_id == city_id)
+                                 .order_by(col(Challenge.position)))
         return [c.text for c in rows]
 
     def all_challenges(self) -> list[tuple[str, str]]:
         """``(city name, challenge text)`` of every city, by city name and position (plain columns: it is read
         whole by every round of introductions)."""
-        rows = self.session.exec(select(City.name, Challenge.text).join(Challenge, Challenge.city_id == City.id)
-                                 .order_by(City.name, Challenge.position))
+        rows = self.session.exec(select(City.name, Challenge.text).join(Challenge, col(Challenge.city_id) == City.id)
+                                 .order_by(col(City.name), col(Challenge.position)))
         return [(name, text) for name, text in rows]
 
     def upsert(self, record: CityRecord) -> tuple[City, bool]:
@@ -59,6 +62,7 @@ class Cities:
         city.provenance, city.source_url = record.provenance, record.source_url
         self.session.add(city)
         self.session.flush()
+        assert city.id is not None  # flushed: the row has its key
         self.session.exec(delete(Challenge).where(col(Challenge.city_id) == city.id))
         for position, text in enumerate(record.challenges):
             self.session.add(Challenge(city_id=city.id, text=text, position=position))
@@ -164,17 +168,17 @@ class Solutions:
         self.session.add(solution)
         return solution
 
-    def remove(self, solution_id: str) -> list[int]:
+    def remove(self, solution_id: str) -> builtins.list[int]:
         """Delete a solution; return the ids of its passages (to drop from the index)."""
         passage_ids = self.passage_ids(solution_id)
         self.session.exec(delete(Passage).where(col(Passage.solution_id) == solution_id))
         self.session.exec(delete(Solution).where(col(Solution.id) == solution_id))
         return passage_ids
 
-    def passage_ids(self, solution_id: str) -> list[int]:
-        return list(self.session.exec(select(Passage.id).where(Passage.solution_id == solution_id)))
+    def passage_ids(self, solution_id: str) -> builtins.list[int]:
+        return list(self.session.exec(select(pk(Passage.id)).where(Passage.solution_id == solution_id)))
 
-    def replace_passages(self, solution_id: str, passages: Sequence[tuple[int, str, str]]) -> list[Passage]:
+    def replace_passages(self, solution_id: str, passages: Sequence[tuple[int, str, str]]) -> builtins.list[Passage]:
         """Swap a solution's passages for ``(position, heading, text)`` ones; the new rows have ids."""
         self.session.exec(delete(Passage).where(col(Passage.solution_id) == solution_id))
         rows = [Passage(solution_id=solution_id, position=p, heading=h, text=t) for p, h, t in passages]
@@ -182,37 +186,47 @@ class Solutions:
         self.session.flush()
         return rows
 
-    def passages(self) -> list[tuple[int, str, str, str]]:
+    def passages(self) -> builtins.list[tuple[int, str, str, str]]:
         """Every passage as ``(id, solution_id, text, solution content hash)``, in id order."""
-        query = (select(Passage.id, Passage.solution_id, Passage.text, Solution.content_hash)
-                 .join(Solution, col(Solution.id) == col(Passage.solution_id)).order_by(Passage.id))
-        return [tuple(row) for row in self.session.exec(query).all()]
+        query = (select(pk(Passage.id), Passage.solution_id, Passage.text, Solution.content_hash)
+                 .join(Solution, col(Solution.id) == col(Passage.solution_id)).order_by(col(Passage.id)))
+        return [(pid, sid, text, h) for pid, sid, text, h in self.session.exec(query).all()]
 
     def passage_signature(self) -> tuple[int, int]:
         """(count, highest id) of the passages: any add, update or removal of a solution changes it."""
-        count, highest = self.session.exec(select(func.count(Passage.id), func.max(Passage.id))).one()
+        count, highest = self.session.exec(select(func.count(col(Passage.id)), func.max(col(Passage.id)))).one()
         return int(count or 0), int(highest or 0)
 
-    def passage_ids_all(self) -> list[int]:
-        return list(self.session.exec(select(Passage.id)).all())
+    def passage_ids_all(self) -> builtins.list[int]:
+        return list(self.session.exec(select(pk(Passage.id))).all())
 
-    def passages_by_id(self, ids: Sequence[int]) -> list[tuple[int, str, str]]:
+    def passages_by_id(self, ids: Sequence[int]) -> builtins.list[tuple[int, str, str]]:
         """``(passage id, solution id, text)`` of the given passages."""
-        out: list[tuple[int, str, str]] = []
+        out: builtins.list[tuple[int, str, str]] = []
         for i in range(0, len(ids), 500):
             out += [(pid, sid, text) for pid, sid, text in self.session.exec(
-                select(Passage.id, Passage.solution_id, Passage.text).where(col(Passage.id).in_(ids[i:i + 500])))]
+                select(pk(Passage.id), Passage.solution_id, Passage.text).where(col(Passage.id).in_(ids[i:i + 500])))]
         return out
 
     def passage(self, passage_id: int) -> Passage | None:
         return self.session.get(Passage, passage_id)
 
-    def stats(self) -> dict[str, object]:
+    def stats(self) -> SolutionStats:
         rows = self.list()
         by = lambda attr: dict(sorted(Counter(getattr(s, attr) for s in rows).items()))  # noqa: E731
         passages = int(self.session.exec(select(func.count()).select_from(Passage)).one())
-        return {"solutions": len(rows), "passages": passages, "by_city": by("city"),
-                "by_provenance": by("provenance"), "by_language": by("language")}
+        return SolutionStats(solutions=len(rows), passages=passages, by_city=by("city"),
+                             by_provenance=by("provenance"), by_language=by("language"))
+
+
+class SolutionStats(TypedDict):
+    """How many solutions and passages, and the solutions by city, provenance and language."""
+
+    solutions: int
+    passages: int
+    by_city: dict[str, int]
+    by_provenance: dict[str, int]
+    by_language: dict[str, int]
 
 
 class Questions:
