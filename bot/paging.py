@@ -90,8 +90,9 @@ def shorten(text: str, limit: int = ITEM_CHARS) -> str:
 
 def text_length(text: str) -> int:
     """The length of ``text`` once a platform has escaped it, at the most (Slack writes ``&`` as ``&amp;``, ``<`` and
-    ``>`` as ``&lt;`` ``&gt;``): what a page's items are measured by, so an escaped page still fits."""
-    return len(text) + 4 * (text.count("&") + text.count("<") + text.count(">"))
+    ``>`` as ``&lt;`` ``&gt;``; Discord puts a backslash before ``[``, ``]`` and ``\\``): what a page's items are
+    measured by, so an escaped page still fits."""
+    return len(text) + 4 * sum(map(text.count, "&<>")) + sum(map(text.count, "[]\\"))
 
 
 def paginate(items: Sequence[T], number: int, *, size: int, chars: int = PAGE_CHARS,

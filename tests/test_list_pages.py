@@ -25,6 +25,7 @@ from adapters.discord.render import CONTENT, render as discord_render
 from adapters.slack.render import to_blocks
 from bot import Runtime
 from bot.paging import QUESTIONS_PAGE
+from bot.messages import Text
 from bot.replies import unanswered_reply
 from bot.store.models import Question
 from bot.store.repos import Questions
@@ -237,29 +238,35 @@ def test_discord_pending_reviews_page_by_mention_and_button(served: Served, fake
 
 # -- any platform: a page of long, markup-heavy items ---------------------------------------------------------------
 
-def test_a_page_of_long_markup_heavy_questions_fits_every_platform_whole() -> None:
-    """Questions of 2,000 characters full of ``&``, ``<`` and timestamps: each is cut at a word to one line, never
-    inside ``<...>``; every page fits Slack (3,000 characters a text once escaped, 50 blocks) and Discord (2,000)
-    without the renderers' safety net; together the pages hold every question once, the newest first."""
+MARKUP_HEAVY = (" ".join(f"R&D <&> [fund](https://e.example/{i}) <t:{1800000000 + i}:F>" for i in range(80)),
+                "&" * 900, "[" * 900)
+
+
+@pytest.mark.parametrize("body", MARKUP_HEAVY, ids=["links-and-times", "ampersands", "brackets"])
+def test_a_page_of_long_markup_heavy_questions_fits_every_platform_whole(body: str) -> None:
+    """Questions of 900 characters and more, full of ``&``, ``<``, brackets, masked links and timestamps: each is cut
+    at a word to one line, never inside ``<...>``; every page fits Slack (3,000 characters a text once escaped, 50
+    blocks) and Discord (2,000 once escaped) whole, without the renderers' safety net; together the pages hold every
+    question once, the newest first."""
     start = datetime(2027, 1, 4, 9, tzinfo=timezone.utc)
-    body = " ".join(f"R&D <&> fund {i} <t:{1800000000 + i}:F>" for i in range(80))
     questions = [Question(id=n, platform="discord", user_id="1", answered=False, text=f"Q{n} {body}",
                           asked_at=start - timedelta(hours=n)) for n in range(1, 31)]
     seen: list[int] = []
     page = 1
     while True:
         reply = unanswered_reply(questions, page)
+        lines = [line for b in reply.blocks if isinstance(b, Text) for line in b.text.splitlines()
+                 if line.startswith("- #")]
+        assert all(len(line) <= 330 and line.endswith("…") for line in lines)
+        ids = question_ids("\n".join(lines))
+        assert 1 <= len(ids) <= QUESTIONS_PAGE
         blocks = to_blocks(reply)
         assert_block_kit(blocks)
-        text = "\n".join(str(b) for b in blocks)
-        assert "did not fit" not in text
+        text = json.dumps(blocks, ensure_ascii=False)
+        assert "did not fit" not in text and question_ids(text) == ids, "Slack shows the whole page"
         content = discord_render(reply).content
         unbroken(content)
-        for line in content.splitlines():
-            if line.startswith("- #"):
-                assert len(line) <= 330 and line.endswith("…")
-        ids = question_ids(content)
-        assert 1 <= len(ids) <= QUESTIONS_PAGE
+        assert question_ids(content) == ids, "Discord shows the whole page"
         seen += ids
         if f"Page {page} of" not in content or "the last" in content:
             break
