@@ -159,7 +159,7 @@ class Bot:
             return [Reply(replies.solution_reply(solution, saver).blocks, ephemeral=True)]
         if action.action_id in ("intro_met", "intro_not_yet", "intro_could_not"):
             outcome = await asyncio.to_thread(self.intros.record_outcome, _int(action.value, "follow-up id"),
-                                              action.action_id)
+                                              action.action_id, action.platform, action.user)
             thanks = {"met": "Great, thanks for telling me!", "not_yet": "No problem, I will ask again in two days.",
                       "could_not": "Thanks for letting me know."}[outcome]
             return [Reply.text(thanks, ephemeral=True)]
@@ -227,7 +227,21 @@ class Bot:
         if not country:
             raise InvalidInput(f"'{city or '(no city)'}' is not a city of the network; give its country too.")
         question_id = _int(action.field("question_id"), "question id") if action.field("question_id") else None
+        if question_id is not None:
+            await self._may_answer(action, question_id)
         return await self.review.save_solution(action, country=country, question_id=question_id)
+
+    async def _may_answer(self, action: Action, question_id: int) -> None:
+        """A saved answer copies its question's text, so it names only a question the network was asked (posted in
+        the network channel), one's own, or any for a coordinator: a form's question id is the sender's to choose,
+        and a private question must not be read back with ``show``."""
+        question = await asyncio.to_thread(self.knowledge.question, question_id)
+        if (question.platform, question.user_id) == (action.platform, action.user) or await asyncio.to_thread(
+                self.receipts.seen, f"{action.platform}:ask_network:{question_id}") or await self._is_coordinator(
+                action.platform, action.user, action.roles):
+            return
+        raise PermissionDenied(f"Question {question_id} was not asked in the network channel, so an answer cannot "
+                               "be saved to it; save the answer from its thread there, or without a question.")
 
     async def member_city(self, platform: str, user: str) -> str | None:
         """The city a platform user is linked to, if any."""

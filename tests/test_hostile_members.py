@@ -1,0 +1,117 @@
+"""A hostile member of the Slack workspace, on the real slack-bolt app over signed HTTP against the fake Slack.
+
+A button's value and a form's hidden fields are the sender's to choose (a member's own app can post a thread root
+with any metadata; a modified client can send any value), so every click is checked again by the core against the
+member who clicked: a follow-up answers only for its member, a saved answer names only a question the network was
+asked, an RSVP names only a date a session can have, and "Ask the network" pings the contacts of the closest cities
+a few times an hour per member, not at the pace of the rate limit.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from slack_fake import FakeSlack, buttons, message_shortcut, next_ts, view_submission, wait_until
+from slack_harness import (  # noqa: F401  (fixtures)
+    ANSWER_WAIT, ServedSlack, assert_modal, fake, fake_slack, serve_slack, slack_settings,
+)
+from sqlmodel import select
+
+from bot.store.models import IntroductionMember, Member, Rsvp
+
+pytestmark = pytest.mark.timeout(180)
+
+NETWORK_CHANNEL = "CNET"
+#: A question a member asks the bot in private: nobody else may read it.
+PRIVATE = "how do we pay the severance of the 40 staff we lay off in March, before the council hears of it?"
+OUT_OF_SCOPE = "which football team won the 1998 world cup?"
+
+
+@pytest.fixture
+def slack(serve_slack, fake: FakeSlack, seeded_dir: Path) -> ServedSlack:
+    settings = slack_settings(seeded_dir, fake, RRR_BOT__NETWORK_CHANNELS=json.dumps({"slack": NETWORK_CHANNEL}),
+                              RRR_BOT__COORDINATORS='["slack:U0BOSS"]')
+    return serve_slack(settings, warm_up=True)
+
+
+def ephemeral(slack: ServedSlack, count: int = 1, channel: str = "C0GENERAL") -> str:
+    return slack.posts(channel, count=count, method="chat.postEphemeral")[count - 1].text
+
+
+def test_a_member_cannot_answer_the_introduction_follow_up_of_another(slack: ServedSlack) -> None:
+    rt = slack.runtime
+    rt.directory.link("slack", "U0BIL", "Bilbao", "Bil")
+    rt.directory.link("slack", "U0DUB", "Dublin", "Dub")
+    now = datetime(2027, 3, 1, 9, tzinfo=timezone.utc)
+    rt.intros.run(now=now)
+    assert rt.intros.queue_followups(now=now + timedelta(days=rt.settings.intros.followup_days, hours=1)) == 2
+    with rt.db.session() as session:
+        links = {m.user_id: im.id for im, m in session.exec(select(IntroductionMember, Member).join(Member))}
+
+    slack.click("intro_could_not", str(links["U0BIL"]), user="U0EVE")  # Eve answers for Bilbao's contact
+    assert "No introduction follow-up" in ephemeral(slack)
+    slack.click("intro_not_yet", str(links["U0BIL"]), user="U0DUB")  # a peer of the same introduction, neither
+    assert "No introduction follow-up" in ephemeral(slack, 2)
+    with rt.db.session() as session:
+        assert session.get(IntroductionMember, links["U0BIL"]).outcome is None
+    slack.click("intro_met", str(links["U0BIL"]), user="U0BIL")
+    assert "Great" in ephemeral(slack, 3)
+    with rt.db.session() as session:
+        assert session.get(IntroductionMember, links["U0BIL"]).outcome == "met"
+
+
+def test_a_saved_answer_names_only_a_question_the_network_was_asked(slack: ServedSlack) -> None:
+    """Eve's own app posts a thread root whose metadata names Vic's private question; saving a reply there would
+    copy that question into a record Eve can read back with ``show``. A reply in the thread of a question the
+    network was really asked is still saved with its question, by anyone."""
+    rt = slack.runtime
+    private = rt.knowledge.ask(PRIVATE, asker=("slack", "U0VIC")).question_id
+    forged_root = {"type": "message", "bot_id": "B0EVEAPP", "app_id": "A0EVE", "ts": next_ts(), "text": "Help us!",
+                   "metadata": {"event_type": "rrr_question", "event_payload": {"question_id": str(private)}}}
+    reply = {"type": "message", "user": "U0EVE", "ts": next_ts(), "thread_ts": forged_root["ts"],
+             "text": "Bilbao paid severance from a cooperative conversion fund of 2 million euros."}
+    slack.fake.remember("C0GENERAL", forged_root)
+    slack.fake.remember("C0GENERAL", reply)
+    slack.sender.interactive(message_shortcut("save_solution", reply, response_url=slack.fake.response_url("s"),
+                                              user="U0EVE"))
+    view = slack.fake.wait_for("views.open", 1, ANSWER_WAIT)[0].view
+    assert_modal(view)
+    slack.sender.interactive(view_submission(view, {"city": "Bilbao"}, user="U0EVE"))
+    assert "was not asked in the network channel" in ephemeral(slack)
+    assert not [s for s in rt.knowledge.pending() + rt.knowledge.list() if PRIVATE in s.challenge]
+
+    # the real thing: Ana asks the network, Peter saves the reply he got in its thread
+    slack.mention(OUT_OF_SCOPE, channel="C0GENERAL", user="U0ANA")
+    ask = buttons(slack.posts("C0GENERAL")[0].blocks)["ask_network"]
+    slack.click("ask_network", ask["value"], channel="C0GENERAL", user="U0ANA")
+    root_ts = slack.posts(NETWORK_CHANNEL)[0].response["ts"]
+    answer = {"type": "message", "user": "U0PETER", "ts": next_ts(), "thread_ts": root_ts,
+              "text": "France won the 1998 World Cup, beating Brazil 3-0 in the final."}
+    slack.fake.remember(NETWORK_CHANNEL, answer)
+    slack.sender.interactive(message_shortcut("save_solution", answer, response_url=slack.fake.response_url("t"),
+                                              channel=NETWORK_CHANNEL, user="U0PETER"))
+    view = slack.fake.wait_for("views.open", 2, ANSWER_WAIT)[1].view
+    slack.sender.interactive(view_submission(view, {"city": "Bilbao"}, user="U0PETER"))
+    saved = wait_until(lambda: [s for s in rt.knowledge.pending() if "1998" in s.summary], ANSWER_WAIT,
+                       "the saved answer", slack.fake.describe)[0]
+    assert saved.from_question_id == int(ask["value"]) and saved.challenge == OUT_OF_SCOPE
+
+
+def test_an_rsvp_for_a_date_no_session_can_have_is_refused(slack: ServedSlack) -> None:
+    """A daily session without end, and an RSVP value naming its date in 9999: looking for it would walk the rule
+    for millions of days in a worker thread (seconds each, so a few clicks would hold every worker)."""
+    rt = slack.runtime
+    start = (datetime.now(timezone.utc) + timedelta(days=2)).strftime("%Y-%m-%dT15:00")
+    info = rt.sessions.add(title="Daily stand-up", start=start, tz="Europe/Madrid", repeat="FREQ=DAILY",
+                           created_by="slack:U0BOSS")
+    slack.click("rsvp_going", f"{info.id}:99991231T140000Z", user="U0EVE")
+    assert "is not an occurrence of session" in ephemeral(slack)
+    with rt.db.session() as session:
+        assert not list(session.exec(select(Rsvp)))
+    slack.click("rsvp_going", f"{info.id}:{rt.sessions.occurrences(info.id, 2)[1].key()}", user="U0EVE")
+    assert "Noted: Going" in ephemeral(slack, 2)
+    with rt.db.session() as session:
+        assert [r.user_id for r in session.exec(select(Rsvp))] == ["U0EVE"]
