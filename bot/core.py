@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from .commands import Command, Context, Registry, split_command
 from .errors import InvalidInput, NotFound, PermissionDenied, UserError
-from .guards import MemberTurns, RateLimiter, cap_input, not_a_question
+from .guards import NETWORK_POSTS, NETWORK_WINDOW, MemberTurns, RateLimiter, cap_input, not_a_question
 from .messages import Action, Incoming, Mention, Reply, Text
 from .paging import PAGE_ACTIONS, page_number
 from .metrics import Metrics
@@ -48,6 +48,7 @@ class Bot:
                  metrics: Metrics | None = None, limiter: RateLimiter | None = None) -> None:
         self.metrics = metrics or Metrics()
         self.limiter = limiter or RateLimiter(0)
+        self.network_limiter = RateLimiter(NETWORK_POSTS, NETWORK_WINDOW)
         self.turns = MemberTurns()
         self.directory = directory
         self.knowledge = knowledge
@@ -206,8 +207,18 @@ class Bot:
             raise InvalidInput("No network channel is configured for this platform; a coordinator can set "
                                "`[bot] network_channels`.")
         question = await self._own_question(action, _int(action.value, "question id"))
-        if not await self.first_delivery(action.platform, f"ask_network:{question.id}"):
-            return [Reply.text("This question is already in the network channel.", ephemeral=True)]
+        posted = Reply.text("This question is already in the network channel.", ephemeral=True)
+        key = f"ask_network:{question.id}"
+        if await asyncio.to_thread(self.receipts.seen, f"{action.platform}:{key}"):
+            return [posted]
+        if not await self._is_coordinator(action.platform, action.user, action.roles):
+            wait, _ = self.network_limiter.check(f"{action.platform}:{action.user}")
+            if wait is not None:  # each post pings people: a few an hour per member
+                raise InvalidInput(f"You asked the network {NETWORK_POSTS} times in the last hour, and each time "
+                                   f"its contacts are notified; please wait about {max(1, round(wait / 60))} "
+                                   "minutes, or ask a coordinator to post it.")
+        if not await self.first_delivery(action.platform, key):
+            return [posted]
         result = await asyncio.to_thread(self.knowledge.ask, question.text,
                                          asker=(question.platform, question.user_id), record=False)
         contacts = await asyncio.to_thread(self.directory.contacts, result.closest_cities, action.platform)

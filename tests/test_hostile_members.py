@@ -115,3 +115,22 @@ def test_an_rsvp_for_a_date_no_session_can_have_is_refused(slack: ServedSlack) -
     assert "Noted: Going" in ephemeral(slack, 2)
     with rt.db.session() as session:
         assert [r.user_id for r in session.exec(select(Rsvp))] == ["U0EVE"]
+
+
+def test_a_member_asks_the_network_a_few_times_an_hour_not_at_the_rate_limit(slack: ServedSlack) -> None:
+    """Each network post pings the contacts of the closest cities: four questions in a row from one member post
+    three; a coordinator may still post the fourth."""
+    rt = slack.runtime
+    rt.directory.link("slack", "U0BIL", "Bilbao", "Bil")
+    questions = [rt.knowledge.ask(f"{OUT_OF_SCOPE} asked for the {n}th time", asker=("slack", "U0EVE")).question_id
+                 for n in range(4)]
+    for n, question in enumerate(questions, start=1):
+        slack.click("ask_network", str(question), user="U0EVE")
+        slack.posts("C0GENERAL", count=n, method="chat.postEphemeral")
+    told = [c.text for c in slack.fake.calls_to("chat.postEphemeral")]
+    assert sum("posted to the network channel" in t for t in told) == 3, told
+    assert "You asked the network 3 times in the last hour" in told[-1]
+    slack.fake.assert_quiet("chat.postMessage", 0.5, count=3)
+    assert len(slack.posts(NETWORK_CHANNEL, count=3)) == 3
+    slack.click("ask_network", str(questions[3]), user="U0BOSS")
+    assert len(slack.posts(NETWORK_CHANNEL, count=4)) == 4
