@@ -393,7 +393,7 @@ class Bot:
         if not city:
             raise InvalidInput("You are not linked to a city yet: `iam CITY`, or `profile CITY`.")
         profile = await asyncio.to_thread(self.directory.profile, city)
-        command = f"profile {profile.name}" if name else "profile"
+        command = f"profile {profile.name}"  # a page button may be clicked by anyone: it names the city
         return [city_reply(profile, page, command=command, numbered=True)]
 
     async def _challenge(self, ctx: Context) -> list[Reply]:

@@ -134,3 +134,23 @@ def test_a_member_asks_the_network_a_few_times_an_hour_not_at_the_rate_limit(sla
     assert len(slack.posts(NETWORK_CHANNEL, count=3)) == 3
     slack.click("ask_network", str(questions[3]), user="U0BOSS")
     assert len(slack.posts(NETWORK_CHANNEL, count=4)) == 4
+
+
+def test_next_page_of_a_members_profile_in_a_channel_shows_that_city_to_whoever_clicks(slack: ServedSlack) -> None:
+    """Ana's ``profile`` in the channel is Bilbao's; its "Next page" redraws her message in place for everyone, so
+    it must name Bilbao: "profile 2" ran as Eve, and Eve's city replaced Ana's answer in the channel."""
+    rt = slack.runtime
+    rt.directory.link("slack", "U0ANA", "Bilbao", "Ana")
+    rt.directory.link("slack", "U0EVE", "Dublin", "Eve")
+    for n in range(1, 18):
+        rt.directory.add_challenge("Bilbao", f"Bilbao challenge number {n} about shops.")
+        rt.directory.add_challenge("Dublin", f"Dublin challenge number {n} about housing.")
+    slack.mention("profile", channel="C0GENERAL", user="U0ANA")
+    post = slack.posts("C0GENERAL")[0]
+    assert "Bilbao challenge number 1 " in post.text
+    button = buttons(post.blocks)["list_page"]
+    message = {**post.response["message"], "ts": post.response["ts"]}
+    slack.click("list_page", button["value"], channel="C0GENERAL", message=message, user="U0EVE")
+    [update] = slack.fake.wait_for("chat.update", 1, ANSWER_WAIT)
+    assert update.params["ts"] == post.response["ts"]
+    assert "Bilbao challenge number 16 " in update.text and "Dublin" not in update.text
