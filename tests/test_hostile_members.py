@@ -154,3 +154,24 @@ def test_next_page_of_a_members_profile_in_a_channel_shows_that_city_to_whoever_
     [update] = slack.fake.wait_for("chat.update", 1, ANSWER_WAIT)
     assert update.params["ts"] == post.response["ts"]
     assert "Bilbao challenge number 16 " in update.text and "Dublin" not in update.text
+
+
+def test_a_member_has_a_few_saved_answers_waiting_for_review_not_a_flood_of_dms(slack: ServedSlack) -> None:
+    """Each saved answer of a member is a DM to every coordinator: a member gets five in the review queue, then a
+    polite refusal until a coordinator has looked at them; a coordinator's own saves are not counted."""
+    rt = slack.runtime
+    for n in range(1, 7):
+        reply = {"type": "message", "user": "U0EVE", "ts": next_ts(),
+                 "text": f"Bilbao ran market number {n} with 30 stalls and 4,000 visitors."}
+        slack.fake.remember("C0GENERAL", reply)
+        slack.sender.interactive(message_shortcut("save_solution", reply, response_url=slack.fake.response_url(),
+                                                  user="U0EVE"))
+        view = slack.fake.wait_for("views.open", n, ANSWER_WAIT)[n - 1].view
+        slack.sender.interactive(view_submission(view, {"city": "Bilbao"}, user="U0EVE"))
+        told = ephemeral(slack, n)
+    assert "You have 5 saved answers waiting for a coordinator's review" in told
+    assert len([s for s in rt.knowledge.pending() if s.saved_by == "slack:U0EVE"]) == 5
+    assert rt.outbox.pending("slack") == 5  # one review DM per saved answer to the one coordinator
+    rt.knowledge.approve(rt.knowledge.pending()[0].id, "slack:U0BOSS")
+    slack.sender.interactive(view_submission(view, {"city": "Bilbao"}, user="U0EVE"))
+    assert "for review" in ephemeral(slack, 7)
