@@ -175,3 +175,20 @@ def test_a_member_has_a_few_saved_answers_waiting_for_review_not_a_flood_of_dms(
     rt.knowledge.approve(rt.knowledge.pending()[0].id, "slack:U0BOSS")
     slack.sender.interactive(view_submission(view, {"city": "Bilbao"}, user="U0EVE"))
     assert "for review" in ephemeral(slack, 7)
+
+
+def test_a_signed_click_or_form_sent_again_is_handled_once(slack: ServedSlack) -> None:
+    """Slack's signature stays valid for five minutes: whoever saw a signed request (a proxy's log) could send it
+    again. The same submission (same ``trigger_id``) saves one answer, the same click records one RSVP change."""
+    rt = slack.runtime
+    reply = {"type": "message", "user": "U0ANA", "ts": next_ts(), "text": "Bilbao lends 200 tools from a library."}
+    slack.fake.remember("C0GENERAL", reply)
+    slack.sender.interactive(message_shortcut("save_solution", reply, response_url=slack.fake.response_url(),
+                                              user="U0ANA"))
+    view = slack.fake.wait_for("views.open", 1, ANSWER_WAIT)[0].view
+    submission = view_submission(view, {"city": "Bilbao"}, user="U0ANA")
+    for _ in range(3):
+        assert slack.sender.interactive(submission).status == 200
+    assert "for review" in ephemeral(slack)
+    slack.fake.assert_quiet("chat.postEphemeral", 1.0, count=1)
+    assert len([s for s in rt.knowledge.pending() if "200 tools" in s.summary]) == 1
