@@ -192,3 +192,24 @@ def test_a_signed_click_or_form_sent_again_is_handled_once(slack: ServedSlack) -
     assert "for review" in ephemeral(slack)
     slack.fake.assert_quiet("chat.postEphemeral", 1.0, count=1)
     assert len([s for s in rt.knowledge.pending() if "200 tools" in s.summary]) == 1
+
+
+def test_two_members_saving_the_same_answer_at_once_both_get_it_saved(slack: ServedSlack) -> None:
+    """Three people save the same great reply at the same moment: each answer gets its own id, nobody gets the
+    bot's apology (the id taken meanwhile was a unique-key error with a traceback)."""
+    rt = slack.runtime
+    reply = {"type": "message", "user": "U0PEER", "ts": next_ts(), "text": "Bilbao lends 300 tools from a library."}
+    slack.fake.remember("C0GENERAL", reply)
+    submissions = []
+    for n, user in enumerate(("U0ANA", "U0EVE", "U0VIC"), start=1):
+        slack.sender.interactive(message_shortcut("save_solution", reply, response_url=slack.fake.response_url(),
+                                                  user=user))
+        view = slack.fake.wait_for("views.open", n, ANSWER_WAIT)[n - 1].view
+        submissions.append(view_submission(view, {"city": "Bilbao"}, user=user))
+    for submission in submissions:  # each answered at once; the saves run side by side after the acks
+        assert slack.sender.interactive(submission).status == 200
+    told = slack.posts("C0GENERAL", count=3, method="chat.postEphemeral")
+    assert all("for review" in t.text for t in told), [t.text for t in told]
+    saved = [s for s in rt.knowledge.pending() if "300 tools" in s.summary]
+    assert len({s.id for s in saved}) == 3 and {s.saved_by for s in saved} == {"slack:U0ANA", "slack:U0EVE",
+                                                                              "slack:U0VIC"}
