@@ -11,7 +11,7 @@ from dataclasses import replace
 from .commands import Command, Context, Registry, split_command
 from .errors import InvalidInput, NotFound, PermissionDenied, UserError
 from .home import HOME_COMMANDS, Home, from_home, home_command
-from .guards import MemberTurns, RateLimiter, cap_input, not_a_question
+from .guards import NETWORK_POSTS, NETWORK_WINDOW, MemberTurns, RateLimiter, cap_input, not_a_question
 from .messages import Action, Incoming, Mention, Reply, Text
 from .paging import PAGE_ACTIONS, page_argument, page_number
 from .metrics import Metrics
@@ -51,6 +51,7 @@ class Bot:
                  metrics: Metrics | None = None, limiter: RateLimiter | None = None) -> None:
         self.metrics = metrics or Metrics()
         self.limiter = limiter or RateLimiter(0)
+        self.network_limiter = RateLimiter(NETWORK_POSTS, NETWORK_WINDOW)
         self.turns = MemberTurns()
         self.directory = directory
         self.knowledge = knowledge
@@ -170,7 +171,7 @@ class Bot:
             return await self._dispatch(message)
         if action.action_id in ("intro_met", "intro_not_yet", "intro_could_not"):
             outcome = await asyncio.to_thread(self.intros.record_outcome, _int(action.value, "follow-up id"),
-                                              action.action_id)
+                                              action.action_id, action.platform, action.user)
             thanks = {"met": "Great, thanks for telling me!", "not_yet": "No problem, I will ask again in two days.",
                       "could_not": "Thanks for letting me know."}[outcome]
             return [Reply.text(thanks, ephemeral=True)]
@@ -217,8 +218,18 @@ class Bot:
             raise InvalidInput("No network channel is configured for this platform; a coordinator can set "
                                "`[bot] network_channels`.")
         question = await self._own_question(action, _int(action.value, "question id"))
-        if not await self.first_delivery(action.platform, f"ask_network:{question.id}"):
-            return [Reply.text("This question is already in the network channel.", ephemeral=True)]
+        posted = Reply.text("This question is already in the network channel.", ephemeral=True)
+        key = f"ask_network:{question.id}"
+        if await asyncio.to_thread(self.receipts.seen, f"{action.platform}:{key}"):
+            return [posted]
+        if not await self._is_coordinator(action.platform, action.user, action.roles):
+            wait, _ = self.network_limiter.check(f"{action.platform}:{action.user}")
+            if wait is not None:  # each post pings people: a few an hour per member
+                raise InvalidInput(f"You asked the network {NETWORK_POSTS} times in the last hour, and each time "
+                                   f"its contacts are notified; please wait about {max(1, round(wait / 60))} "
+                                   "minutes, or ask a coordinator to post it.")
+        if not await self.first_delivery(action.platform, key):
+            return [posted]
         result = await asyncio.to_thread(self.knowledge.ask, question.text,
                                          asker=(question.platform, question.user_id), record=False)
         contacts = await asyncio.to_thread(self.directory.contacts, result.closest_cities, action.platform)
@@ -239,7 +250,21 @@ class Bot:
         if not country:
             raise InvalidInput(f"'{city or '(no city)'}' is not a city of the network; give its country too.")
         question_id = _int(action.field("question_id"), "question id") if action.field("question_id") else None
+        if question_id is not None:
+            await self._may_answer(action, question_id)
         return await self.review.save_solution(action, country=country, question_id=question_id)
+
+    async def _may_answer(self, action: Action, question_id: int) -> None:
+        """A saved answer copies its question's text, so it names only a question the network was asked (posted in
+        the network channel), one's own, or any for a coordinator: a form's question id is the sender's to choose,
+        and a private question must not be read back with ``show``."""
+        question = await asyncio.to_thread(self.knowledge.question, question_id)
+        if (question.platform, question.user_id) == (action.platform, action.user) or await asyncio.to_thread(
+                self.receipts.seen, f"{action.platform}:ask_network:{question_id}") or await self._is_coordinator(
+                action.platform, action.user, action.roles):
+            return
+        raise PermissionDenied(f"Question {question_id} was not asked in the network channel, so an answer cannot "
+                               "be saved to it; save the answer from its thread there, or without a question.")
 
     async def member_city(self, platform: str, user: str) -> str | None:
         """The city a platform user is linked to, if any."""
@@ -371,7 +396,7 @@ class Bot:
         if not city:
             raise InvalidInput("You are not linked to a city yet: `iam CITY`, or `profile CITY`.")
         profile = await asyncio.to_thread(self.directory.profile, city)
-        command = f"profile {profile.name}" if name else "profile"
+        command = f"profile {profile.name}"  # a page button may be clicked by anyone: it names the city
         return [city_reply(profile, page, command=command, numbered=True)]
 
     async def _challenge(self, ctx: Context) -> list[Reply]:

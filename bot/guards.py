@@ -16,6 +16,9 @@ from knowledge.text import fold
 MAX_INPUT_CHARS = 4000
 #: Members whose recent messages are remembered; the least recently seen are forgotten first.
 MAX_TRACKED = 10_000
+#: Questions a member (not a coordinator) may post to the network channel per hour: each post pings the contacts of
+#: the closest cities, so the general rate limit (20 a minute) would let one member ping them hundreds of times.
+NETWORK_POSTS, NETWORK_WINDOW = 3, 3600.0
 
 _URL_ONLY = re.compile(r"^<?(https?://|www\.)\S+>?$", re.IGNORECASE)
 _GREETINGS = {

@@ -20,6 +20,9 @@ from .services.membership import JoinRequest, Memberships
 from .text import neutralize_mentions
 
 IsCoordinator = Callable[[str, str, tuple[str, ...]], Awaitable[bool]]
+#: Saved answers one member may have waiting for review: each one is a DM to every coordinator, so without a cap a
+#: member could send the coordinators a message every few seconds.
+MAX_WAITING = 5
 APPROVE, REJECT = "review_approve", "review_reject"
 """Button action ids; the value is ``join:N`` (a request to join a city) or ``solution:ID`` (a saved answer)."""
 
@@ -98,6 +101,11 @@ class Review:
         """Save a peer's answer: at once for a coordinator, else into the review queue."""
         coordinator = await self._is_coordinator(action.platform, action.user, action.roles)
         saved_by = f"{action.platform}:{action.user}"
+        if not coordinator:
+            waiting = sum(s.saved_by == saved_by for s in await asyncio.to_thread(self.knowledge.pending))
+            if waiting >= MAX_WAITING:
+                raise InvalidInput(f"You have {waiting} saved answers waiting for a coordinator's review; they will "
+                                   "look at those first, then you can save more.")
         await asyncio.to_thread(self.directory.remember, action.platform, action.user, action.user_name)
         solution_id = await asyncio.to_thread(
             self.knowledge.save_answer, title=action.field("title"), city=action.field("city").strip(),

@@ -68,7 +68,7 @@ class Scenario:
 
 
 def settings_for(data_dir: Path):
-    return make_settings(data_dir, RRR_BOT__COORDINATORS=COORDINATOR)
+    return make_settings(data_dir, RRR_BOT__COORDINATORS=COORDINATOR, RRR_BOT__NETWORK_CHANNELS='{"test": "CNET"}')
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +102,8 @@ def scenario(seeded_template: Path, tmp_path_factory: pytest.TempPathFactory) ->
         run(people["GIULIA-4410"].send(f"nothelpful {q['childcare']} we need the staffing costs"))
         run(people["NOBODY-3141"].send(f"nothelpful {q['stray_en']} nothing about animals"))
 
+        # Ana asks the network; Giulia saves the answer she gave in its thread (only such a question can be named)
+        run(people["ANA-7731"].click("ask_network", str(q["stray_es"]))).assert_reply("posted to the network")
         saved = run(people["GIULIA-4410"].click(
             "save_solution", title=SHELTER, city="Turin", question_id=str(q["stray_es"]),
             summary="Turin's municipal shelter works with volunteer associations to sterilise, care for and rehome "

@@ -19,7 +19,7 @@ from sqlmodel import SQLModel, select
 
 from bot import StorageError
 from bot.store import (
-    Challenge, Cities, City, Database, Feedback, Member, Members, Passage, Question, Questions, Solutions,
+    Challenge, Cities, City, Database, Feedback, Member, Members, Passage, Question, Questions, Receipts, Solutions,
 )
 from knowledge.records import CityRecord, SolutionRecord
 
@@ -444,3 +444,21 @@ def test_head_revision_constant_matches_alembic_head(tmp_path: Path) -> None:
         assert database.revision() == (HEAD_REVISION, HEAD_REVISION)
     finally:
         database.close()
+
+
+def test_old_receipts_are_forgotten_but_a_question_posted_to_the_network_stays_posted(db: Database) -> None:
+    """Retried events are recognised for two days; a question posted to the network channel for good, so it is
+    never posted (and its contacts pinged) again, and answers to it can be saved with it later."""
+    from bot.store.models import Receipt
+
+    from bot.services.receipts import KEEP, KEEP_FOR_GOOD, ReceiptBook
+
+    book = ReceiptBook(db)
+    assert book.claim("slack:Ev1") and book.claim("slack:ask_network:7")
+    with db.session() as session:
+        for row in session.exec(select(Receipt)):
+            row.received_at = datetime.now(timezone.utc) - KEEP - timedelta(hours=1)
+    with db.session() as session:
+        assert Receipts(session).forget_before(datetime.now(timezone.utc) - KEEP, keep=KEEP_FOR_GOOD) == 1
+    assert not book.seen("slack:Ev1") and book.seen("slack:ask_network:7")
+    assert not book.claim("slack:ask_network:7")

@@ -251,6 +251,8 @@ class SlackAdapter:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
+        if not await self._first_interaction(body):
+            return
         meta = modals.metadata(view)
         user = body["user"]["id"]
         fields = tuple((k, v) for k, v in values.items()) + (("question_id", str(meta.get("question_id") or "")),)
@@ -259,6 +261,8 @@ class SlackAdapter:
 
     async def _on_button(self, ack, body: dict[str, Any], action: dict[str, Any], respond) -> None:
         await ack()
+        if not await self._first_interaction(body):
+            return
         if on_home(body):  # the App Home: answered there (see .home)
             await self.home.click(body, action)
             return
@@ -287,6 +291,8 @@ class SlackAdapter:
 
     async def _on_not_helpful_submit(self, ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         await ack()
+        if not await self._first_interaction(body):
+            return
         meta = modals.metadata(view)
         user = body["user"]["id"]
         action = Action(PLATFORM, user, "feedback_not_helpful", str(meta.get("question_id", "")),
@@ -295,6 +301,8 @@ class SlackAdapter:
 
     async def _on_share(self, ack, body: dict[str, Any], action: dict[str, Any], respond) -> None:
         await ack()
+        if not await self._first_interaction(body):
+            return
         user = body["user"]["id"]
         channel = (body.get("channel") or {}).get("id") or user
         replies = await self.bot.handle_action(Action(PLATFORM, user, "share_answer", action.get("value", ""),
@@ -313,6 +321,12 @@ class SlackAdapter:
         """False for a slash command handled before: a retry (or a replay) carries the same ``trigger_id``."""
         trigger = _field(command, "trigger_id")
         return True if not trigger else await self.bot.first_delivery(PLATFORM, f"command:{trigger}")
+
+    async def _first_interaction(self, body: dict[str, Any]) -> bool:
+        """False for a click or form submission handled before: a signed request sent again within the five minutes
+        its timestamp is valid (a replay) carries the same ``trigger_id``."""
+        trigger = _field(body, "trigger_id")
+        return True if not trigger else await self.bot.first_delivery(PLATFORM, f"interaction:{trigger}")
 
     async def _deliver(self, replies: list[Reply], *, channel: str, user: str, thread: str | None = None) -> None:
         for reply in replies:

@@ -62,6 +62,11 @@ class SessionForm:
     async def submit(self, ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         """The submission: the core's ``session add`` as the submitting member; its errors go to the fields."""
         started = time.monotonic()
+        trigger = body.get("trigger_id")
+        if isinstance(trigger, str) and trigger and not await self.bot.first_delivery(PLATFORM,
+                                                                                      f"interaction:{trigger}"):
+            await ack()  # the same signed submission sent again (a replay): scheduled once
+            return
         values = modals.values(view)
         errors = {k: "Required." for k in ("title", "date", "time", "tz") if not values.get(k)}
         errors.update({k: "A whole number, please." for k in ("count", "duration")

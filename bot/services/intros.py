@@ -307,16 +307,20 @@ class Introductions:
                 queued += self._deliver(f"followup:{link_id}", [member], followup_reply(link_id, cities))
         return queued
 
-    def record_outcome(self, link_id: int, action_id: str, now: datetime | None = None) -> str:
-        """Store a member's answer to "Did you meet?"; "Not yet" is asked again 48 hours later."""
+    def record_outcome(self, link_id: int, action_id: str, platform: str, user_id: str,
+                       now: datetime | None = None) -> str:
+        """Store the answer of ``platform:user_id`` to "Did you meet?"; "Not yet" is asked again 48 hours later.
+
+        Only the member the follow-up was sent to answers it: anyone else's click (a button value is the sender's to
+        choose) is :class:`NotFound`, as for a follow-up that does not exist, so ids cannot be probed."""
         now = now or utcnow()
         outcome = OUTCOMES[action_id]
         with self.db.session() as session:
             link = session.get(IntroductionMember, link_id)
-            if link is None:
-                raise NotFound(f"No introduction follow-up {link_id}.")
+            member = session.get(Member, link.member_id) if link is not None else None
+            if link is None or member is None or (member.platform, member.user_id) != (platform, user_id):
+                raise NotFound(f"No introduction follow-up {link_id} of yours.")
             link.outcome, link.answered_at = outcome, now
-            member = session.get_one(Member, link.member_id)
             member.ignored_streak = 0
             cities = session.get_one(Introduction, link.introduction_id).cities
         if outcome == "not_yet":

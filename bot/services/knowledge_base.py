@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy.exc import IntegrityError
 
 from knowledge import (
     Embedder, Hit, IndexError_, Manifest, Searcher, SolutionRecord, VectorIndex, create_embedder, fingerprint,
@@ -576,6 +577,19 @@ class KnowledgeBase:
                     raise NotFound(f"No question with id {question_id}.")
                 question_text = question.text
         base = slugify(f"{city} {title}")[:100] or "answer"
+        for _ in range(5):  # two people saving the same title at once: the one who loses the id takes the next
+            try:
+                return self._save_answer(base, title=title, city=city, country=country, summary=summary,
+                                         saved_by=saved_by, challenge=challenge or question_text or title,
+                                         source_url=source_url, question_id=question_id, tags=tags,
+                                         language=language, reviewed=reviewed)
+            except IntegrityError:
+                log.info("the id of a saved answer (%s...) was taken meanwhile; trying the next", base)
+        raise InvalidInput("Too many answers with this title are being saved at once; please try again.")
+
+    def _save_answer(self, base: str, *, title: str, city: str, country: str, summary: str, saved_by: str,
+                     challenge: str, source_url: str | None, question_id: int | None, tags: Sequence[str],
+                     language: str, reviewed: bool) -> str:
         solution_id = base
         with self.db.session() as session:
             n = 2
@@ -584,7 +598,7 @@ class KnowledgeBase:
         try:
             record = solution_from_mapping({
                 "id": solution_id, "city": city, "country": country, "title": title,
-                "challenge": challenge or question_text or title, "summary": summary, "tags": list(tags),
+                "challenge": challenge, "summary": summary, "tags": list(tags),
                 "source_url": source_url or None, "language": language, "provenance": "network",
                 "provenance_note": f"from question {question_id}" if question_id else "",
             })

@@ -13,6 +13,9 @@ from ..store.models import utcnow
 
 log = logging.getLogger(__name__)
 KEEP = timedelta(days=2)
+#: Claims kept for good: a question posted to the network channel (``PLATFORM:ask_network:ID``) stays posted, so it
+#: is never posted (and its contacts pinged) twice, and answers to it may be saved with it at any later time.
+KEEP_FOR_GOOD = (":ask_network:",)
 RETRY_FOR = 10.0  # seconds a claim keeps trying while the database is unreachable (a restart, a failover)
 
 
@@ -48,5 +51,10 @@ class ReceiptBook:
             first = receipts.claim(key)
             self._claims += 1
             if self._claims % 500 == 0:
-                receipts.forget_before(utcnow() - KEEP)
+                receipts.forget_before(utcnow() - KEEP, keep=KEEP_FOR_GOOD)
         return first
+
+    def seen(self, key: str) -> bool:
+        """Whether ``key`` was claimed before (a question posted to the network is remembered for good)."""
+        with self.db.session() as session:
+            return Receipts(session).seen(key)

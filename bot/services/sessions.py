@@ -31,7 +31,7 @@ from ..store import Database
 from ..store.models import PeerSession, Rsvp, utcnow
 from .calendar_export import google_calendar_link, session_ics
 from .outbox import Outgoing, StoredOutbox
-from .recurrence import MAX_OCCURRENCES, Occurrence, Schedule, check_zone, parse_repeat
+from .recurrence import LAST_YEAR, MAX_OCCURRENCES, Occurrence, Schedule, check_zone, parse_repeat
 from .when import parse_start
 
 log = logging.getLogger(__name__)
@@ -383,6 +383,8 @@ class Sessions:
             raise InvalidInput(f"'{key}' is not an occurrence of session {info.id}.") from None
         if start <= now:
             raise InvalidInput("That occurrence has already begun; answer for the next one.")
+        if start.year > LAST_YEAR:  # no session goes this far; looking would walk a daily rule for seconds
+            raise InvalidInput(f"'{key}' is not an occurrence of session {info.id}.")
         found = info.schedule.between(start, start + timedelta(seconds=1))
         if not found:
             raise InvalidInput(f"Session {info.id} has no occurrence at that time any more (it was moved or "

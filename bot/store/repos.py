@@ -273,6 +273,14 @@ class Receipts:
             return False
         return True
 
-    def forget_before(self, moment: datetime) -> int:
-        result = self.session.exec(delete(Receipt).where(col(Receipt.received_at) < moment))
+    def seen(self, key: str) -> bool:
+        """Whether ``key`` was claimed (and not forgotten since)."""
+        return self.session.get(Receipt, key[:200]) is not None
+
+    def forget_before(self, moment: datetime, keep: tuple[str, ...] = ()) -> int:
+        """Forget claims older than ``moment``, except those whose key contains one of ``keep``."""
+        query = delete(Receipt).where(col(Receipt.received_at) < moment)
+        for marker in keep:
+            query = query.where(col(Receipt.key).not_like(f"%{marker}%"))
+        result = self.session.exec(query)
         return int(result.rowcount or 0)
