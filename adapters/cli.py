@@ -109,7 +109,9 @@ def configure_logging(settings: Settings, *, verbose: bool = False) -> None:
     if not verbose:
         logging.getLogger("alembic").setLevel(logging.WARNING)
         logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # imported after this now, it logs its CPU probe
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run otherwise; misfires still show
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        # pypdf warns about each oddity of a damaged PDF it still reads (or refuses with a one-line error anyway)
+        logging.getLogger("pypdf").setLevel(logging.ERROR)  # a line per job run otherwise; misfires still show
 
 
 def emit_json(data: Any) -> None:
@@ -357,23 +359,51 @@ def _print_result(result) -> None:
 
 @kb_app.command("import")
 def kb_import(ctx: typer.Context,
-              paths: Annotated[list[Path], typer.Argument(help="JSON Lines, CSV or Markdown files, or folders.")],
+              paths: Annotated[list[Path], typer.Argument(help="PDF, Word (.docx), HTML, Markdown, JSON Lines or "
+                                                               "CSV files, or folders of them.")],
+              provenance: Annotated[Optional[str], typer.Option(
+                  help="Documents: where the knowledge comes from (required): rrr, rrr-city, context, post-rrr, "
+                       "reference, network.", show_default=False)] = None,
+              city: Annotated[Optional[str], typer.Option(help="Documents: the city they are about (required; "
+                                                               "e.g. International).", show_default=False)] = None,
+              country: Annotated[Optional[str], typer.Option(help="Documents: its country (required).",
+                                                             show_default=False)] = None,
+              source_url: Annotated[Optional[str], typer.Option(help="Documents: where the document is published "
+                                                                     "(a PDF's link opens at the cited page).",
+                                                                show_default=False)] = None,
+              language: Annotated[Optional[str], typer.Option(help="Documents: ISO 639-1 code; detected when "
+                                                                   "absent.", show_default=False)] = None,
+              title: Annotated[Optional[str], typer.Option(help="Documents: the title; taken from the document "
+                                                                "when absent.", show_default=False)] = None,
+              challenge: Annotated[Optional[str], typer.Option(help="Documents: the challenge they answer; the "
+                                                                    "title when absent.", show_default=False)] = None,
+              tag: Annotated[Optional[list[str]], typer.Option("--tag", help="Documents: a tag (repeatable).",
+                                                              show_default=False)] = None,
               skip_invalid: SkipOpt = False, as_json: JsonOpt = False) -> None:
-    """Import solutions; re-importing an id updates it. Nothing is imported if a record is bad."""
+    """Import solutions and documents; re-importing an id updates it (a changed document only in its changed
+    passages). Nothing is imported if a record or a document is bad."""
     from knowledge import InvalidRecords, read_solutions
+    from knowledge.documents import DocumentMeta
 
-    loaded = read_solutions(paths)
+    settings = settings_of(ctx)
+    meta = DocumentMeta(city=city or "", country=country or "", provenance=provenance or "",
+                        source_url=source_url, language=(language or "").strip().lower(), title=title or "",
+                        challenge=challenge or "", tags=tuple(tag or ()))
+    loaded = read_solutions(paths, documents=meta, max_bytes=int(settings.knowledge.max_file_mb * 1024 * 1024),
+                            passage_words=settings.knowledge.passage_words)
     if loaded.problems and not skip_invalid:
         fail(str(InvalidRecords(loaded.problems)) + "\n(use --skip-invalid to import the valid records)")
     with runtime(ctx) as rt, progress_bar("Embedding") as progress:
         summary = rt.knowledge.import_records(loaded.records, progress=progress)
     report = {"added": summary.added, "updated": summary.updated, "unchanged": summary.unchanged,
-              "passages": summary.passages, "skipped": [str(p) for p in loaded.problems]}
+              "passages": summary.passages, "kept": summary.kept, "ids": summary.ids,
+              "skipped": [str(p) for p in loaded.problems]}
     if as_json:
         emit_json(report)
         return
+    kept = f", {summary.kept} unchanged passages kept" if summary.kept else ""
     out.print(f"Imported {summary.added} new, {summary.updated} updated, {summary.unchanged} unchanged "
-              f"solution(s) ({summary.passages} passages embedded).")
+              f"solution(s) ({summary.passages} passages embedded{kept}).")
     for problem in loaded.problems:
         err.print(f"skipped {problem}", markup=False)
 

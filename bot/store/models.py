@@ -93,13 +93,19 @@ class Solution(SQLModel, table=True):
 
 
 class Passage(SQLModel, table=True):
-    """A searchable piece of a solution; its id is the vector id in the index."""
+    """A searchable piece of a solution; its id is the vector id in the index. A document's passage also knows its
+    page (PDF, from 1) and its character span ``[char_start, char_end)`` in the solution's body."""
+
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are vector ids: never reused
 
     id: int | None = Field(default=None, primary_key=True)
     solution_id: str = Field(foreign_key="solution.id", index=True, ondelete="CASCADE", max_length=120)
     position: int = 0
     heading: str = ""
     text: str
+    page: int | None = None
+    char_start: int | None = None
+    char_end: int | None = None
 
 
 class LinkRequest(SQLModel, table=True):
