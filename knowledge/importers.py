@@ -149,7 +149,7 @@ def _read_bytes(path: Path, limit: int) -> tuple[bytes | None, str | None]:
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):g} MB"
+    return f"{round(size / (1024 * 1024), 2):g} MB"
 
 
 def _read_text(path: Path, limit: int) -> tuple[str | None, str | None]:

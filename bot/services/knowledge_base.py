@@ -333,8 +333,7 @@ class KnowledgeBase:
                     new_rows += [(int(row.id), record.id, row.heading, row.text) for row in rows]
                     summary.kept += len(parts) - len(rows)
                     summary.ids.append(record.id)
-                log.debug("stored %d solution(s): %d passages new, %d removed", len(split), len(new_rows),
-                          len(old_ids))
+            log.debug("stored %d solution(s): %d passages new, %d removed", len(split), len(new_rows), len(old_ids))
             summary.passages = len(new_rows)
             missing = [(h, t) for _, _, h, t in new_rows if (h, t) not in vectors]  # changed by another process
             if missing:
