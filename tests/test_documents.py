@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +22,7 @@ from typer.testing import CliRunner
 
 from adapters.cli import app
 from bot import Runtime
+from bot.store import Solutions
 from conftest import make_settings
 from knowledge import read_solutions
 from knowledge.documents import PATH_SEPARATOR, DocumentMeta, read_document
@@ -274,3 +279,69 @@ def _passages(solution_id: str):
     from bot.store.models import Passage
 
     return select(Passage).where(Passage.solution_id == solution_id)
+
+
+# -- a killed import -----------------------------------------------------------------------------------------------
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _import_killed_at(data: Path, marker: str) -> None:
+    """Start ``rrr-bot -v kb import GUIDE`` in a real process and SIGKILL it when its log says ``marker``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RRR_")}
+    env.update(RRR_DATA_DIR=str(data), PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")  # this checkout's code
+    proc = subprocess.Popen([sys.executable, "-c", "from adapters.cli import main; main()", "-v", "kb", "import",
+                             str(GUIDE), *OPTIONS], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if marker in line:
+                proc.send_signal(signal.SIGKILL)
+                break
+        else:
+            raise AssertionError(f"the import never logged {marker!r}")
+        assert proc.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _consistent(data: Path) -> int:
+    """Check the database and the saved index agree after a question (which rebuilds a stale index); return how
+    many passages the guide has (0 or all of them: never part)."""
+    from knowledge import VectorIndex, fingerprint
+
+    with Runtime.open(make_settings(data)) as rt:
+        rt.knowledge.ask(ON_PAGE[0][0])
+        with rt.db.session() as session:
+            rows = Solutions(session).passages()
+            guide = len(list(session.exec(_passages("community-energy-guide"))))
+        _, manifest = VectorIndex.load(rt.knowledge.index_dir)
+    assert manifest.count == len(rows)
+    assert manifest.fingerprint == fingerprint([(pid, digest) for pid, _, _, digest in rows])
+    whole = len(read_document(GUIDE, GUIDE.read_bytes(), META).passages)
+    assert guide in (0, whole), f"{guide} of {whole} passages: half imported"
+    return guide
+
+
+def test_a_sigkill_midway_leaves_database_and_index_consistent(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert run(data, "kb", "import", PAGE, *OPTIONS).exit_code == 0  # an index on disk before the kills
+    _import_killed_at(data, "embedding")  # while embedding: before the transaction
+    assert _consistent(data) == 0
+    stale = tmp_path / "index-before"
+    shutil.copytree(make_settings(data).index_dir, stale)
+    _import_killed_at(data, "stored")  # just after the commit, before the index is saved (or just after)
+    _consistent(data)
+    assert run(data, "kb", "import", GUIDE, *OPTIONS).exit_code == 0  # finishes the job, or finds nothing to do
+    # the exact moment between the commit and the index save: the database ahead of the index on disk
+    index_dir = make_settings(data).index_dir
+    shutil.rmtree(index_dir)
+    shutil.copytree(stale, index_dir)
+    assert _consistent(data) == len(read_document(GUIDE, GUIDE.read_bytes(), META).passages)
+    question, page, _ = ON_PAGE[0]
+    answer = json.loads(run(data, "ask", question, "--json").stdout)["results"]
+    assert [r["passage"]["page"] for r in answer if r["id"] == "community-energy-guide"] == [page]
