@@ -83,9 +83,11 @@ def read_document(path: Path, data: bytes, meta: DocumentMeta, max_words: int = 
         extracted = reader(path, data)
     except Unreadable as exc:
         raise ValueError(str(exc)) from None
-    body, located = _lay_out(extracted.blocks)
     title = " ".join((meta.title or extracted.title or _first_heading(extracted) or path.stem).split())
     title = title[:SOLUTION_LENGTHS["title"]]
+    # the title set as a heading (a PDF cover's big line) would head every passage's path: it is the title only
+    blocks = [b for b in extracted.blocks if not (b.level and b.text.casefold() == title.casefold())]
+    body, located = _lay_out(blocks)
     summary = _summary(extracted.blocks)
     language = meta.language or detect_language(" ".join(b.text for b in extracted.blocks[:60])) or "en"
     provenance = meta.provenance.strip().lower()

@@ -98,6 +98,23 @@ def test_pdf_passages_cite_their_page_and_heading_path() -> None:
     assert pages == sorted(pages) and set(pages) >= set(range(3, 39))  # every page of text, in order
 
 
+def test_a_pdf_without_bookmarks_takes_its_headings_from_font_sizes(tmp_path: Path) -> None:
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for page in PdfReader(GUIDE).pages:  # the pages alone: no outline, no title in the metadata
+        writer.add_page(page)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    assert not PdfReader(io.BytesIO(buffer.getvalue())).outline
+    document = read_document(tmp_path / "guide.pdf", buffer.getvalue(), META)
+    assert document.record.title == "Municipal Support for Community Energy Cooperatives: A Practice Guide"  # cover
+    fund = next(p for p in document.passages if "1.2 million euros" in p.text)
+    assert (fund.page, fund.heading) == (14, LOAN_FUND)
+
+
 def test_each_passage_span_points_at_its_text_in_the_body() -> None:
     for path in (GUIDE, WORD, PAGE):
         document = read_document(path, path.read_bytes(), META)
