@@ -83,6 +83,11 @@ def read_document(path: Path, data: bytes, meta: DocumentMeta, max_words: int = 
         extracted = reader(path, data)
     except Unreadable as exc:
         raise ValueError(str(exc)) from None
+    except (RecursionError, MemoryError):
+        raise ValueError("too deeply nested or too large to read; export or save it again") from None
+    except Exception as exc:  # noqa: BLE001 - a parser's own bug on hostile bytes is still one line, not a traceback
+        raise ValueError(f"could not be read ({type(exc).__name__}: {' '.join(str(exc).split())[:120]}); export or "
+                         "save it again") from None
     title = " ".join((meta.title or extracted.title or _first_heading(extracted) or path.stem).split())
     title = title[:SOLUTION_LENGTHS["title"]]
     # the title set as a heading (a PDF cover's big line) would head every passage's path: it is the title only

@@ -186,6 +186,19 @@ def test_each_bad_file_is_one_problem_naming_the_file_and_what_to_do(name: str) 
     assert "\n" not in str(problem)
 
 
+def test_a_word_file_with_broken_xml_inside_is_one_line_too(tmp_path: Path) -> None:
+    import zipfile
+
+    broken = tmp_path / "broken.docx"
+    with zipfile.ZipFile(WORD) as source, zipfile.ZipFile(broken, "w") as target:
+        for name in source.namelist():
+            data = source.read(name)
+            target.writestr(name, data[: len(data) // 2] if name == "word/document.xml" else data)
+    (problem,) = read_solutions([broken], documents=META).problems
+    assert problem.message.startswith("could not be read (XMLSyntaxError") and "save it again" in problem.message
+    assert "\n" not in str(problem)
+
+
 def test_documents_need_provenance_city_and_country() -> None:
     (problem,) = read_solutions([PAGE]).problems
     assert "documents need --provenance, --city, --country" in problem.message
