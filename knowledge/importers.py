@@ -13,7 +13,7 @@ import json
 import os
 import stat
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -68,7 +68,7 @@ def read_solutions(paths: Iterable[str | Path], *, documents: DocumentMeta | Non
                                            f"{UNKNOWN_TYPE}"))
             continue
         if kind == "document":
-            if several and (meta.title or meta.id):
+            if several and (meta.title or meta.id) and not sidecar_of(path).is_file():
                 loaded.problems.append(Problem(str(path), None, "--title names one document; import the files one "
                                                                 "at a time to give each its title"))
                 continue
@@ -86,10 +86,51 @@ def _document_rows(path: Path, meta: DocumentMeta, limit: int, passage_words: in
         yield None, {}, error
         return
     assert data is not None
+    meta, error = _with_sidecar(path, meta)
+    if error:
+        yield None, {}, error
+        return
     try:
         yield None, {"doc": read_document(path, data, meta, passage_words)}, None
     except ValueError as exc:
         yield None, {}, str(exc)
+
+
+SIDECAR_KEYS = ("id", "city", "country", "provenance", "source_url", "language", "title", "challenge", "tags", "kind")
+
+
+def sidecar_of(path: Path) -> Path:
+    """Where a document's own metadata may be: ``guide.pdf`` -> ``guide.pdf.yaml``."""
+    return path.with_name(path.name + ".yaml")
+
+
+def _with_sidecar(path: Path, meta: DocumentMeta) -> tuple[DocumentMeta, str | None]:
+    """``meta`` with the values of the document's sidecar file, if it has one (they win over the options)."""
+    sidecar = sidecar_of(path)
+    if not sidecar.is_file():
+        return meta, None
+    text, error = _read_text(sidecar, 1024 * 1024)
+    if error:
+        return meta, f"its metadata file {sidecar.name}: {error}"
+    try:
+        values = yaml.safe_load(text or "") or {}
+    except yaml.YAMLError as exc:
+        return meta, f"its metadata file {sidecar.name} is not valid YAML ({getattr(exc, 'problem', exc)})"
+    if not isinstance(values, dict):
+        return meta, f"its metadata file {sidecar.name} must be a mapping of key: value lines"
+    unknown = sorted(str(k) for k in values if k not in SIDECAR_KEYS)
+    if unknown:
+        return meta, f"its metadata file {sidecar.name} has unknown key(s) {', '.join(unknown)}; use " \
+                     f"{', '.join(SIDECAR_KEYS)}"
+    tags = values.pop("tags", None)
+    if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
+        return meta, f"its metadata file {sidecar.name}: tags must be a list of strings"
+    if any(not isinstance(v, str) for v in values.values()):
+        return meta, f"its metadata file {sidecar.name}: values must be text (quote numbers)"
+    changes = {k: v.strip() for k, v in values.items()}
+    if tags is not None:
+        changes["tags"] = tuple(tags)
+    return replace(meta, **changes), None
 
 
 def read_cities(path: str | Path) -> Loaded[CityRecord]:

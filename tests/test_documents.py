@@ -204,6 +204,20 @@ def test_documents_need_provenance_city_and_country() -> None:
     assert "documents need --provenance, --city, --country" in problem.message
 
 
+def test_a_sidecar_file_says_what_the_document_cannot(tmp_path: Path) -> None:
+    page = tmp_path / "cafes.html"
+    shutil.copy(PAGE, page)
+    (tmp_path / "cafes.html.yaml").write_text(
+        "city: Ostrenz\ncountry: Examplia\nprovenance: rrr-city\ntitle: Ostrenz repair cafes\ntags: [circular]\n",
+        "utf-8")
+    (record,) = [d.record for d in read_solutions([tmp_path], documents=DocumentMeta(city="Valmora")).records]
+    assert (record.city, record.country, record.provenance, record.title, record.tags) == (
+        "Ostrenz", "Examplia", "rrr-city", "Ostrenz repair cafes", ("circular",))
+    (tmp_path / "cafes.html.yaml").write_text("city: Ostrenz\npages: 3\n", "utf-8")
+    (problem,) = read_solutions([page], documents=META).problems
+    assert problem.path == str(page) and "cafes.html.yaml has unknown key(s) pages" in problem.message
+
+
 def test_a_file_over_the_size_cap_is_refused_unread() -> None:
     (problem,) = read_solutions([GUIDE], documents=META, max_bytes=10_000).problems
     assert "larger than" in problem.message and "[knowledge] max_file_mb" in problem.message
