@@ -459,7 +459,7 @@ def kb_show(ctx: typer.Context, solution_id: str, as_json: JsonOpt = False) -> N
 def kb_remove(ctx: typer.Context, solution_id: str) -> None:
     """Remove a solution and its passages."""
     with runtime(ctx) as rt:
-        rt.knowledge.remove(solution_id)
+        rt.knowledge.remove(solution_id, "operator")
     out.print(f"Removed {solution_id}.")
 
 
@@ -489,10 +489,47 @@ def kb_approve(ctx: typer.Context, solution_id: str) -> None:
 
 @kb_app.command("reject")
 def kb_reject(ctx: typer.Context, solution_id: str) -> None:
-    """Reject a saved answer: it is removed from the review queue."""
+    """Reject a saved answer: it is removed from the review queue (its history stays)."""
     with runtime(ctx) as rt:
-        rt.knowledge.reject(solution_id)
+        rt.knowledge.reject(solution_id, "operator")
     out.print(f"Rejected {solution_id}.", markup=False)
+
+
+@kb_app.command("edit")
+def kb_edit(ctx: typer.Context, solution_id: str,
+            title: Annotated[Optional[str], typer.Option(show_default=False)] = None,
+            challenge: Annotated[Optional[str], typer.Option(show_default=False)] = None,
+            summary: Annotated[Optional[str], typer.Option(show_default=False)] = None,
+            source_url: Annotated[Optional[str], typer.Option(show_default=False)] = None,
+            tag: Annotated[Optional[list[str]], typer.Option("--tag", help="Replaces the tags (repeatable).",
+                                                            show_default=False)] = None,
+            by: Annotated[str, typer.Option(help="Who edits, for the history.")] = "operator") -> None:
+    """Edit a solution (a pending one stays pending); `kb history ID` shows who changed what, when."""
+    changes = {"title": title, "challenge": challenge, "summary": summary, "source_url": source_url,
+               "tags": list(tag) if tag else None}
+    if all(value is None for value in changes.values()):
+        fail("Nothing to change: give --title, --challenge, --summary, --source-url or --tag.", 2)
+    with runtime(ctx) as rt:
+        rt.knowledge.edit(solution_id, by, **{k: v for k, v in changes.items() if v is not None})
+    out.print(f"Edited {solution_id}.", markup=False)
+
+
+@kb_app.command("history")
+def kb_history(ctx: typer.Context, solution_id: str, as_json: JsonOpt = False) -> None:
+    """Who saved, edited, approved, rejected or removed a solution, what changed and when, oldest first."""
+    from .console import clean
+
+    with runtime(ctx) as rt:
+        steps = rt.knowledge.history(solution_id)
+    if as_json:
+        emit_json([{"at": s.at.isoformat(), "by": s.by, "action": s.action, "changes": s.changes} for s in steps])
+        return
+    for step in steps:
+        out.print(clean(f"{step.at:%Y-%m-%d %H:%M} UTC  {step.action}" + (f" by {step.by}" if step.by else "")),
+                  markup=False, highlight=False)
+        for name, (before, after) in step.changes.items():
+            was = "" if before in (None, "", []) else f"{before!s} -> "
+            out.print(clean(f"    {name}: {was}{after!s}"), markup=False, highlight=False)
 
 
 #: What a user id looks like on each platform, so that a typo never creates a member who matches nobody.

@@ -121,7 +121,7 @@ class Review:
             if approve:
                 solution = await asyncio.to_thread(self.knowledge.approve, target, f"{who.platform}:{who.user}")
                 return [Reply.text(f"Approved `{solution.id}`: it is network knowledge now, and searchable.")]
-            solution = await asyncio.to_thread(self.knowledge.reject, target)
+            solution = await asyncio.to_thread(self.knowledge.reject, target, f"{who.platform}:{who.user}")
             return [Reply.text(f"Rejected `{solution.id}`: it was removed from the review queue.")]
         raise InvalidInput("Expected a request number or a saved answer's id (`pending` lists them).")
 

@@ -33,7 +33,10 @@ from knowledge.text import fold, slugify
 
 from ..config import KnowledgeSettings
 from ..errors import InvalidInput, NotFound
-from ..store import Cities, Database, Feedback, Members, Question, Questions, Solution, SolutionMeta, Solutions
+from ..store import (
+    Cities, Database, Feedback, History, Members, Question, Questions, Solution, SolutionChange, SolutionMeta,
+    Solutions,
+)
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -292,8 +295,10 @@ class KnowledgeBase:
     # -- knowledge base ------------------------------------------------------------------------------------------
 
     def import_records(self, records: Sequence[SolutionRecord | Document], *, progress: Progress | None = None,
-                       saved_by: str | None = None, from_question_id: int | None = None) -> ImportSummary:
-        """Insert or update solutions (and documents, whose passages come located) in one transaction.
+                       saved_by: str | None = None, from_question_id: int | None = None, by: str = "",
+                       action: str | None = None) -> ImportSummary:
+        """Insert or update solutions (and documents, whose passages come located) in one transaction; each is
+        written into its history (``by`` whom; ``action`` names the step when it is not an import).
 
         Only what changed is embedded: a changed record's passages whose heading and text are already stored keep
         their ids and vectors. Embedding, the slow part, runs before the lock is taken, so questions keep being
@@ -321,11 +326,16 @@ class KnowledgeBase:
             searcher = self._ensure_searcher()
             with self.db.session() as session:
                 repo = Solutions(session)
+                history = History(session)
                 for record, parts, digest in split:
-                    if repo.get(record.id) is None:
+                    old = repo.get(record.id)
+                    if old is None:
                         summary.added += 1
                     else:
                         summary.updated += 1
+                    step = action or ("saved" if old is None and saved_by else "added" if old is None
+                                      else "approved" if old.status == "pending" else "updated")
+                    history.add(record.id, step, by or saved_by or "", History.changes(old, record))
                     repo.upsert(record, saved_by=saved_by, from_question_id=from_question_id, content_hash=digest)
                     session.flush()
                     rows, removed = repo.update_passages(record.id, parts)
@@ -358,13 +368,14 @@ class KnowledgeBase:
             return
         self._save(searcher)
 
-    def remove(self, solution_id: str) -> None:
+    def remove(self, solution_id: str, by: str = "") -> None:
         with self._lock:
             searcher = self._ensure_searcher()
             with self.db.session() as session:
                 if Solutions(session).get(solution_id) is None:
                     raise NotFound(f"No solution with id '{solution_id}'.")
                 passage_ids = Solutions(session).remove(solution_id)
+                History(session).add(solution_id, "removed", by)
             self._meta.pop(solution_id, None)
             self._city_keys = None
             self._apply(searcher, passage_ids, [], [], [], np.empty((0, 0), dtype=np.float32))
@@ -616,6 +627,7 @@ class KnowledgeBase:
                     row.reviewed_by = saved_by
         else:
             with self.db.session() as session:
+                History(session).add(solution_id, "saved", saved_by, History.changes(None, record))
                 Solutions(session).upsert(record, saved_by=saved_by, from_question_id=question_id, status="pending")
         return solution_id
 
@@ -634,19 +646,52 @@ class KnowledgeBase:
         except ValueError as exc:
             raise InvalidInput(f"`{solution_id}` cannot be approved as it is: {exc}. Reject it and save it again.") \
                 from None
-        self.import_records([record])
+        self.import_records([record], by=reviewer, action="approved")
         with self.db.session() as session:
             solution = Solutions(session).get(solution_id)
             if solution is not None:
                 solution.reviewed_by = reviewer
         return self.get(solution_id)
 
-    def reject(self, solution_id: str) -> Solution:
-        """Drop a pending answer (it was never searchable)."""
+    def reject(self, solution_id: str, reviewer: str = "") -> Solution:
+        """Drop a pending answer (it was never searchable); its history stays."""
         row = self._pending_row(solution_id)
         with self.db.session() as session:
             Solutions(session).remove(solution_id)
+            History(session).add(solution_id, "rejected", reviewer)
         return row
+
+    EDITABLE = ("title", "challenge", "summary", "source_url", "tags")
+
+    def edit(self, solution_id: str, editor: str, **changes: object) -> Solution:
+        """Change a solution's fields (:attr:`EDITABLE`); a pending one stays pending, an approved one is embedded
+        again where its text changed. The history keeps who changed what, when."""
+        unknown = sorted(set(changes) - set(self.EDITABLE))
+        if unknown:
+            raise InvalidInput(f"Cannot edit {', '.join(unknown)}; editable: {', '.join(self.EDITABLE)}.")
+        row = self.get(solution_id)
+        fields = {name: getattr(row, name) for name in (
+            "id", "city", "country", "title", "challenge", "summary", "source_url", "language", "provenance",
+            "provenance_note", "body", "kind")} | {"tags": list(row.tags)}
+        try:
+            record = solution_from_mapping(fields | {k: v for k, v in changes.items() if v is not None})
+        except ValueError as exc:
+            raise InvalidInput(f"Cannot edit `{solution_id}`: {exc}.") from None
+        if row.status == "pending":
+            with self.db.session() as session:
+                History(session).add(solution_id, "edited", editor, History.changes(row, record))
+                Solutions(session).upsert(record, status="pending")
+        else:
+            self.import_records([record], by=editor, action="edited")
+        return self.get(solution_id)
+
+    def history(self, solution_id: str) -> list[SolutionChange]:
+        """Who changed the solution, what and when, oldest first (also of a rejected or removed one)."""
+        with self.db.session() as session:
+            steps = History(session).of(solution_id)
+            if not steps and Solutions(session).get(solution_id) is None:
+                raise NotFound(f"No solution with id '{solution_id}', and no history of one.")
+        return steps
 
     def _pending_row(self, solution_id: str) -> Solution:
         row = self.get(solution_id)

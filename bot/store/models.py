@@ -108,6 +108,21 @@ class Passage(SQLModel, table=True):
     char_end: int | None = None
 
 
+class SolutionChange(SQLModel, table=True):
+    """One step in a solution's history: who did what, when, and (for changes) each field's old and new value.
+
+    No foreign key: the history of a rejected or removed record stays."""
+
+    __tablename__ = "solution_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    solution_id: str = Field(index=True, max_length=120)
+    at: datetime = Field(default_factory=utcnow, sa_column=_when(nullable=False))
+    by: str = Field(default="", max_length=200)
+    action: str = Field(max_length=16, description="added, updated, saved, edited, approved, rejected or removed")
+    changes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
 class LinkRequest(SQLModel, table=True):
     """A member asking to speak for a city: a coordinator or a member of that city decides."""
 

@@ -16,7 +16,9 @@ from knowledge.passages import PassageText
 from knowledge.records import CityRecord, SolutionRecord
 from knowledge.text import fold
 
-from .models import Challenge, City, Feedback, Member, Passage, Question, Receipt, Solution, utcnow
+from .models import (
+    Challenge, City, Feedback, Member, Passage, Question, Receipt, Solution, SolutionChange, utcnow,
+)
 
 
 class Cities:
@@ -250,6 +252,48 @@ class Solutions:
         passages = int(self.session.exec(select(func.count()).select_from(Passage)).one())
         return {"solutions": len(rows), "passages": passages, "by_city": by("city"),
                 "by_provenance": by("provenance"), "by_language": by("language")}
+
+
+#: The fields a solution's history compares; a long text is noted by its length, not copied.
+TRACKED = ("title", "city", "country", "challenge", "summary", "tags", "source_url", "language", "provenance",
+           "provenance_note", "kind", "body")
+LONG_TEXT = 500
+
+
+class History:
+    """Who changed which solution, what and when."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, solution_id: str, action: str, by: str = "", changes: dict | None = None) -> SolutionChange:
+        row = SolutionChange(solution_id=solution_id, action=action, by=by[:200], changes=changes or {})
+        self.session.add(row)
+        return row
+
+    def of(self, solution_id: str) -> list[SolutionChange]:
+        """The solution's history, oldest first."""
+        return list(self.session.exec(select(SolutionChange).where(SolutionChange.solution_id == solution_id)
+                                      .order_by(col(SolutionChange.at), col(SolutionChange.id))))
+
+    @staticmethod
+    def changes(old: Solution | None, new: SolutionRecord) -> dict[str, list]:
+        """``field -> [old, new]`` of the tracked fields that differ (every set field for a new solution)."""
+        out: dict[str, list] = {}
+        for name in TRACKED:
+            before = getattr(old, name) if old is not None else None
+            after = getattr(new, name)
+            if name == "tags":
+                before, after = (list(before) if before is not None else None), list(after)
+            if before != after and (old is not None or after not in (None, "", [])):
+                out[name] = [_shown(before), _shown(after)]
+        return out
+
+
+def _shown(value):
+    if isinstance(value, str) and len(value) > LONG_TEXT:
+        return f"({len(value)} characters)"
+    return value
 
 
 class Questions:
