@@ -522,11 +522,12 @@ def kb_history(ctx: typer.Context, solution_id: str, as_json: JsonOpt = False) -
     with runtime(ctx) as rt:
         steps = rt.knowledge.history(solution_id)
     if as_json:
-        emit_json([{"at": s.at.isoformat(), "by": s.by, "action": s.action, "changes": s.changes} for s in steps])
+        emit_json([{"at": s.at.isoformat(), "by": s.changed_by, "action": s.action, "changes": s.changes}
+                   for s in steps])
         return
     for step in steps:
-        out.print(clean(f"{step.at:%Y-%m-%d %H:%M} UTC  {step.action}" + (f" by {step.by}" if step.by else "")),
-                  markup=False, highlight=False)
+        who = f" by {step.changed_by}" if step.changed_by else ""
+        out.print(clean(f"{step.at:%Y-%m-%d %H:%M} UTC  {step.action}{who}"), markup=False, highlight=False)
         for name, (before, after) in step.changes.items():
             was = "" if before in (None, "", []) else f"{before!s} -> "
             out.print(clean(f"    {name}: {was}{after!s}"), markup=False, highlight=False)

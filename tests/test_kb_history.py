@@ -70,7 +70,7 @@ def test_an_approved_solution_edited_from_the_cli_is_searchable_with_its_new_tex
         found = rt.knowledge.ask("where can residents borrow tools for free?").results[0]
         assert (found.id, found.title) == (solution_id, "Tool library of Porta Palazzo")
         last = rt.knowledge.history(solution_id)[-1]
-        assert (last.action, last.by) == ("edited", "console:ana")
+        assert (last.action, last.changed_by) == ("edited", "console:ana")
         assert last.changes == {"title": ["Tool library in the old market", "Tool library of Porta Palazzo"],
                                 "tags": [[], ["sharing"]]}
 
@@ -84,7 +84,7 @@ def test_rejected_and_removed_solutions_keep_their_history(tmp_path: Path) -> No
         rt.knowledge.approve(kept, "discord:42")
     assert run(data, "kb", "remove", kept).exit_code == 0
     with Runtime.open(make_settings(data)) as rt:
-        assert [(s.action, s.by) for s in rt.knowledge.history(rejected)] == [("saved", "slack:U1"),
+        assert [(s.action, s.changed_by) for s in rt.knowledge.history(rejected)] == [("saved", "slack:U1"),
                                                                               ("rejected", "discord:42")]
         assert [s.action for s in rt.knowledge.history(kept)] == ["saved", "approved", "removed"]
 
@@ -104,3 +104,17 @@ def test_history_and_edit_refuse_bad_input_in_one_line(tmp_path: Path) -> None:
     assert empty.exit_code == 2 and "Nothing to change" in empty.output
     bad_url = run(data, "kb", "edit", solution_id, "--source-url", "not a url")
     assert bad_url.exit_code == 1 and f"Cannot edit `{solution_id}`" in bad_url.output
+
+
+def test_forgetting_a_member_clears_their_name_from_histories(tmp_path: Path) -> None:
+    from bot.services.privacy import Privacy
+    from bot.store import Members
+
+    with Runtime.open(make_settings(tmp_path / "data")) as rt:
+        with rt.db.session() as session:
+            Members(session).ensure("slack", "U1", "Ana")
+        solution_id = save(rt)
+        rt.knowledge.approve(solution_id, "slack:UCOORD")
+        Privacy(rt.db).forget("slack", "U1")
+        assert [(s.action, s.changed_by) for s in rt.knowledge.history(solution_id)] == [
+            ("saved", ""), ("approved", "slack:UCOORD")]

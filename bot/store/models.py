@@ -118,7 +118,7 @@ class SolutionChange(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     solution_id: str = Field(index=True, max_length=120)
     at: datetime = Field(default_factory=utcnow, sa_column=_when(nullable=False))
-    by: str = Field(default="", max_length=200)
+    changed_by: str = Field(default="", max_length=200, description="platform:user_id, or who ran the command")
     action: str = Field(max_length=16, description="added, updated, saved, edited, approved, rejected or removed")
     changes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 

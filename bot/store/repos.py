@@ -267,7 +267,7 @@ class History:
         self.session = session
 
     def add(self, solution_id: str, action: str, by: str = "", changes: dict | None = None) -> SolutionChange:
-        row = SolutionChange(solution_id=solution_id, action=action, by=by[:200], changes=changes or {})
+        row = SolutionChange(solution_id=solution_id, action=action, changed_by=by[:200], changes=changes or {})
         self.session.add(row)
         return row
 

@@ -18,7 +18,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("solution_id", sa.String(120), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("by", sa.String(200), nullable=False),
+        sa.Column("changed_by", sa.String(200), nullable=False),
         sa.Column("action", sa.String(16), nullable=False),
         sa.Column("changes", sa.JSON, nullable=False),
     )
