@@ -268,6 +268,8 @@ class Bot:
                 blocks.append(Text("Its challenges:\n" + ("\n".join(f"- {c}" for c in profile.challenges)
                                                           or "- none recorded")))
             blocks.append(Text(f"Your role: {'coordinator' if coordinator else 'member'}.", "muted"))
+            if coordinator:
+                blocks += await asyncio.to_thread(self.review.home_section)
             return Reply(tuple(blocks))
         except Exception:
             log.exception("failed to build the home view for %s:%s", platform, user)
