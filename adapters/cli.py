@@ -114,7 +114,9 @@ def configure_logging(settings: Settings, *, verbose: bool = False) -> None:
     if not verbose:
         logging.getLogger("alembic").setLevel(logging.WARNING)
         logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # imported after this now, it logs its CPU probe
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run otherwise; misfires still show
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        # pypdf warns about each oddity of a damaged PDF it still reads (or refuses with a one-line error anyway)
+        logging.getLogger("pypdf").setLevel(logging.ERROR)  # a line per job run otherwise; misfires still show
 
 
 def emit_json(data: Any) -> None:
@@ -415,23 +417,51 @@ def _print_result(result) -> None:
 
 @kb_app.command("import")
 def kb_import(ctx: typer.Context,
-              paths: Annotated[list[Path], typer.Argument(help="JSON Lines, CSV or Markdown files, or folders.")],
+              paths: Annotated[list[Path], typer.Argument(help="PDF, Word (.docx), HTML, Markdown, JSON Lines or "
+                                                               "CSV files, or folders of them.")],
+              provenance: Annotated[Optional[str], typer.Option(
+                  help="Documents: where the knowledge comes from (required): rrr, rrr-city, context, post-rrr, "
+                       "reference, network.", show_default=False)] = None,
+              city: Annotated[Optional[str], typer.Option(help="Documents: the city they are about (required; "
+                                                               "e.g. International).", show_default=False)] = None,
+              country: Annotated[Optional[str], typer.Option(help="Documents: its country (required).",
+                                                             show_default=False)] = None,
+              source_url: Annotated[Optional[str], typer.Option(help="Documents: where the document is published "
+                                                                     "(a PDF's link opens at the cited page).",
+                                                                show_default=False)] = None,
+              language: Annotated[Optional[str], typer.Option(help="Documents: ISO 639-1 code; detected when "
+                                                                   "absent.", show_default=False)] = None,
+              title: Annotated[Optional[str], typer.Option(help="Documents: the title; taken from the document "
+                                                                "when absent.", show_default=False)] = None,
+              challenge: Annotated[Optional[str], typer.Option(help="Documents: the challenge they answer; the "
+                                                                    "title when absent.", show_default=False)] = None,
+              tag: Annotated[Optional[list[str]], typer.Option("--tag", help="Documents: a tag (repeatable).",
+                                                              show_default=False)] = None,
               skip_invalid: SkipOpt = False, as_json: JsonOpt = False) -> None:
-    """Import solutions; re-importing an id updates it. Nothing is imported if a record is bad."""
+    """Import solutions and documents; re-importing an id updates it (a changed document only in its changed
+    passages). Nothing is imported if a record or a document is bad."""
     from knowledge import InvalidRecords, read_solutions
+    from knowledge.documents import DocumentMeta
 
-    loaded = read_solutions(paths)
+    settings = settings_of(ctx)
+    meta = DocumentMeta(city=city or "", country=country or "", provenance=provenance or "",
+                        source_url=source_url, language=(language or "").strip().lower(), title=title or "",
+                        challenge=challenge or "", tags=tuple(tag or ()))
+    loaded = read_solutions(paths, documents=meta, max_bytes=int(settings.knowledge.max_file_mb * 1024 * 1024),
+                            passage_words=settings.knowledge.passage_words)
     if loaded.problems and not skip_invalid:
         fail(str(InvalidRecords(loaded.problems)) + "\n(use --skip-invalid to import the valid records)")
     with runtime(ctx) as rt, progress_bar("Embedding") as progress:
         summary = rt.knowledge.import_records(loaded.records, progress=progress)
     report = {"added": summary.added, "updated": summary.updated, "unchanged": summary.unchanged,
-              "passages": summary.passages, "skipped": [str(p) for p in loaded.problems]}
+              "passages": summary.passages, "kept": summary.kept, "ids": summary.ids,
+              "skipped": [str(p) for p in loaded.problems]}
     if as_json:
         emit_json(report)
         return
+    kept = f", {summary.kept} unchanged passages kept" if summary.kept else ""
     out.print(f"Imported {summary.added} new, {summary.updated} updated, {summary.unchanged} unchanged "
-              f"solution(s) ({summary.passages} passages embedded).")
+              f"solution(s) ({summary.passages} passages embedded{kept}).")
     for problem in loaded.problems:
         err.print(f"skipped {problem}", markup=False)
 
@@ -502,7 +532,7 @@ def kb_show(ctx: typer.Context, solution_id: str, as_json: JsonOpt = False) -> N
 def kb_remove(ctx: typer.Context, solution_id: str) -> None:
     """Remove a solution and its passages."""
     with runtime(ctx) as rt:
-        rt.knowledge.remove(solution_id)
+        rt.knowledge.remove(solution_id, "operator")
     out.print(f"Removed {solution_id}.")
 
 
@@ -542,10 +572,48 @@ def kb_approve(ctx: typer.Context, solution_id: str) -> None:
 
 @kb_app.command("reject")
 def kb_reject(ctx: typer.Context, solution_id: str) -> None:
-    """Reject a saved answer: it is removed from the review queue."""
+    """Reject a saved answer: it is removed from the review queue (its history stays)."""
     with runtime(ctx) as rt:
-        rt.knowledge.reject(solution_id)
+        rt.knowledge.reject(solution_id, "operator")
     out.print(f"Rejected {solution_id}.", markup=False)
+
+
+@kb_app.command("edit")
+def kb_edit(ctx: typer.Context, solution_id: str,
+            title: Annotated[Optional[str], typer.Option(show_default=False)] = None,
+            challenge: Annotated[Optional[str], typer.Option(show_default=False)] = None,
+            summary: Annotated[Optional[str], typer.Option(show_default=False)] = None,
+            source_url: Annotated[Optional[str], typer.Option(show_default=False)] = None,
+            tag: Annotated[Optional[list[str]], typer.Option("--tag", help="Replaces the tags (repeatable).",
+                                                            show_default=False)] = None,
+            by: Annotated[str, typer.Option(help="Who edits, for the history.")] = "operator") -> None:
+    """Edit a solution (a pending one stays pending); `kb history ID` shows who changed what, when."""
+    changes = {"title": title, "challenge": challenge, "summary": summary, "source_url": source_url,
+               "tags": list(tag) if tag else None}
+    if all(value is None for value in changes.values()):
+        fail("Nothing to change: give --title, --challenge, --summary, --source-url or --tag.", 2)
+    with runtime(ctx) as rt:
+        rt.knowledge.edit(solution_id, by, **{k: v for k, v in changes.items() if v is not None})
+    out.print(f"Edited {solution_id}.", markup=False)
+
+
+@kb_app.command("history")
+def kb_history(ctx: typer.Context, solution_id: str, as_json: JsonOpt = False) -> None:
+    """Who saved, edited, approved, rejected or removed a solution, what changed and when, oldest first."""
+    from .console import clean
+
+    with runtime(ctx) as rt:
+        steps = rt.knowledge.history(solution_id)
+    if as_json:
+        emit_json([{"at": s.at.isoformat(), "by": s.changed_by, "action": s.action, "changes": s.changes}
+                   for s in steps])
+        return
+    for step in steps:
+        who = f" by {step.changed_by}" if step.changed_by else ""
+        out.print(clean(f"{step.at:%Y-%m-%d %H:%M} UTC  {step.action}{who}"), markup=False, highlight=False)
+        for name, (before, after) in step.changes.items():
+            was = "" if before in (None, "", []) else f"{before!s} -> "
+            out.print(clean(f"    {name}: {was}{after!s}"), markup=False, highlight=False)
 
 
 #: What a user id looks like on each platform, so that a typo never creates a member who matches nobody.

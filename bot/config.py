@@ -50,6 +50,8 @@ class KnowledgeSettings(_Section):
     batch_size: int = Field(32, ge=1, le=1024)
     sync_seconds: float = Field(2.0, ge=0, le=300, description="how often a question checks for solutions "
                                                               "changed by other processes (0: every question)")
+    max_file_mb: float = Field(64.0, gt=0, le=4096, description="the largest file `kb import` reads (MB); a "
+                                                                "larger one is refused unread")
 
 
 class BotSettings(_Section):

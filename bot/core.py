@@ -66,7 +66,8 @@ class Bot:
         self.receipts = ReceiptBook(directory.db)
         self.review = Review(Memberships(directory.db, directory), knowledge, directory, intros.outbox,
                              self._is_coordinator)
-        self.home_page = Home(directory, sessions, intros, self._is_coordinator, name=name)
+        self.home_page = Home(directory, sessions, intros, self._is_coordinator, name=name,
+                              review_section=self.review.home_section)
         self.commands = Registry()
         for command in self._builtin_commands():
             self.commands.add(command)

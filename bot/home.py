@@ -58,8 +58,10 @@ class Home:
     """Builds a member's home and answers the clicks made on it."""
 
     def __init__(self, directory: Directory, sessions: Sessions, intros: Introductions,
-                 is_coordinator: IsCoordinator, *, name: str = "rrr") -> None:
+                 is_coordinator: IsCoordinator, *, name: str = "rrr",
+                 review_section: Callable[[], list] | None = None) -> None:
         self.directory = directory
+        self.review_section = review_section
         self.sessions = sessions
         self.intros = intros
         self.is_coordinator = is_coordinator
@@ -79,6 +81,8 @@ class Home:
                                Button("Insights", "home_insights", "insights"))))
         blocks += await asyncio.to_thread(self._sessions, platform, user)
         blocks += await asyncio.to_thread(self._intros, platform, user)
+        if coordinator and self.review_section is not None:  # saved answers waiting for their review
+            blocks += await asyncio.to_thread(self.review_section)
         return Reply(tuple(blocks))
 
     async def click(self, action: Action, act: Act) -> list[Reply]:

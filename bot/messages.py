@@ -97,6 +97,8 @@ class SolutionCard:
     saved_at: str = ""
     kind: str = "practice"
     buttons: tuple[Button, ...] = ()
+    page: int | None = None
+    """The matched passage's page in a PDF (``source_url`` then opens at that page)."""
 
     @property
     def place(self) -> str:
@@ -208,8 +210,9 @@ def _block_text(block: Block) -> str:
 
 
 def passage_label(card: SolutionCard) -> str:
-    """The words that introduce a card's matched passage: "Matched passage (Its heading)"."""
-    return f"Matched passage ({card.heading})" if card.heading else "Matched passage"
+    """The words that introduce a card's matched passage, with where it is: "Matched passage (p. 12, Financing)"."""
+    where = ", ".join(filter(None, (f"p. {card.page}" if card.page else "", card.heading or "")))
+    return f"Matched passage ({where})" if where else "Matched passage"
 
 
 def _card_text(card: SolutionCard) -> str:

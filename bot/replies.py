@@ -89,17 +89,17 @@ def _grouped(answers, *, practice: str) -> list:
 def _card(answer) -> SolutionCard:
     summary = cut(neutralize_mentions(answer.summary), SUMMARY_CHARS)
     passage = neutralize_mentions(" ".join(answer.passage.split()))
-    if passage and not answer.heading and passage.strip("… ") in summary:
+    if passage and not answer.heading and not answer.page and passage.strip("… ") in summary:
         passage = ""  # the summary already shows the sentences that matched
     saved_at = f"{answer.saved_at:%Y-%m-%d}" if answer.saved_at else ""
     label = provenance_label(answer.provenance, answer.saved_by, saved_at)
     return SolutionCard(
         solution_id=answer.id, title=neutralize_mentions(answer.title), city=neutralize_mentions(answer.city),
         country=neutralize_mentions(answer.country), summary=summary, provenance=label,
-        source_url=answer.source_url, heading=neutralize_mentions(answer.heading) or None, passage=passage,
+        source_url=answer.link, heading=neutralize_mentions(answer.heading) or None, passage=passage,
         match=MATCH_WORDS.get(answer.match, "not sure"), provenance_note=provenance_note(answer.provenance_note, label),
         saved_by=neutralize_mentions(answer.saved_by or ""), saved_at=saved_at, kind=answer.kind,
-        buttons=(Button("More", "show_solution", answer.id),),
+        buttons=(Button("More", "show_solution", answer.id),), page=answer.page,
     )
 
 

@@ -55,6 +55,28 @@ class Review:
                            f"{result.city} (request #{result.request.id}). I will link you once one of them "
                            "approves.")]
 
+    #: Saved answers a coordinator's home view lists (the oldest first; `pending` lists them all).
+    HOME_PENDING = 5
+
+    def home_section(self) -> list:
+        """The blocks of a coordinator's home view about saved answers waiting for review: each with who shared it,
+        when, and its Approve / Reject / More buttons."""
+        saved = self.knowledge.pending()
+        if not saved:
+            return [Text("No saved answer is waiting for your review.", "muted")]
+        blocks: list = [Text(f"{len(saved)} saved answer(s) waiting for your review:", "heading")]
+        for solution in saved[:self.HOME_PENDING]:
+            saver = self.knowledge.saver_name(solution) or "a peer"
+            blocks.append(Text(f"{neutralize_mentions(solution.title)} ({neutralize_mentions(solution.city)}): "
+                               f"unreviewed, shared by {neutralize_mentions(saver)} on "
+                               f"{solution.created_at:%Y-%m-%d}"))
+            blocks.append(Actions((Button("Approve", APPROVE, f"solution:{solution.id}", "primary"),
+                                   Button("Reject", REJECT, f"solution:{solution.id}", "danger"),
+                                   Button("More", "show_solution", solution.id))))
+        if len(saved) > self.HOME_PENDING:
+            blocks.append(Text(f"… and {len(saved) - self.HOME_PENDING} more: `pending` lists them all.", "muted"))
+        return blocks
+
     async def list_open(self, ctx: Context) -> list[Reply]:
         """What the sender can decide on: requests to join (their city's, or all for coordinators), and saved
         answers waiting for review (coordinators); :data:`~bot.paging.REVIEW_PAGE` a page (`pending 2`)."""
@@ -134,7 +156,7 @@ class Review:
             if approve:
                 solution = await asyncio.to_thread(self.knowledge.approve, target, f"{who.platform}:{who.user}")
                 return [Reply.text(f"Approved `{solution.id}`: it is network knowledge now, and searchable.")]
-            solution = await asyncio.to_thread(self.knowledge.reject, target)
+            solution = await asyncio.to_thread(self.knowledge.reject, target, f"{who.platform}:{who.user}")
             return [Reply.text(f"Rejected `{solution.id}`: it was removed from the review queue.")]
         raise InvalidInput("Expected a request number or a saved answer's id (`pending` lists them).")
 

@@ -1,4 +1,5 @@
-"""Read knowledge files: JSON Lines, CSV (same columns) and Markdown with a YAML front-matter header.
+"""Read knowledge files: JSON Lines, CSV (same columns), Markdown with a YAML front-matter header, and documents
+(PDF, Word, HTML: see :mod:`knowledge.documents`).
 
 Readers never stop at the first bad line: they return every valid record and a :class:`Problem` for each bad one,
 so the caller can refuse the whole import (the default) or skip the bad lines (``--skip-invalid``).
@@ -12,18 +13,20 @@ import json
 import os
 import stat
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import yaml
 
+from .documents import DOCUMENT_SUFFIXES, Document, DocumentMeta, read_document
 from .errors import Problem
 from .records import CityRecord, SolutionRecord, city_from_mapping, solution_from_mapping
 
 R = TypeVar("R")
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".md": "markdown",
-            ".markdown": "markdown"}
+            ".markdown": "markdown", **dict.fromkeys(DOCUMENT_SUFFIXES, "document")}
+UNKNOWN_TYPE = "use .pdf, .docx, .html, .md, .jsonl or .csv (save the file in one of those formats)"
 
 
 @dataclass
@@ -47,26 +50,94 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
-def read_solutions(paths: Iterable[str | Path]) -> Loaded[SolutionRecord]:
-    """Read solution records from files or folders; the same id twice is a problem."""
-    loaded: Loaded[SolutionRecord] = Loaded()
+def read_solutions(paths: Iterable[str | Path], *, documents: DocumentMeta | None = None,
+                   max_bytes: int | None = None, passage_words: int = 180) -> Loaded[SolutionRecord | Document]:
+    """Read solution records (and documents, described by ``documents``) from files or folders; the same id twice
+    is a problem. A file larger than ``max_bytes`` (default :data:`MAX_FILE_BYTES`) is refused unread."""
+    loaded: Loaded[SolutionRecord | Document] = Loaded()
     seen: dict[str, str] = {}
+    limit = max_bytes or MAX_FILE_BYTES
     readers = {"jsonl": _jsonl_rows, "csv": _csv_rows, "markdown": _markdown_rows}
-    for path in expand_paths(paths):
+    files = expand_paths(paths)
+    meta = documents or DocumentMeta()
+    several = sum(SUFFIXES.get(p.suffix.lower()) == "document" for p in files) > 1
+    for path in files:
         kind = SUFFIXES.get(path.suffix.lower())
         if kind is None:
-            loaded.problems.append(Problem(str(path), None, "unsupported file type; use .jsonl, .csv or .md"))
+            loaded.problems.append(Problem(str(path), None, f"unknown file type {path.suffix or '(none)'!r}; "
+                                           f"{UNKNOWN_TYPE}"))
             continue
-        _collect(loaded, seen, path, readers[kind](path), solution_from_mapping, lambda r: r.id,
+        if kind == "document":
+            if several and (meta.title or meta.id) and not sidecar_of(path).is_file():
+                loaded.problems.append(Problem(str(path), None, "--title names one document; import the files one "
+                                                                "at a time to give each its title"))
+                continue
+            _collect(loaded, seen, path, _document_rows(path, meta, limit, passage_words), lambda row: row["doc"],
+                     lambda r: r.id, lambda r: f"duplicate id {r.id!r} (give the file another name)")
+            continue
+        _collect(loaded, seen, path, readers[kind](path, limit), solution_from_mapping, lambda r: r.id,
                  lambda r: f"duplicate id {r.id!r}")
     return loaded
+
+
+def _document_rows(path: Path, meta: DocumentMeta, limit: int, passage_words: int) -> Iterable[Row]:
+    data, error = _read_bytes(path, limit)
+    if error:
+        yield None, {}, error
+        return
+    assert data is not None
+    meta, error = _with_sidecar(path, meta)
+    if error:
+        yield None, {}, error
+        return
+    try:
+        yield None, {"doc": read_document(path, data, meta, passage_words)}, None
+    except ValueError as exc:
+        yield None, {}, str(exc)
+
+
+SIDECAR_KEYS = ("id", "city", "country", "provenance", "source_url", "language", "title", "challenge", "tags", "kind")
+
+
+def sidecar_of(path: Path) -> Path:
+    """Where a document's own metadata may be: ``guide.pdf`` -> ``guide.pdf.yaml``."""
+    return path.with_name(path.name + ".yaml")
+
+
+def _with_sidecar(path: Path, meta: DocumentMeta) -> tuple[DocumentMeta, str | None]:
+    """``meta`` with the values of the document's sidecar file, if it has one (they win over the options)."""
+    sidecar = sidecar_of(path)
+    if not sidecar.is_file():
+        return meta, None
+    text, error = _read_text(sidecar, 1024 * 1024)
+    if error:
+        return meta, f"its metadata file {sidecar.name}: {error}"
+    try:
+        values = yaml.safe_load(text or "") or {}
+    except yaml.YAMLError as exc:
+        return meta, f"its metadata file {sidecar.name} is not valid YAML ({getattr(exc, 'problem', exc)})"
+    if not isinstance(values, dict):
+        return meta, f"its metadata file {sidecar.name} must be a mapping of key: value lines"
+    unknown = sorted(str(k) for k in values if k not in SIDECAR_KEYS)
+    if unknown:
+        return meta, f"its metadata file {sidecar.name} has unknown key(s) {', '.join(unknown)}; use " \
+                     f"{', '.join(SIDECAR_KEYS)}"
+    tags = values.pop("tags", None)
+    if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
+        return meta, f"its metadata file {sidecar.name}: tags must be a list of strings"
+    if any(not isinstance(v, str) for v in values.values()):
+        return meta, f"its metadata file {sidecar.name}: values must be text (quote numbers)"
+    changes = {k: v.strip() for k, v in values.items()}
+    if tags is not None:
+        changes["tags"] = tuple(tags)
+    return replace(meta, **changes), None
 
 
 def read_cities(path: str | Path) -> Loaded[CityRecord]:
     """Read a cities JSON Lines file; the same name twice is a problem."""
     loaded: Loaded[CityRecord] = Loaded()
     path = Path(path)
-    _collect(loaded, {}, path, _jsonl_rows(path), city_from_mapping, lambda c: c.name.casefold(),
+    _collect(loaded, {}, path, _jsonl_rows(path, MAX_FILE_BYTES), city_from_mapping, lambda c: c.name.casefold(),
              lambda c: f"duplicate city {c.name!r}")
     return loaded
 
@@ -97,30 +168,45 @@ Row = tuple[int | None, dict[str, Any], str | None]
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
-def _read_text(path: Path) -> tuple[str | None, str | None]:
-    """The file's text, or why it cannot be imported; only a regular file of at most ``MAX_FILE_BYTES`` is read
+def _read_bytes(path: Path, limit: int) -> tuple[bytes | None, str | None]:
+    """The file's bytes, or why it cannot be imported; only a regular file of at most ``limit`` bytes is read
     (a device such as /dev/zero or a pipe would never end)."""
     try:
         # O_NONBLOCK: opening a named pipe must not wait for a writer; it changes nothing for a regular file
         with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb", buffering=0) as handle:
             if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
                 return None, "not a regular file (a device, pipe or socket); give a file"
-            data = handle.read(MAX_FILE_BYTES + 1)
-        if len(data) > MAX_FILE_BYTES:
-            return None, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; split it into smaller files"
-        return data.decode("utf-8-sig"), None
+            data = handle.read(limit + 1)
+        if len(data) > limit:
+            return None, f"larger than {_megabytes(limit)} (the import limit, [knowledge] max_file_mb); split it " \
+                         "into smaller files or raise the limit"
+        return data, None
     except FileNotFoundError:
         return None, "file not found"
     except IsADirectoryError:
         return None, "is a directory"
-    except UnicodeDecodeError as exc:
-        return None, f"not UTF-8 text (bad byte at offset {exc.start}); save the file as UTF-8"
     except OSError as exc:
         return None, f"cannot be read: {exc.strerror}"
 
 
-def _jsonl_rows(path: Path) -> Iterable[Row]:
-    text, error = _read_text(path)
+def _megabytes(size: int) -> str:
+    return f"{round(size / (1024 * 1024), 2):g} MB"
+
+
+def _read_text(path: Path, limit: int) -> tuple[str | None, str | None]:
+    """The file's text (UTF-8), or why it cannot be imported."""
+    data, error = _read_bytes(path, limit)
+    if error:
+        return None, error
+    assert data is not None
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 text (bad byte at offset {exc.start}); save the file as UTF-8"
+
+
+def _jsonl_rows(path: Path, limit: int) -> Iterable[Row]:
+    text, error = _read_text(path, limit)
     if error:
         yield None, {}, error
         return
@@ -136,8 +222,8 @@ def _jsonl_rows(path: Path) -> Iterable[Row]:
         yield number, row, None
 
 
-def _csv_rows(path: Path) -> Iterable[Row]:
-    text, error = _read_text(path)
+def _csv_rows(path: Path, limit: int) -> Iterable[Row]:
+    text, error = _read_text(path, limit)
     if error:
         yield None, {}, error
         return
@@ -153,8 +239,8 @@ def _csv_rows(path: Path) -> Iterable[Row]:
         yield reader.line_num, {}, f"malformed CSV: {exc}"
 
 
-def _markdown_rows(path: Path) -> Iterable[Row]:
-    text, error = _read_text(path)
+def _markdown_rows(path: Path, limit: int) -> Iterable[Row]:
+    text, error = _read_text(path, limit)
     if error:
         yield None, {}, error
         return

@@ -18,11 +18,15 @@ UNSEARCHED_SECTIONS = {"sources", "references", "bibliography", "links", "fuente
 
 @dataclass(frozen=True)
 class PassageText:
-    """A passage before it is stored: its heading and the text to embed and show."""
+    """A passage before it is stored: its heading and the text to embed and show; a document's passages also
+    know their page (PDF, from 1) and character span ``[start, end)`` in the record's body."""
 
     position: int
     heading: str
     text: str
+    page: int | None = None
+    start: int | None = None
+    end: int | None = None
 
 
 def split_passages(record: SolutionRecord, max_words: int = 180) -> list[PassageText]:

@@ -31,6 +31,13 @@ MASKED = "[click here](https://evil.example)"
 ANSI = "\x1b[31m"
 RLO = "\u202e"
 
+#: A question answered on page 14 of the test guide (tests/data/docs), under its section's heading path.
+GUIDE_QUESTION = "How much money did the Valmora region put into its revolving loan fund, and at what interest rate?"
+GUIDE_PAGE = 14
+GUIDE_HEADING = "4 Financing › The revolving loan fund"
+GUIDE_URL = "https://example.org/community-energy-guide.pdf"
+GUIDE_TITLE = "Municipal Support for Community Energy Cooperatives: A Practice Guide"
+
 REPAIR = "how did a city run repair cafés with volunteer repairers?"
 REPAIR_FIRST = ("Turin opened repair cafés in the libraries and community centres of every district, where volunteers "
                 "fixed household appliances, bicycles and clothes for free while teaching residents to repair things "
@@ -94,3 +101,12 @@ def not_sure_threshold(data_dir: Path, question: str) -> str:
 def score_texts(results) -> list[str]:
     """The ways a result's score could be printed."""
     return [f"{value:.{digits}f}" for a in results for value in (a.score, a.cosine) for digits in (2, 3, 4)]
+
+
+def guide_document():
+    """The 38-page test guide as a document of background reading, published at :data:`GUIDE_URL`."""
+    from knowledge.documents import DocumentMeta, read_document
+
+    path = Path(__file__).resolve().parent / "data" / "docs" / "community-energy-guide.pdf"
+    return read_document(path, path.read_bytes(), DocumentMeta(
+        city="Valmora", country="Examplia", provenance="reference", source_url=GUIDE_URL))

@@ -19,9 +19,9 @@ import pytest
 
 from bot import Runtime
 from cards_support import (
-    ANSWER_ALL, AWARDS, AWARDS_ID, AWARDS_NOTE, BEES, BONO, BONO_NOTE, MASKED, MIXED, NOT_CONFIRMED, NOTHING, REPAIR,
-    REPAIR_FIRST, REPAIR_SUMMARY, VOUCHERS, masked_record, not_sure_threshold, poison_url, repair_record, save_bees,
-    saved_on, score_texts,
+    ANSWER_ALL, AWARDS, AWARDS_ID, AWARDS_NOTE, BEES, BONO, BONO_NOTE, GUIDE_HEADING, GUIDE_PAGE, GUIDE_QUESTION,
+    GUIDE_TITLE, GUIDE_URL, MASKED, MIXED, NOT_CONFIRMED, NOTHING, REPAIR, REPAIR_FIRST, REPAIR_SUMMARY, VOUCHERS,
+    guide_document, masked_record, not_sure_threshold, poison_url, repair_record, save_bees, saved_on, score_texts,
 )
 from discord_fake import (BOT_ID, COORDINATOR_ID, DEFERRED_CHANNEL_MESSAGE, FakeDiscord, Request, custom_ids,
                           walk_components)
@@ -75,6 +75,16 @@ def test_card_shows_the_passage_that_matched_under_its_heading(start, fake: Fake
     for found in headed:
         description = embed(reply, found.title)["description"]
         assert description.startswith(f"**Matched passage ({found.heading})**\n> {' '.join(found.passage.split())}")
+
+
+def test_a_document_card_cites_the_page_and_links_to_it(start, fake: FakeDiscord) -> None:
+    served = start()
+    served.runtime.knowledge.import_records([guide_document()])
+    card = embed(ask(fake, GUIDE_QUESTION), GUIDE_TITLE)
+    assert card["description"].startswith(f"**Matched passage (p. {GUIDE_PAGE}, {GUIDE_HEADING})**\n> ")
+    assert "1.2 million euros" in card["description"]
+    assert card["url"] == f"{GUIDE_URL}#page={GUIDE_PAGE}"
+    assert fields(card)["Provenance"] == "background reading" and card["footer"]["text"] == "Background reading"
 
 
 def test_summary_is_cut_at_a_sentence_never_inside_a_figure(start, fake: FakeDiscord) -> None:

@@ -17,8 +17,9 @@ import pytest
 from adapters.slack.render import escape, to_blocks
 from bot import Actions, Button, Reply
 from cards_support import (
-    ANSWER_ALL, AWARDS, AWARDS_ID, AWARDS_NOTE, BAD_URL, BEES, BONO, BONO_NOTE, MIXED, NOT_CONFIRMED, NOTHING, REPAIR,
-    REPAIR_FIRST, VOUCHERS, not_sure_threshold, poison_url, repair_record, save_bees, saved_on, score_texts,
+    ANSWER_ALL, AWARDS, AWARDS_ID, AWARDS_NOTE, BAD_URL, BEES, BONO, BONO_NOTE, GUIDE_HEADING, GUIDE_PAGE,
+    GUIDE_QUESTION, GUIDE_URL, MIXED, NOT_CONFIRMED, NOTHING, REPAIR, REPAIR_FIRST, VOUCHERS, guide_document,
+    not_sure_threshold, poison_url, repair_record, save_bees, saved_on, score_texts,
 )
 from slack_fake import Call, FakeSlack, buttons
 from slack_harness import (  # noqa: F401  (fixtures)
@@ -66,6 +67,17 @@ def test_card_shows_the_passage_that_matched_under_its_heading(start) -> None:
     for found in headed:
         section, _ = card(post, found.id)
         assert f"_Matched passage ({escape(found.heading)}):_\n>{escape(' '.join(found.passage.split()))}" in section
+
+
+def test_a_document_card_cites_the_page_and_links_to_it(start) -> None:
+    slack = start()
+    slack.runtime.knowledge.import_records([guide_document()])
+    post = answer(slack, GUIDE_QUESTION)
+    section, context = card(post, "community-energy-guide")
+    assert f"_Matched passage (p. {GUIDE_PAGE}, {escape(GUIDE_HEADING)}):_\n>" in section
+    assert "1.2 million euros" in section
+    assert section.startswith(f"*<{GUIDE_URL}#page={GUIDE_PAGE}|")
+    assert context.startswith("background reading")
 
 
 def test_summary_is_cut_at_a_sentence_never_inside_a_figure(start) -> None:

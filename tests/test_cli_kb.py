@@ -98,7 +98,7 @@ def test_import_jsonl_csv_and_markdown(tmp_path: Path, import_files: dict[str, P
     assert stats["passages"] >= 4 + 2  # the long Markdown body adds section passages
     assert f"({stats['passages']} passages embedded)" in result.stdout
     again = run_json(data, "kb", "import", *files)
-    assert again == {"added": 0, "updated": 0, "unchanged": 4, "passages": 0, "skipped": []}
+    assert again == {"added": 0, "updated": 0, "unchanged": 4, "passages": 0, "kept": 0, "ids": [], "skipped": []}
     assert run_json(data, "kb", "show", "x-turin-bikes")["tags"] == ["logistics", "cooperatives"]
 
 

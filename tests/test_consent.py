@@ -135,6 +135,28 @@ def test_a_members_saved_answer_is_pending_and_unsearchable_until_approved(netwo
         assert (row.status, row.reviewed_by, row.provenance) == ("approved", "test:BOSS", "network")
 
 
+def test_a_coordinators_home_lists_saved_answers_with_their_buttons_and_history(network: Runtime) -> None:
+    from bot.messages import Text
+
+    click(TestAdapter(network.bot, user="ANA", user_name="Ana"), "save_solution", **SAVED).assert_reply("for review")
+    solution_id = "bilbao-rooftop-beekeeping-cooperative"
+    home = asyncio.run(network.bot.home("test", "BOSS"))
+    saved_on = f"{network.knowledge.get(solution_id).created_at:%Y-%m-%d}"
+    assert (f"Rooftop beekeeping cooperative (Bilbao): unreviewed, shared by Ana on {saved_on}"
+            in [b.text for b in home.blocks if isinstance(b, Text)])
+    buttons = [(b.action_id, b.value) for block in home.blocks if isinstance(block, Actions) for b in block.buttons]
+    assert ("review_approve", f"solution:{solution_id}") in buttons
+    assert ("review_reject", f"solution:{solution_id}") in buttons
+    member_home = asyncio.run(network.bot.home("test", "ANA"))
+    assert not [b for b in member_home.blocks if isinstance(b, Actions)]  # members see no review queue
+    click(TestAdapter(network.bot, user="BOSS"), "review_approve", f"solution:{solution_id}").assert_reply(
+        "network knowledge now")
+    assert [(s.action, s.changed_by) for s in network.knowledge.history(solution_id)] == [
+        ("saved", "test:ANA"), ("approved", "test:BOSS")]
+    home = asyncio.run(network.bot.home("test", "BOSS"))
+    assert "No saved answer is waiting for your review." in [b.text for b in home.blocks if isinstance(b, Text)]
+
+
 def test_a_rejected_saved_answer_is_gone(network: Runtime) -> None:
     click(TestAdapter(network.bot, user="ANA"), "save_solution", **SAVED)
     say(TestAdapter(network.bot, user="BOSS"), "reject bilbao-rooftop-beekeeping-cooperative").assert_reply(

@@ -427,6 +427,20 @@ def test_home_shows_the_role_from_the_discord_role(served: Served, fake: FakeDis
     assert "Your role: member" in fake.wait_followups(member_home, timeout=ANSWER)[0].text
 
 
+def test_home_lists_saved_answers_waiting_for_a_coordinator(served: Served, fake: FakeDiscord, rt: Runtime) -> None:
+    solution_id = rt.knowledge.save_answer(
+        title="Rooftop beekeeping cooperative", city="Bilbao", country="Spain", saved_by=f"discord:{PEER_ID}",
+        summary="Unemployed residents run hives on public roofs and sell the honey as a cooperative.")
+    home = fake.slash("home", user_id=COORDINATOR_ID)
+    reply = fake.wait_followups(home, timeout=ANSWER)[0]
+    saved_on = f"{rt.knowledge.get(solution_id).created_at:%Y-%m-%d}"
+    assert f"Rooftop beekeeping cooperative (Bilbao): unreviewed, shared by discord:{PEER_ID} on {saved_on}" in \
+        reply.text, reply.text
+    assert [c for c in custom_ids(reply.components) if c.endswith(f":review_approve:solution:{solution_id}")]
+    member_home = fake.slash("home", user_id=MEMBER_ID)
+    assert "unreviewed" not in fake.wait_followups(member_home, timeout=ANSWER)[0].text
+
+
 def test_find_similar_solutions_answers_privately(served: Served, fake: FakeDiscord) -> None:
     target = fake.send_message(VOUCHERS, author_id=PEER_ID)  # no mention: the bot does not answer it by itself
     used = fake.context_menu("Find similar solutions", target)

@@ -266,7 +266,7 @@ def test_unsupported_extension_and_missing_file(tmp_path: Path) -> None:
     loaded = read_solutions([text_file, missing])
     assert loaded.records == []
     assert [p.path for p in loaded.problems] == [str(text_file), str(missing)]
-    assert "unsupported file type" in loaded.problems[0].message
+    assert "unknown file type '.txt'; use .pdf, .docx, .html, .md" in loaded.problems[0].message
     assert "file not found" in loaded.problems[1].message
 
 

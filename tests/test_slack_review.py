@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from slack_fake import FakeSlack
+from slack_fake import FakeSlack, blocks_text, event_callback, next_ts
 from slack_harness import (  # noqa: F401  (fixtures)
     ACK_BUDGET, ServedSlack, fake, fake_slack, serve_slack, slack_settings,
 )
@@ -42,6 +42,24 @@ def test_a_coordinator_approves_a_saved_answer_with_the_button(slack: ServedSlac
     assert "network knowledge now" in approved.text
     assert kb.get(solution_id).status == "approved"
     assert kb.ask("rooftop beekeeping cooperative honey").results[0].id == solution_id
+
+
+def test_the_coordinators_app_home_lists_saved_answers_to_review(slack: ServedSlack) -> None:
+    kb = slack.runtime.knowledge
+    solution_id = kb.save_answer(saved_by="slack:U0ANA", **SAVED)
+    event = {"type": "app_home_opened", "user": "U0BOSS", "channel": "D0BOSS", "tab": "home", "event_ts": next_ts()}
+    assert slack.sender.event(event_callback(event)).status == 200
+    [call] = slack.fake.wait_for("views.publish", timeout=30)
+    text = blocks_text(call.view["blocks"])
+    saved_on = f"{kb.get(solution_id).created_at:%Y-%m-%d}"
+    assert f"Rooftop beekeeping cooperative (Bilbao): unreviewed, shared by slack:U0ANA on {saved_on}" in text
+    values = [(e["action_id"], e.get("value")) for b in call.view["blocks"] if b["type"] == "actions"
+              for e in b["elements"]]
+    assert ("review_approve", f"solution:{solution_id}") in values
+    # a click in the App Home has no channel of its own: the answer goes to the coordinator
+    slack.click("review_approve", f"solution:{solution_id}", user="U0BOSS", channel="D0BOSS", container_type="view")
+    [approved] = slack.posts("D0BOSS", method="chat.postEphemeral")
+    assert "network knowledge now" in approved.text and kb.get(solution_id).status == "approved"
 
 
 def test_a_city_member_approves_a_join_request_with_the_button(slack: ServedSlack) -> None:

@@ -26,6 +26,7 @@ from knowledge.confidence import (
     ANSWERED, BACKGROUND_QUESTIONS, CALIBRATIONS, CLOSE, FALLBACK, Calibration, LanguageShift, bar_of, match_of,
     verdict_of,
 )
+from knowledge.documents import Document
 from knowledge.evaluation import Outcome
 from knowledge.excerpts import excerpt
 from knowledge.records import solution_from_mapping
@@ -34,7 +35,10 @@ from knowledge.text import fold, slugify
 
 from ..config import KnowledgeSettings
 from ..errors import InvalidInput, NotFound
-from ..store import Cities, Database, Feedback, Members, Question, Questions, Solution, SolutionMeta, Solutions
+from ..store import (
+    Cities, Database, Feedback, History, Members, Question, Questions, Solution, SolutionChange, SolutionMeta,
+    Solutions,
+)
 from ..store.queries import id_of
 from ..store.repos import SolutionStats
 
@@ -61,7 +65,8 @@ class Answer:
 
     ``score`` is the calibrated (hubness-corrected) score, ``cosine`` the raw similarity; people see ``match``
     (``close``, ``related`` or ``weak``), never a number. ``passage`` is the matched passage's text, without the
-    title line the embedder sees, and ``heading`` its section (empty for a record's own summary).
+    title line the embedder sees, ``heading`` its section (empty for a record's own summary; a document's heading
+    path, "4 Financing › Loans") and ``page`` its page in a PDF.
     """
 
     id: str
@@ -81,13 +86,21 @@ class Answer:
     saved_by: str | None = None
     saved_at: datetime | None = None
     status: str = "approved"
+    page: int | None = None
+
+    @property
+    def link(self) -> str | None:
+        """The source URL, opened at the passage's page when it is a PDF's (``#page=12``)."""
+        if self.source_url and self.page and "#" not in self.source_url:
+            return f"{self.source_url}#page={self.page}"
+        return self.source_url
 
     def as_dict(self) -> dict[str, object]:
         return {"id": self.id, "title": self.title, "city": self.city, "country": self.country,
                 "score": round(self.score, 4), "cosine": round(self.cosine, 4), "match": self.match,
-                "kind": self.kind, "source_url": self.source_url, "summary": self.summary,
+                "kind": self.kind, "source_url": self.source_url, "link": self.link, "summary": self.summary,
                 "provenance": self.provenance, "provenance_note": self.provenance_note,
-                "passage": {"heading": self.heading, "page": None, "text": self.passage},
+                "passage": {"heading": self.heading, "page": self.page, "text": self.passage},
                 "saved_by": self.saved_by, "saved_at": self.saved_at.isoformat() if self.saved_at else None}
 
 
@@ -123,6 +136,9 @@ class ImportSummary:
     updated: int = 0
     unchanged: int = 0
     passages: int = 0
+    """passages embedded (new or changed)"""
+    kept: int = 0
+    """passages of updated solutions kept as they were (same heading and text: not embedded again)"""
     ids: list[str] = field(default_factory=list)
 
 
@@ -290,46 +306,67 @@ class KnowledgeBase:
 
     # -- knowledge base ------------------------------------------------------------------------------------------
 
-    def import_records(self, records: Sequence[SolutionRecord], *, progress: Progress | None = None,
-                       saved_by: str | None = None, from_question_id: int | None = None) -> ImportSummary:
-        """Insert or update solutions in one transaction; only changed ones are re-embedded.
+    def import_records(self, records: Sequence[SolutionRecord | Document], *, progress: Progress | None = None,
+                       saved_by: str | None = None, from_question_id: int | None = None, by: str = "",
+                       action: str | None = None) -> ImportSummary:
+        """Insert or update solutions (and documents, whose passages come located) in one transaction; each is
+        written into its history (``by`` whom; ``action`` names the step when it is not an import).
 
-        Embedding, the slow part, runs before the lock is taken, so questions keep being answered meanwhile.
+        Only what changed is embedded: a changed record's passages whose heading and text are already stored keep
+        their ids and vectors. Embedding, the slow part, runs before the lock is taken, so questions keep being
+        answered meanwhile.
         """
         summary = ImportSummary()
         self._ensure_searcher()
+        words = self.settings.passage_words
+        items = [(r.record, list(r.passages), r.content_hash()) if isinstance(r, Document)
+                 else (r, None, r.content_hash()) for r in records]
         with self.db.session() as session:
             known = Solutions(session).hashes()
-        changed = [r for r in records if known.get(r.id) != r.content_hash()]
-        summary.unchanged = len(records) - len(changed)
-        split = [(r, split_passages(r, self.settings.passage_words)) for r in changed]
-        texts = [p.text for _, parts in split for p in parts]
-        vectors = self._embed_passages(texts, progress)
-        new_ids: list[int] = []
-        owners: list[str] = []
+        split = [(record, parts if parts is not None else split_passages(record, words), digest)
+                 for record, parts, digest in items if known.get(record.id) != digest]
+        summary.unchanged = len(records) - len(split)
+        with self.db.session() as session:
+            stored = Solutions(session).passage_keys([record.id for record, _, _ in split])
+        fresh = list(dict.fromkeys((p.heading, p.text) for record, parts, _ in split for p in parts
+                                   if (record.id, p.heading, p.text) not in stored))
+        log.debug("embedding %d passages of %d changed solution(s)", len(fresh), len(split))
+        vectors = dict(zip(fresh, self._embed_passages([text for _, text in fresh], progress)))
+        new_rows: list[tuple[int, str, str, str]] = []  # (id, owner, heading, text)
         old_ids: list[int] = []
         with self._lock:
             searcher = self._ensure_searcher()
             with self.db.session() as session:
                 repo = Solutions(session)
-                for record, parts in split:
-                    existing = repo.passage_ids(record.id)
-                    if repo.get(record.id) is None:
+                history = History(session)
+                for record, parts, digest in split:
+                    old = repo.get(record.id)
+                    if old is None:
                         summary.added += 1
                     else:
                         summary.updated += 1
-                    old_ids += existing
-                    repo.upsert(record, saved_by=saved_by, from_question_id=from_question_id)
+                    step = action or ("saved" if old is None and saved_by else "added" if old is None
+                                      else "approved" if old.status == "pending" else "updated")
+                    history.add(record.id, step, by or saved_by or "", History.changes(old, record))
+                    repo.upsert(record, saved_by=saved_by, from_question_id=from_question_id, content_hash=digest)
                     session.flush()
-                    rows = repo.replace_passages(record.id, [(p.position, p.heading, p.text) for p in parts])
-                    new_ids += [id_of(row) for row in rows]
-                    owners += [record.id] * len(rows)
+                    rows, removed = repo.update_passages(record.id, parts)
+                    old_ids += removed
+                    new_rows += [(id_of(row), record.id, row.heading, row.text) for row in rows]
+                    summary.kept += len(parts) - len(rows)
                     summary.ids.append(record.id)
-            summary.passages = len(new_ids)
-            for record, _ in split:
+            log.debug("stored %d solution(s): %d passages new, %d removed", len(split), len(new_rows), len(old_ids))
+            summary.passages = len(new_rows)
+            missing = [(h, t) for _, _, h, t in new_rows if (h, t) not in vectors]  # changed by another process
+            if missing:
+                vectors.update(zip(missing, self._embed_passages([t for _, t in missing])))
+            for record, _, _ in split:
                 self._meta[record.id] = SolutionMeta(fold(record.city), record.tags, record.kind)
             self._city_keys = None
-            self._apply(searcher, old_ids, new_ids, owners, texts, vectors)
+            matrix = np.vstack([vectors[(h, t)] for _, _, h, t in new_rows]) if new_rows else \
+                np.empty((0, self.embedder.dim), np.float32)
+            self._apply(searcher, old_ids, [r[0] for r in new_rows], [r[1] for r in new_rows],
+                        [r[3] for r in new_rows], matrix)
         return summary
 
     def _apply(self, searcher: Searcher, old_ids: list[int], new_ids: list[int], owners: list[str],
@@ -343,13 +380,14 @@ class KnowledgeBase:
             return
         self._save(searcher)
 
-    def remove(self, solution_id: str) -> None:
+    def remove(self, solution_id: str, by: str = "") -> None:
         with self._lock:
             searcher = self._ensure_searcher()
             with self.db.session() as session:
                 if Solutions(session).get(solution_id) is None:
                     raise NotFound(f"No solution with id '{solution_id}'.")
                 passage_ids = Solutions(session).remove(solution_id)
+                History(session).add(solution_id, "removed", by)
             self._meta.pop(solution_id, None)
             self._city_keys = None
             self._apply(searcher, passage_ids, [], [], [], np.empty((0, 0), dtype=np.float32))
@@ -483,7 +521,8 @@ class KnowledgeBase:
                       passage=excerpt(body, question), kind=solution.kind,
                       match=match_of(hit.score, solution.kind, calibration), cosine=hit.cosine,
                       provenance_note=solution.provenance_note, saved_by=_display_name(session, solution.saved_by),
-                      saved_at=solution.created_at if solution.saved_by else None, status=solution.status)
+                      saved_at=solution.created_at if solution.saved_by else None, status=solution.status,
+                      page=passage.page if passage is not None else None)
 
     def closest_cities(self, query_vector: np.ndarray, n: int = 3, exclude: str | None = None) -> builtins.list[str]:
         """Cities whose challenge statements are closest to the question: whom to ask when nothing matches.
@@ -612,6 +651,7 @@ class KnowledgeBase:
                     row.reviewed_by = saved_by
         else:
             with self.db.session() as session:
+                History(session).add(solution_id, "saved", saved_by, History.changes(None, record))
                 Solutions(session).upsert(record, saved_by=saved_by, from_question_id=question_id, status="pending")
         return solution_id
 
@@ -630,19 +670,52 @@ class KnowledgeBase:
         except ValueError as exc:
             raise InvalidInput(f"`{solution_id}` cannot be approved as it is: {exc}. Reject it and save it again.") \
                 from None
-        self.import_records([record])
+        self.import_records([record], by=reviewer, action="approved")
         with self.db.session() as session:
             solution = Solutions(session).get(solution_id)
             if solution is not None:
                 solution.reviewed_by = reviewer
         return self.get(solution_id)
 
-    def reject(self, solution_id: str) -> Solution:
-        """Drop a pending answer (it was never searchable)."""
+    def reject(self, solution_id: str, reviewer: str = "") -> Solution:
+        """Drop a pending answer (it was never searchable); its history stays."""
         row = self._pending_row(solution_id)
         with self.db.session() as session:
             Solutions(session).remove(solution_id)
+            History(session).add(solution_id, "rejected", reviewer)
         return row
+
+    EDITABLE = ("title", "challenge", "summary", "source_url", "tags")
+
+    def edit(self, solution_id: str, editor: str, **changes: object) -> Solution:
+        """Change a solution's fields (:attr:`EDITABLE`); a pending one stays pending, an approved one is embedded
+        again where its text changed. The history keeps who changed what, when."""
+        unknown = sorted(set(changes) - set(self.EDITABLE))
+        if unknown:
+            raise InvalidInput(f"Cannot edit {', '.join(unknown)}; editable: {', '.join(self.EDITABLE)}.")
+        row = self.get(solution_id)
+        fields = {name: getattr(row, name) for name in (
+            "id", "city", "country", "title", "challenge", "summary", "source_url", "language", "provenance",
+            "provenance_note", "body", "kind")} | {"tags": list(row.tags)}
+        try:
+            record = solution_from_mapping(fields | {k: v for k, v in changes.items() if v is not None})
+        except ValueError as exc:
+            raise InvalidInput(f"Cannot edit `{solution_id}`: {exc}.") from None
+        if row.status == "pending":
+            with self.db.session() as session:
+                History(session).add(solution_id, "edited", editor, History.changes(row, record))
+                Solutions(session).upsert(record, status="pending")
+        else:
+            self.import_records([record], by=editor, action="edited")
+        return self.get(solution_id)
+
+    def history(self, solution_id: str) -> list[SolutionChange]:
+        """Who changed the solution, what and when, oldest first (also of a rejected or removed one)."""
+        with self.db.session() as session:
+            steps = History(session).of(solution_id)
+            if not steps and Solutions(session).get(solution_id) is None:
+                raise NotFound(f"No solution with id '{solution_id}', and no history of one.")
+        return steps
 
     def _pending_row(self, solution_id: str) -> Solution:
         row = self.get(solution_id)

@@ -5,7 +5,7 @@
 * their feedback, RSVPs, places in introductions and the outbox messages addressed to them are removed;
 * rows of any other table that name them by ``platform`` and ``user_id`` (requests to speak for a city ...) are
   removed, and the columns that credit them as ``platform:user_id`` (``saved_by``, ``reviewed_by``, ``decided_by``,
-  ``created_by``) are cleared;
+  ``created_by``, a solution history's ``changed_by``) are cleared;
 * their member row (name, city, role) is removed last.
 
 Messages already delivered stay on the chat platform: they are deleted there, not here.
@@ -26,7 +26,7 @@ from ..store.models import Feedback, IntroductionMember, Member, OutboxMessage, 
 #: What an anonymised question's user id becomes.
 ANONYMOUS = "forgotten"
 #: Columns holding who did something as ``platform:user_id``.
-CREDIT_COLUMNS = ("saved_by", "reviewed_by", "decided_by", "created_by")
+CREDIT_COLUMNS = ("saved_by", "reviewed_by", "decided_by", "created_by", "changed_by")
 _IDENTITY = re.compile(r"^([a-z][a-z0-9_-]{1,31}):([A-Za-z0-9_.@-]{1,120})$")
 _HANDLED = {"member", "question", "feedback", "rsvp", "introduction_member", "outbox"}
 

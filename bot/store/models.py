@@ -93,13 +93,34 @@ class Solution(SQLModel, table=True):
 
 
 class Passage(SQLModel, table=True):
-    """A searchable piece of a solution; its id is the vector id in the index."""
+    """A searchable piece of a solution; its id is the vector id in the index. A document's passage also knows its
+    page (PDF, from 1) and its character span ``[char_start, char_end)`` in the solution's body."""
+
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are vector ids: never reused
 
     id: int | None = Field(default=None, primary_key=True)
     solution_id: str = Field(foreign_key="solution.id", index=True, ondelete="CASCADE", max_length=120)
     position: int = 0
     heading: str = ""
     text: str
+    page: int | None = None
+    char_start: int | None = None
+    char_end: int | None = None
+
+
+class SolutionChange(SQLModel, table=True):
+    """One step in a solution's history: who did what, when, and (for changes) each field's old and new value.
+
+    No foreign key: the history of a rejected or removed record stays."""
+
+    __tablename__ = "solution_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    solution_id: str = Field(index=True, max_length=120)
+    at: datetime = Field(default_factory=utcnow, sa_column=_when(nullable=False))
+    changed_by: str = Field(default="", max_length=200, description="platform:user_id, or who ran the command")
+    action: str = Field(max_length=16, description="added, updated, saved, edited, approved, rejected or removed")
+    changes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class LinkRequest(SQLModel, table=True):

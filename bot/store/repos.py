@@ -13,10 +13,13 @@ from sqlalchemy import delete, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from knowledge.passages import PassageText
 from knowledge.records import CityRecord, SolutionRecord
 from knowledge.text import fold
 
-from .models import Challenge, City, Feedback, Member, Passage, Question, Receipt, Solution, utcnow
+from .models import (
+    Challenge, City, Feedback, Member, Passage, Question, Receipt, Solution, SolutionChange, utcnow,
+)
 from .queries import pk
 
 
@@ -149,7 +152,10 @@ class Solutions:
         return int(self.session.exec(select(func.count()).select_from(Solution)).one())
 
     def upsert(self, record: SolutionRecord, *, saved_by: str | None = None,
-               from_question_id: int | None = None, status: str = "approved") -> Solution:
+               from_question_id: int | None = None, status: str = "approved",
+               content_hash: str | None = None) -> Solution:
+        """Insert or update ``record``; ``content_hash`` overrides the record's own (a document's covers its
+        passages' places too)."""
         solution = self.get(record.id)
         if solution is None:
             solution = Solution(id=record.id, city="", country="", title="", challenge="", summary="")
@@ -158,7 +164,7 @@ class Solutions:
             setattr(solution, name, getattr(record, name))
         solution.tags = list(record.tags)
         # A pending record has no passages yet: an empty hash makes its approval embed it like a new one.
-        solution.content_hash = record.content_hash() if status == "approved" else ""
+        solution.content_hash = (content_hash or record.content_hash()) if status == "approved" else ""
         solution.status = status
         solution.updated_at = utcnow()
         if saved_by is not None:
@@ -185,6 +191,40 @@ class Solutions:
         self.session.add_all(rows)
         self.session.flush()
         return rows
+
+    def passage_keys(self, solution_ids: Sequence[str]) -> set[tuple[str, str, str]]:
+        """``(solution id, heading, text)`` of the stored passages of ``solution_ids``: what need not be embedded
+        again when they are re-imported."""
+        out: set[tuple[str, str, str]] = set()
+        ids = list(solution_ids)
+        for i in range(0, len(ids), 500):
+            out.update((sid, heading, text) for sid, heading, text in self.session.exec(
+                select(Passage.solution_id, Passage.heading, Passage.text)
+                .where(col(Passage.solution_id).in_(ids[i:i + 500]))))
+        return out
+
+    def update_passages(self, solution_id: str,
+                        passages: Sequence[PassageText]) -> tuple[builtins.list[Passage], builtins.list[int]]:
+        """Make the solution's passages ``passages``, keeping (with their ids, so their vectors) the stored ones of
+        the same heading and text, moved to their new place. Returns the new rows and the ids removed."""
+        stored: dict[tuple[str, str], builtins.list[Passage]] = {}
+        for row in self.session.exec(select(Passage).where(Passage.solution_id == solution_id).order_by(Passage.id)):
+            stored.setdefault((row.heading, row.text), []).append(row)
+        added: builtins.list[Passage] = []
+        for passage in passages:
+            same = stored.get((passage.heading, passage.text))
+            row = same.pop(0) if same else Passage(solution_id=solution_id, heading=passage.heading,
+                                                    text=passage.text)
+            row.position, row.page, row.char_start, row.char_end = (passage.position, passage.page, passage.start,
+                                                                    passage.end)
+            self.session.add(row)
+            if row.id is None:
+                added.append(row)
+        removed = [row.id for rows in stored.values() for row in rows if row.id is not None]
+        if removed:
+            self.session.exec(delete(Passage).where(col(Passage.id).in_(removed)))
+        self.session.flush()
+        return added, removed
 
     def passages(self) -> builtins.list[tuple[int, str, str, str]]:
         """Every passage as ``(id, solution_id, text, solution content hash)``, in id order."""
@@ -227,6 +267,48 @@ class SolutionStats(TypedDict):
     by_city: dict[str, int]
     by_provenance: dict[str, int]
     by_language: dict[str, int]
+
+
+#: The fields a solution's history compares; a long text is noted by its length, not copied.
+TRACKED = ("title", "city", "country", "challenge", "summary", "tags", "source_url", "language", "provenance",
+           "provenance_note", "kind", "body")
+LONG_TEXT = 500
+
+
+class History:
+    """Who changed which solution, what and when."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, solution_id: str, action: str, by: str = "", changes: dict | None = None) -> SolutionChange:
+        row = SolutionChange(solution_id=solution_id, action=action, changed_by=by[:200], changes=changes or {})
+        self.session.add(row)
+        return row
+
+    def of(self, solution_id: str) -> list[SolutionChange]:
+        """The solution's history, oldest first."""
+        return list(self.session.exec(select(SolutionChange).where(SolutionChange.solution_id == solution_id)
+                                      .order_by(col(SolutionChange.at), col(SolutionChange.id))))
+
+    @staticmethod
+    def changes(old: Solution | None, new: SolutionRecord) -> dict[str, list]:
+        """``field -> [old, new]`` of the tracked fields that differ (every set field for a new solution)."""
+        out: dict[str, list] = {}
+        for name in TRACKED:
+            before = getattr(old, name) if old is not None else None
+            after = getattr(new, name)
+            if name == "tags":
+                before, after = (list(before) if before is not None else None), list(after)
+            if before != after and (old is not None or after not in (None, "", [])):
+                out[name] = [_shown(before), _shown(after)]
+        return out
+
+
+def _shown(value):
+    if isinstance(value, str) and len(value) > LONG_TEXT:
+        return f"({len(value)} characters)"
+    return value
 
 
 class Questions:
