@@ -136,6 +136,7 @@ class Processes:
 
     def slack_worker(self, name: str, data_dir: Path, port: int, api_url: str, **env: str) -> Process:
         """``rrr-bot run slack --http`` on 127.0.0.1:``port``, its Web API calls going to ``api_url``."""
+        env.setdefault("RRR_BOT__PLACEHOLDER_SECONDS", "600")  # a test counting messages sees only answers
         return self.start(name, ["run", "slack", "--http", "--host", "127.0.0.1", "--port", str(port)], data_dir,
                           port=port, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
                           RRR_SLACK__API_BASE_URL=api_url, **env)

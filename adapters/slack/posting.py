@@ -48,9 +48,27 @@ class Poster:
         self.client = client
         self.uploads = uploads
 
+    async def placeholder(self, reply: Reply, *, channel: str, thread: str | None = None) -> str | None:
+        """Post ``reply`` (a placeholder the answer will replace) in ``thread``; its ``ts``, or None if refused."""
+        try:
+            posted = await self.client.chat_postMessage(channel=channel, text=fallback_text(reply),
+                                                        blocks=to_blocks(reply), thread_ts=thread, unfurl_links=False)
+        except SlackApiError as exc:
+            log.warning("Slack refused a placeholder in %s: %s", channel, exc.response.get("error"))
+            return None
+        return posted.get("ts")
+
+    async def remove(self, channel: str, ts: str) -> None:
+        """Delete a placeholder no answer replaced (the answer was private, or went elsewhere)."""
+        try:
+            await self.client.chat_delete(channel=channel, ts=ts)
+        except SlackApiError as exc:
+            log.warning("cannot delete the placeholder %s in %s: %s", ts, channel, exc.response.get("error"))
+
     async def post(self, reply: Reply, *, channel: str, user: str | None = None, thread: str | None = None,
-                   metadata: dict[str, Any] | None = None) -> bool:
-        """Send one reply: ephemeral to ``user`` when the core asks for it, else a message (in ``thread``).
+                   metadata: dict[str, Any] | None = None, replacing: str | None = None) -> bool:
+        """Send one reply: ephemeral to ``user`` when the core asks for it, else a message (in ``thread``), or in
+        place of the message ``replacing`` (a placeholder; posted anew if Slack refuses the update).
         False when Slack refused it (logged); a failed upload does not change the result, which is about the text."""
         pictures = images(reply)
         private = bool(reply.ephemeral and user and channel != user)
@@ -62,7 +80,7 @@ class Poster:
             try:
                 if private:
                     await self.client.chat_postEphemeral(user=user, **kwargs)
-                else:
+                elif not (replacing and await self._update(replacing, kwargs)):
                     if thread:
                         kwargs["thread_ts"] = thread
                     if metadata:
@@ -81,6 +99,15 @@ class Poster:
                 except SlackApiError as exc:
                     log.warning("cannot tell %s that the pictures failed: %s", user, exc.response.get("error"))
         return posted
+
+    async def _update(self, ts: str, kwargs: dict[str, Any]) -> bool:
+        try:
+            await self.client.chat_update(ts=ts, **kwargs)
+            return True
+        except SlackApiError as exc:
+            log.warning("cannot replace the placeholder %s: %s; posting the answer anew", ts,
+                        exc.response.get("error"))
+            return False
 
     async def respond(self, respond, reply: Reply, *, user: str, extra_buttons: tuple[Button, ...] = ()) -> None:
         """A private answer through ``respond`` (a slash command, a shortcut); its pictures go to the member's DM."""
