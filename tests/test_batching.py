@@ -175,3 +175,29 @@ def test_the_bots_questions_go_through_its_batcher_in_batches(seeded: Runtime) -
     assert all(r and not r[0].is_error for r in replies), replies
     assert sum(bot.questions.batches) == len(QUESTIONS), "each question was embedded once"
     assert max(bot.questions.batches) > 1, f"the burst was embedded one by one: {list(bot.questions.batches)}"
+
+
+# -- rrr-bot ask - -----------------------------------------------------------------------------------------------
+
+def test_piped_lines_are_read_in_full_batches_without_the_blank_ones() -> None:
+    from adapters.line_batches import line_batches
+
+    lines = [f"q{i}\n" if i % 3 else "  \n" for i in range(31)]  # 20 questions, 11 blank lines
+    batches = list(line_batches(iter(lines), 8, max_wait=30.0))  # the wait ends with the stream, not the clock
+    assert batches == [[f"q{i}" for i in range(31) if i % 3][j:j + 8] for j in (0, 8, 16)]
+
+
+def test_a_line_typed_alone_is_asked_alone_without_waiting_for_the_next() -> None:
+    from adapters.line_batches import line_batches
+
+    typed = threading.Event()
+
+    def person():
+        yield "first question\n"
+        assert typed.wait(GATE_WAIT), "the first line was held back for the second"
+        yield "second question\n"
+
+    batches = line_batches(person(), 16, max_wait=0.0)
+    assert next(batches) == ["first question"]
+    typed.set()
+    assert list(batches) == [["second question"]]

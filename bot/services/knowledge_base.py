@@ -20,6 +20,7 @@ from knowledge import (
     Embedder, Hit, IndexError_, Manifest, Searcher, SolutionRecord, VectorIndex, create_embedder, fingerprint,
     fit_to_tokens, split_passages,
 )
+from knowledge.embedders import one_faiss_thread
 from knowledge.confidence import (
     ANSWERED, BACKGROUND_QUESTIONS, CALIBRATIONS, CLOSE, FALLBACK, Calibration, LanguageShift, bar_of, match_of,
     verdict_of,
@@ -430,7 +431,8 @@ class KnowledgeBase:
             if query is None or query.text != text:
                 fitted, truncated = fit_to_tokens(self.embedder, text)
                 vector = self._query_vector(fitted)
-            else:
+            else:  # embedded in another thread: this one, which searches, keeps faiss to itself (knowledge.embedders)
+                one_faiss_thread()
                 fitted, truncated, vector = query.fitted, query.truncated, query.vector
             allow = self._filter(city, tag)
             calibration = self.calibration
