@@ -1,9 +1,10 @@
 """A placeholder for a slow answer, shared by the Slack and Discord adapters.
 
 An answer that is not ready ``delay`` seconds after the message arrived shows the core's placeholder ("Looking
-through the network's cases…"), and one the core says will be late (its questions' queue is full) shows the core's
-notice at once; either way the answer then replaces that message (Slack ``chat.update``, a Discord message edit),
-so the asker sees one message, first saying the answer is coming, then the answer.
+through the network's cases…"), at once when the bot's backlog already says it will take longer, and one the core
+says will be late (its questions' queue is full) shows the core's notice at once; either way the answer then
+replaces that message (Slack ``chat.update``, a Discord message edit), so the asker sees one message, first saying
+the answer is coming, then the answer.
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ Handle = TypeVar("Handle")
 
 class Placeholder(Generic[Handle]):
     """One message's placeholder: ``show(reply)`` posts it and returns what :attr:`handle` keeps (a Slack ``ts``,
-    a Discord message), or None when it could not be posted. The clock starts when this object is made."""
+    a Discord message), or None when it could not be posted. The clock starts when this object is made.
 
-    def __init__(self, show: Callable[[Reply], Awaitable[Handle | None]], delay: float) -> None:
+    ``expected`` is how long the bot expects the answer to wait (:meth:`bot.Bot.expected_wait`): when that alone
+    passes ``delay``, the placeholder is shown at once (in a burst, the answers come long after the delay)."""
+
+    def __init__(self, show: Callable[[Reply], Awaitable[Handle | None]], delay: float, expected: float = 0.0) -> None:
         self._show = show
-        self.delay = delay
+        self.delay = 0.0 if expected > delay else delay
         self.handle: Handle | None = None
         self._started = time.monotonic()
         self._shown = False

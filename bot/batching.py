@@ -62,12 +62,17 @@ class Batcher(Generic[Item, Result]):
         self._waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = deque()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._per_item = 0.0  # seconds of work per item, a moving average of the latest batches
 
     @property
     def pending(self) -> int:
         """Items queued, being worked on, or waiting for room."""
         with self._lock:
             return self._taken + len(self._waiters)
+
+    def expected_wait(self) -> float:
+        """Seconds a new item would wait for its result, from the backlog and the recent cost of an item."""
+        return (self.pending + 1) * self._per_item
 
     @property
     def full(self) -> bool:
@@ -144,8 +149,11 @@ class Batcher(Generic[Item, Result]):
 
     def _work(self, batch: list[tuple]) -> None:
         items = [item for item, _, _ in batch]
+        started = time.monotonic()
         try:
             results = list(self.work(items))
+            cost = (time.monotonic() - started) / len(items)  # timed before anyone hears of the results
+            self._per_item = cost if not self._per_item else 0.8 * self._per_item + 0.2 * cost
             if len(results) != len(items):
                 raise RuntimeError(f"{self.name}: {len(results)} results for {len(items)} items")
             outcomes = [(True, r) for r in results]

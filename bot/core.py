@@ -80,6 +80,11 @@ class Bot:
         """Stop the questions' worker thread."""
         self.questions.close()
 
+    def expected_wait(self) -> float:
+        """Seconds a question arriving now would wait for its embedding (the backlog times the recent cost of one):
+        adapters show a placeholder at once when it is long, rather than after their usual delay."""
+        return self.questions.expected_wait()
+
     async def handle(self, message: Incoming, notice: Notice | None = None) -> list[Reply]:
         """Answer one message. Never raises: user errors become polite replies, bugs a short apology.
 

@@ -201,3 +201,32 @@ def test_a_line_typed_alone_is_asked_alone_without_waiting_for_the_next() -> Non
     assert next(batches) == ["first question"]
     typed.set()
     assert list(batches) == [["second question"]]
+
+
+def test_the_expected_wait_grows_with_the_backlog_once_an_item_has_been_timed() -> None:
+    work = Gated()
+    work.gate.set()
+    batcher = Batcher(work, max_batch=1, max_wait=0.0, capacity=8)
+    assert batcher.expected_wait() == 0.0  # nothing measured yet: no guess
+
+    async def one() -> str:
+        return await batcher.submit("a")
+
+    try:
+        assert asyncio.run(one()) == "A"
+        per_item = batcher.expected_wait()
+        assert per_item > 0
+        work.gate.clear()
+        work.started.clear()
+
+        async def backlog() -> float:
+            tasks = [asyncio.ensure_future(batcher.submit(x)) for x in "bcd"]
+            await asyncio.to_thread(work.started.wait, GATE_WAIT)
+            waiting = batcher.expected_wait()
+            work.gate.set()
+            await asyncio.gather(*tasks)
+            return waiting
+
+        assert asyncio.run(backlog()) == pytest.approx(4 * per_item)
+    finally:
+        batcher.close()

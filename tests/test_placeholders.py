@@ -61,6 +61,18 @@ def test_slack_a_reply_that_is_not_an_answer_also_replaces_its_placeholder(
         [PLACEHOLDER_REPLY]
 
 
+def test_slack_a_slow_slash_command_answer_replaces_its_private_placeholder(
+        serve_slack, fake_slack: FakeSlack, seeded_dir: Path) -> None:
+    slack: ServedSlack = serve_slack(slack_settings(seeded_dir, fake_slack, RRR_BOT__PLACEHOLDER_SECONDS="0"))
+    name, sent = slack.command(f"ask {VOUCHERS}")
+    assert sent.status == 200 and sent.seconds < ACK_BUDGET
+    first, answer = fake_slack.wait_for_response(name, 2, ANSWER)[:2]
+    assert plain(first) == PLACEHOLDER_REPLY and first.params["response_type"] == "ephemeral"
+    assert not first.params.get("replace_original")
+    assert answer.params.get("replace_original") is True, "the answer did not replace the placeholder"
+    assert answer.params["response_type"] == "ephemeral" and BILBAO_VOUCHERS in answer.text
+
+
 def test_slack_a_full_queue_acknowledges_tells_the_askers_and_answers_each_question_once(
         serve_slack, fake_slack: FakeSlack, seeded_dir: Path) -> None:
     slack: ServedSlack = serve_slack(slack_settings(seeded_dir, fake_slack, RRR_BOT__QUESTION_QUEUE="1"),

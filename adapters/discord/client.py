@@ -159,7 +159,7 @@ class DiscordAdapter:
         if not is_dm and me not in message.mentions:
             return
         placeholder = Placeholder(lambda reply: self.poster.placeholder(message, reply),
-                                  self.settings.bot.placeholder_seconds)
+                                  self.settings.bot.placeholder_seconds, self.bot.expected_wait())
         if not await self.bot.first_delivery(PLATFORM, f"message:{message.id}"):
             return
         incoming = Incoming(platform=PLATFORM, user=str(message.author.id), text=strip_mentions(message.content),

@@ -185,6 +185,8 @@ class SlackAdapter:
 
     async def _on_command(self, ack, command: dict[str, Any], respond) -> None:
         await ack()
+        placeholder = Placeholder(lambda reply: self.poster.hold(respond, reply), self.settings.bot.placeholder_seconds,
+                                  self.bot.expected_wait())
         if _incomplete(command, _field(command, "user_id")) or not await self._first_command(command):
             return
         text = _command_text(_field(command, "text")) or "help"
@@ -194,11 +196,12 @@ class SlackAdapter:
             return
         message = await self.members.incoming(command["user_id"], text, command.get("channel_id", ""),
                                               command.get("team_id", ""), name=command.get("user_name", ""))
-        replies = await self.bot.handle(message)
         if session_add:  # a new session is announced where it was scheduled; only errors stay private
-            await self.session_form.announce(replies, channel=command.get("channel_id", ""),
+            await self.session_form.announce(await self.bot.handle(message), channel=command.get("channel_id", ""),
                                              user=command["user_id"], respond=respond)
             return
+        replies = await placeholder.answer(lambda notice: self.bot.handle(message, notice))
+        replacing = bool(placeholder.handle)
         for reply in replies:
             share = ()
             question_id = reply.question_id
@@ -207,7 +210,9 @@ class SlackAdapter:
             if reply.channel:
                 await self.poster.post(reply, channel=reply.channel)
                 continue
-            await self.poster.respond(respond, reply, user=command["user_id"], extra_buttons=share)
+            await self.poster.respond(respond, reply, user=command["user_id"], extra_buttons=share,
+                                      replacing=replacing)
+            replacing = False
 
     async def _on_link(self, ack) -> None:
         """A link button: Slack opened its address; a click still needs its acknowledgement, and nothing else."""
@@ -314,7 +319,7 @@ class SlackAdapter:
     def _placeholder(self, channel: str, thread: str | None) -> Placeholder[str]:
         """A placeholder for the answer to a message in ``channel`` (and ``thread``); its clock starts now."""
         return Placeholder(lambda reply: self.poster.placeholder(reply, channel=channel, thread=thread),
-                           self.settings.bot.placeholder_seconds)
+                           self.settings.bot.placeholder_seconds, self.bot.expected_wait())
 
     async def _deliver(self, replies: list[Reply], *, channel: str, user: str, thread: str | None = None,
                        replacing: str | None = None) -> None:

@@ -58,6 +58,11 @@ class Poster:
             return None
         return posted.get("ts")
 
+    async def hold(self, respond, reply: Reply) -> bool:
+        """A private placeholder through ``respond`` (a slash command's), which the answer replaces."""
+        await respond(response_type="ephemeral", text=fallback_text(reply), blocks=to_blocks(reply))
+        return True
+
     async def remove(self, channel: str, ts: str) -> None:
         """Delete a placeholder no answer replaced (the answer was private, or went elsewhere)."""
         try:
@@ -109,13 +114,16 @@ class Poster:
                         exc.response.get("error"))
             return False
 
-    async def respond(self, respond, reply: Reply, *, user: str, extra_buttons: tuple[Button, ...] = ()) -> None:
-        """A private answer through ``respond`` (a slash command, a shortcut); its pictures go to the member's DM."""
+    async def respond(self, respond, reply: Reply, *, user: str, extra_buttons: tuple[Button, ...] = (),
+                      replacing: bool = False) -> None:
+        """A private answer through ``respond`` (a slash command, a shortcut); its pictures go to the member's DM.
+        ``replacing``: it takes the place of the placeholder posted through the same ``respond``."""
         pictures = images(reply)
         if pictures:
             reply = with_dm_note(reply, pictures)
         await respond(response_type="ephemeral", text=fallback_text(reply),
-                      blocks=to_blocks(reply, extra_buttons=extra_buttons))
+                      blocks=to_blocks(reply, extra_buttons=extra_buttons),
+                      **({"replace_original": True} if replacing else {}))
         error = await self.uploads.upload(pictures, channel=user)
         if error:
             await respond(response_type="ephemeral", replace_original=False, text=upload_failed(error, pictures))
