@@ -361,23 +361,37 @@ def ask(ctx: typer.Context,
         if page:
             _ask_page(rt, question, page, k=k or rt.knowledge.settings.top_k, city=city, tag=tag, as_json=as_json)
             return
-        questions = (line for line in sys.stdin) if question == "-" else iter([question])
+        if question == "-":  # the questions already piped in are embedded together
+            from .line_batches import line_batches
+
+            settings = rt.settings.bot
+            for batch in line_batches(sys.stdin, settings.question_batch, settings.question_wait_ms / 1000):
+                for row in _ask_batch(rt.knowledge, batch, k=k, city=city, tag=tag):
+                    print(json.dumps(row, ensure_ascii=False), flush=True)
+            return
+        try:
+            result = rt.knowledge.ask(question, k=k, city=city, tag=tag)
+        except BotError as exc:
+            fail(str(exc), 2)
+        if as_json:
+            emit_json(result.as_dict())
+        else:
+            _print_result(result)
+
+
+def _ask_batch(knowledge, questions: list[str], **options) -> list[dict]:
+    """One JSON row per question: its result, or its error (a batch that fails is asked one question at a time,
+    so each error belongs to its own question)."""
+    try:
+        return [r.as_dict() for r in knowledge.ask_many(questions, **options)]
+    except BotError:
+        rows = []
         for text in questions:
-            if question == "-" and not text.strip():
-                continue
             try:
-                result = rt.knowledge.ask(text, k=k, city=city, tag=tag)
+                rows.append(knowledge.ask(text, **options).as_dict())
             except BotError as exc:
-                if question == "-":
-                    print(json.dumps({"question": text.strip(), "error": str(exc)}, ensure_ascii=False), flush=True)
-                    continue
-                fail(str(exc), 2)
-            if question == "-":
-                print(json.dumps(result.as_dict(), ensure_ascii=False), flush=True)
-            elif as_json:
-                emit_json(result.as_dict())
-            else:
-                _print_result(result)
+                rows.append({"question": text.strip(), "error": str(exc)})
+        return rows
 
 
 def _ask_page(rt: Runtime, question: str, page: int, *, k: int, city: str | None, tag: str | None,

@@ -10,6 +10,8 @@ from .errors import InvalidInput
 from .messages import Incoming, Reply
 
 Handler = Callable[["Context"], Awaitable[list[Reply]]]
+Notice = Callable[[Reply], Awaitable[None]]
+"""How the core tells an adapter, before the answer, that the answer will take a while (shown, then replaced)."""
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,7 @@ class Context:
     message: Incoming
     name: str
     rest: str
+    notice: Notice | None = None
 
     def args(self) -> list[str]:
         """The argument text split like a shell line (quotes group words)."""

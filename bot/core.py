@@ -8,7 +8,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 
-from .commands import Command, Context, Registry, split_command
+from .batching import Batcher, BatchSettings
+from .commands import Command, Context, Notice, Registry, split_command
 from .errors import InvalidInput, NotFound, PermissionDenied, UserError
 from .home import HOME_COMMANDS, Home, from_home, home_command
 from .guards import NETWORK_POSTS, NETWORK_WINDOW, MemberTurns, RateLimiter, cap_input, not_a_question
@@ -31,6 +32,10 @@ log = logging.getLogger(__name__)
 #: The commands whose lists page: a page button may run only these (and `session list`).
 PAGED = ("city", "profile", "cities", "unanswered", "pending", "requests", "review")
 ERROR_REPLY = "Sorry, something went wrong on my side. The coordinators can find the details in the bot's log."
+#: What an adapter shows while a slow answer is on its way (the answer then replaces it).
+PLACEHOLDER_REPLY = "Looking through the network's cases…"
+#: What the asker sees at once when the questions' queue is full (the answer still comes, and replaces it).
+BUSY_REPLY = "Many questions are arriving at once: yours is in the queue, and the answer will replace this message."
 USAGE_HINTS = {
     "greeting": "Hello! Ask me how peer cities handled a challenge, e.g. `how did other cities fund social "
                 "enterprise incubators?`, or type `help`.",
@@ -48,8 +53,13 @@ class Bot:
 
     def __init__(self, directory: Directory, knowledge: KnowledgeBase, intros: Introductions, sessions: Sessions,
                  *, name: str = "rrr", network_channels: Mapping[str, str] | None = None,
-                 metrics: Metrics | None = None, limiter: RateLimiter | None = None) -> None:
+                 metrics: Metrics | None = None, limiter: RateLimiter | None = None,
+                 batching: BatchSettings | None = None) -> None:
         self.metrics = metrics or Metrics()
+        batching = batching or BatchSettings()
+        self.questions = Batcher(knowledge.queries, max_batch=batching.max_batch, max_wait=batching.max_wait,
+                                 capacity=batching.capacity, name="question-embedder")
+        """Questions are embedded here, together when they arrive together (see :mod:`.batching`)."""
         self.limiter = limiter or RateLimiter(0)
         self.network_limiter = RateLimiter(NETWORK_POSTS, NETWORK_WINDOW)
         self.turns = MemberTurns()
@@ -72,15 +82,27 @@ class Bot:
         for command in self._builtin_commands():
             self.commands.add(command)
 
-    async def handle(self, message: Incoming) -> list[Reply]:
-        """Answer one message. Never raises: user errors become polite replies, bugs a short apology."""
+    def close(self) -> None:
+        """Stop the questions' worker thread."""
+        self.questions.close()
+
+    def expected_wait(self) -> float:
+        """Seconds a question arriving now would wait for its embedding (the backlog times the recent cost of one):
+        adapters show a placeholder at once when it is long, rather than after their usual delay."""
+        return self.questions.expected_wait()
+
+    async def handle(self, message: Incoming, notice: Notice | None = None) -> list[Reply]:
+        """Answer one message. Never raises: user errors become polite replies, bugs a short apology.
+
+        ``notice(reply)`` is awaited when the answer will be late (the questions' queue is full): an adapter shows
+        that reply at once, and the answer replaces it."""
         self.metrics.messages.labels(platform=message.platform, kind="message").inc()
         try:
             refused = self._over_limit(message.platform, message.user)
             if refused is not None:
                 return refused
             text, cut = cap_input(message.text.replace("\x00", ""))
-            answers = await self._dispatch(replace(message, text=text) if cut else message)
+            answers = await self._dispatch(replace(message, text=text) if cut else message, notice)
             if cut:
                 note = Text(f"Your message was long: I read its first {len(text):,} characters.", "muted")
                 answers = [Reply((note, *answers[0].blocks), ephemeral=answers[0].ephemeral)] + answers[1:] \
@@ -121,7 +143,7 @@ class Bot:
         return [Reply.text(f"You are sending messages faster than I can answer everyone. Please wait about "
                            f"{max(1, round(wait))} s; I will not answer until then.", is_error=True)]
 
-    async def _dispatch(self, message: Incoming) -> list[Reply]:
+    async def _dispatch(self, message: Incoming, notice: Notice | None = None) -> list[Reply]:
         text = message.text.strip()
         if not text:
             return [Reply.text("Ask me a question, or type `help` to see what I can do.")]
@@ -136,7 +158,7 @@ class Bot:
         if command.coordinator_only and not await self._is_coordinator(message.platform, message.user,
                                                                         message.roles):
             raise PermissionDenied(f"Only coordinators can use `{command.name}`.")
-        return await command.handler(Context(message, command.name, rest))
+        return await command.handler(Context(message, command.name, rest, notice))
 
     async def _act(self, action: Action) -> list[Reply]:
         if action.action_id in ("feedback_helpful", "feedback_not_helpful"):
@@ -355,9 +377,13 @@ class Bot:
         hint = await asyncio.to_thread(not_a_question, question, self.directory.is_city) if question else "emoji"
         if hint is not None:
             return [Reply.text(USAGE_HINTS[hint].format(text=neutralize_mentions(" ".join(question.split())[:60])))]
+        notice = ctx.notice
+        busy = (lambda: notice(Reply.text(BUSY_REPLY))) if notice is not None else None
         async with self.turns.turn(f"{message.platform}:{message.user}"):
             with self.metrics.answering():
-                result = await asyncio.to_thread(self.knowledge.ask, question, asker=(message.platform, message.user),
+                query = await self.questions.submit(question, on_wait=busy)  # embedded in a batch
+                result = await asyncio.to_thread(self.knowledge.ask, question, query=query,
+                                                 asker=(message.platform, message.user),
                                                  city=filters.get("city"), tag=filters.get("tag"))
         self.metrics.questions.labels(answered=str(result.answered).lower()).inc()
         return [answer_reply(result)]
@@ -457,7 +483,7 @@ class Bot:
         """Coordinators: the network's figures, coverage gaps and charts. Members: their own city's figures only."""
         m = ctx.message
         if ctx.rest and not _WEEKS.fullmatch(ctx.rest.strip().lower()) and m.text.strip()[:1] not in "/!":
-            return await self._ask(Context(m, "ask", m.text.strip()))  # "insights from Bilbao on ..." is a question
+            return await self._ask(Context(m, "ask", m.text.strip(), ctx.notice))  # "insights from Bilbao ..." asks
         weeks = _weeks(ctx.rest)
         if await self._is_coordinator(m.platform, m.user, m.roles):
             return [await asyncio.to_thread(coordinator_insights, self.insights, weeks)]

@@ -88,6 +88,7 @@ class Runtime:
         """The platform-neutral bot over this runtime's services."""
         with self._lock:
             if self._bot is None:
+                from .batching import BatchSettings
                 from .core import Bot
                 from .guards import RateLimiter
                 from .metrics import Metrics
@@ -97,7 +98,9 @@ class Runtime:
                 settings = self.settings.bot
                 self._bot = Bot(self.directory, self.knowledge, self.intros, self.sessions, name=settings.name,
                                 network_channels=settings.network_channels, metrics=metrics,
-                                limiter=RateLimiter(settings.rate_limit, settings.rate_window))
+                                limiter=RateLimiter(settings.rate_limit, settings.rate_window),
+                                batching=BatchSettings(settings.question_batch, settings.question_wait_ms / 1000,
+                                                       settings.question_queue))
             return self._bot
 
     def scheduler(self):
@@ -121,6 +124,8 @@ class Runtime:
         return not self.directory.city_names() and self.knowledge.is_empty()
 
     def close(self) -> None:
+        if self._bot is not None:
+            self._bot.close()
         self.db.close()
 
     def __enter__(self) -> Runtime:

@@ -362,6 +362,8 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("GET", r"^/applications/(?P<app>\d+)/guilds/(?P<guild>\d+)/commands$", "guild_commands"),
         ("GET", r"^/applications/(?P<app>\d+)/commands$", "global_commands"),
         ("POST", r"^/channels/(?P<channel>\d+)/messages$", "create_message"),
+        ("PATCH", r"^/channels/(?P<channel>\d+)/messages/(?P<message>\d+)$", "edit_message"),
+        ("DELETE", r"^/channels/(?P<channel>\d+)/messages/(?P<message>\d+)$", "delete_message"),
         ("GET", r"^/channels/(?P<channel>\d+)$", "channel"),
         ("POST", r"^/users/@me/channels$", "create_dm"),
         ("GET", r"^/users/(?P<user>\d+)$", "get_user"),
@@ -761,6 +763,27 @@ class FakeDiscord:
 
     def _r_create_message(self, r: Request) -> tuple[int, Any]:
         return 200, self._message(r.params["channel"], r.body, r.files)
+
+    def _r_edit_message(self, r: Request) -> tuple[int, Any]:
+        """Like Discord: the bot edits only its own messages, in place (same id); others are Unknown Message."""
+        with self._lock:
+            known = self.messages.get(int(r.params["message"]))
+        if known is None or known["channel_id"] != r.params["channel"]:
+            return 404, {"message": "Unknown Message", "code": 10008}
+        return 200, self._edit(known, r.body)
+
+    def _r_delete_message(self, r: Request) -> tuple[int, Any]:
+        with self._lock:
+            known = self.messages.pop(int(r.params["message"]), None)
+        if known is None or known["channel_id"] != r.params["channel"]:
+            return 404, {"message": "Unknown Message", "code": 10008}
+        return 204, None
+
+    def message_now(self, message_id: int | str) -> dict[str, Any] | None:
+        """The bot's message ``message_id`` as it stands now (after any edit), or None (never sent, or deleted)."""
+        with self._lock:
+            found = self.messages.get(int(message_id))
+            return dict(found) if found is not None else None
 
     def _r_channel(self, r: Request) -> tuple[int, Any]:
         channel_id = int(r.params["channel"])

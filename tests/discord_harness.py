@@ -66,7 +66,9 @@ class Served:
 
 def discord_settings(data_dir: Path, fake: FakeDiscord, **env: str) -> Settings:
     """Settings pointing the adapter at ``fake``'s guild, with its coordinator role; ``env`` adds settings. The outbox
-    pump first runs an hour after the client is ready: tests deliver by hand."""
+    pump first runs an hour after the client is ready: tests deliver by hand. The placeholder of a slow answer is off
+    (a test waiting for a reply sees the answer) unless ``env`` sets ``RRR_BOT__PLACEHOLDER_SECONDS``."""
+    env.setdefault("RRR_BOT__PLACEHOLDER_SECONDS", "600")
     return make_settings(data_dir, RRR_BOT__OUTBOX_INTERVAL="3600", RRR_DISCORD__API_BASE_URL=fake.api_base_url,
                          RRR_DISCORD__GATEWAY_URL=fake.gateway_url, RRR_DISCORD__GUILD_ID=str(GUILD_ID),
                          RRR_DISCORD__COORDINATOR_ROLE=str(COORDINATOR_ROLE_ID), **env)

@@ -136,6 +136,7 @@ class Processes:
 
     def slack_worker(self, name: str, data_dir: Path, port: int, api_url: str, **env: str) -> Process:
         """``rrr-bot run slack --http`` on 127.0.0.1:``port``, its Web API calls going to ``api_url``."""
+        env.setdefault("RRR_BOT__PLACEHOLDER_SECONDS", "600")  # a test counting messages sees only answers
         return self.start(name, ["run", "slack", "--http", "--host", "127.0.0.1", "--port", str(port)], data_dir,
                           port=port, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
                           RRR_SLACK__API_BASE_URL=api_url, **env)
@@ -459,30 +460,83 @@ def send_load(urls: Sequence[str], plan: Sequence[Planned], *, concurrency: int 
     return asyncio.run(send_load_async(urls, plan, concurrency=concurrency, timeout=timeout))
 
 
+def _thread_of(call) -> tuple[str, str]:
+    return str(call.params.get("channel")), str(call.params.get("thread_ts"))
+
+
+def _in_load(prefix: str):
+    return lambda c: str(c.params.get("channel", "")).startswith(f"C{prefix}")
+
+
+def _holding(call) -> bool:
+    """A placeholder ("Looking through ...", "Many questions ..."): posted first, replaced by the answer."""
+    from bot.core import BUSY_REPLY, PLACEHOLDER_REPLY
+
+    return str(call.params.get("text") or "") in (PLACEHOLDER_REPLY, BUSY_REPLY)
+
+
+def placeholders(fake, prefix: str = "LOAD") -> dict[tuple[str, str], Any]:
+    """The first placeholder posted in each thread of the load's channels."""
+    found: dict[tuple[str, str], Any] = {}
+    for c in fake.calls_to("chat.postMessage", where=_in_load(prefix)):
+        if _holding(c):
+            found.setdefault(_thread_of(c), c)
+    return found
+
+
+def answer_calls(fake, prefix: str = "LOAD") -> list[tuple[tuple[str, str], Any]]:
+    """Every answer given in the load's channels, with its thread: a message that is no placeholder, or the
+    ``chat.update`` that replaced a placeholder (counted in the placeholder's thread)."""
+    calls = fake.calls_to(None, where=lambda c: c.method in ("chat.postMessage", "chat.update")
+                          and _in_load(prefix)(c))
+    threads: dict[tuple[str, str], tuple[str, str]] = {}  # (channel, placeholder ts) -> its thread
+    answers = []
+    for c in calls:
+        if c.method == "chat.postMessage" and _holding(c):
+            threads[(str(c.params.get("channel")), str(c.response.get("ts")))] = _thread_of(c)
+        elif c.method == "chat.postMessage":
+            answers.append((_thread_of(c), c))
+        else:
+            key = threads.get((str(c.params.get("channel")), str(c.params.get("ts"))))
+            if key is not None:
+                answers.append((key, c))
+    return answers
+
+
 def answers_per_thread(fake, prefix: str = "LOAD") -> Counter:
-    """How many ``chat.postMessage`` calls the fake received per ``(channel, thread_ts)`` of the load's channels."""
-    calls = fake.calls_to("chat.postMessage",
-                          where=lambda c: str(c.params.get("channel", "")).startswith(f"C{prefix}"))
-    return Counter((str(c.params.get("channel")), str(c.params.get("thread_ts"))) for c in calls)
+    """How many answers the fake received per ``(channel, thread_ts)`` of the load's channels (placeholders are not
+    answers; the update that replaces one is)."""
+    return Counter(key for key, _ in answer_calls(fake, prefix))
 
 
-def answer_seconds(result: LoadResult, fake, prefix: str = "LOAD") -> list[float]:
-    """Per answered event: from its first delivery to the first answer posted in its thread."""
+def first_sent(result: LoadResult) -> dict[tuple[str, str], float]:
     sent: dict[tuple[str, str], float] = {}
     for d in result.deliveries:
         sent[d.planned.thread] = min(sent.get(d.planned.thread, d.sent_at), d.sent_at)
+    return sent
+
+
+def answer_seconds(result: LoadResult, fake, prefix: str = "LOAD") -> list[float]:
+    """Per answered event: from its first delivery to the first answer given in its thread."""
+    return list(answer_delays(result, fake, prefix).values())
+
+
+def answer_delays(result: LoadResult, fake, prefix: str = "LOAD") -> dict[tuple[str, str], float]:
+    sent = first_sent(result)
     answered: dict[tuple[str, str], float] = {}
-    for c in fake.calls_to("chat.postMessage",
-                           where=lambda c: str(c.params.get("channel", "")).startswith(f"C{prefix}")):
-        key = (str(c.params.get("channel")), str(c.params.get("thread_ts")))
+    for key, c in answer_calls(fake, prefix):
         answered[key] = min(answered.get(key, c.at), c.at)
-    return [at - sent[key] for key, at in answered.items() if key in sent]
+    return {key: at - sent[key] for key, at in answered.items() if key in sent}
+
+
+def placeholder_delays(result: LoadResult, fake, prefix: str = "LOAD") -> dict[tuple[str, str], float]:
+    """Per thread that got a placeholder: from its event's first delivery to the placeholder."""
+    sent = first_sent(result)
+    return {key: c.at - sent[key] for key, c in placeholders(fake, prefix).items() if key in sent}
 
 
 def last_answer_at(fake, prefix: str = "LOAD") -> float:
-    calls = fake.calls_to("chat.postMessage",
-                          where=lambda c: str(c.params.get("channel", "")).startswith(f"C{prefix}"))
-    return max((c.at for c in calls), default=0.0)
+    return max((c.at for _, c in answer_calls(fake, prefix)), default=0.0)
 
 
 def percentile(values: Iterable[float], q: float) -> float:

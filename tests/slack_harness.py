@@ -27,6 +27,9 @@ from slack_fake import (
 SECRETS = Secrets(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET, slack_app_token=APP_TOKEN)
 ANSWER_WAIT = 10.0  # an answer includes a real search; acks are held to Slack's 3 s separately
 ACK_BUDGET = 3.0
+#: Tests that wait for an answer's message see the answer itself: the placeholder of a slow answer (first posted,
+#: then replaced) is off unless a test turns it on (tests/test_placeholders.py).
+NO_PLACEHOLDER = "600"
 #: The blocks the adapter may send (the others are Slack's, but ours never need them).
 BLOCK_KINDS = ("section", "header", "context", "actions", "input", "divider", "image")
 
@@ -76,8 +79,9 @@ Served = TypeVar("Served", bound=ServedSlack)
 def slack_settings(data_dir: Path, fake: FakeSlack, **env: str) -> Settings:
     """Settings pointing the adapter at ``fake``, with the fake's coordinator user group S0COORD (it holds UCOORD);
     ``env`` adds settings. The outbox pump first runs after an hour unless ``env`` says otherwise, so tests that
-    deliver by hand are deterministic."""
+    deliver by hand are deterministic. Placeholders are off (:data:`NO_PLACEHOLDER`) unless ``env`` sets them."""
     env.setdefault("RRR_BOT__OUTBOX_INTERVAL", "3600")
+    env.setdefault("RRR_BOT__PLACEHOLDER_SECONDS", NO_PLACEHOLDER)
     return make_settings(data_dir, RRR_SLACK__API_BASE_URL=fake.api_url, RRR_SLACK__COORDINATOR_GROUPS='["S0COORD"]',
                          **env)
 

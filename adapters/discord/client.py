@@ -2,9 +2,11 @@
 
 Slash commands and context menus (:mod:`.commands`, :mod:`.sessions`) go through an ``app_commands.CommandTree``;
 every interaction is deferred at once (Discord's 3-second budget) and answered by follow-up (:mod:`.posting`);
-embedding and search run in worker threads inside the core, so the gateway heartbeat never waits. Messages are sent
-with mentions disabled, except the users the core means; pictures (the charts of ``insights``) are attached to the
-message that carries the text (:mod:`.files`). An RSVP click edits the card holding the button (:mod:`.cards`).
+embedding and search run in worker threads inside the core, so the gateway heartbeat never waits. A mention or DM
+whose answer is slow gets a placeholder reply first, which the answer then edits in place (:mod:`..placeholder`).
+Messages are sent with mentions disabled, except the users the core means; pictures (the charts of ``insights``) are
+attached to the message that carries the text (:mod:`.files`). An RSVP click edits the card holding the button
+(:mod:`.cards`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from bot.session_commands import RSVP_ACTIONS
 from bot.session_drafts import DRAFT_ACTIONS
 
 from .. import outbox_pump
+from ..placeholder import Placeholder, replaceable
 from . import sessions
 from .cards import Cards
 from .commands import register_commands
@@ -157,16 +160,25 @@ class DiscordAdapter:
         is_dm = message.guild is None
         if not is_dm and me not in message.mentions:
             return
+        placeholder = Placeholder(lambda reply: self.poster.placeholder(message, reply),
+                                  self.settings.bot.placeholder_seconds, self.bot.expected_wait())
         if not await self.bot.first_delivery(PLATFORM, f"message:{message.id}"):
             return
         incoming = Incoming(platform=PLATFORM, user=str(message.author.id), text=strip_mentions(message.content),
                             channel=str(message.channel.id), workspace=str(message.guild.id) if message.guild else "",
                             is_direct=is_dm, user_name=message.author.display_name, roles=self.roles(message.author))
-        for reply in await self.bot.handle(incoming):
+        replacing = None
+        for reply in await placeholder.answer(lambda notice: self.bot.handle(incoming, notice)):
             if reply.channel:
                 await self.poster.to_channel(reply)
                 continue
+            if replacing is None and placeholder.handle is not None and replaceable(reply):
+                replacing = placeholder.handle
+                if await self.poster.replace(replacing, message, reply):
+                    continue
             await send_rendered(message.reply, render(reply), mention_author=False)
+        if placeholder.handle is not None and replacing is None:
+            await self.poster.remove(placeholder.handle)
 
     # -- interactions --------------------------------------------------------------------------------------------
 

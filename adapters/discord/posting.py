@@ -12,7 +12,7 @@ from bot import Reply
 from bot.messages import Actions, Button
 from bot.services import Pending
 
-from .files import send_rendered
+from .files import edit_fields, send_rendered
 from .render import render
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,34 @@ class Poster:
                 reply = Reply(reply.blocks + (Actions((Button("Share in channel", "share_answer",
                                                               reply.question_id),)),), ephemeral=True)
             await send_rendered(interaction.followup.send, render(reply), placeholder="\u200b", ephemeral=private)
+
+    async def placeholder(self, message: discord.Message, reply: Reply) -> discord.Message | None:
+        """Reply to ``message`` with ``reply`` (a placeholder the answer will edit); None when Discord refused."""
+        try:
+            return await message.reply(content=render(reply).content or "\u200b", mention_author=False)
+        except discord.HTTPException as exc:
+            log.warning("cannot post a placeholder in %s: %s", message.channel.id, exc)
+            return None
+
+    async def replace(self, placeholder: discord.Message, message: discord.Message, reply: Reply) -> bool:
+        """Edit ``placeholder`` into ``reply`` (pictures beyond the first 10 follow as replies to ``message``);
+        False when Discord refused the edit (the caller then sends the reply anew)."""
+        rendered = render(reply)
+        try:
+            await placeholder.edit(**edit_fields(rendered))
+        except discord.HTTPException as exc:
+            log.warning("cannot edit the placeholder %s: %s", placeholder.id, exc)
+            return False
+        for batch in rendered.file_batches()[1:]:
+            await message.reply(files=batch, allowed_mentions=rendered.allowed_mentions, mention_author=False)
+        return True
+
+    async def remove(self, placeholder: discord.Message) -> None:
+        """Delete a placeholder no answer replaced."""
+        try:
+            await placeholder.delete()
+        except discord.HTTPException as exc:
+            log.warning("cannot delete the placeholder %s: %s", placeholder.id, exc)
 
     async def to_channel(self, reply: Reply, *, question_id: str | None = None) -> None:
         """Post to the channel the core names (the network channel), with a "Save an answer" button."""

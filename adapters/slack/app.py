@@ -28,6 +28,7 @@ from bot.messages import Button
 from bot.session_commands import SESSION_ACTIONS
 
 from .. import outbox_pump
+from ..placeholder import Placeholder, replaceable
 from . import gate, modals, sessions
 from .cards import Cards
 from .home import HomeTab, on_home
@@ -157,23 +158,27 @@ class SlackAdapter:
 
     async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         user, channel = _field(event, "user"), _field(event, "channel")
+        thread = _field(event, "thread_ts") or _field(event, "ts") or None  # no ts: answered in the channel
+        placeholder = self._placeholder(channel, thread)
         if _from_bot(event) or _incomplete(event, user, channel) or not await self._first(body):
             return
-        thread = _field(event, "thread_ts") or _field(event, "ts") or None  # no ts: answered in the channel
         message = await self.members.incoming(user, _strip_mentions(_field(event, "text")), channel,
                                               _field(body, "team_id"), thread=thread)
-        await self._deliver(await self.bot.handle(message), channel=channel, user=user, thread=thread)
+        replies = await placeholder.answer(lambda notice: self.bot.handle(message, notice))
+        await self._deliver(replies, channel=channel, user=user, thread=thread, replacing=placeholder.handle)
 
     async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         # Only direct messages; channel messages reach the bot as app_mention events.
         if event.get("channel_type") != "im" or event.get("subtype") or _from_bot(event):
             return
         user, channel = _field(event, "user"), _field(event, "channel")
+        placeholder = self._placeholder(channel, None)
         if _incomplete(event, user, channel) or not await self._first(body):
             return
         message = await self.members.incoming(user, _strip_mentions(_field(event, "text")), channel,
                                               _field(body, "team_id"), is_direct=True)
-        await self._deliver(await self.bot.handle(message), channel=channel, user=user)
+        replies = await placeholder.answer(lambda notice: self.bot.handle(message, notice))
+        await self._deliver(replies, channel=channel, user=user, replacing=placeholder.handle)
 
     async def _on_home(self, event: dict[str, Any]) -> None:
         if event.get("tab", "home") != "home":
@@ -185,6 +190,8 @@ class SlackAdapter:
 
     async def _on_command(self, ack, command: dict[str, Any], respond) -> None:
         await ack()
+        placeholder = Placeholder(lambda reply: self.poster.hold(respond, reply), self.settings.bot.placeholder_seconds,
+                                  self.bot.expected_wait())
         if _incomplete(command, _field(command, "user_id")) or not await self._first_command(command):
             return
         text = _command_text(_field(command, "text")) or "help"
@@ -194,11 +201,12 @@ class SlackAdapter:
             return
         message = await self.members.incoming(command["user_id"], text, command.get("channel_id", ""),
                                               command.get("team_id", ""), name=command.get("user_name", ""))
-        replies = await self.bot.handle(message)
         if session_add:  # a new session is announced where it was scheduled; only errors stay private
-            await self.session_form.announce(replies, channel=command.get("channel_id", ""),
+            await self.session_form.announce(await self.bot.handle(message), channel=command.get("channel_id", ""),
                                              user=command["user_id"], respond=respond)
             return
+        replies = await placeholder.answer(lambda notice: self.bot.handle(message, notice))
+        replacing = bool(placeholder.handle)
         for reply in replies:
             share: tuple[Button, ...] = ()
             question_id = reply.question_id
@@ -207,7 +215,9 @@ class SlackAdapter:
             if reply.channel:
                 await self.poster.post(reply, channel=reply.channel)
                 continue
-            await self.poster.respond(respond, reply, user=command["user_id"], extra_buttons=share)
+            await self.poster.respond(respond, reply, user=command["user_id"], extra_buttons=share,
+                                      replacing=replacing)
+            replacing = False
 
     async def _on_link(self, ack) -> None:
         """A link button: Slack opened its address; a click still needs its acknowledgement, and nothing else."""
@@ -328,10 +338,21 @@ class SlackAdapter:
         trigger = _field(body, "trigger_id")
         return True if not trigger else await self.bot.first_delivery(PLATFORM, f"interaction:{trigger}")
 
-    async def _deliver(self, replies: list[Reply], *, channel: str, user: str, thread: str | None = None) -> None:
+    def _placeholder(self, channel: str, thread: str | None) -> Placeholder[str]:
+        """A placeholder for the answer to a message in ``channel`` (and ``thread``); its clock starts now."""
+        return Placeholder(lambda reply: self.poster.placeholder(reply, channel=channel, thread=thread),
+                           self.settings.bot.placeholder_seconds, self.bot.expected_wait())
+
+    async def _deliver(self, replies: list[Reply], *, channel: str, user: str, thread: str | None = None,
+                       replacing: str | None = None) -> None:
+        """Post the replies; the first that can takes the place of the placeholder ``replacing`` (else it goes)."""
         for reply in replies:
+            here = replacing if replacing and replaceable(reply) else None
+            replacing = None if here else replacing
             await self.poster.post(reply, channel=reply.channel or channel, user=user,
-                                   thread=None if reply.channel else thread)
+                                   thread=None if reply.channel else thread, replacing=here)
+        if replacing:
+            await self.poster.remove(channel, replacing)
 
     async def _question_of_thread(self, channel: str, thread_ts: str | None) -> str | None:
         """The question id an "Ask the network" post carries in its metadata, if the message replies to one."""

@@ -48,9 +48,32 @@ class Poster:
         self.client = client
         self.uploads = uploads
 
+    async def placeholder(self, reply: Reply, *, channel: str, thread: str | None = None) -> str | None:
+        """Post ``reply`` (a placeholder the answer will replace) in ``thread``; its ``ts``, or None if refused."""
+        try:
+            posted = await self.client.chat_postMessage(channel=channel, text=fallback_text(reply),
+                                                        blocks=to_blocks(reply), thread_ts=thread, unfurl_links=False)
+        except SlackApiError as exc:
+            log.warning("Slack refused a placeholder in %s: %s", channel, exc.response.get("error"))
+            return None
+        return posted.get("ts")
+
+    async def hold(self, respond, reply: Reply) -> bool:
+        """A private placeholder through ``respond`` (a slash command's), which the answer replaces."""
+        await respond(response_type="ephemeral", text=fallback_text(reply), blocks=to_blocks(reply))
+        return True
+
+    async def remove(self, channel: str, ts: str) -> None:
+        """Delete a placeholder no answer replaced (the answer was private, or went elsewhere)."""
+        try:
+            await self.client.chat_delete(channel=channel, ts=ts)
+        except SlackApiError as exc:
+            log.warning("cannot delete the placeholder %s in %s: %s", ts, channel, exc.response.get("error"))
+
     async def post(self, reply: Reply, *, channel: str, user: str | None = None, thread: str | None = None,
-                   metadata: dict[str, Any] | None = None) -> bool:
-        """Send one reply: ephemeral to ``user`` when the core asks for it, else a message (in ``thread``).
+                   metadata: dict[str, Any] | None = None, replacing: str | None = None) -> bool:
+        """Send one reply: ephemeral to ``user`` when the core asks for it, else a message (in ``thread``), or in
+        place of the message ``replacing`` (a placeholder; posted anew if Slack refuses the update).
         False when Slack refused it (logged); a failed upload does not change the result, which is about the text."""
         pictures = images(reply)
         private = bool(reply.ephemeral and user and channel != user)
@@ -62,7 +85,7 @@ class Poster:
             try:
                 if private and user:  # (private implies a user; said again for the type checker)
                     await self.client.chat_postEphemeral(user=user, **kwargs)
-                else:
+                elif not (replacing and await self._update(replacing, kwargs)):
                     if thread:
                         kwargs["thread_ts"] = thread
                     if metadata:
@@ -82,13 +105,25 @@ class Poster:
                     log.warning("cannot tell %s that the pictures failed: %s", user, exc.response.get("error"))
         return posted
 
-    async def respond(self, respond, reply: Reply, *, user: str, extra_buttons: tuple[Button, ...] = ()) -> None:
-        """A private answer through ``respond`` (a slash command, a shortcut); its pictures go to the member's DM."""
+    async def _update(self, ts: str, kwargs: dict[str, Any]) -> bool:
+        try:
+            await self.client.chat_update(ts=ts, **kwargs)
+            return True
+        except SlackApiError as exc:
+            log.warning("cannot replace the placeholder %s: %s; posting the answer anew", ts,
+                        exc.response.get("error"))
+            return False
+
+    async def respond(self, respond, reply: Reply, *, user: str, extra_buttons: tuple[Button, ...] = (),
+                      replacing: bool = False) -> None:
+        """A private answer through ``respond`` (a slash command, a shortcut); its pictures go to the member's DM.
+        ``replacing``: it takes the place of the placeholder posted through the same ``respond``."""
         pictures = images(reply)
         if pictures:
             reply = with_dm_note(reply, pictures)
         await respond(response_type="ephemeral", text=fallback_text(reply),
-                      blocks=to_blocks(reply, extra_buttons=extra_buttons))
+                      blocks=to_blocks(reply, extra_buttons=extra_buttons),
+                      **({"replace_original": True} if replacing else {}))
         error = await self.uploads.upload(pictures, channel=user)
         if error:
             await respond(response_type="ephemeral", replace_original=False, text=upload_failed(error, pictures))

@@ -22,6 +22,7 @@ from knowledge import (
     Embedder, Hit, IndexError_, Manifest, Searcher, SolutionRecord, VectorIndex, create_embedder, fingerprint,
     fit_to_tokens, split_passages,
 )
+from knowledge.embedders import one_faiss_thread
 from knowledge.confidence import (
     ANSWERED, BACKGROUND_QUESTIONS, CALIBRATIONS, CLOSE, FALLBACK, Calibration, LanguageShift, bar_of, match_of,
     verdict_of,
@@ -128,6 +129,23 @@ class AskResult:
         return {"question": self.question, "answered": self.answered, "verdict": self.verdict,
                 "truncated": self.truncated, "closest_cities": list(self.closest_cities),
                 "results": [a.as_dict() for a in self.results]}
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question as the search reads it: its text (spaces folded), cut to the model's input, and its vector."""
+
+    text: str
+    fitted: str
+    truncated: bool
+    vector: np.ndarray
+
+
+def _question_text(question: str) -> str:
+    text = " ".join(question.split())
+    if not text:
+        raise InvalidInput('Ask a question, e.g. ask "how did other cities fund social enterprise incubators?"')
+    return text
 
 
 @dataclass
@@ -431,19 +449,40 @@ class KnowledgeBase:
 
     # -- asking --------------------------------------------------------------------------------------------------
 
+    def queries(self, questions: Sequence[str]) -> list[Query]:
+        """The questions as :meth:`ask` searches them, embedded in one call of the embedder (a batch costs less
+        per question than one call each). Empty questions are refused as :meth:`ask` refuses them."""
+        texts = [_question_text(q) for q in questions]
+        if not texts:
+            return []
+        self._ensure_searcher()  # the language shift is set up with the index
+        embedder = self.embedder
+        fitted = [fit_to_tokens(embedder, t) for t in texts]
+        vectors = embedder.embed_queries([f for f, _ in fitted])
+        shift = self._shift
+        return [Query(text, f, cut, shift(v, f) if shift is not None else v)
+                for text, (f, cut), v in zip(texts, fitted, vectors)]
+
+    def ask_many(self, questions: Sequence[str], **options) -> list[AskResult]:
+        """:meth:`ask` for each question (same ``options``), embedding them together."""
+        return [self.ask(q.text, query=q, **options) for q in self.queries(questions)]
+
     def ask(self, question: str, *, k: int | None = None, city: str | None = None, tag: str | None = None,
-            asker: tuple[str, str] | None = None, record: bool = True) -> AskResult:
+            asker: tuple[str, str] | None = None, record: bool = True, query: Query | None = None) -> AskResult:
         """Search the knowledge base. ``asker`` = (platform, user id): their own city is never named among the
-        closest cities, and (unless ``record`` is false, for a question asked again) the question is recorded."""
-        text = " ".join(question.split())
-        if not text:
-            raise InvalidInput('Ask a question, e.g. ask "how did other cities fund social enterprise incubators?"')
+        closest cities, and (unless ``record`` is false, for a question asked again) the question is recorded.
+        ``query``, from :meth:`queries`, is the question already embedded."""
+        text = _question_text(question)
         k = k or self.settings.top_k
         self.catch_up()
         with self._lock:
             searcher = self._ensure_searcher()
-            fitted, truncated = fit_to_tokens(self.embedder, text)
-            vector = self._query_vector(fitted)
+            if query is None or query.text != text:
+                fitted, truncated = fit_to_tokens(self.embedder, text)
+                vector = self._query_vector(fitted)
+            else:  # embedded in another thread: this one, which searches, keeps faiss to itself (knowledge.embedders)
+                one_faiss_thread()
+                fitted, truncated, vector = query.fitted, query.truncated, query.vector
             allow = self._filter(city, tag)
             calibration = self.calibration
             hits = searcher.search(vector, fitted, k, allow, bar=self._bar(calibration))
