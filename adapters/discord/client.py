@@ -4,7 +4,9 @@ Slash commands and context menus (:mod:`.commands`, :mod:`.sessions`) go through
 every interaction is deferred at once (Discord's 3-second budget) and answered by follow-up (:mod:`.posting`);
 embedding and search run in worker threads inside the core, so the gateway heartbeat never waits. Messages are sent
 with mentions disabled, except the users the core means; pictures (the charts of ``insights``) are attached to the
-message that carries the text (:mod:`.files`). An RSVP click edits the card holding the button (:mod:`.cards`).
+message that carries the text (:mod:`.files`). An RSVP click edits the card holding the button (:mod:`.cards`); a
+click on ``/home`` redraws the home (:mod:`bot.home`), and Confirm of a session typed in words edits its echo
+(:mod:`bot.session_drafts`).
 """
 
 from __future__ import annotations
