@@ -21,7 +21,7 @@ from .errors import InvalidInput, PermissionDenied
 from .messages import Actions, Button, Reply, Text, Time
 from .services.outbox import StoredOutbox
 from .services.sessions import SessionInfo
-from .services.when import human_time
+from .services.when import human_time, is_iso
 from .text import neutralize_mentions
 
 CONFIRM = "session_confirm"
@@ -84,8 +84,8 @@ def confirmation(draft: Draft, info: SessionInfo, typed: str) -> Reply:
     """The echo of a typed session: the date it was read as, in its zone and in the reader's, and the buttons."""
     first = info.schedule.first()
     repeat = info.schedule.describe()
-    lines = [f"You typed “{neutralize_mentions(typed)}”: I read it as {human_time(first.start_utc, info.schedule.tz)}"
-             f" ({info.schedule.tz}).",
+    said = "" if is_iso(typed) else f"You typed “{neutralize_mentions(typed)}”: "  # a form's pickers: nothing typed
+    lines = [f"{said}I read it as {human_time(first.start_utc, info.schedule.tz)} ({info.schedule.tz}).",
              f"“{neutralize_mentions(info.title)}”, {repeat}, {int(info.schedule.duration.total_seconds() // 60)} "
              "min. Nothing is saved until you confirm."]
     return Reply((Text("Schedule this session?", "heading"), Text("\n".join(lines)),

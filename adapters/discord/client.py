@@ -6,7 +6,8 @@ embedding and search run in worker threads inside the core, so the gateway heart
 whose answer is slow gets a placeholder reply first, which the answer then edits in place (:mod:`..placeholder`).
 Messages are sent with mentions disabled, except the users the core means; pictures (the charts of ``insights``) are
 attached to the message that carries the text (:mod:`.files`). An RSVP click edits the card holding the button
-(:mod:`.cards`).
+(:mod:`.cards`); a click on ``/home`` redraws the home (:mod:`bot.home`), and Confirm of a session typed in words
+edits its echo (:mod:`bot.session_drafts`).
 """
 
 from __future__ import annotations
