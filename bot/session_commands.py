@@ -16,7 +16,7 @@ from .paging import PAGE_ACTIONS, SESSIONS_PAGE, Page, paginate, text_length
 from .services.outbox import Outgoing
 from .services.sessions import STATUS_LABELS, SessionInfo, Sessions
 from .services.when import is_iso
-from .session_drafts import CONFIRM, DISCARD, DRAFT_ACTIONS, Drafts, confirmation
+from .session_drafts import CONFIRM, DISCARD, DRAFT_ACTIONS, Draft, Drafts, confirmation
 from .store.models import utcnow
 from .text import neutralize_mentions
 
@@ -143,6 +143,12 @@ class SessionCommands:
                 await self._check_channels(changes["channels"], here)  # type: ignore[arg-type]
             if "reminders" in fields:
                 changes["reminders"] = _reminders(fields["reminders"])
+            typed = fields.get("start", "")
+            if typed.strip() and not is_iso(typed):  # a start in words: echoed, changed once confirmed
+                preview = await asyncio.to_thread(self.sessions.edit, info.id, changes, dry_run=True)
+                changes["start"] = preview.schedule.start  # as read now
+                draft = self.drafts.put(message.platform, message.user, changes, "", utcnow(), session_id=info.id)
+                return [confirmation(draft, preview, typed)]
             info = await asyncio.to_thread(self.sessions.edit, info.id, changes)
             notes = await self._follow(info, "edit")
             card = await asyncio.to_thread(self.sessions.card, info, heading="Session updated")
@@ -183,6 +189,8 @@ class SessionCommands:
         if not await self.is_coordinator(action.platform, action.user, action.roles):
             raise PermissionDenied("Only coordinators can schedule a session.")
         draft = self.drafts.get(action.value, action.platform, action.user, utcnow())
+        if draft.session_id:
+            return await self._decide_edit(action, draft)
         if action.action_id == CONFIRM:  # still valid (not in the past by now) before the draft is used up
             await asyncio.to_thread(self.sessions.preview, **draft.fields)
         if not await asyncio.to_thread(self.drafts.decide, draft):
@@ -194,6 +202,21 @@ class SessionCommands:
         await asyncio.to_thread(self._announce, info, draft.here)
         card = await asyncio.to_thread(self.sessions.card, info, heading="Session scheduled")
         return [Reply((Text(f"Confirmed: '{info.title}' is session #{info.id}."),), ephemeral=True, replace=True), card]
+
+    async def _decide_edit(self, action: Action, draft: Draft) -> list[Reply]:
+        """Confirm or Cancel of a ``session edit`` with a start in words: changed (and followed) once."""
+        if action.action_id == CONFIRM:  # still valid (not in the past by now) before the draft is used up
+            await asyncio.to_thread(self.sessions.edit, draft.session_id, draft.fields, dry_run=True)
+        if not await asyncio.to_thread(self.drafts.decide, draft):
+            raise InvalidInput("This change was already confirmed or cancelled: nothing more was saved.")
+        if action.action_id != CONFIRM:
+            return [Reply((Text(f"Cancelled: session #{draft.session_id} was not changed."),), ephemeral=True,
+                          replace=True)]
+        info = await asyncio.to_thread(self.sessions.edit, draft.session_id, draft.fields)
+        notes = await self._follow(info, "edit")
+        card = await asyncio.to_thread(self.sessions.card, info, heading="Session updated")
+        return [Reply((Text(f"Confirmed: session #{info.id} is changed."),), ephemeral=True, replace=True),
+                Reply(card.blocks + notes)]
 
     async def _calendar_file(self, info: SessionInfo) -> Reply:
         """The session's .ics as a file of a private answer (every date, skipped ones left out), with the Google

@@ -43,6 +43,8 @@ class Draft:
     here: str
     """The channel the command came from (``platform:channel``; it sees the card, the others are announced to)."""
     made_at: datetime
+    session_id: int = 0
+    """The session a ``session edit`` changes (``fields`` are then its changes); 0 for a new session."""
 
 
 class Drafts:
@@ -54,8 +56,10 @@ class Drafts:
         self._drafts: dict[str, Draft] = {}
         self._lock = threading.Lock()
 
-    def put(self, platform: str, user: str, fields: dict[str, Any], here: str, now: datetime) -> Draft:
-        draft = Draft(secrets.token_hex(6), platform, user, dict(fields), here, now)
+    def put(self, platform: str, user: str, fields: dict[str, Any], here: str, now: datetime, *,
+            session_id: int = 0) -> Draft:
+        """Keep a draft for :data:`KEEP`: a new session's fields, or (``session_id``) the changes of an edit."""
+        draft = Draft(secrets.token_hex(6), platform, user, dict(fields), here, now, session_id)
         with self._lock:
             for key in [k for k, d in self._drafts.items() if now - d.made_at > self.keep]:
                 del self._drafts[key]
@@ -68,7 +72,8 @@ class Drafts:
             draft = self._drafts.get(draft_id.strip())
         if draft is None or now - draft.made_at > self.keep:
             raise InvalidInput("This confirmation has expired or was already answered: nothing more was saved. "
-                               "Type the `session add ...` command again if the session is still to be scheduled.")
+                               "Type the `session add ...` or `session edit ...` command again if it is still "
+                               "to be done.")
         if (draft.platform, draft.user) != (platform, user):
             raise PermissionDenied("Only the coordinator who typed this session can confirm or cancel it.")
         return draft
@@ -81,14 +86,16 @@ class Drafts:
 
 
 def confirmation(draft: Draft, info: SessionInfo, typed: str) -> Reply:
-    """The echo of a typed session: the date it was read as, in its zone and in the reader's, and the buttons."""
+    """The echo of a typed session (new, or changed by an edit): the date it was read as, in its zone and in the
+    reader's, and the buttons."""
     first = info.schedule.first()
     repeat = info.schedule.describe()
     said = "" if is_iso(typed) else f"You typed “{neutralize_mentions(typed)}”: "  # a form's pickers: nothing typed
     lines = [f"{said}I read it as {human_time(first.start_utc, info.schedule.tz)} ({info.schedule.tz}).",
              f"“{neutralize_mentions(info.title)}”, {repeat}, {int(info.schedule.duration.total_seconds() // 60)} "
              "min. Nothing is saved until you confirm."]
-    return Reply((Text("Schedule this session?", "heading"), Text("\n".join(lines)),
+    heading = f"Change session #{draft.session_id} like this?" if draft.session_id else "Schedule this session?"
+    return Reply((Text(heading, "heading"), Text("\n".join(lines)),
                   Time(first.start_utc, "In your own time zone:", info.schedule.tz),
                   Actions((Button("Confirm", CONFIRM, draft.id, "primary"), Button("Cancel", DISCARD, draft.id)))),
                  ephemeral=True)

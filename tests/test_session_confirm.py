@@ -136,6 +136,33 @@ def test_bad_typed_input_is_refused_at_once_and_iso_saves_at_once(network: Runti
     assert len(network.sessions.list()) == 1, "an ISO start cannot be misread: saved at once"
 
 
+def test_an_edit_with_a_start_in_words_is_echoed_and_changed_once_confirmed(network: Runtime) -> None:
+    boss = TestAdapter(network.bot, user="BOSS")
+    day = (datetime.now(UTC) + timedelta(days=30)).date()
+    say(boss, f"session add title:T start:{day}T15:00 tz:Europe/Madrid").assert_reply("Session scheduled")
+    (before,) = network.sessions.list()
+
+    echoed = say(boss, f'session edit {before.id} start:"martes 16:00"')
+    expected = next_tuesday_16()
+    echoed.assert_reply(f"Change session #{before.id} like this?", "You typed “martes 16:00”: I read it as "
+                        f"Tue {expected.day} ", "Nothing is saved until you confirm")
+    assert network.sessions.get(before.id).schedule.start == before.schedule.start, "nothing changed yet"
+    confirm, cancel = echo_buttons(echoed)
+    click(boss, confirm, user="OTHER").assert_error().assert_reply("Only the coordinator who typed")
+
+    done = click(boss, confirm)
+    done.assert_reply(f"Confirmed: session #{before.id} is changed.", "Session updated")
+    assert network.sessions.get(before.id).schedule.start == expected
+    click(boss, confirm).assert_error().assert_reply("nothing more was saved")
+    click(boss, cancel).assert_error().assert_reply("nothing more was saved")
+
+    _, cancel = echo_buttons(say(boss, f'session edit {before.id} start:"mañana 10:00"'))
+    click(boss, cancel).assert_reply(f"Cancelled: session #{before.id} was not changed.")
+    assert network.sessions.get(before.id).schedule.start == expected, "a cancelled edit changes nothing"
+    say(boss, f'session edit {before.id} start:"ayer 10:00"').assert_error().assert_reply("in the past")
+    assert network.sessions.get(before.id).schedule.start == expected
+
+
 # -- through Slack ---------------------------------------------------------------------------------------------------
 
 COORDINATOR = "UCOORD"  # the fake's coordinator user group S0COORD holds this member

@@ -207,7 +207,10 @@ def test_chat_session_add_and_edit_take_typed_starts(network: Runtime) -> None:
     assert info.schedule.start == at(2031, 3, 16, 15, 0)
 
     local_now = datetime.now(UTC).astimezone(ZoneInfo(MADRID))
-    say(boss, f'session edit {info.id} start:"tomorrow 9am"').assert_reply("Session updated")
+    edit = say(boss, f'session edit {info.id} start:"tomorrow 9am"').assert_reply("I read it as")
+    assert network.sessions.get(info.id).schedule.start == at(2031, 3, 16, 15, 0), "nothing changed before the OK"
+    (confirm, _cancel) = edit.blocks(Actions)[0].buttons
+    asyncio.run(boss.click(confirm.action_id, confirm.value)).assert_reply("Session updated")
     tomorrows = {(local_now + timedelta(days=1)).date(), (datetime.now(UTC).astimezone(ZoneInfo(MADRID))
                                                            + timedelta(days=1)).date()}
     start = network.sessions.get(info.id).schedule.start

@@ -129,8 +129,10 @@ class Sessions:
                           "reminders": self.default_reminders if reminders is None else reminders}, now)
         return row
 
-    def edit(self, session_id: int, changes: dict[str, object], now: datetime | None = None) -> SessionInfo:
-        """Change some fields (names in ``EDITABLE``); the whole result is validated before anything is saved."""
+    def edit(self, session_id: int, changes: dict[str, object], now: datetime | None = None, *,
+             dry_run: bool = False) -> SessionInfo:
+        """Change some fields (names in ``EDITABLE``); the whole result is validated before anything is saved.
+        ``dry_run``: validate and return what would be stored, storing nothing (a typed start's echo)."""
         now = now or utcnow()
         unknown = sorted(set(changes) - set(EDITABLE))
         if unknown:
@@ -148,8 +150,12 @@ class Sessions:
             merged.update(changes)
             self._apply(row, merged, now, check_start="start" in changes or "tz" in changes)
             row.updated_at = now
-            session.add(row)
-            return _info(row)
+            info = _info(row)
+            if dry_run:
+                session.rollback()
+            else:
+                session.add(row)
+            return info
 
     def cancel(self, session_id: int, now: datetime | None = None) -> SessionInfo:
         """Cancel every future occurrence; reminders stop and RSVPs are refused."""
