@@ -27,6 +27,10 @@ generator and the fake Slack share the same cores (their CPU time is printed too
 
     python benchmarks/bench_load.py [--events N] [--concurrency C] [--json-out FILE]
 
+``RRR_BOT__QUESTION_BATCH``, ``RRR_BOT__QUESTION_QUEUE``, ``RRR_BOT__QUESTION_WAIT_MS`` and
+``RRR_BOT__PLACEHOLDER_SECONDS`` set in this environment are given to the workers (``RRR_BOT__QUESTION_BATCH=16``
+measures batches).
+
 Needs the PostgreSQL server of the tests (``POSTGRES_TEST_URL``, default ``postgres@127.0.0.1:5432``); a fresh
 database is created and dropped.
 """
@@ -55,6 +59,9 @@ from bot.services.knowledge_base import default_embedder_factory  # noqa: E402
 EVENTS = 1000
 CONCURRENCY = 50
 DUPLICATES = 0.05
+#: Worker settings this environment may set for a run (the others are the defaults).
+PASSED_SETTINGS = ("RRR_BOT__QUESTION_BATCH", "RRR_BOT__QUESTION_QUEUE", "RRR_BOT__QUESTION_WAIT_MS",
+                   "RRR_BOT__PLACEHOLDER_SECONDS")
 
 
 def _arg(argv: list[str], name: str, default: int) -> int:
@@ -116,6 +123,7 @@ def run(events: int, concurrency: int) -> dict:
         with FakeSlack() as fake:
             ports = (scale.free_port(), scale.free_port())
             env = {"RRR_DATABASE__URL": url, "RRR_BOT__PLACEHOLDER_SECONDS": str(BotSettings().placeholder_seconds)}
+            env.update({k: v for k, v in os.environ.items() if k in PASSED_SETTINGS})  # e.g. batches of 16
             workers = [procs.slack_worker("worker-a", work / "a", ports[0], fake.api_url,
                                           RRR_SESSIONS__SCHEDULER="false", **env),
                        procs.slack_worker("worker-b", work / "b", ports[1], fake.api_url, **env)]

@@ -63,7 +63,8 @@ class BotSettings(_Section):
         default_factory=dict, description='where "Ask the network" posts, by platform: {slack = "C0123"}')
     rate_limit: int = Field(20, ge=0, description="messages and clicks one member may send per rate_window; 0 = off")
     rate_window: float = Field(60.0, gt=0, description="seconds of the rate limit's window")
-    question_batch: int = Field(16, ge=1, le=256, description="questions embedded together at most")
+    question_batch: int = Field(1, ge=1, le=256, description="questions embedded together at most; 1 (default) "
+                                "embeds each question in the thread that searches it, with no queue")
     question_wait_ms: float = Field(4.0, ge=0, le=1000, description="how long a question waits for others to "
                                                                     "embed with (milliseconds)")
     question_queue: int = Field(64, ge=1, description="questions queued or being embedded at most; more wait, "

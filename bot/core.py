@@ -58,8 +58,11 @@ class Bot:
         self.metrics = metrics or Metrics()
         batching = batching or BatchSettings()
         self.questions = Batcher(knowledge.queries, max_batch=batching.max_batch, max_wait=batching.max_wait,
-                                 capacity=batching.capacity, name="question-embedder")
-        """Questions are embedded here, together when they arrive together (see :mod:`.batching`)."""
+                                 capacity=batching.capacity, name="question-embedder"
+                                 ) if batching.max_batch > 1 else None
+        """With ``[bot] question_batch`` above 1, questions are embedded here, together when they arrive together
+        (see :mod:`.batching`); at 1 (the default: measured faster on a machine not otherwise busy, see the README)
+        each question is embedded in the thread that searches it."""
         self.limiter = limiter or RateLimiter(0)
         self.network_limiter = RateLimiter(NETWORK_POSTS, NETWORK_WINDOW)
         self.turns = MemberTurns()
@@ -84,12 +87,13 @@ class Bot:
 
     def close(self) -> None:
         """Stop the questions' worker thread."""
-        self.questions.close()
+        if self.questions is not None:
+            self.questions.close()
 
     def expected_wait(self) -> float:
         """Seconds a question arriving now would wait for its embedding (the backlog times the recent cost of one):
         adapters show a placeholder at once when it is long, rather than after their usual delay."""
-        return self.questions.expected_wait()
+        return self.questions.expected_wait() if self.questions is not None else 0.0
 
     async def handle(self, message: Incoming, notice: Notice | None = None) -> list[Reply]:
         """Answer one message. Never raises: user errors become polite replies, bugs a short apology.
@@ -381,7 +385,7 @@ class Bot:
         busy = (lambda: notice(Reply.text(BUSY_REPLY))) if notice is not None else None
         async with self.turns.turn(f"{message.platform}:{message.user}"):
             with self.metrics.answering():
-                query = await self.questions.submit(question, on_wait=busy)  # embedded in a batch
+                query = await self.questions.submit(question, on_wait=busy) if self.questions else None
                 result = await asyncio.to_thread(self.knowledge.ask, question, query=query,
                                                  asker=(message.platform, message.user),
                                                  city=filters.get("city"), tag=filters.get("tag"))

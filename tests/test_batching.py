@@ -158,9 +158,12 @@ def test_questions_embedded_in_one_batch_get_the_answers_of_one_by_one_asks(seed
 
 
 def test_the_bots_questions_go_through_its_batcher_in_batches(seeded: Runtime) -> None:
-    from bot import Incoming
+    from bot import Bot, Incoming
+    from bot.batching import BatchSettings
 
-    bot = seeded.bot
+    assert seeded.bot.questions is None, "batches are opt-in: [bot] question_batch = 1 by default"
+    rt = seeded
+    bot = Bot(rt.directory, rt.knowledge, rt.intros, rt.sessions, batching=BatchSettings(16, 0.004, 64))
     bot.knowledge.warm_up()
     model = bot.knowledge.embedder._lock  # held: the model is busy, so the burst queues up behind it
 
@@ -171,7 +174,10 @@ def test_the_bots_questions_go_through_its_batcher_in_batches(seeded: Runtime) -
                 await asyncio.sleep(0.01)
         return await asyncio.gather(*asks)
 
-    replies = asyncio.run(burst())
+    try:
+        replies = asyncio.run(burst())
+    finally:
+        bot.close()
     assert all(r and not r[0].is_error for r in replies), replies
     assert sum(bot.questions.batches) == len(QUESTIONS), "each question was embedded once"
     assert max(bot.questions.batches) > 1, f"the burst was embedded one by one: {list(bot.questions.batches)}"

@@ -75,7 +75,8 @@ def test_slack_a_slow_slash_command_answer_replaces_its_private_placeholder(
 
 def test_slack_a_full_queue_acknowledges_tells_the_askers_and_answers_each_question_once(
         serve_slack, fake_slack: FakeSlack, seeded_dir: Path) -> None:
-    slack: ServedSlack = serve_slack(slack_settings(seeded_dir, fake_slack, RRR_BOT__QUESTION_QUEUE="1"),
+    slack: ServedSlack = serve_slack(slack_settings(seeded_dir, fake_slack, RRR_BOT__QUESTION_QUEUE="1",
+                                                RRR_BOT__QUESTION_BATCH="16"),
                                      warm_up=True)
     model = slack.runtime.knowledge.embedder._lock  # the model is busy until the test lets go
     threads = []
