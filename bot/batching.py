@@ -156,7 +156,7 @@ class Batcher(Generic[Item, Result]):
             self._per_item = cost if not self._per_item else 0.8 * self._per_item + 0.2 * cost
             if len(results) != len(items):
                 raise RuntimeError(f"{self.name}: {len(results)} results for {len(items)} items")
-            outcomes = [(True, r) for r in results]
+            outcomes: list[tuple[bool, object]] = [(True, r) for r in results]
         except Exception as exc:
             if len(items) == 1:
                 outcomes = [(False, exc)]

@@ -20,6 +20,7 @@ from . import replies
 from .replies import answer_reply, cities_reply, city_reply, intro_reply
 from .review import APPROVE as REVIEW_APPROVE, REJECT as REVIEW_REJECT, Review
 from .services import Directory, Introductions, KnowledgeBase, ReceiptBook, Sessions
+from .services.knowledge_base import Query
 from .services.membership import Memberships
 from .services.insights import MAX_WEEKS, Insights
 from .services.insights_messages import DEFAULT_WEEKS, coordinator_insights, member_insights
@@ -57,9 +58,9 @@ class Bot:
                  batching: BatchSettings | None = None) -> None:
         self.metrics = metrics or Metrics()
         batching = batching or BatchSettings()
-        self.questions = Batcher(knowledge.queries, max_batch=batching.max_batch, max_wait=batching.max_wait,
-                                 capacity=batching.capacity, name="question-embedder"
-                                 ) if batching.max_batch > 1 else None
+        self.questions: Batcher[str, Query] | None = Batcher(
+            knowledge.queries, max_batch=batching.max_batch, max_wait=batching.max_wait, capacity=batching.capacity,
+            name="question-embedder") if batching.max_batch > 1 else None
         """With ``[bot] question_batch`` above 1, questions are embedded here, together when they arrive together
         (see :mod:`.batching`); at 1 (the default: measured faster on a machine not otherwise busy, see the README)
         each question is embedded in the thread that searches it."""

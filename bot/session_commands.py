@@ -118,7 +118,8 @@ class SessionCommands:
             await self._check_channels(channels, here)
             typed = fields.get("start", "")
             ask_first = _yes_no(fields.pop("confirm", ""), "confirm")
-            new = dict(title=fields.pop("title", ""), start=fields.pop("start", ""), tz=fields.pop("tz", ""),
+            new: dict[str, Any] = dict(title=fields.pop("title", ""), start=fields.pop("start", ""),
+                                       tz=fields.pop("tz", ""),
                        repeat=fields.pop("repeat", None), count=fields.pop("count", None),
                        until=fields.pop("until", None), duration_minutes=fields.pop("duration", 60),
                        agenda=fields.pop("agenda", ""), channels=channels, video_url=fields.pop("video", None),

@@ -53,15 +53,16 @@ def read_pdf(path: Path, data: bytes) -> Extracted:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             try:
-                opened = reader.decrypt("")  # an owner password alone (printing rights) still lets the text out
+                # an owner password alone (printing rights) still lets the text out
+                opened = bool(reader.decrypt(""))
             except (NotImplementedError, PyPdfError):
-                opened = 0
+                opened = False
             if not opened:
                 raise Unreadable("the PDF is encrypted with a password; save a copy without the password and "
                                  "import that")
         outline = _outline(reader)
         pages = [_page_lines(page) for page in reader.pages]
-        title = str((reader.metadata or {}).get("/Title") or "").strip()
+        title = str((reader.metadata.title if reader.metadata is not None else None) or "").strip()
     except Unreadable:
         raise
     except FileNotDecryptedError:

@@ -138,7 +138,7 @@ class SessionAdd:
         event, refused = await self.publish_event(interaction, session[0])
         if event is not None or refused:
             note = f"It is also a Discord event: {event.url}" if event is not None else refused
-            await interaction.followup.send(note, ephemeral=True)
+            await interaction.followup.send(note or "", ephemeral=True)
 
     async def publish_event(self, interaction: discord.Interaction,
                             session_id: int) -> tuple[discord.ScheduledEvent | None, str | None]:

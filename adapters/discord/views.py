@@ -91,7 +91,8 @@ class SaveSolutionModal(discord.ui.Modal, title="Save as solution"):
 class AskModal(discord.ui.Modal, title="Ask the network"):
     """``/home``'s "Ask a question": one question, answered privately. Handled by :func:`parse_modal`."""
 
-    question = discord.ui.TextInput(label="Your question, in any language", style=discord.TextStyle.paragraph,
+    question: ModalInput = discord.ui.TextInput(label="Your question, in any language",
+                                                style=discord.TextStyle.paragraph,
                                     max_length=2000, custom_id="question")
 
     def __init__(self) -> None:

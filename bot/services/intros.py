@@ -333,10 +333,11 @@ class Introductions:
         id, cities)``, the follow-up id being what the "We met" / "Not yet" buttons carry."""
         with self.db.session() as session:
             rows = session.exec(
-                select(IntroductionMember.id, Introduction.cities).select_from(IntroductionMember).join(Introduction)
+                select(pk(IntroductionMember.id), Introduction.cities).select_from(IntroductionMember)
+                .join(Introduction)
                 .join(Member)
                 .where(Member.platform == platform, Member.user_id == user_id,
-                       or_(col(IntroductionMember.outcome).is_(None), IntroductionMember.outcome == "not_yet"))
+                       or_(col(IntroductionMember.outcome).is_(None), col(IntroductionMember.outcome) == "not_yet"))
                 .order_by(col(Introduction.created_at).desc(), col(IntroductionMember.id).desc()).limit(limit)).all()
         return [(int(link_id), tuple(cities)) for link_id, cities in rows]
 

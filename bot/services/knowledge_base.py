@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy.exc import IntegrityError
@@ -449,7 +450,7 @@ class KnowledgeBase:
 
     # -- asking --------------------------------------------------------------------------------------------------
 
-    def queries(self, questions: Sequence[str]) -> list[Query]:
+    def queries(self, questions: Sequence[str]) -> builtins.list[Query]:
         """The questions as :meth:`ask` searches them, embedded in one call of the embedder (a batch costs less
         per question than one call each). Empty questions are refused as :meth:`ask` refuses them."""
         texts = [_question_text(q) for q in questions]
@@ -463,7 +464,7 @@ class KnowledgeBase:
         return [Query(text, f, cut, shift(v, f) if shift is not None else v)
                 for text, (f, cut), v in zip(texts, fitted, vectors)]
 
-    def ask_many(self, questions: Sequence[str], **options) -> list[AskResult]:
+    def ask_many(self, questions: Sequence[str], **options: Any) -> builtins.list[AskResult]:
         """:meth:`ask` for each question (same ``options``), embedding them together."""
         return [self.ask(q.text, query=q, **options) for q in self.queries(questions)]
 
@@ -748,7 +749,7 @@ class KnowledgeBase:
             self.import_records([record], by=editor, action="edited")
         return self.get(solution_id)
 
-    def history(self, solution_id: str) -> list[SolutionChange]:
+    def history(self, solution_id: str) -> builtins.list[SolutionChange]:
         """Who changed the solution, what and when, oldest first (also of a rejected or removed one)."""
         with self.db.session() as session:
             steps = History(session).of(solution_id)

@@ -214,7 +214,7 @@ class Sessions:
         return upcoming[0] if upcoming else None
 
     def nearest_first(self, infos: Sequence[SessionInfo], now: datetime | None = None
-                      ) -> list[tuple[SessionInfo, Occurrence | None]]:
+                      ) -> builtins.list[tuple[SessionInfo, Occurrence | None]]:
         """Each session with its next date, the nearest first (those with none left at the end, by id): the order
         of `session list` in chat and of ``rrr-bot sessions list --page``."""
         now = now or utcnow()

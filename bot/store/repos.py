@@ -208,7 +208,8 @@ class Solutions:
         """Make the solution's passages ``passages``, keeping (with their ids, so their vectors) the stored ones of
         the same heading and text, moved to their new place. Returns the new rows and the ids removed."""
         stored: dict[tuple[str, str], builtins.list[Passage]] = {}
-        for row in self.session.exec(select(Passage).where(Passage.solution_id == solution_id).order_by(Passage.id)):
+        query = select(Passage).where(Passage.solution_id == solution_id).order_by(pk(Passage.id))
+        for row in self.session.exec(query):
             stored.setdefault((row.heading, row.text), []).append(row)
         added: builtins.list[Passage] = []
         for passage in passages:
