@@ -522,7 +522,7 @@ def kb_list(ctx: typer.Context, city: Annotated[Optional[str], typer.Option()] =
     if shown is None:
         out.print(f"{len(rows)} solution(s)")
         return
-    out.print(f"Solutions {shown.first}-{shown.first + len(items) - 1} of {shown.total}", highlight=False)
+    out.print(f"Solutions {shown.first}-{shown.last} of {shown.total}", highlight=False)
     print_footer(shown, command)
 
 

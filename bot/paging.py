@@ -44,6 +44,11 @@ class Page(Generic[T]):
     first: int
     total: int
 
+    @property
+    def last(self) -> int:
+        """The number (1-based) of the page's last item."""
+        return self.first + len(self.items) - 1
+
     def footer(self, command: str) -> Text | None:
         """"Page 1 of 7: `session list 2` for the next." (None when everything fits one page)."""
         if self.count <= 1:

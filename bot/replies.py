@@ -160,7 +160,7 @@ def cities_reply(profiles: list[CityProfile], page: int = 1, *, command: str = "
         return Reply.text("No cities yet. Load the RRR network with `rrr-bot kb seed` or `rrr-bot cities import FILE`.")
     shown = cities_page(profiles, page, command)
     heading = f"{len(profiles)} cities in the network:" if shown.count == 1 else \
-        f"Cities {shown.first}-{shown.first + len(shown.items) - 1} of the network's {shown.total}:"
+        f"Cities {shown.first}-{shown.last} of the network's {shown.total}:"
     lines = "\n".join(_city_line(p) for p in shown.items)
     return Reply((Text(heading, "heading"), Text(lines)) + shown.end(command))
 
@@ -181,7 +181,7 @@ def unanswered_reply(questions: list, page: int = 1, *, command: str = "unanswer
         return Reply.text("Every question asked so far found a close match.")
     shown = questions_page(questions, page, command)
     heading = f"{len(questions)} recent unanswered question(s):" if shown.count == 1 else \
-        f"Unanswered questions {shown.first}-{shown.first + len(shown.items) - 1} of {shown.total}, the newest first:"
+        f"Unanswered questions {shown.first}-{shown.last} of {shown.total}, the newest first:"
     lines = "\n".join(_question_line(q) for q in shown.items)
     return Reply((Text(heading, "heading"), Text(lines)) + shown.end(command))
 
@@ -211,7 +211,7 @@ def city_reply(profile: CityProfile, page: int = 1, *, command: str = "", number
     shown = challenges_page(profile, page, command)
     challenges = "\n".join(f"{i}. {c}" if numbered else f"- {c}" for i, c in shown.items) or "- none recorded"
     heading = "Challenges:" if shown.count == 1 else \
-        f"Challenges {shown.first}-{shown.first + len(shown.items) - 1} of {shown.total}:"
+        f"Challenges {shown.first}-{shown.last} of {shown.total}:"
     return Reply((Facts(fields, title=profile.name), Text(f"{heading}\n{challenges}")) + shown.end(command))
 
 

@@ -266,7 +266,7 @@ class SessionCommands:
         dated = self.sessions.nearest_first(infos)
         page = sessions_page(dated, number, "session list")
         heading = "Scheduled sessions" if page.count == 1 else \
-            f"Scheduled sessions {page.first}-{page.first + len(page.items) - 1} of {page.total}"
+            f"Scheduled sessions {page.first}-{page.last} of {page.total}"
         blocks: list = [Text(heading, "heading")]
         for info, nxt in page.items:
             blocks.append(Text(_line(info)))
