@@ -18,7 +18,7 @@ from .doc_formats import READERS, Block, Extracted, Unreadable
 from .languages import detect_language
 from .passages import UNSEARCHED_SECTIONS, PassageText
 from .records import SOLUTION_LENGTHS, SolutionRecord, solution_from_mapping
-from .text import slugify
+from .text import slugify, summary_of
 
 DOCUMENT_SUFFIXES = tuple(READERS)
 #: Joins the headings of a passage's path.
@@ -141,20 +141,13 @@ def _first_heading(extracted: Extracted) -> str:
     return next((b.text for b in extracted.blocks if b.level), "")
 
 
-SUMMARY_WORDS = 60
 
 
 def _summary(blocks: list[Block]) -> str:
     """The first paragraph of some length (a cover's one-liners are skipped), cut after a sentence near
-    ``SUMMARY_WORDS`` words."""
+    :data:`~knowledge.text.SUMMARY_WORDS` words."""
     paragraphs = [b.text for b in blocks if not b.level]
-    text = next((p for p in paragraphs if len(p.split()) >= 12), paragraphs[0] if paragraphs else "")
-    words = text.split()
-    if len(words) <= SUMMARY_WORDS:
-        return " ".join(words)
-    head = " ".join(words[:SUMMARY_WORDS])
-    end = max(head.rfind(". "), head.rfind("! "), head.rfind("? "))
-    return head[: end + 1] if end > 0 else head + "…"
+    return summary_of(next((p for p in paragraphs if len(p.split()) >= 12), paragraphs[0] if paragraphs else ""))
 
 
 def _passages(record: SolutionRecord, located: list[_Located], max_words: int) -> list[PassageText]:

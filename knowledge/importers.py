@@ -22,6 +22,7 @@ import yaml
 from .documents import DOCUMENT_SUFFIXES, Document, DocumentMeta, read_document
 from .errors import Problem
 from .records import CityRecord, SolutionRecord, city_from_mapping, solution_from_mapping
+from .text import summary_of
 
 R = TypeVar("R")
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".md": "markdown",
@@ -270,18 +271,10 @@ def _markdown_rows(path: Path, limit: int) -> Iterable[Row]:
     yield None, meta, None
 
 
-SUMMARY_WORDS = 60
-
-
 def _first_paragraph(body: str) -> str:
-    """The default summary: the first paragraph's whole sentences, up to about ``SUMMARY_WORDS`` words."""
+    """The default summary: the first paragraph's whole sentences (:func:`~knowledge.text.summary_of`)."""
     for block in body.split("\n\n"):
         block = block.strip()
         if block and not block.startswith("#"):
-            words = block.split()
-            if len(words) <= SUMMARY_WORDS:
-                return " ".join(words)
-            text = " ".join(words[:SUMMARY_WORDS])
-            sentence_end = max(text.rfind(". "), text.rfind("! "), text.rfind("? "))
-            return text[: sentence_end + 1] if sentence_end > 0 else text + "…"
+            return summary_of(block)
     return ""

@@ -31,3 +31,18 @@ def shorten(text: str, limit: int) -> str:
         return text
     cut = text[: max(limit - 1, 1)].rsplit(" ", 1)[0]
     return cut.rstrip(",;:.") + "…"
+
+
+#: About how many words a summary taken from a paragraph keeps.
+SUMMARY_WORDS = 60
+
+
+def summary_of(paragraph: str, limit: int = SUMMARY_WORDS) -> str:
+    """``paragraph``'s whole sentences up to about ``limit`` words (its first ``limit`` words and an ellipsis when
+    no sentence ends before them)."""
+    words = paragraph.split()
+    if len(words) <= limit:
+        return " ".join(words)
+    text = " ".join(words[:limit])
+    end = max(text.rfind(". "), text.rfind("! "), text.rfind("? "))
+    return text[: end + 1] if end > 0 else text + "…"
