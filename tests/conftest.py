@@ -21,6 +21,7 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # before anything loads libgomp; inherited by the rrr-bot processes
 
 import fcntl  # noqa: E402
+import logging  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import uuid  # noqa: E402
@@ -126,6 +127,16 @@ def seeded(seeded_dir: Path) -> Iterator[Runtime]:
     """A runtime on a private copy of the seeded network."""
     with Runtime.open(make_settings(seeded_dir)) as rt:
         yield rt
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """The CLI reconfigures the root logger (``basicConfig(force=True)``); give the next test a clean one."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture

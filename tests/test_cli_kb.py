@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -24,14 +23,7 @@ ASK_KEYS = {"question", "answered", "verdict", "truncated", "closest_cities", "r
 METRICS = {"recall@1", "recall@3", "recall@5", "mrr", "abstention_acc"}
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging():
-    """The CLI reconfigures the root logger (``basicConfig(force=True)``); give the next test a clean one."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("restore_logging")  # the CLI reconfigures the root logger
 
 
 def run(data_dir: Path, *args: str, input: str | None = None):

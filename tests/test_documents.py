@@ -9,7 +9,6 @@ in tests/data/docs/bad.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import signal
@@ -48,13 +47,7 @@ ON_PAGE = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging():
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("restore_logging")  # the CLI reconfigures the root logger
 
 
 def run(data_dir: Path, *args: str, **env: str):

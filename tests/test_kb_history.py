@@ -4,7 +4,6 @@ when and, for changes, each field's old and new value; ``rrr-bot kb edit`` and `
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import pytest
@@ -16,13 +15,7 @@ from bot.errors import InvalidInput, NotFound
 from conftest import make_settings
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging():
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("restore_logging")  # the CLI reconfigures the root logger
 
 
 def run(data: Path, *args: str):
