@@ -180,6 +180,7 @@ class KnowledgeBase:
         self._signature: tuple[int, int] | None = None  # (passages, highest passage id) the index reflects
         self._checked_at = 0.0
         self._lock = threading.RLock()
+        self._saving = threading.Lock()  # picking a saved answer's free id and storing it, as one step
         self._shift: LanguageShift | None = None
 
     # -- setup ---------------------------------------------------------------------------------------------------
@@ -658,10 +659,13 @@ class KnowledgeBase:
         base = slugify(f"{city} {title}")[:100] or "answer"
         for _ in range(5):  # two people saving the same title at once: the one who loses the id takes the next
             try:
-                return self._save_answer(base, title=title, city=city, country=country, summary=summary,
-                                         saved_by=saved_by, challenge=challenge or question_text or title,
-                                         source_url=source_url, question_id=question_id, tags=tags,
-                                         language=language, reviewed=reviewed)
+                # within this process the free id is picked and stored under one lock: the store is an upsert, so
+                # two saves that picked the same id would otherwise keep only the second answer
+                with self._saving:
+                    return self._save_answer(base, title=title, city=city, country=country, summary=summary,
+                                             saved_by=saved_by, challenge=challenge or question_text or title,
+                                             source_url=source_url, question_id=question_id, tags=tags,
+                                             language=language, reviewed=reviewed)
             except IntegrityError:
                 log.info("the id of a saved answer (%s...) was taken meanwhile; trying the next", base)
         raise InvalidInput("Too many answers with this title are being saved at once; please try again.")
