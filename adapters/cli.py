@@ -552,8 +552,8 @@ def kb_remove(ctx: typer.Context, solution_id: str) -> None:
 
 @kb_app.command("pending")
 def kb_pending(ctx: typer.Context, page: PageOpt = None, as_json: JsonOpt = False) -> None:
-    """Peers' saved answers waiting for a coordinator's review (not searchable until approved); --page N: 10 a
-    page."""
+    """Peers' saved answers waiting for a coordinator's review (searchable meanwhile only as unreviewed); --page N:
+    10 a page."""
     from bot.paging import REVIEW_PAGE, paginate
 
     with runtime(ctx) as rt:
@@ -578,15 +578,15 @@ def kb_pending(ctx: typer.Context, page: PageOpt = None, as_json: JsonOpt = Fals
 
 @kb_app.command("approve")
 def kb_approve(ctx: typer.Context, solution_id: str) -> None:
-    """Approve a saved answer: it becomes network knowledge and searchable."""
+    """Approve a saved answer: it becomes network knowledge (no longer marked unreviewed)."""
     with runtime(ctx) as rt:
         rt.knowledge.approve(solution_id, "operator")
-    out.print(f"Approved {solution_id}: it is searchable now.", markup=False)
+    out.print(f"Approved {solution_id}: it is network knowledge now.", markup=False)
 
 
 @kb_app.command("reject")
 def kb_reject(ctx: typer.Context, solution_id: str) -> None:
-    """Reject a saved answer: it is removed from the review queue (its history stays)."""
+    """Reject a saved answer: it leaves the review queue and the search (its history stays)."""
     with runtime(ctx) as rt:
         rt.knowledge.reject(solution_id, "operator")
     out.print(f"Rejected {solution_id}.", markup=False)

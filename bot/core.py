@@ -187,7 +187,6 @@ class Bot:
             return await self.review.act(action)
         if action.action_id == "show_solution":
             solution = await asyncio.to_thread(self.knowledge.get, action.value.strip())
-            await self._may_see(action.platform, action.user, action.roles, solution)
             saver = await asyncio.to_thread(self.knowledge.saver_name, solution)
             return [Reply(replies.solution_reply(solution, saver).blocks, ephemeral=True)]
         if from_home(action):  # an RSVP or an introduction's answer on the home: the home is drawn again
@@ -231,13 +230,6 @@ class Bot:
                 not await self._is_coordinator(action.platform, action.user, action.roles):
             raise PermissionDenied("Only the person who asked this question (or a coordinator) can do that.")
         return question
-
-    async def _may_see(self, platform: str, user: str, roles: tuple[str, ...], solution) -> None:
-        """A saved answer waiting for review is shown to coordinators only (and to whoever saved it)."""
-        if solution.status == "approved" or solution.saved_by == f"{platform}:{user}":
-            return
-        if not await self._is_coordinator(platform, user, roles):
-            raise NotFound(f"No solution with id '{solution.id}'.")
 
     async def _ask_network(self, action: Action) -> list[Reply]:
         """Post an unanswered question to the network channel, mentioning the contacts of the closest cities."""
@@ -459,9 +451,7 @@ class Bot:
         if not ctx.rest.strip():
             raise InvalidInput("Usage: `show ID`, the id a card's \"More\" button shows, e.g. `show "
                                "turin-facilito-giovani`.")
-        m = ctx.message
         solution = await asyncio.to_thread(self.knowledge.get, ctx.rest.strip().strip("`"))
-        await self._may_see(m.platform, m.user, m.roles, solution)
         return [replies.solution_reply(solution, await asyncio.to_thread(self.knowledge.saver_name, solution))]
 
     async def _whoami(self, ctx: Context) -> list[Reply]:

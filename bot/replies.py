@@ -92,7 +92,7 @@ def _card(answer) -> SolutionCard:
     if passage and not answer.heading and not answer.page and passage.strip("… ") in summary:
         passage = ""  # the summary already shows the sentences that matched
     saved_at = f"{answer.saved_at:%Y-%m-%d}" if answer.saved_at else ""
-    label = provenance_label(answer.provenance, answer.saved_by, saved_at)
+    label = provenance_label(answer.provenance, answer.saved_by, saved_at, unreviewed=answer.status == "pending")
     return SolutionCard(
         solution_id=answer.id, title=neutralize_mentions(answer.title), city=neutralize_mentions(answer.city),
         country=neutralize_mentions(answer.country), summary=summary, provenance=label,
@@ -103,10 +103,13 @@ def _card(answer) -> SolutionCard:
     )
 
 
-def provenance_label(provenance: str, saved_by: str | None = None, saved_at: str = "") -> str:
-    """What the facts support: the label of ``provenance``, or who shared a peer's saved answer and when."""
+def provenance_label(provenance: str, saved_by: str | None = None, saved_at: str = "", *,
+                     unreviewed: bool = False) -> str:
+    """What the facts support: the label of ``provenance``, or who shared a peer's saved answer and when (and
+    that no coordinator has reviewed it yet, when ``unreviewed``)."""
     if saved_by:
-        return f"shared by {neutralize_mentions(saved_by)}" + (f" on {saved_at}" if saved_at else "")
+        shared = f"shared by {neutralize_mentions(saved_by)}" + (f" on {saved_at}" if saved_at else "")
+        return f"unreviewed, {shared}" if unreviewed else shared
     return PROVENANCE_LABELS.get(provenance, provenance)
 
 
@@ -127,7 +130,7 @@ def solution_reply(solution, saver: str | None = None) -> Reply:
     ``saver`` is the display name of whoever saved it (its stored platform id otherwise)."""
     saved_at = f"{solution.created_at:%Y-%m-%d}" if solution.saved_by and solution.created_at else ""
     label = provenance_label(solution.provenance, (saver or solution.saved_by) if solution.saved_by else None,
-                             saved_at)
+                             saved_at, unreviewed=solution.status == "pending")
     fields = [Field("City", f"{solution.city}, {solution.country}"),
               Field("Kind", "background reading" if solution.kind == "reference" else "peer practice"),
               Field("Provenance", label)]
@@ -135,7 +138,7 @@ def solution_reply(solution, saver: str | None = None) -> Reply:
     if note:
         fields.append(Field("Note", note))
     if solution.status != "approved":
-        fields.append(Field("Status", f"{solution.status} (waiting for a coordinator's review)"))
+        fields.append(Field("Status", "unreviewed (waiting for a coordinator's review)"))
     if solution.source_url:
         fields.append(Field("Source", solution.source_url))
     if solution.tags:

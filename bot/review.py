@@ -2,8 +2,9 @@
 
 - ``iam CITY``: a coordinator is linked at once; anyone else's request goes to the coordinators and the city's
   members (a DM each with Approve / Reject), who decide with the buttons or ``approve N`` / ``reject N``.
-- "Save as solution" by a member creates a pending record, unsearchable until a coordinator approves it
-  (``pending`` lists them; ``approve ID`` / ``reject ID``, or the buttons of the coordinators' DM).
+- "Save as solution" by a member creates a pending record, searchable only as "unreviewed, shared by NAME on DATE"
+  (never a close match by itself) until a coordinator approves it (``pending`` lists them; ``approve ID`` /
+  ``reject ID``, or the buttons of the coordinators' DM).
 """
 
 from __future__ import annotations
@@ -137,8 +138,8 @@ class Review:
         if coordinator:
             return [Reply.text(f"Saved as `{solution_id}`. It is searchable now.", ephemeral=True)]
         await asyncio.to_thread(self._notify_saved, action.platform, solution_id, action.user_name or action.user)
-        return [Reply.text(f"Thanks! Saved as `{solution_id}` for review: it becomes searchable once a coordinator "
-                           "approves it.", ephemeral=True)]
+        return [Reply.text(f"Thanks! Saved as `{solution_id}` for review: until a coordinator approves it, it shows "
+                           "in answers marked as unreviewed.", ephemeral=True)]
 
     async def _decide(self, who: Incoming, value: str, approve: bool) -> list[Reply]:
         kind, _, target = value.partition(":")
@@ -155,7 +156,8 @@ class Review:
                 raise PermissionDenied("Only coordinators can review saved answers.")
             if approve:
                 solution = await asyncio.to_thread(self.knowledge.approve, target, f"{who.platform}:{who.user}")
-                return [Reply.text(f"Approved `{solution.id}`: it is network knowledge now, and searchable.")]
+                return [Reply.text(f"Approved `{solution.id}`: it is network knowledge now, no longer marked "
+                                   "unreviewed.")]
             solution = await asyncio.to_thread(self.knowledge.reject, target, f"{who.platform}:{who.user}")
             return [Reply.text(f"Rejected `{solution.id}`: it was removed from the review queue.")]
         raise InvalidInput("Expected a request number or a saved answer's id (`pending` lists them).")

@@ -72,12 +72,12 @@ def ansi_record():
                   f"Volunteers {ANSI}repaired{RLO} bicycles of residents in repair cafés of every district.")
 
 
-def save_bees(rt: Runtime) -> str:
-    """A peer's answer saved by Ana (slack:U0ANA) and approved at once; returns its id."""
+def save_bees(rt: Runtime, *, reviewed: bool = True) -> str:
+    """A peer's answer saved by Ana (slack:U0ANA), approved at once unless not ``reviewed``; returns its id."""
     rt.directory.remember("slack", "U0ANA", "Ana")
     return rt.knowledge.save_answer(title="Rooftop beehives on council buildings", city="Rotterdam",
                                     country="Netherlands", summary=BEES_SUMMARY, saved_by="slack:U0ANA",
-                                    reviewed=True)
+                                    reviewed=reviewed)
 
 
 def saved_on(rt: Runtime, solution_id: str) -> str:

@@ -135,6 +135,14 @@ def test_a_saved_answer_shows_who_saved_it_and_when(start, fake: FakeDiscord) ->
     assert provenance == f"shared by Ana on {saved_on(served.runtime, saved)}"
 
 
+def test_a_saved_answer_waiting_for_review_says_unreviewed_and_is_never_a_close_match(start, fake: FakeDiscord) -> None:
+    served = start()  # every record is a close match at this threshold, except an unreviewed one
+    saved = save_bees(served.runtime, reviewed=False)
+    found = embed(ask(fake, BEES), "Rooftop beehives on council buildings")
+    assert fields(found)["Provenance"] == f"unreviewed, shared by Ana on {saved_on(served.runtime, saved)}"
+    assert "related" in json.dumps(found) and "close match" not in json.dumps(found)
+
+
 def test_not_sure_says_why_and_offers_to_ask_the_network(start, fake: FakeDiscord, seeded_dir: Path) -> None:
     served = start(not_sure_threshold(seeded_dir, VOUCHERS))
     result = served.runtime.knowledge.ask(VOUCHERS)

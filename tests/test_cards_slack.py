@@ -132,6 +132,14 @@ def test_a_saved_answer_shows_who_saved_it_and_when(start) -> None:
     assert context == f"shared by Ana on {saved_on(slack.runtime, saved)}"
 
 
+def test_a_saved_answer_waiting_for_review_says_unreviewed_and_is_never_a_close_match(start) -> None:
+    slack = start()  # every record is a close match at this threshold, except an unreviewed one
+    saved = save_bees(slack.runtime, reviewed=False)
+    section, context = card(answer(slack, BEES), saved)
+    assert context == f"unreviewed, shared by Ana on {saved_on(slack.runtime, saved)}"
+    assert "related" in section and "close match" not in section
+
+
 def test_not_sure_says_why_and_offers_to_ask_the_network(start, seeded_dir: Path) -> None:
     slack = start(not_sure_threshold(seeded_dir, VOUCHERS))
     result = slack.runtime.knowledge.ask(VOUCHERS)

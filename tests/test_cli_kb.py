@@ -322,11 +322,15 @@ def test_kb_pending_approve_and_reject(seeded_dir: Path) -> None:
                                            summary="Residents borrow tools.", saved_by="slack:U0ANA")
     pending = run_json(seeded_dir, "kb", "pending")
     assert [p["id"] for p in pending] == [kept, dropped] and pending[0]["saved_by"] == "slack:U0ANA"
-    assert kept not in [r["id"] for r in run_json(seeded_dir, "ask", "rooftop beekeeping honey")["results"]]
+    [waiting] = [r for r in run_json(seeded_dir, "ask", "rooftop beekeeping honey")["results"] if r["id"] == kept]
+    assert waiting["status"] == "pending" and waiting["match"] != "close"  # searchable, only as unreviewed
+    assert dropped in [r["id"] for r in run_json(seeded_dir, "ask", "residents borrow tools")["results"]]
     assert run(seeded_dir, "kb", "approve", kept).exit_code == 0
     assert run(seeded_dir, "kb", "reject", dropped).exit_code == 0
     assert run_json(seeded_dir, "kb", "pending") == []
-    assert run_json(seeded_dir, "ask", "rooftop beekeeping honey")["results"][0]["id"] == kept
+    first = run_json(seeded_dir, "ask", "rooftop beekeeping honey")["results"][0]
+    assert (first["id"], first["status"]) == (kept, "approved")
+    assert dropped not in [r["id"] for r in run_json(seeded_dir, "ask", "residents borrow tools")["results"]]
     again = run(seeded_dir, "kb", "approve", kept)
     assert again.exit_code == 1 and "not waiting for review" in again.stderr
 

@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import select
 
 from bot import Runtime
-from bot.messages import Actions, reply_from_dict
+from bot.messages import Actions, SolutionCard, reply_from_dict
 from bot.store import Cities, LinkRequest, Members, Solutions
 from bot.store.models import OutboxMessage
 from bot.testing import Exchange, TestAdapter
@@ -112,15 +112,20 @@ SAVED = dict(title="Rooftop beekeeping cooperative", city="Bilbao",
              summary="Unemployed residents run hives on public roofs and sell the honey as a cooperative.")
 
 
-def test_a_members_saved_answer_is_pending_and_unsearchable_until_approved(network: Runtime) -> None:
+def test_a_members_saved_answer_is_searchable_only_as_unreviewed_until_approved(network: Runtime) -> None:
     member = TestAdapter(network.bot, user="ANA", user_name="Ana")
-    click(member, "save_solution", **SAVED).assert_reply("for review")
+    click(member, "save_solution", **SAVED).assert_reply("for review", "unreviewed")
     solution_id = "bilbao-rooftop-beekeeping-cooperative"
+    saved_on = f"{network.knowledge.get(solution_id).created_at:%Y-%m-%d}"
     assert network.knowledge.get(solution_id).status == "pending"
-    ids = [a.id for a in network.knowledge.ask("rooftop beekeeping cooperative honey").results]
-    assert solution_id not in ids
-    say(member, f"show {solution_id}").assert_reply("Rooftop beekeeping", "shared by Ana")  # the saver may look
-    say(TestAdapter(network.bot, user="EVE"), f"show {solution_id}").assert_error().assert_reply("No solution")
+    waiting = network.knowledge.ask("rooftop beekeeping cooperative honey")
+    [first] = [a for a in waiting.results if a.id == solution_id]
+    assert first.status == "pending" and first.match != "close"  # shown, but it cannot make the bot sure
+    answer = say(TestAdapter(network.bot, user="EVE"), "rooftop beekeeping cooperative selling honey")
+    [card] = [c for c in answer.blocks(SolutionCard) if c.solution_id == solution_id]
+    assert (card.provenance, card.match) == (f"unreviewed, shared by Ana on {saved_on}", "related")
+    say(TestAdapter(network.bot, user="EVE"), f"show {solution_id}").assert_reply(
+        "Rooftop beekeeping", "unreviewed, shared by Ana", "waiting for a coordinator's review")
     [dm] = outbox_to(network, "BOSS")
     assert ("review_approve", f"solution:{solution_id}") in [
         (b.action_id, b.value) for block in reply_from_dict(dm.payload).blocks if isinstance(block, Actions)
@@ -130,6 +135,8 @@ def test_a_members_saved_answer_is_pending_and_unsearchable_until_approved(netwo
         "network knowledge now")
     result = network.knowledge.ask("rooftop beekeeping cooperative honey")
     assert result.results[0].id == solution_id and result.results[0].saved_by == "Ana"
+    assert result.results[0].status == "approved" and result.results[0].match == "close" and result.answered
+    say(TestAdapter(network.bot, user="EVE"), f"show {solution_id}").assert_no_reply("unreviewed")
     with network.db.session() as session:
         row = Solutions(session).get(solution_id)
         assert (row.status, row.reviewed_by, row.provenance) == ("approved", "test:BOSS", "network")
@@ -160,9 +167,15 @@ def test_a_coordinators_home_lists_saved_answers_with_their_buttons_and_history(
 
 def test_a_rejected_saved_answer_is_gone(network: Runtime) -> None:
     click(TestAdapter(network.bot, user="ANA"), "save_solution", **SAVED)
+    assert "bilbao-rooftop-beekeeping-cooperative" in [
+        a.id for a in network.knowledge.ask("rooftop beekeeping cooperative honey").results]
     say(TestAdapter(network.bot, user="BOSS"), "reject bilbao-rooftop-beekeeping-cooperative").assert_reply(
         "Rejected")
     assert not network.knowledge.pending()
+    assert "bilbao-rooftop-beekeeping-cooperative" not in [
+        a.id for a in network.knowledge.ask("rooftop beekeeping cooperative honey").results]
+    assert [s.action for s in network.knowledge.history("bilbao-rooftop-beekeeping-cooperative")] == [
+        "saved", "rejected"]
 
 
 def test_a_coordinators_saved_answer_is_searchable_at_once(network: Runtime) -> None:
@@ -221,3 +234,14 @@ def test_ask_the_network_never_names_the_askers_own_city(network: Runtime) -> No
     posted = click(asker, "ask_network", "1")
     [to_network] = [r for r in posted.replies if r.channel == "CNET"]
     assert "closest challenges" in to_network.as_text() and nearest not in to_network.as_text()
+
+
+def test_an_introduction_never_names_a_saved_answer_still_waiting_for_review(network: Runtime) -> None:
+    click(TestAdapter(network.bot, user="ANA", user_name="Ana"), "save_solution", **SAVED).assert_reply("for review")
+    knowledge = network.knowledge
+    need = knowledge.embedder.embed_queries(["rooftop beekeeping cooperative selling honey"])[0]
+    waiting = knowledge.get("bilbao-rooftop-beekeeping-cooperative")
+    title = knowledge.closest_solution(need, "Bilbao")
+    assert title is not None and title != waiting.title
+    click(TestAdapter(network.bot, user="BOSS"), "review_approve", f"solution:{waiting.id}")
+    assert knowledge.closest_solution(need, "Bilbao") == waiting.title  # the same lookup, once it is reviewed

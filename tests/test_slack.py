@@ -354,7 +354,8 @@ def test_save_solution_shortcut_opens_a_prefilled_modal_and_stores_the_solution(
     assert solution.id in confirmation.text and confirmation.params["user"] == "U0ASKER"
     assert "for review" in confirmation.text
     question = "tool library for neighbourhood repair cafes"
-    assert solution.id not in [r.id for r in slack.runtime.knowledge.ask(question).results]
+    [waiting] = [r for r in slack.runtime.knowledge.ask(question).results if r.id == solution.id]
+    assert waiting.status == "pending" and waiting.match != "close"  # searchable only as unreviewed until approved
     slack.response(slack.command(f"approve {solution.id}", user="UCOORD")[0])
     practices = [r for r in slack.runtime.knowledge.ask(question).results if r.kind == "practice"]
     assert practices[0].id == solution.id

@@ -25,8 +25,8 @@ from knowledge import (
 )
 from knowledge.embedders import one_faiss_thread
 from knowledge.confidence import (
-    ANSWERED, BACKGROUND_QUESTIONS, CALIBRATIONS, CLOSE, FALLBACK, Calibration, LanguageShift, bar_of, match_of,
-    verdict_of,
+    ANSWERED, BACKGROUND_QUESTIONS, CALIBRATIONS, CLOSE, FALLBACK, Calibration, LanguageShift, RELATED, bar_of,
+    match_of, verdict_of,
 )
 from knowledge.documents import Document
 from knowledge.evaluation import Outcome
@@ -103,7 +103,8 @@ class Answer:
                 "kind": self.kind, "source_url": self.source_url, "link": self.link, "summary": self.summary,
                 "provenance": self.provenance, "provenance_note": self.provenance_note,
                 "passage": {"heading": self.heading, "page": self.page, "text": self.passage},
-                "saved_by": self.saved_by, "saved_at": self.saved_at.isoformat() if self.saved_at else None}
+                "saved_by": self.saved_by, "saved_at": self.saved_at.isoformat() if self.saved_at else None,
+                "status": self.status}
 
 
 @dataclass(frozen=True)
@@ -328,9 +329,10 @@ class KnowledgeBase:
 
     def import_records(self, records: Sequence[SolutionRecord | Document], *, progress: Progress | None = None,
                        saved_by: str | None = None, from_question_id: int | None = None, by: str = "",
-                       action: str | None = None) -> ImportSummary:
+                       action: str | None = None, status: str = "approved") -> ImportSummary:
         """Insert or update solutions (and documents, whose passages come located) in one transaction; each is
-        written into its history (``by`` whom; ``action`` names the step when it is not an import).
+        written into its history (``by`` whom; ``action`` names the step when it is not an import). ``status``
+        "pending" stores a peer's saved answer searchable, but as unreviewed.
 
         Only what changed is embedded: a changed record's passages whose heading and text are already stored keep
         their ids and vectors. Embedding, the slow part, runs before the lock is taken, so questions keep being
@@ -368,7 +370,8 @@ class KnowledgeBase:
                     step = action or ("saved" if old is None and saved_by else "added" if old is None
                                       else "approved" if old.status == "pending" else "updated")
                     history.add(record.id, step, by or saved_by or "", History.changes(old, record))
-                    repo.upsert(record, saved_by=saved_by, from_question_id=from_question_id, content_hash=digest)
+                    repo.upsert(record, saved_by=saved_by, from_question_id=from_question_id, content_hash=digest,
+                                status=status)
                     session.flush()
                     rows, removed = repo.update_passages(record.id, parts)
                     old_ids += removed
@@ -400,14 +403,15 @@ class KnowledgeBase:
             return
         self._save(searcher)
 
-    def remove(self, solution_id: str, by: str = "") -> None:
+    def remove(self, solution_id: str, by: str = "", *, step: str = "removed") -> None:
+        """Delete a solution and drop its passages from the index; its history keeps the ``step`` (who, when)."""
         with self._lock:
             searcher = self._ensure_searcher()
             with self.db.session() as session:
                 if Solutions(session).get(solution_id) is None:
                     raise NotFound(f"No solution with id '{solution_id}'.")
                 passage_ids = Solutions(session).remove(solution_id)
-                History(session).add(solution_id, "removed", by)
+                History(session).add(solution_id, step, by)
             self._meta.pop(solution_id, None)
             self._city_keys = None
             self._apply(searcher, passage_ids, [], [], [], np.empty((0, 0), dtype=np.float32))
@@ -520,12 +524,12 @@ class KnowledgeBase:
                 self._city_keys = frozenset(meta.city for meta in self._meta.values())
             if fold(city) not in self._city_keys:
                 return None
-            hits = self._ensure_searcher().search(vector, "", 1, self._filter(city, None))
-        if not hits:
-            return None
+            hits = self._ensure_searcher().search(vector, "", 1 + MAX_UNREVIEWED_SKIPPED, self._filter(city, None))
         with self.db.session() as session:
-            row = Solutions(session).get(hits[0].solution_id)
-            return row.title if row else None
+            rows = Solutions(session).many([h.solution_id for h in hits])
+        # an introduction names reviewed knowledge only, never a saved answer still waiting for review
+        return next((rows[h.solution_id].title for h in hits
+                     if h.solution_id in rows and rows[h.solution_id].status == "approved"), None)
 
     def _bar(self, calibration: Calibration) -> Callable[[str], float]:
         """The score each solution must reach to answer: reference reading has its own, higher, threshold, so it
@@ -560,7 +564,8 @@ class KnowledgeBase:
                       score=hit.score, source_url=solution.source_url, summary=solution.summary,
                       provenance=solution.provenance, heading=passage.heading if passage else "",
                       passage=excerpt(body, question), kind=solution.kind,
-                      match=match_of(hit.score, solution.kind, calibration), cosine=hit.cosine,
+                      match=_unreviewed_at_most_related(match_of(hit.score, solution.kind, calibration),
+                                                        solution.status), cosine=hit.cosine,
                       provenance_note=solution.provenance_note, saved_by=_display_name(session, solution.saved_by),
                       saved_at=solution.created_at if solution.saved_by else None, status=solution.status,
                       page=passage.page if passage is not None else None)
@@ -646,8 +651,9 @@ class KnowledgeBase:
                     tags: Sequence[str] = (), language: str = "en", reviewed: bool = False) -> str:
         """Save a peer's reply as a solution (provenance ``network``).
 
-        ``reviewed`` (a coordinator saving it) makes it searchable at once; otherwise it waits, unsearchable, in the
-        review queue until a coordinator approves it (:meth:`approve`).
+        ``reviewed`` (a coordinator saving it) makes it network knowledge at once; otherwise it waits in the review
+        queue until a coordinator approves it (:meth:`approve`), searchable meanwhile only as unreviewed: its cards
+        say so and it never makes a close match by itself.
         """
         question_text = ""
         if question_id is not None:
@@ -694,9 +700,7 @@ class KnowledgeBase:
                 if row is not None:
                     row.reviewed_by = saved_by
         else:
-            with self.db.session() as session:
-                History(session).add(solution_id, "saved", saved_by, History.changes(None, record))
-                Solutions(session).upsert(record, saved_by=saved_by, from_question_id=question_id, status="pending")
+            self.import_records([record], saved_by=saved_by, from_question_id=question_id, status="pending")
         return solution_id
 
     def pending(self) -> builtins.list[Solution]:
@@ -705,8 +709,16 @@ class KnowledgeBase:
             return sorted(Solutions(session).list(status="pending"), key=lambda s: s.created_at)
 
     def approve(self, solution_id: str, reviewer: str) -> Solution:
-        """Make a pending answer network knowledge: it is embedded and searchable from now on."""
+        """Make a pending answer network knowledge (its passages are already searchable, as unreviewed)."""
         row = self._pending_row(solution_id)
+        if row.content_hash:
+            with self.db.session() as session:
+                solution = Solutions(session).get(solution_id)
+                if solution is not None:
+                    solution.status, solution.reviewed_by = "approved", reviewer
+                    History(session).add(solution_id, "approved", reviewer)
+            return self.get(solution_id)
+        # saved before pending answers were searchable: it has no passages yet, so it is embedded now
         try:
             record = solution_from_mapping({name: getattr(row, name) for name in (
                 "id", "city", "country", "title", "challenge", "summary", "source_url", "language", "provenance",
@@ -722,11 +734,9 @@ class KnowledgeBase:
         return self.get(solution_id)
 
     def reject(self, solution_id: str, reviewer: str = "") -> Solution:
-        """Drop a pending answer (it was never searchable); its history stays."""
+        """Drop a pending answer, and its passages from the index; its history stays."""
         row = self._pending_row(solution_id)
-        with self.db.session() as session:
-            Solutions(session).remove(solution_id)
-            History(session).add(solution_id, "rejected", reviewer)
+        self.remove(solution_id, reviewer, step="rejected")
         return row
 
     EDITABLE = ("title", "challenge", "summary", "source_url", "tags")
@@ -745,12 +755,7 @@ class KnowledgeBase:
             record = solution_from_mapping(fields | {k: v for k, v in changes.items() if v is not None})
         except ValueError as exc:
             raise InvalidInput(f"Cannot edit `{solution_id}`: {exc}.") from None
-        if row.status == "pending":
-            with self.db.session() as session:
-                History(session).add(solution_id, "edited", editor, History.changes(row, record))
-                Solutions(session).upsert(record, status="pending")
-        else:
-            self.import_records([record], by=editor, action="edited")
+        self.import_records([record], by=editor, action="edited", status=row.status)
         return self.get(solution_id)
 
     def history(self, solution_id: str) -> builtins.list[SolutionChange]:
@@ -778,6 +783,16 @@ class KnowledgeBase:
         """The questions nothing answered, the newest first (``limit`` of them; None: all)."""
         with self.db.session() as session:
             return Questions(session).unanswered(limit)
+
+
+#: Pending saved answers a lookup of a city's closest solution looks past (a member has at most a few waiting).
+MAX_UNREVIEWED_SKIPPED = 5
+
+
+def _unreviewed_at_most_related(match: str, status: str) -> str:
+    """A saved answer no coordinator has reviewed yet is shown, but never as a close match: alone it cannot make
+    the bot say it knows."""
+    return RELATED if status == "pending" and match == CLOSE else match
 
 
 def _display_name(session, saved_by: str | None) -> str | None:

@@ -163,8 +163,7 @@ class Solutions:
                      "provenance", "provenance_note", "kind"):
             setattr(solution, name, getattr(record, name))
         solution.tags = list(record.tags)
-        # A pending record has no passages yet: an empty hash makes its approval embed it like a new one.
-        solution.content_hash = (content_hash or record.content_hash()) if status == "approved" else ""
+        solution.content_hash = content_hash or record.content_hash()
         solution.status = status
         solution.updated_at = utcnow()
         if saved_by is not None:
