@@ -16,7 +16,7 @@ from .commands import Context
 from .errors import InvalidInput, PermissionDenied
 from .messages import Action, Actions, Button, Incoming, Reply, Text
 from .paging import REVIEW_PAGE, page_argument, paginate, shorten, text_length
-from .services import Directory, KnowledgeBase, StoredOutbox
+from .services import Directory, KnowledgeBase, Outgoing, StoredOutbox
 from .services.membership import JoinRequest, Memberships
 from .text import neutralize_mentions
 
@@ -173,13 +173,13 @@ class Review:
                        Actions((Button("Approve", APPROVE, f"join:{request.id}", "primary"),
                                 Button("Reject", REJECT, f"join:{request.id}", "danger")))))
         for user in reviewers:
-            self.outbox.enqueue(f"join:{request.id}:{user}", request.platform, reply, users=(user,))
+            self.outbox.enqueue([Outgoing(f"join:{request.id}:{user}", request.platform, reply, users=(user,))])
 
     def _tell_requester(self, request: JoinRequest) -> None:
         text = (f"You are now linked to {request.city}." if request.outcome == "approved"
                 else f"Your request to join {request.city} was not approved; a coordinator can tell you more.")
-        self.outbox.enqueue(f"join-decided:{request.id}", request.platform, Reply.text(text),
-                            users=(request.user_id,))
+        self.outbox.enqueue([Outgoing(f"join-decided:{request.id}", request.platform, Reply.text(text),
+                                      users=(request.user_id,))])
 
     def _notify_saved(self, platform: str, solution_id: str, saver: str) -> None:
         solution = self.knowledge.get(solution_id)
@@ -190,4 +190,4 @@ class Review:
                                 Button("Reject", REJECT, f"solution:{solution_id}", "danger"),
                                 Button("More", "show_solution", solution_id)))))
         for user in self.directory.coordinator_ids(platform):
-            self.outbox.enqueue(f"review:{solution_id}:{user}", platform, reply, users=(user,))
+            self.outbox.enqueue([Outgoing(f"review:{solution_id}:{user}", platform, reply, users=(user,))])

@@ -279,7 +279,7 @@ class SessionCommands:
         reply = reply or self.sessions.card(info, heading="New peer session")
         messages = [Outgoing(f"session:{kind}:{info.id}:{c}", c.partition(":")[0], reply, channel=c.partition(":")[2])
                     for c in info.channels if c != here]
-        return self.sessions.outbox.enqueue_claimed(f"session:{kind}:{info.id}", messages)
+        return self.sessions.outbox.enqueue(messages, claim=f"session:{kind}:{info.id}")
 
 
 def sessions_page(dated: Sequence[tuple[SessionInfo, Any]], number: int, command: str) -> Page:

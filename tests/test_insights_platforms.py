@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import update
 
 from bot import Runtime
+from bot.services import Outgoing
 from bot.messages import Image, Reply, Text
 from bot.services.insights_messages import ALT, queue_digest
 from bot.store.models import OutboxMessage, utcnow
@@ -295,8 +296,8 @@ def test_discord_weekly_digest_is_delivered_to_the_channel_with_its_charts(
 def test_discord_more_than_ten_pictures_go_in_a_second_message_to_a_dm(
         served: Served, fake_discord: FakeDiscord, rt: Runtime) -> None:
     pictures = tuple(Image(f"chart-{i:02d}.png", PNG + bytes([i]) * 2000, f"chart {i}") for i in range(12))
-    assert rt.outbox.enqueue("pictures-dm", "discord", Reply((Text("Twelve charts"),) + pictures),
-                             users=[str(MEMBER_ID)])
+    assert rt.outbox.enqueue([Outgoing("pictures-dm", "discord", Reply((Text("Twelve charts"),) + pictures),
+                                      users=(str(MEMBER_ID),))]) == 1
     assert served.loop.run(served.adapter.deliver_outbox(), ANSWER) == 1
     first, second = fake_discord.channel_messages(DM_CHANNEL_ID)
     assert first.body.get("content") == "Twelve charts" and len(first.files) == 10

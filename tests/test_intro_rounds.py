@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bot import Runtime
+from bot.services import Outgoing
 from bot.errors import InvalidInput
 from bot.store.models import IntroductionMember, Member, OutboxMessage
 from bot.testing import TestAdapter
@@ -137,8 +138,8 @@ def test_three_ignored_introductions_pause_the_member(seeded: Runtime) -> None:
 def test_outbox_keys_make_queueing_idempotent(seeded: Runtime) -> None:
     from bot.messages import Reply
 
-    assert seeded.outbox.enqueue("k", "slack", Reply.text("hi"), users=["U1"])
-    assert not seeded.outbox.enqueue("k", "slack", Reply.text("hi again"), users=["U1"])
+    assert seeded.outbox.enqueue([Outgoing("k", "slack", Reply.text("hi"), users=("U1",))]) == 1
+    assert seeded.outbox.enqueue([Outgoing("k", "slack", Reply.text("hi again"), users=("U1",))]) == 0
     (claimed,) = seeded.outbox.claim("slack")
     assert seeded.outbox.claim("slack") == []  # leased
     seeded.outbox.failed(claimed.id, "slack is down")

@@ -13,6 +13,7 @@ from conftest import make_settings
 
 from adapters.ops import serve_ops
 from bot import Runtime
+from bot.services import Outgoing
 from bot.messages import Reply
 from bot.testing import TestAdapter
 
@@ -42,8 +43,8 @@ def metric(text: str, name: str) -> float:
 def test_metrics_count_questions_errors_and_the_outbox(seeded_dir: Path) -> None:
     port = free_port()
     with Runtime.open(make_settings(seeded_dir, RRR_OPS__PORT=str(port))) as rt:
-        rt.outbox.enqueue("k1", "slack", Reply.text("hello"), channel="C1")
-        rt.outbox.enqueue("k2", "discord", Reply.text("hello"), users=["42"])
+        rt.outbox.enqueue([Outgoing("k1", "slack", Reply.text("hello"), channel="C1")])
+        rt.outbox.enqueue([Outgoing("k2", "discord", Reply.text("hello"), users=("42",))])
 
         async def scenario() -> tuple[tuple[int, str], ...]:
             runner = await serve_ops(rt)

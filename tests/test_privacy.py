@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from adapters.cli import app
 from bot import Runtime
+from bot.services import Outgoing
 from bot.messages import Reply, Text
 from bot.services.privacy import ANONYMOUS
 from bot.services.transfer import export_network
@@ -43,11 +44,11 @@ def busy(rt: Runtime) -> dict[str, int]:
     rt.sessions.rsvp(info.id, None, "slack", "U1", "going")
     rt.sessions.rsvp(info.id, None, "slack", "U2", "maybe")
     hello = Reply((Text("hello"),))
-    rt.outbox.enqueue("test:ana", "slack", hello, users=("U1",))
-    rt.outbox.enqueue("test:both", "slack", hello, users=("U2", "U1"))
-    rt.outbox.enqueue("test:bo", "slack", hello, users=("U2",))
-    rt.outbox.enqueue("test:channel", "slack", hello, channel="C1")
-    rt.outbox.enqueue("test:discord-u1", "discord", hello, users=("U1",))  # another platform's U1: not Ana
+    rt.outbox.enqueue([Outgoing("test:ana", "slack", hello, users=("U1",))])
+    rt.outbox.enqueue([Outgoing("test:both", "slack", hello, users=("U2", "U1"))])
+    rt.outbox.enqueue([Outgoing("test:bo", "slack", hello, users=("U2",))])
+    rt.outbox.enqueue([Outgoing("test:channel", "slack", hello, channel="C1")])
+    rt.outbox.enqueue([Outgoing("test:discord-u1", "discord", hello, users=("U1",))])  # another platform's U1: not Ana
     rt.knowledge.save_answer(title="Repair cafes", city="Ljubljana", country="Slovenia", summary="Volunteers.",
                              challenge="Waste.", saved_by="slack:U1")
     return {"mine": mine, "theirs": theirs, "session": info.id}

@@ -257,6 +257,7 @@ def test_postgresql_restarted_under_traffic_loses_nothing_and_the_bot_recovers(
 
     from bot import Runtime
     from bot.messages import Reply
+    from bot.services import Outgoing
     from bot.store.models import utcnow
 
     seed_postgres(seeded_dir, postgres_url, tmp_path / "seed")
@@ -295,8 +296,8 @@ def test_postgresql_restarted_under_traffic_loses_nothing_and_the_bot_recovers(
             # queued now, deliverable 8 s later: after the restart has begun (1 s from now)
             queued_at = utcnow()
             for i in range(5):
-                rt.outbox.enqueue(f"held:{i}", "slack", Reply.text(f"held message {i}"), channel=f"CHELD{i}",
-                                  not_before=queued_at + timedelta(seconds=8))
+                rt.outbox.enqueue([Outgoing(f"held:{i}", "slack", Reply.text(f"held message {i}"), channel=f"CHELD{i}",
+                                           not_before=queued_at + timedelta(seconds=8))])
             held_ids = [r[0] for r in query(postgres_url, "SELECT id FROM outbox WHERE key LIKE %s", ["held:%"])]
             assert len(held_ids) == 5
 

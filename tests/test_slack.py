@@ -28,6 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import Runtime
+from bot.services import Outgoing
 from bot.config import SECRET_ENV
 from bot.store import Questions
 from knowledge.records import solution_from_mapping
@@ -842,7 +843,7 @@ def test_introductions_are_delivered_from_the_outbox_as_a_group_dm(slack: Slack)
 def test_outbox_keeps_a_message_slack_refused_and_sends_it_later(slack: Slack) -> None:
     from bot.messages import Reply
 
-    slack.runtime.outbox.enqueue("note", "slack", Reply.text("hello"), channel="C0GENERAL")
+    slack.runtime.outbox.enqueue([Outgoing("note", "slack", Reply.text("hello"), channel="C0GENERAL")])
     slack.fake.fail("chat.postMessage", "service_unavailable")
     delivered = slack.loop.run(slack.adapter.deliver_outbox())
     assert delivered == 0, slack.fake.describe()
@@ -853,7 +854,7 @@ def test_the_outbox_pump_delivers_by_itself(start_slack) -> None:
     from bot.messages import Reply
 
     slack = start_slack(RRR_BOT__OUTBOX_INTERVAL="0.2")
-    slack.runtime.outbox.enqueue("pumped", "slack", Reply.text("from the pump"), channel="C0GENERAL")
+    slack.runtime.outbox.enqueue([Outgoing("pumped", "slack", Reply.text("from the pump"), channel="C0GENERAL")])
     post = slack.posts("C0GENERAL")[0]
     assert "from the pump" in post.text
     slack.fake.assert_quiet("chat.postMessage", 1.0, count=1)

@@ -31,7 +31,7 @@ from discord import app_commands
 from bot import Action, Bot, Reply
 from bot.messages import Actions
 from bot.paging import SESSIONS_PAGE
-from bot.services import SessionInfo
+from bot.services import Outgoing, SessionInfo
 from bot.session_commands import RSVP_ACTIONS, SESSION_ZONES
 from bot.store.models import utcnow
 
@@ -304,9 +304,9 @@ class ScheduledEvents:
         text = Reply.text(f"Session #{info.id} '{info.title}': {note}")
         key = f"discord-events:{info.id}:{now:%Y%m%dT%H%M%S}"
         if platform == "discord" and user.isdigit():
-            self.bot.outbox.enqueue(key, "discord", text, users=(user,))
+            self.bot.outbox.enqueue([Outgoing(key, "discord", text, users=(user,))])
         elif channels:
-            self.bot.outbox.enqueue(key, "discord", text, channel=channels[0])
+            self.bot.outbox.enqueue([Outgoing(key, "discord", text, channel=channels[0])])
         else:
             log.warning("nobody to tell about session %s: %s", info.id, note)
 

@@ -96,8 +96,8 @@ def queue_digest(insights: Insights, outbox: StoredOutbox, channels: Mapping[str
     if not free:
         return 0  # every platform had it: do not compute the report again
     reply = coordinator_insights(insights, weeks, now, heading="Weekly insights digest")
-    return sum(outbox.enqueue_claimed(claims[p], [Outgoing(claims[p] + ":message", p, reply, channel=channels[p])],
-                                      now=now) for p in free)
+    return sum(outbox.enqueue([Outgoing(claims[p] + ":message", p, reply, channel=channels[p])], claim=claims[p],
+                              now=now) for p in free)
 
 
 def _totals(f: Figures, title: str) -> Facts:

@@ -37,7 +37,7 @@ from ..store.models import Introduction, IntroductionMember, utcnow
 from ..store.queries import id_of, not_null, pk, select_wide
 from .directory import Directory
 from .knowledge_base import KnowledgeBase
-from .outbox import StoredOutbox
+from .outbox import Outgoing, StoredOutbox
 
 OUTCOMES = {"intro_met": "met", "intro_not_yet": "not_yet", "intro_could_not": "could_not"}
 IGNORED_LIMIT = 3
@@ -239,18 +239,19 @@ class Introductions:
         for intro_id, group, members in made:
             messages += self._addressed(f"intro:{intro_id}", members,
                                         self._introduction_reply(group, members, city_names))
-        return groups, self.outbox.enqueue_many(messages)
+        return groups, self.outbox.enqueue(messages)
 
     def _addressed(self, key: str, members: Sequence[Member | Contact], reply: Reply, not_before: datetime | None = None
-                   ) -> list[tuple[str, str, Reply, list[str], datetime | None]]:
+                   ) -> list[Outgoing]:
         """A group DM when everyone is on Slack; otherwise one DM each (Discord bots cannot open group DMs)."""
         if {m.platform for m in members} == {"slack"} and len(members) > 1:
-            return [(key + ":slack", "slack", reply, [m.user_id for m in members], not_before)]
-        return [(f"{key}:{m.platform}:{m.user_id}", m.platform, reply, [m.user_id], not_before) for m in members]
+            return [Outgoing(key + ":slack", "slack", reply, tuple(m.user_id for m in members), not_before=not_before)]
+        return [Outgoing(f"{key}:{m.platform}:{m.user_id}", m.platform, reply, (m.user_id,), not_before=not_before)
+                for m in members]
 
     def _deliver(self, key: str, members: Sequence[Member | Contact], reply: Reply,
                  not_before: datetime | None = None) -> int:
-        return self.outbox.enqueue_many(self._addressed(key, members, reply, not_before))
+        return self.outbox.enqueue(self._addressed(key, members, reply, not_before))
 
     def _introduction_reply(self, group: Match, members: Sequence[Member | Contact], cities: dict[int, str]) -> Reply:
         from ..replies import (

@@ -21,6 +21,13 @@ from ..store.queries import id_of
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
+KEY_LENGTH: int = OutboxMessage.__table__.c.key.type.length  # type: ignore[attr-defined]
+"""The longest key the outbox stores; a longer one is cut (its start names the message)."""
+
+
+def key_of(key: str) -> str:
+    """``key`` as the outbox stores it."""
+    return key[:KEY_LENGTH]
 
 
 @dataclass(frozen=True)
@@ -54,52 +61,68 @@ class StoredOutbox:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def enqueue(self, key: str, platform: str, reply: Reply, *, users: Sequence[str] = (),
-                channel: str | None = None, not_before: datetime | None = None,
-                expires_at: datetime | None = None) -> bool:
-        """Queue a message once per ``key``; False when that key was queued before.
+    def enqueue(self, messages: Sequence[Outgoing], *, claim: str | None = None, also_claim: Sequence[str] = (),
+                now: datetime | None = None) -> int:
+        """Queue ``messages`` in one transaction, each once per key (a key queued before is skipped); returns how
+        many were queued.
 
-        A message still undelivered at ``expires_at`` is dropped instead of sent late.
+        With ``claim``, the claim key (and the free ones of ``also_claim``) is taken in the same transaction, and
+        nothing is queued when it was taken before, by this process or another: a claim is a row that is never
+        delivered, so "this reminder was handled" survives restarts and is shared by processes.
         """
-        row = OutboxMessage(key=key[:200], platform=platform, users=list(users), channel=channel,
-                            payload=reply_to_dict(reply), not_before=not_before or utcnow(), expires_at=expires_at)
+        now = now or utcnow()
+        claims = [key_of(k) for k in ([claim, *also_claim] if claim is not None else [])]
+        with self.db.session() as session:
+            taken = self._known(session, claims + [key_of(m.key) for m in messages])
+            if claims and claims[0] in taken:
+                return 0
+            for key in dict.fromkeys(claims):
+                if key not in taken:
+                    session.add(_claim_row(key, now))
+                    taken.add(key)
+            fresh: dict[str, dict] = {}
+            payloads: dict[int, dict] = {}  # a group's members share one reply: serialise it once
+            for m in messages:
+                key = key_of(m.key)
+                if key in taken or key in fresh:
+                    continue
+                payload = payloads.get(id(m.reply))
+                if payload is None:
+                    payload = payloads[id(m.reply)] = reply_to_dict(m.reply)
+                fresh[key] = {"key": key, "platform": m.platform, "users": list(m.users), "channel": m.channel,
+                              "payload": payload, "created_at": now, "not_before": m.not_before or now,
+                              "expires_at": m.expires_at, "attempts": 0, "last_error": ""}
+            try:
+                session.flush()
+                if fresh:  # one multi-row INSERT: a round of introductions queues thousands of messages
+                    session.execute(insert(OutboxMessage.__table__), list(fresh.values()))  # type: ignore[attr-defined]
+            except IntegrityError:  # another process queued some of them (or took the claim) at the same moment
+                session.rollback()
+                if claims:
+                    return 0  # the claim's winner queues them
+            else:
+                return len(fresh)
+        # one by one, each in its own transaction: the keys queued meanwhile are skipped
+        return sum(self._enqueue_one(m, now) for m in messages)
+
+    def _enqueue_one(self, message: Outgoing, now: datetime) -> bool:
         try:
             with self.db.session() as session:
-                session.add(row)
+                session.add(OutboxMessage(key=key_of(message.key), platform=message.platform,
+                                          users=list(message.users), channel=message.channel,
+                                          payload=reply_to_dict(message.reply), not_before=message.not_before or now,
+                                          expires_at=message.expires_at))
         except IntegrityError:
             return False
         return True
 
-    def enqueue_claimed(self, claim: str, messages: Sequence[Outgoing], *, also_claim: Sequence[str] = (),
-                        now: datetime | None = None) -> int:
-        """In one transaction, take the ``claim`` key (and the free ones of ``also_claim``) and queue ``messages``.
-
-        Returns the messages queued: 0 when ``claim`` was taken before (by this process or another). A claim is a
-        row that is never delivered, so "this reminder was handled" survives restarts and is shared by processes.
-        """
-        now = now or utcnow()
-        with self.db.session() as session:
-            taken = set(session.exec(select(OutboxMessage.key).where(
-                col(OutboxMessage.key).in_([claim[:200], *(k[:200] for k in also_claim)]))).all())
-            if claim[:200] in taken:
-                return 0
-            for key in [claim, *also_claim]:
-                if key[:200] not in taken:
-                    session.add(_claim_row(key, now))
-                    taken.add(key[:200])
-            rows = {}
-            for m in messages:
-                if m.key[:200] not in taken and m.key[:200] not in rows:
-                    rows[m.key[:200]] = OutboxMessage(
-                        key=m.key[:200], platform=m.platform, users=list(m.users), channel=m.channel,
-                        payload=reply_to_dict(m.reply), not_before=m.not_before or now, expires_at=m.expires_at)
-            session.add_all(rows.values())
-            try:
-                session.flush()
-            except IntegrityError:  # another process took the claim at the same moment: it queues them
-                session.rollback()
-                return 0
-            return len(rows)
+    @staticmethod
+    def _known(session, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(keys), 500):
+            found |= set(session.exec(select(OutboxMessage.key).where(
+                col(OutboxMessage.key).in_(keys[i:i + 500]))).all())
+        return found
 
     def take(self, key: str, now: datetime | None = None) -> bool:
         """Claim ``key`` alone (work done once, e.g. a round of introductions); False when it was taken before."""
@@ -112,41 +135,12 @@ class StoredOutbox:
         return True
 
     def taken(self, keys: Sequence[str]) -> set[str]:
-        """Which of ``keys`` were queued or claimed already."""
+        """Which of ``keys`` were queued or claimed already (as given, when longer than a stored key)."""
         if not keys:
             return set()
         with self.db.session() as session:
-            found: set[str] = set()
-            for i in range(0, len(keys), 500):
-                chunk = [k[:200] for k in keys[i:i + 500]]
-                found |= set(session.exec(select(OutboxMessage.key).where(col(OutboxMessage.key).in_(chunk))).all())
-            return found
-
-    def enqueue_many(self, messages: Sequence[tuple[str, str, Reply, Sequence[str], datetime | None]]) -> int:
-        """Queue ``(key, platform, reply, users, not_before)`` messages in one transaction, skipping known keys."""
-        if not messages:
-            return 0
-        with self.db.session() as session:
-            keys = [key[:200] for key, *_ in messages]
-            known = set(session.exec(select(OutboxMessage.key).where(col(OutboxMessage.key).in_(keys))).all())
-            fresh: dict[str, dict] = {}
-            payloads: dict[int, dict] = {}  # a group's members share one reply: serialise it once
-            now = utcnow()
-            for (_key, platform, reply, users, not_before), short in zip(messages, keys):
-                if short not in known and short not in fresh:
-                    payload = payloads.get(id(reply))
-                    if payload is None:
-                        payload = payloads[id(reply)] = reply_to_dict(reply)
-                    fresh[short] = {"key": short, "platform": platform, "users": list(users), "channel": None,
-                                    "payload": payload, "created_at": now,
-                                    "not_before": not_before or now, "attempts": 0, "last_error": ""}
-            try:
-                if fresh:  # one multi-row INSERT: a round queues thousands of messages
-                    session.execute(insert(OutboxMessage.__table__), list(fresh.values()))  # type: ignore[attr-defined]
-            except IntegrityError:  # another process queued some of them meanwhile: fall back to one by one
-                session.rollback()
-                return sum(self.enqueue(k, p, r, users=u, not_before=n) for k, p, r, u, n in messages)
-        return len(fresh)
+            found = self._known(session, [key_of(k) for k in keys])
+        return {k for k in keys if key_of(k) in found}
 
     def claim(self, platform: str, limit: int = 20, now: datetime | None = None) -> list[Pending]:
         """Lease up to ``limit`` due messages of ``platform`` (skipping rows another process holds)."""
@@ -203,5 +197,5 @@ class StoredOutbox:
 
 def _claim_row(key: str, now: datetime) -> OutboxMessage:
     """A row that only says "done once": never delivered (dropped from the start)."""
-    return OutboxMessage(key=key[:200], platform="-", payload={"blocks": []}, not_before=now, dropped_at=now,
+    return OutboxMessage(key=key_of(key), platform="-", payload={"blocks": []}, not_before=now, dropped_at=now,
                          last_error="claim")

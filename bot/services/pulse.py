@@ -60,4 +60,4 @@ def queue_pulse(sessions: Sessions, knowledge: KnowledgeBase, channels: Mapping[
     reply = pulse_reply(sessions, knowledge, now)
     messages = [Outgoing(f"pulse:{year}-W{week:02d}:{platform}", platform, reply, channel=channel)
                 for platform, channel in sorted(channels.items())]
-    return sessions.outbox.enqueue_claimed(f"pulse:{year}-W{week:02d}", messages, now=now)
+    return sessions.outbox.enqueue(messages, claim=f"pulse:{year}-W{week:02d}", now=now)

@@ -329,8 +329,8 @@ class Sessions:
         messages += [Outgoing(f"{base}:{reminder.offset}:{platform}:{user}", platform, reply, users=(user,),
                               expires_at=occ.start_utc) for platform, user in self.attendees(info.id, occ.key())]
         # The superseded reminders are claimed too, never sent: no burst of stale reminders after a restart.
-        return self.outbox.enqueue_claimed(f"{base}:{reminder.offset}", messages, now=now,
-                                           also_claim=[f"{base}:{o}" for o in reminder.superseded])
+        return self.outbox.enqueue(messages, claim=f"{base}:{reminder.offset}", now=now,
+                                   also_claim=[f"{base}:{o}" for o in reminder.superseded])
 
     def queue_due_reminders(self, now: datetime | None = None) -> int:
         """Queue every due reminder (idempotent: the outbox keys make a second call queue nothing)."""
