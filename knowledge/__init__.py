@@ -7,7 +7,7 @@ from .embedders import DEFAULT_THRESHOLDS, Embedder, create_embedder, fit_to_tok
 from .errors import EmbedderError, IndexError_, InvalidRecords, KnowledgeError, Problem
 from .importers import Loaded, read_cities, read_solutions
 from .index import Manifest, VectorIndex, fingerprint
-from .passages import PassageText, split_passages
+from .passages import PassageText, relabelled, split_passages
 from .records import PROVENANCES, CityRecord, SolutionRecord
 from .search import Hit, Searcher
 
@@ -15,5 +15,5 @@ __all__ = [
     "DEFAULT_THRESHOLDS", "PROVENANCES", "CityRecord", "Embedder", "EmbedderError", "Hit", "IndexError_",
     "InvalidRecords", "KnowledgeError", "Loaded", "Manifest", "PassageText", "Problem", "Searcher", "SolutionRecord",
     "VectorIndex", "create_embedder", "fingerprint", "fit_to_tokens", "read_cities", "read_solutions",
-    "split_passages",
+    "relabelled", "split_passages",
 ]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .doc_formats import READERS, Block, Extracted, Unreadable
 from .languages import detect_language
-from .passages import UNSEARCHED_SECTIONS, PassageText
+from .passages import UNSEARCHED_SECTIONS, PassageText, card_text, labelled
 from .records import SOLUTION_LENGTHS, SolutionRecord, solution_from_mapping
 from .text import slugify, summary_of
 
@@ -151,8 +151,7 @@ def _summary(blocks: list[Block]) -> str:
 
 
 def _passages(record: SolutionRecord, located: list[_Located], max_words: int) -> list[PassageText]:
-    card = f"{record.title} ({record.city}, {record.country})\nChallenge: {record.challenge}\n{record.summary}"
-    passages = [PassageText(0, "", card)]
+    passages = [PassageText(0, "", card_text(record))]
     group: list[_Located] = []
     for item in [*located, None]:
         if group and (item is None or (item.path, item.page) != (group[0].path, group[0].page)):
@@ -161,9 +160,8 @@ def _passages(record: SolutionRecord, located: list[_Located], max_words: int) -
                 if chunk[0].path and chunk[0].path[-1].strip().casefold() in UNSEARCHED_SECTIONS:
                     continue
                 text = "\n".join(c.text for c in chunk)
-                label = f"{record.title} - {heading}" if heading else record.title
-                passages.append(PassageText(len(passages), heading, f"{label}\n{text}", page=chunk[0].page,
-                                            start=chunk[0].start, end=chunk[-1].end))
+                passages.append(PassageText(len(passages), heading, labelled(record, heading, text),
+                                            page=chunk[0].page, start=chunk[0].start, end=chunk[-1].end))
             group = []
         if item is not None:
             group.append(item)

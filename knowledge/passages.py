@@ -7,6 +7,7 @@ is about (and the embedder sees that context).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .records import SolutionRecord
@@ -29,14 +30,33 @@ class PassageText:
     end: int | None = None
 
 
+def card_text(record: SolutionRecord) -> str:
+    """The text of a record's first passage, its summary card."""
+    return f"{record.title} ({record.city}, {record.country})\nChallenge: {record.challenge}\n{record.summary}"
+
+
+def labelled(record: SolutionRecord, heading: str, chunk: str) -> str:
+    """A body passage's text: the record's title (and the heading) on the first line, so the embedder sees them."""
+    return f"{record.title} - {heading}\n{chunk}" if heading else f"{record.title}\n{chunk}"
+
+
 def split_passages(record: SolutionRecord, max_words: int = 180) -> list[PassageText]:
     """The passages of ``record``: first the summary card, then the chunks of the body's sections."""
-    head = f"{record.title} ({record.city}, {record.country})"
-    first = f"{head}\nChallenge: {record.challenge}\n{record.summary}"
-    passages = [PassageText(0, "", first)]
+    passages = [PassageText(0, "", card_text(record))]
     for heading, chunk in _sections(record.body, max_words):
-        text = f"{record.title} - {heading}\n{chunk}" if heading else f"{record.title}\n{chunk}"
-        passages.append(PassageText(len(passages), heading, text))
+        passages.append(PassageText(len(passages), heading, labelled(record, heading, chunk)))
+    return passages
+
+
+def relabelled(record: SolutionRecord, stored: Sequence[PassageText]) -> list[PassageText]:
+    """A document's passages after its record's fields changed (say, an edited title or summary): the card made
+    again, every other passage kept in its place (page, heading path, span) under the record's current title."""
+    passages = [PassageText(0, "", card_text(record))]
+    for p in sorted(stored, key=lambda p: p.position):
+        if p.position > 0:
+            chunk = p.text.partition("\n")[2]
+            passages.append(PassageText(len(passages), p.heading, labelled(record, p.heading, chunk), page=p.page,
+                                        start=p.start, end=p.end))
     return passages
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from knowledge import (
     Embedder, Hit, IndexError_, Manifest, Searcher, SolutionRecord, VectorIndex, create_embedder, fingerprint,
-    fit_to_tokens, split_passages,
+    PassageText, fit_to_tokens, relabelled, split_passages,
 )
 from knowledge.embedders import one_faiss_thread
 from knowledge.confidence import (
@@ -755,7 +755,13 @@ class KnowledgeBase:
             record = solution_from_mapping(fields | {k: v for k, v in changes.items() if v is not None})
         except ValueError as exc:
             raise InvalidInput(f"Cannot edit `{solution_id}`: {exc}.") from None
-        self.import_records([record], by=editor, action="edited", status=row.status)
+        with self.db.session() as session:
+            stored = [PassageText(p.position, p.heading, p.text, page=p.page, start=p.char_start, end=p.char_end)
+                      for p in Solutions(session).passages_of(solution_id)]
+        # a document's passages keep their pages and spans (its body cannot be split again from the record)
+        located = any(p.start is not None for p in stored)
+        item = Document(record, tuple(relabelled(record, stored))) if located else record
+        self.import_records([item], by=editor, action="edited", status=row.status)
         return self.get(solution_id)
 
     def history(self, solution_id: str) -> builtins.list[SolutionChange]:

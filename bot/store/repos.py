@@ -180,6 +180,11 @@ class Solutions:
         self.session.exec(delete(Solution).where(col(Solution.id) == solution_id))
         return passage_ids
 
+    def passages_of(self, solution_id: str) -> builtins.list[Passage]:
+        """A solution's passages, in their order."""
+        return list(self.session.exec(select(Passage).where(Passage.solution_id == solution_id)
+                                      .order_by(col(Passage.position))))
+
     def passage_ids(self, solution_id: str) -> builtins.list[int]:
         return list(self.session.exec(select(pk(Passage.id)).where(Passage.solution_id == solution_id)))
 
