@@ -1,0 +1,194 @@
+"""Approve / Edit / Reject of a saved answer (#16 review queue), and `history ID`: the core through TestAdapter, then
+Slack through the real slack-bolt app over signed HTTP against the fake Slack (views.open, view_submission).
+
+Edits keep the history: who changed what, when; the edit form writes only the fields its coordinator changed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from bot import Runtime
+from bot.messages import Action, Actions, reply_from_dict
+from bot.review import EDIT, EDIT_SUBMIT, EditForm
+from bot.store.models import OutboxMessage
+from bot.testing import Exchange, TestAdapter
+from conftest import make_settings
+from slack_fake import FakeSlack, input_values, view_submission
+from slack_harness import (  # noqa: F401  (fixtures)
+    ACK_BUDGET, ServedSlack, assert_modal, fake, fake_slack, serve_slack, slack_settings,
+)
+
+SAVED = dict(title="Rooftop beekeeping cooperative", city="Bilbao", country="Spain",
+             summary="Unemployed residents run hives on public roofs and sell the honey as a cooperative.")
+
+
+def say(adapter: TestAdapter, text: str, **kw) -> Exchange:
+    return asyncio.run(adapter.send(text, **kw))
+
+
+def click(adapter: TestAdapter, action_id: str, value: str = "", **kw) -> Exchange:
+    return asyncio.run(adapter.click(action_id, value, **kw))
+
+
+def form_of(rt: Runtime, solution_id: str, user: str = "BOSS") -> EditForm:
+    form = asyncio.run(rt.bot.edit_form(Action("test", user, EDIT, f"solution:{solution_id}")))
+    assert isinstance(form, EditForm), form
+    return form
+
+
+def submitted(form: EditForm, **changes: str) -> dict[str, str]:
+    """The fields of ``form`` as its coordinator submits it: the prefilled values, ``changes`` replacing some."""
+    return {i.name: changes.get(i.name, i.value) for i in form.inputs} | {"seen": form.seen}
+
+
+@pytest.fixture
+def network(seeded_dir: Path) -> Iterator[Runtime]:
+    """The seeded network with ``test:BOSS`` and ``test:ANN`` as coordinators."""
+    with Runtime.open(make_settings(seeded_dir, RRR_BOT__COORDINATORS='["test:BOSS", "test:ANN"]')) as rt:
+        yield rt
+
+
+# -- the core (TestAdapter) ------------------------------------------------------------------------------------------
+
+def test_the_review_message_and_the_pending_list_offer_edit(network: Runtime) -> None:
+    member = TestAdapter(network.bot, user="ANA", user_name="Ana")
+    rt = network
+    rt.directory.link("test", "ANA", "Bilbao", "Ana")
+    click(member, "save_solution", **SAVED).assert_reply("for review")
+    [solution] = rt.knowledge.pending()
+    buttons = [[(b.label, b.action_id, b.value) for b in block.buttons] for block in
+               (rt.bot.review.home_section()) if isinstance(block, Actions)]
+    value = f"solution:{solution.id}"
+    assert buttons == [[("Approve", "review_approve", value), ("Edit", EDIT, value), ("Reject", "review_reject", value),
+                        ("More", "show_solution", solution.id)]]
+    # the coordinators' DM (through the outbox) carries the same four buttons
+    with rt.db.session() as session:
+        dms = {tuple(m.users): reply_from_dict(m.payload) for m in session.exec(select(OutboxMessage))
+               if m.key.startswith("review:")}
+    assert sorted(dms) == [("ANN",), ("BOSS",)]
+    for reply in dms.values():
+        assert [(b.label, b.value) for block in reply.blocks if isinstance(block, Actions) for b in block.buttons] \
+            == [("Approve", value), ("Edit", value), ("Reject", value), ("More", solution.id)]
+    boss = TestAdapter(rt.bot, user="BOSS", user_name="Boss")
+    say(boss, "pending").assert_reply(solution.id, "`history ID`")
+
+
+def test_a_coordinator_edits_a_saved_answer_and_the_history_says_who_what_when(network: Runtime) -> None:
+    rt = network
+    solution_id = rt.knowledge.save_answer(saved_by="test:ANA", **SAVED)
+    form = form_of(rt, solution_id)
+    assert [(i.name, i.required) for i in form.inputs] == [
+        ("title", True), ("challenge", True), ("summary", True), ("source_url", False), ("tags", False)]
+    shown = {i.name: i.value for i in form.inputs}
+    assert shown["title"] == SAVED["title"] and shown["summary"] == SAVED["summary"] and shown["tags"] == ""
+    boss = TestAdapter(rt.bot, user="BOSS", user_name="Boss")
+    summary = SAVED["summary"] + " 40 hives, 2 tonnes of honey a year."
+    done = click(boss, EDIT_SUBMIT, f"solution:{solution_id}",
+                 **submitted(form, summary=summary, tags="Food, employment; food"))
+    done.assert_reply(f"Edited `{solution_id}` (summary, tags changed). It still waits for review.",
+                      "tags: food, employment", "2 tonnes of honey")
+    assert all(r.ephemeral for r in done.replies)
+    solution = rt.knowledge.get(solution_id)
+    assert (solution.status, solution.summary, solution.tags) == ("pending", summary, ["food", "employment"])
+    last = rt.knowledge.history(solution_id)[-1]
+    assert (last.action, last.changed_by) == ("edited", "test:BOSS")
+    assert last.changes == {"summary": [SAVED["summary"], summary], "tags": [[], ["food", "employment"]]}
+    found = rt.knowledge.ask("rooftop beekeeping honey cooperative").results
+    assert solution_id not in [r.id for r in found]  # an edit is not an approval: still unsearchable
+    # the chat's `history ID`: the same steps as `rrr-bot kb history`, shortened values
+    history = say(boss, f"history {solution_id}")
+    history.assert_reply(f"History of `{solution_id}` (2 step(s)", "saved by test:ANA", "edited by test:BOSS",
+                         "    tags: food, employment", f"summary: {SAVED['summary']} -> ")
+
+
+def test_an_unchanged_form_writes_nothing_and_edits_do_not_undo_each_other(network: Runtime) -> None:
+    rt = network
+    solution_id = rt.knowledge.save_answer(saved_by="test:ANA", **SAVED)
+    boss, ann = (TestAdapter(rt.bot, user=u) for u in ("BOSS", "ANN"))
+    boss_form, ann_form = form_of(rt, solution_id, "BOSS"), form_of(rt, solution_id, "ANN")
+    click(boss, EDIT_SUBMIT, f"solution:{solution_id}", **submitted(boss_form)).assert_reply("Nothing changed")
+    assert len(rt.knowledge.history(solution_id)) == 1  # no empty "edited" step
+    click(boss, EDIT_SUBMIT, f"solution:{solution_id}",
+          **submitted(boss_form, title="Beekeeping on Bilbao's roofs")).assert_reply("(title changed)")
+    # Ann opened the form before Boss's edit and changed only the summary: Boss's title stays
+    click(ann, EDIT_SUBMIT, f"solution:{solution_id}",
+          **submitted(ann_form, summary="Residents keep bees on 12 public roofs.")).assert_reply("(summary changed)")
+    solution = rt.knowledge.get(solution_id)
+    assert (solution.title, solution.summary) == ("Beekeeping on Bilbao's roofs",
+                                                  "Residents keep bees on 12 public roofs.")
+    assert [(s.action, s.changed_by, sorted(s.changes)) for s in rt.knowledge.history(solution_id)] == [
+        ("saved", "test:ANA", ["challenge", "city", "country", "kind", "language", "provenance", "summary", "title"]),
+        ("edited", "test:BOSS", ["title"]), ("edited", "test:ANN", ["summary"])]
+
+
+def test_members_cannot_open_or_submit_the_edit_form(network: Runtime) -> None:
+    rt = network
+    solution_id = rt.knowledge.save_answer(saved_by="test:EVE", **SAVED)
+    refused = asyncio.run(rt.bot.edit_form(Action("test", "EVE", EDIT, f"solution:{solution_id}")))
+    assert isinstance(refused, list) and "Only coordinators can edit" in refused[0].as_text()
+    assert refused[0].ephemeral and refused[0].is_error
+    eve = TestAdapter(rt.bot, user="EVE")
+    click(eve, EDIT_SUBMIT, f"solution:{solution_id}", title="Mine now", summary="x", challenge="y") \
+        .assert_error().assert_reply("Only coordinators can edit")
+    assert rt.knowledge.get(solution_id).title == SAVED["title"] and len(rt.knowledge.history(solution_id)) == 1
+    say(eve, f"history {solution_id}").assert_error().assert_reply("Only coordinators can use `history`")
+    # "history of ..." is a question, not the command
+    say(eve, "history of cooperatives in Bilbao?").assert_no_reply("Only coordinators")
+
+
+def test_bad_values_and_vanished_answers_get_polite_replies(network: Runtime) -> None:
+    rt = network
+    solution_id = rt.knowledge.save_answer(saved_by="test:ANA", **SAVED)
+    form = form_of(rt, solution_id)
+    boss = TestAdapter(rt.bot, user="BOSS")
+    value = f"solution:{solution_id}"
+    click(boss, EDIT_SUBMIT, value, **submitted(form, title="  ")).assert_error() \
+        .assert_reply("Title cannot be empty.", "Nothing was changed.")
+    click(boss, EDIT_SUBMIT, value, **submitted(form, summary="x" * 3001)).assert_error() \
+        .assert_reply("at most 3,000 characters (this has 3,001)")
+    click(boss, EDIT_SUBMIT, value, **submitted(form, source_url="not a link")).assert_error() \
+        .assert_reply("http(s) link")
+    assert len(rt.knowledge.history(solution_id)) == 1
+    rt.knowledge.reject(solution_id, "test:ANN")  # meanwhile, another coordinator rejected it
+    click(boss, EDIT_SUBMIT, value, **submitted(form, title="Too late")).assert_error() \
+        .assert_reply(f"`{solution_id}` was rejected on", "nothing to edit")
+    gone = asyncio.run(rt.bot.edit_form(Action("test", "BOSS", EDIT, value)))
+    assert isinstance(gone, list) and "was rejected" in gone[0].as_text()
+    click(boss, EDIT, "solution:no-such-answer").assert_error().assert_reply("There is no saved answer")
+    say(boss, "history no-such-answer").assert_error().assert_reply("No solution with id 'no-such-answer'")
+    say(boss, "history").assert_error().assert_reply("Usage: `history ID`")
+
+
+def test_an_answer_approved_meanwhile_stays_approved_and_searchable_as_edited(network: Runtime) -> None:
+    rt = network
+    solution_id = rt.knowledge.save_answer(saved_by="test:ANA", **SAVED)
+    form = form_of(rt, solution_id)
+    rt.knowledge.approve(solution_id, "test:ANN")
+    boss = TestAdapter(rt.bot, user="BOSS")
+    click(boss, EDIT_SUBMIT, f"solution:{solution_id}",
+          **submitted(form, title="Urban beekeeping jobs on public roofs")) \
+        .assert_reply("(title changed). It is searchable with its new text.")
+    assert rt.knowledge.get(solution_id).status == "approved"
+    found = rt.knowledge.ask("rooftop beekeeping cooperative honey").results[0]
+    assert (found.id, found.title) == (solution_id, "Urban beekeeping jobs on public roofs")
+
+
+def test_history_pages_like_pending(network: Runtime) -> None:
+    rt = network
+    solution_id = rt.knowledge.save_answer(saved_by="test:ANA", **SAVED)
+    for n in range(12):
+        rt.knowledge.edit(solution_id, "test:BOSS", title=f"Rooftop beekeeping, version {n}")
+    boss = TestAdapter(rt.bot, user="BOSS")
+    first = say(boss, f"history {solution_id}")
+    first.assert_reply("(13 step(s)", "Page 1 of 2", f"`history {solution_id} 2` for the next", "saved by test:ANA")
+    first.assert_no_reply("version 11")
+    buttons = [b.value for block in first.blocks(Actions) for b in block.buttons]
+    assert buttons == [f"history {solution_id} 2"]
+    second = click(boss, "list_page", buttons[0])
+    second.assert_reply("Page 2 of 2", "version 11").assert_no_reply("saved by")
+    say(boss, f"history {solution_id} 3").assert_error().assert_reply("There is no page 3")
