@@ -273,7 +273,6 @@ class Review:
         if not changes:
             return [Reply.text(f"Nothing changed in `{solution.id}`.", ephemeral=True)]
         edited_by = f"{action.platform}:{action.user}"
-        await asyncio.to_thread(self.directory.remember, action.platform, action.user, action.user_name)
         after = await asyncio.to_thread(self.knowledge.edit, solution.id, edited_by, **changes)
         step = (await asyncio.to_thread(self.knowledge.history, solution.id))[-1]
         state = ("It still waits for review." if after.status == "pending"

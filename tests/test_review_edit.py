@@ -18,7 +18,7 @@ from bot.review import EDIT, EDIT_SUBMIT, EditForm
 from bot.store.models import OutboxMessage
 from bot.testing import Exchange, TestAdapter
 from conftest import make_settings
-from slack_fake import FakeSlack, input_values, view_submission
+from slack_fake import FakeSlack, block_action, event_callback, input_values, next_ts, view_submission
 from slack_harness import (  # noqa: F401  (fixtures)
     ACK_BUDGET, ServedSlack, assert_modal, fake, fake_slack, serve_slack, slack_settings,
 )
@@ -192,3 +192,103 @@ def test_history_pages_like_pending(network: Runtime) -> None:
     second = click(boss, "list_page", buttons[0])
     second.assert_reply("Page 2 of 2", "version 11").assert_no_reply("saved by")
     say(boss, f"history {solution_id} 3").assert_error().assert_reply("There is no page 3")
+
+
+# -- Slack: the real slack-bolt app over signed HTTP, against the fake Slack ------------------------------------------
+
+@pytest.fixture
+def slack(serve_slack, fake: FakeSlack, seeded_dir: Path) -> ServedSlack:
+    return serve_slack(slack_settings(seeded_dir, fake, RRR_BOT__COORDINATORS='["slack:U0BOSS"]'))
+
+
+def open_edit_form(slack: ServedSlack, solution_id: str, user: str = "U0BOSS", count: int = 1, **kw) -> dict:
+    """Click Edit as ``user``; the ``count``-th form opened (``views.open``), checked against Slack's limits."""
+    _, sent = slack.click(EDIT, f"solution:{solution_id}", user=user, **kw)
+    assert sent.status == 200 and sent.seconds < ACK_BUDGET
+    view = slack.fake.wait_for("views.open", count)[count - 1].view
+    assert_modal(view)
+    return view
+
+
+def test_slack_edit_opens_a_prefilled_form_and_its_submission_is_kept_in_the_history(slack: ServedSlack) -> None:
+    kb = slack.runtime.knowledge
+    solution_id = kb.save_answer(saved_by="slack:U0ANA", source_url="https://example.org/bees", **SAVED)
+    view = open_edit_form(slack, solution_id)
+    prefilled = {block: initial for block, (_, _, initial) in input_values(view).items()}
+    assert prefilled == {"title": SAVED["title"], "challenge": SAVED["title"], "summary": SAVED["summary"],
+                         "source_url": "https://example.org/bees", "tags": None}
+    summary = SAVED["summary"] + " 40 hives on 12 roofs."
+    sent = slack.sender.interactive(view_submission(view, {"summary": summary, "tags": "food, jobs"},
+                                                    user="U0BOSS"))
+    assert sent.status == 200 and not sent.body  # a plain ack closes the form
+    [told] = slack.posts("C0GENERAL", method="chat.postEphemeral")
+    assert f"Edited `{solution_id}` (summary, tags changed). It still waits for review." in told.text
+    assert told.params["user"] == "U0BOSS"
+    solution = kb.get(solution_id)
+    assert (solution.status, solution.summary, solution.tags) == ("pending", summary, ["food", "jobs"])
+    last = kb.history(solution_id)[-1]
+    assert (last.action, last.changed_by, sorted(last.changes)) == ("edited", "slack:U0BOSS", ["summary", "tags"])
+    # `/rrr history ID`: the coordinator reads the same steps in chat
+    name, _ = slack.command(f"history {solution_id}", user="U0BOSS")
+    [history] = slack.fake.wait_for_response(name)
+    assert "saved by slack:U0ANA" in history.text and "edited by slack:U0BOSS" in history.text, history.text
+
+
+def test_slack_edit_is_refused_to_members_at_the_click_and_at_the_submission(slack: ServedSlack) -> None:
+    kb = slack.runtime.knowledge
+    solution_id = kb.save_answer(saved_by="slack:U0ANA", **SAVED)
+    _, sent = slack.click(EDIT, f"solution:{solution_id}", user="U0EVE")
+    assert sent.status == 200
+    [refused] = slack.posts("C0GENERAL", method="chat.postEphemeral")
+    assert "Only coordinators can edit" in refused.text and refused.params["user"] == "U0EVE"
+    slack.fake.assert_quiet("views.open", 0.5)  # nothing opened
+    # Eve replays the coordinator's form as her own submission
+    view = open_edit_form(slack, solution_id)
+    slack.sender.interactive(view_submission(view, {"title": "Eve's hives"}, user="U0EVE"))
+    refusal = slack.posts("C0GENERAL", count=2, method="chat.postEphemeral")[1]
+    assert "Only coordinators can edit" in refusal.text and refusal.params["user"] == "U0EVE"
+    assert kb.get(solution_id).title == SAVED["title"] and len(kb.history(solution_id)) == 1
+
+
+def test_slack_edit_form_marks_bad_fields_and_says_when_the_answer_is_gone(slack: ServedSlack) -> None:
+    kb = slack.runtime.knowledge
+    solution_id = kb.save_answer(saved_by="slack:U0ANA", **SAVED)
+    view = open_edit_form(slack, solution_id)
+    sent = slack.sender.interactive(view_submission(view, {"title": "", "summary": "x" * 3001,
+                                                           "source_url": "ftp://nowhere"}, user="U0BOSS"))
+    assert sent.status == 200 and sent.seconds < ACK_BUDGET
+    assert sent.json["response_action"] == "errors"
+    assert sent.json["errors"] == {"title": "Title cannot be empty.",
+                                   "summary": "What was done, with figures: at most 3,000 characters (this has "
+                                              "3,001).",
+                                   "source_url": "Give an http(s) link, or leave it empty."}
+    assert len(kb.history(solution_id)) == 1
+    kb.reject(solution_id, "slack:U0BOSS")  # rejected meanwhile (from another form, another coordinator ...)
+    slack.sender.interactive(view_submission(view, {"title": "Too late"}, user="U0BOSS"))
+    [gone] = slack.posts("C0GENERAL", method="chat.postEphemeral")
+    assert f"`{solution_id}` was rejected on" in gone.text and "nothing to edit" in gone.text
+    slack.click(EDIT, f"solution:{solution_id}", user="U0BOSS")
+    assert "was rejected" in slack.posts("C0GENERAL", count=2, method="chat.postEphemeral")[1].text
+    slack.fake.assert_quiet("views.open", 0.5, count=1)  # only the first form ever opened
+
+
+def test_slack_app_home_offers_edit_and_its_form_answers_in_the_dm(slack: ServedSlack) -> None:
+    kb = slack.runtime.knowledge
+    solution_id = kb.save_answer(saved_by="slack:U0ANA", **SAVED)
+    event = {"type": "app_home_opened", "user": "U0BOSS", "channel": "D0BOSS", "tab": "home", "event_ts": next_ts()}
+    assert slack.sender.event(event_callback(event)).status == 200
+    [home] = slack.fake.wait_for("views.publish")
+    labels = [e["text"]["text"] for b in home.view["blocks"] if b["type"] == "actions" for e in b["elements"]
+              if e.get("value") == f"solution:{solution_id}"]
+    assert labels == ["Approve", "Edit", "Reject"]
+    # a click on the App Home: a view, no channel; the form opens, the answer goes to the coordinator's DM
+    payload = block_action(EDIT, f"solution:{solution_id}", response_url=slack.fake.response_url("home"),
+                           user="U0BOSS", container_type="view")
+    payload.pop("channel"), payload.pop("message"), payload.pop("response_url")
+    payload["view"] = {"id": "V0HOME", "type": "home", "blocks": home.view["blocks"]}
+    assert slack.sender.interactive(payload).status == 200
+    view = slack.fake.wait_for("views.open")[0].view
+    slack.sender.interactive(view_submission(view, {"title": "Bilbao rooftop honey cooperative"}, user="U0BOSS"))
+    [told] = slack.posts("U0BOSS")
+    assert f"Edited `{solution_id}` (title changed)" in told.text
+    assert kb.get(solution_id).title == "Bilbao rooftop honey cooperative"
