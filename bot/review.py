@@ -142,7 +142,7 @@ class HistoryCommand(Command):
     def refuses(self, rest: str) -> bool:
         """Whether ``rest`` is not a solution id with an optional page number."""
         words = rest.strip().strip("`").split()
-        return bool(words) and not (len(words) <= 2 and ID_PATTERN.match(words[0].strip("`"))
+        return bool(words) and not (len(words) <= 2 and ID_PATTERN.match(words[0].strip("`").lower())
                                     and (len(words) == 1 or words[1].isdecimal()))
 
 
@@ -286,7 +286,7 @@ class Review:
     async def history(self, ctx: Context) -> list[Reply]:
         """``history ID [PAGE]``: who saved, edited, approved or rejected a solution, when, and what changed;
         :data:`HISTORY_PAGE` steps a page, the oldest first."""
-        target, number = page_number(ctx.rest.replace("`", " "))
+        target, number = page_number(ctx.rest.replace("`", " ").lower())
         if not target:
             raise InvalidInput("Usage: `history ID`, e.g. `history turin-facilito-giovani` (`pending` lists the "
                                "saved answers' ids).")
