@@ -98,8 +98,9 @@ def test_a_coordinator_edits_a_saved_answer_and_the_history_says_who_what_when(n
     last = rt.knowledge.history(solution_id)[-1]
     assert (last.action, last.changed_by) == ("edited", "test:BOSS")
     assert last.changes == {"summary": [SAVED["summary"], summary], "tags": [[], ["food", "employment"]]}
-    found = rt.knowledge.ask("rooftop beekeeping honey cooperative").results
-    assert solution_id not in [r.id for r in found]  # an edit is not an approval: still unsearchable
+    # an edit is not an approval: found with its new text, still as unreviewed
+    [found] = [r for r in rt.knowledge.ask("rooftop beekeeping honey cooperative").results if r.id == solution_id]
+    assert (found.status, found.summary) == ("pending", summary)
     # the chat's `history ID`: the same steps as `rrr-bot kb history`, shortened values
     history = say(boss, f"history {solution_id}")
     history.assert_reply(f"History of `{solution_id}` (2 step(s)", "saved by test:ANA", "edited by test:BOSS",
