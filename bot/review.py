@@ -65,7 +65,6 @@ class EditForm:
     other fields. ``note`` says which fields are too long for the form (left out, so left unchanged)."""
 
     solution_id: str
-    title: str
     inputs: tuple[FormInput, ...]
     seen: str
     note: str = ""
@@ -250,7 +249,7 @@ class Review:
             seen.append(f"{name}:{_digest(value)}")
         note = (f"Too long for this form, so unchanged: {', '.join(left_out)} (`rrr-bot kb edit` changes it)."
                 if left_out else "")
-        return EditForm(solution.id, f"Edit {solution.title}", tuple(inputs), " ".join(seen), note)
+        return EditForm(solution.id, tuple(inputs), " ".join(seen), note)
 
     async def edit(self, action: Action) -> list[Reply]:
         """The edit form's submission: the fields this coordinator changed are written, as theirs (the history keeps

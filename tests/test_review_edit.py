@@ -76,6 +76,9 @@ def test_the_review_message_and_the_pending_list_offer_edit(network: Runtime) ->
             == [("Approve", value), ("Edit", value), ("Reject", value), ("More", solution.id)]
     boss = TestAdapter(rt.bot, user="BOSS", user_name="Boss")
     say(boss, "pending").assert_reply(solution.id, "`history ID`")
+    # a platform that draws no forms (the console) says where the form is
+    click(boss, EDIT, value).assert_reply(f"Edit `{solution.id}` with the Edit button in Slack or Discord")
+    say(boss, "help").assert_reply("`history ID [PAGE]` - who saved, edited, approved or rejected a solution")
 
 
 def test_a_coordinator_edits_a_saved_answer_and_the_history_says_who_what_when(network: Runtime) -> None:
