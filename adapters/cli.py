@@ -614,6 +614,8 @@ def kb_edit(ctx: typer.Context, solution_id: str,
 @kb_app.command("history")
 def kb_history(ctx: typer.Context, solution_id: str, as_json: JsonOpt = False) -> None:
     """Who saved, edited, approved, rejected or removed a solution, what changed and when, oldest first."""
+    from bot.review import step_lines
+
     from .console import clean
 
     with runtime(ctx) as rt:
@@ -623,11 +625,8 @@ def kb_history(ctx: typer.Context, solution_id: str, as_json: JsonOpt = False) -
                    for s in steps])
         return
     for step in steps:
-        who = f" by {step.changed_by}" if step.changed_by else ""
-        out.print(clean(f"{step.at:%Y-%m-%d %H:%M} UTC  {step.action}{who}"), markup=False, highlight=False)
-        for name, (before, after) in step.changes.items():
-            was = "" if before in (None, "", []) else f"{before!s} -> "
-            out.print(clean(f"    {name}: {was}{after!s}"), markup=False, highlight=False)
+        for line in step_lines(step):  # the same lines as the chat's `history ID`, values whole
+            out.print(clean(line), markup=False, highlight=False)
 
 
 #: What a user id looks like on each platform, so that a typo never creates a member who matches nobody.

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
+from typing import TypeVar
 
 from .batching import Batcher, BatchSettings
 from .commands import Command, Context, Notice, Registry, split_command
@@ -18,7 +19,8 @@ from .paging import PAGE_ACTIONS, page_argument, page_number
 from .metrics import Metrics
 from . import replies
 from .replies import answer_reply, cities_reply, city_reply, intro_reply
-from .review import APPROVE as REVIEW_APPROVE, REJECT as REVIEW_REJECT, Review
+from .review import (APPROVE as REVIEW_APPROVE, EDIT as REVIEW_EDIT, EDIT_SUBMIT as REVIEW_EDIT_SUBMIT,
+                     REJECT as REVIEW_REJECT, EditForm, HistoryCommand, Review)
 from .services import Directory, Introductions, KnowledgeBase, ReceiptBook, Sessions
 from .services.knowledge_base import Query
 from .services.membership import Memberships
@@ -30,8 +32,9 @@ from .text import neutralize_mentions
 from knowledge.text import fold as fold_name
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 #: The commands whose lists page: a page button may run only these (and `session list`).
-PAGED = ("city", "profile", "cities", "unanswered", "pending", "requests", "review")
+PAGED = ("city", "profile", "cities", "unanswered", "pending", "requests", "review", "history")
 ERROR_REPLY = "Sorry, something went wrong on my side. The coordinators can find the details in the bot's log."
 #: What an adapter shows while a slow answer is on its way (the answer then replaces it).
 PLACEHOLDER_REPLY = "Looking through the network's cases…"
@@ -123,12 +126,21 @@ class Bot:
 
     async def handle_action(self, action: Action) -> list[Reply]:
         """Answer a button click or form submission."""
+        return await self._guarded(action, self._act)
+
+    async def edit_form(self, action: Action) -> EditForm | list[Reply]:
+        """A saved answer's Edit button (:data:`bot.review.EDIT`): the prefilled form for the adapter to open, or the
+        polite (ephemeral) replies refusing it (not a coordinator, the answer was rejected meanwhile ...)."""
+        return await self._guarded(action, self.review.edit_form)
+
+    async def _guarded(self, action: Action, act: Callable[[Action], Awaitable[T]]) -> T | list[Reply]:
+        """``act(action)``, counted and rate limited; user errors become polite replies, bugs a short apology."""
         self.metrics.messages.labels(platform=action.platform, kind="action").inc()
         try:
             refused = self._over_limit(action.platform, action.user)
             if refused is not None:
                 return [Reply(r.blocks, ephemeral=True) for r in refused]
-            return await self._act(action)
+            return await act(action)
         except UserError as exc:
             self.metrics.errors.labels(kind=type(exc).__name__).inc()
             return [Reply.text(neutralize_mentions(str(exc)), is_error=True, ephemeral=True)]
@@ -185,6 +197,12 @@ class Bot:
             return await self._save_solution(action)
         if action.action_id in (REVIEW_APPROVE, REVIEW_REJECT):
             return await self.review.act(action)
+        if action.action_id == REVIEW_EDIT_SUBMIT:
+            return await self.review.edit(action)
+        if action.action_id == REVIEW_EDIT:  # a platform that draws forms opens edit_form(); the others cannot
+            form = await self.review.edit_form(action)
+            return [Reply.text(f"Edit `{form.solution_id}` with the Edit button in Slack or Discord, or with "
+                               "`rrr-bot kb edit`; `history ID` shows its changes.", ephemeral=True)]
         if action.action_id == "show_solution":
             solution = await asyncio.to_thread(self.knowledge.get, action.value.strip())
             saver = await asyncio.to_thread(self.knowledge.saver_name, solution)
@@ -346,6 +364,8 @@ class Bot:
                     lambda ctx: self.review.decide_command(ctx, approve=True)),
             Command("reject", "reject request #N to join a city, or a saved answer", "reject N|ID",
                     lambda ctx: self.review.decide_command(ctx, approve=False)),
+            HistoryCommand("history", "who saved, edited, approved or rejected a solution, when, and what changed",
+                           "history ID [PAGE]", self.review.history, coordinator_only=True),
             Command("whoami", "your city and role", "whoami", self._whoami, takes_text=False),
             Command("helpful", "mark an answer helpful", "helpful QUESTION_ID", self._helpful),
             Command("nothelpful", "mark an answer not helpful, saying what was missing",

@@ -20,10 +20,11 @@ import discord
 import yarl
 from discord import app_commands
 
-from bot import Action, Bot, Incoming, Secrets, Settings
+from bot import Action, Bot, Incoming, Reply, Secrets, Settings
 from bot.config import DiscordSettings
 from bot.errors import ConfigError
 from bot.home import FROM_HOME
+from bot.review import EDIT
 from bot.session_commands import RSVP_ACTIONS
 from bot.session_drafts import DRAFT_ACTIONS
 
@@ -37,7 +38,7 @@ from .incoming import PLATFORM, action_of, incoming_of, roles_of, strip_mentions
 from .posting import Poster
 from .render import render
 from .sessions import SessionAdd
-from .views import ActionButton, AskModal, NotHelpfulModal, SaveSolutionModal, parse_modal
+from .views import ActionButton, AskModal, EditModal, NotHelpfulModal, SaveSolutionModal, edit_modal_id, parse_modal
 
 log = logging.getLogger(__name__)
 
@@ -206,11 +207,27 @@ class DiscordAdapter:
         if action == "save_solution_form":
             await interaction.response.send_modal(SaveSolutionModal(question_id=value))
             return
+        if action == EDIT:
+            await self._edit_form(interaction, value)
+            return
         public = action == "share_answer"
         await interaction.response.defer(thinking=True, ephemeral=not public)
         replies = await self.bot.handle_action(self._action(interaction, action, value))
         await self.poster.follow_up(interaction, replies, ephemeral=not public,
                                     question_id=value if action == "ask_network" else None)
+
+    async def _edit_form(self, interaction: discord.Interaction, value: str) -> None:
+        """A saved answer's Edit button: the core's prefilled form as a modal (coordinators), else a private
+        refusal and nothing opens."""
+        form = await self.bot.edit_form(self._action(interaction, EDIT, value))
+        if not isinstance(form, list) and len(edit_modal_id(form.solution_id)) <= 100:
+            await interaction.response.send_modal(EditModal(form))
+            return
+        replies = form if isinstance(form, list) else [Reply.text(
+            f"The id `{form.solution_id}` is too long for a Discord form: `rrr-bot kb edit {form.solution_id}` "
+            "changes it.", ephemeral=True)]
+        await interaction.response.defer(thinking=True, ephemeral=True)
+        await self.poster.follow_up(interaction, replies, ephemeral=True)
 
     async def add_session(self, interaction: discord.Interaction, **options: Any) -> None:
         """``/session-add`` with its ``options`` (see :class:`.sessions.SessionAdd`)."""

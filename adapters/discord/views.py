@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.messages import Button
+from bot.review import EDIT_SUBMIT, EditForm
 
-from .render import custom_id
+from .render import custom_id, trim
 
 if TYPE_CHECKING:
     from .client import DiscordAdapter
@@ -99,7 +100,28 @@ class AskModal(discord.ui.Modal, title="Ask the network"):
         super().__init__(custom_id="rrr-modal:ask:", timeout=None)
 
 
-MODAL_ACTIONS = {"not_helpful": "feedback_not_helpful", "save": "save_solution", "ask": "home_ask"}
+class EditModal(discord.ui.Modal):
+    """The review's Edit form, drawn from the core's :class:`~bot.review.EditForm` (5 inputs at most, Discord's
+    limit). Handled by :func:`parse_modal` from its ids alone: the form's is ``rrr-modal:edit:ID``, each input's
+    ``NAME:HASH`` (the fingerprint of the value shown, so the core writes only what the coordinator changed)."""
+
+    def __init__(self, form: EditForm) -> None:
+        super().__init__(title="Edit saved answer", custom_id=edit_modal_id(form.solution_id), timeout=None)
+        seen = dict(word.partition(":")[::2] for word in form.seen.split())
+        for field in form.inputs[:5]:
+            self.add_item(discord.ui.TextInput(
+                label=trim(field.label, 45), default=field.value or None, required=field.required,
+                max_length=min(field.max_length, 4000), custom_id=f"{field.name}:{seen.get(field.name, '')}",
+                style=discord.TextStyle.paragraph if field.multiline else discord.TextStyle.short))
+
+
+def edit_modal_id(solution_id: str) -> str:
+    """The custom id of a saved answer's edit form (longer than Discord's 100 characters for a very long id)."""
+    return f"rrr-modal:edit:{solution_id}"
+
+
+MODAL_ACTIONS = {"not_helpful": "feedback_not_helpful", "save": "save_solution", "ask": "home_ask",
+                 "edit": EDIT_SUBMIT}
 
 
 def parse_modal(custom_id: str, components: list[dict[str, Any]]) -> tuple[str, str, dict[str, str]] | None:
@@ -116,4 +138,8 @@ def parse_modal(custom_id: str, components: list[dict[str, Any]]) -> tuple[str, 
     if kind == "save":
         fields["question_id"] = value
         return MODAL_ACTIONS[kind], "", fields
+    if kind == "edit":  # each input's id is NAME:HASH, the hash of the value the form showed
+        named = {key.partition(":")[0]: text for key, text in fields.items()}
+        named["seen"] = " ".join(key for key in fields if ":" in key)
+        return MODAL_ACTIONS[kind], f"solution:{value}", named
     return MODAL_ACTIONS[kind], value, fields

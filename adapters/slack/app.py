@@ -25,6 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import Action, Bot, Reply, Secrets, Settings
 from bot.errors import ConfigError
 from bot.messages import Button
+from bot.review import EDIT, EDIT_SUBMIT, check_edit
 from bot.session_commands import SESSION_ACTIONS
 
 from .. import outbox_pump
@@ -142,12 +143,14 @@ class SlackAdapter:
         app.view(modals.SESSION_ADD)(self.session_form.submit)
         app.view(modals.SESSION_CONFIRM)(self.session_form.confirm)
         app.view(modals.HOME_ASK)(self.home.submit_ask)
+        app.view(modals.REVIEW_EDIT)(self._on_edit_submit)
         app.action("feedback_helpful")(self._on_button)
         app.action("feedback_not_helpful")(self._on_not_helpful)
         app.action("ask_network")(self._on_button)
         app.action("share_answer")(self._on_share)
         for action_id in ("show_solution", "review_approve", "review_reject"):  # More, and the review DMs' buttons
             app.action(action_id)(self._on_button)
+        app.action(EDIT)(self._on_edit)  # the review's Edit: a form, in a message or on the App Home
         for outcome in ("intro_met", "intro_not_yet", "intro_could_not"):
             app.action(outcome)(self._on_button)
         for session_action in SESSION_ACTIONS:  # RSVPs and the card's calendar file
@@ -286,6 +289,43 @@ class SlackAdapter:
             if reply.channel and action["action_id"] == "ask_network":
                 metadata = {"event_type": "rrr_question", "event_payload": {"question_id": question_id}}
             await self.poster.post(reply, channel=reply.channel or channel, user=user, metadata=metadata)
+
+    async def _on_edit(self, ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """A saved answer's Edit button: the core's prefilled form as a modal (coordinators), else its refusal."""
+        await ack()
+        if not await self._first_interaction(body):
+            return
+        user = body["user"]["id"]
+        channel = (body.get("channel") or {}).get("id") or user
+        event = Action(PLATFORM, user, EDIT, action.get("value", ""), channel=channel,
+                       roles=await self.members.roles(user))
+        form = await self.bot.edit_form(event)
+        if isinstance(form, list):  # not a coordinator, or the answer is gone: nothing opens
+            await self._deliver(form, channel=channel, user=user)
+            return
+        try:
+            await self.client.views_open(trigger_id=body["trigger_id"], view=modals.edit_modal(form, channel=channel))
+        except SlackApiError as exc:  # an expired trigger (a slow click): the coordinator can click again
+            log.warning("cannot open the edit form: %s", exc.response.get("error"))
+            await self._deliver([Reply.text("I could not open the edit form in time; please click Edit again.",
+                                            is_error=True, ephemeral=True)], channel=channel, user=user)
+
+    async def _on_edit_submit(self, ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """The Edit form: a problem marks its input; otherwise the core writes the changes and says which."""
+        values = modals.values(view)
+        errors = check_edit(values)
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        if not await self._first_interaction(body):
+            return
+        meta = modals.metadata(view)
+        user = body["user"]["id"]
+        fields = tuple(values.items()) + (("seen", str(meta.get("seen") or "")),)
+        event = Action(PLATFORM, user, EDIT_SUBMIT, f"solution:{meta.get('solution') or ''}", fields=fields,
+                       roles=await self.members.roles(user))
+        await self._deliver(await self.bot.handle_action(event), channel=meta.get("channel") or user, user=user)
 
     async def _on_not_helpful(self, ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()

@@ -1,5 +1,5 @@
-"""Slack modals: "what was missing?" after Not helpful, "Save as solution", "Schedule a session" and the App Home's
-"Ask the network"."""
+"""Slack modals: "what was missing?" after Not helpful, "Save as solution", "Schedule a session", the App Home's
+"Ask the network", and the review's "Edit saved answer" (drawn from the core's :class:`~bot.review.EditForm`)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 import shlex
 from typing import Any
 
+from bot.review import EditForm
 from bot.session_commands import SESSION_ZONES
 
 from .render import trim
@@ -17,6 +18,9 @@ SAVE_SOLUTION = "save_solution_modal"
 SESSION_ADD = "session_add_modal"
 HOME_ASK = "home_ask_modal"
 SESSION_CONFIRM = "session_confirm_modal"
+REVIEW_EDIT = "review_edit_modal"
+#: The longest value a Slack text input takes.
+INPUT_MAX = 3000
 
 #: The zones offered for a session: those of the network's nine cities, and UTC.
 ZONES = SESSION_ZONES
@@ -79,6 +83,27 @@ def save_solution_modal(*, title: str, city: str, country: str, summary: str, so
             _input("summary", "What was done, with figures", trim(summary, 3000), multiline=True, max_length=3000),
             _input("source_url", "Source link", trim(source_url, 1000), optional=True, max_length=1000),
         ],
+    }
+
+
+def edit_modal(form: EditForm, *, channel: str) -> dict[str, Any]:
+    """The review's Edit form: one input per field the core offers, prefilled (a block id is the field's name, so
+    the core's problems mark their input); the answer's id, the channel clicked in and the fingerprint of the values
+    shown travel in ``private_metadata``."""
+    lead = f"Editing `{form.solution_id}`. Your changes are kept in its history (`history {form.solution_id}`)."
+    blocks: list[dict[str, Any]] = [{"type": "context", "elements": [{"type": "mrkdwn", "text": trim(lead, 3000)}]}]
+    blocks += [_input(i.name, i.label, i.value, multiline=i.multiline, optional=not i.required,
+                      max_length=min(i.max_length, INPUT_MAX)) for i in form.inputs]
+    if form.note:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": trim(form.note, 3000)}]})
+    return {
+        "type": "modal",
+        "callback_id": REVIEW_EDIT,
+        "private_metadata": json.dumps({"solution": form.solution_id, "channel": channel, "seen": form.seen}),
+        "title": {"type": "plain_text", "text": "Edit saved answer"},
+        "submit": {"type": "plain_text", "text": "Save changes"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": blocks,
     }
 
 
