@@ -10,6 +10,7 @@ pytest-asyncio is not installed: tests are sync; the fake and the client each ru
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -329,10 +330,10 @@ def test_a_peer_answer_saved_as_solution_is_found_by_the_next_ask(served: Served
         assert solution is not None and solution.city == "Turin" and solution.provenance == "network"
         assert solution.status == "pending"  # a member's save waits for a coordinator (#17, item 1)
     _, before = ask(fake, CAKE)
-    assert title not in embed_titles(before), before
+    assert title in embed_titles(before) and "unreviewed, shared by" in json.dumps(before.embeds), before
     approve(fake, f"approve {found.group(1)}")
     _, answer = ask(fake, CAKE)
-    assert title in embed_titles(answer), answer
+    assert title in embed_titles(answer) and "unreviewed" not in json.dumps(answer.embeds), answer
 
 
 def test_buttons_still_work_after_a_restart(seeded_dir: Path, fake: FakeDiscord) -> None:
