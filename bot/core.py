@@ -118,7 +118,7 @@ class Bot:
             return answers
         except UserError as exc:
             self.metrics.errors.labels(kind=type(exc).__name__).inc()
-            return [Reply.text(neutralize_mentions(str(exc)), is_error=True)]
+            return [Reply.text(neutralize_mentions(str(exc)), is_error=True, field=_field_of(exc))]
         except Exception:  # the core must never crash an adapter's event loop
             self.metrics.errors.labels(kind="internal").inc()
             log.exception("failed to handle %r", message)
@@ -143,7 +143,7 @@ class Bot:
             return await act(action)
         except UserError as exc:
             self.metrics.errors.labels(kind=type(exc).__name__).inc()
-            return [Reply.text(neutralize_mentions(str(exc)), is_error=True, ephemeral=True)]
+            return [Reply.text(neutralize_mentions(str(exc)), is_error=True, ephemeral=True, field=_field_of(exc))]
         except Exception:
             self.metrics.errors.labels(kind="internal").inc()
             log.exception("failed to handle %r", action)
@@ -519,6 +519,11 @@ class Bot:
 
 _MENTION = re.compile(r"^<@!?([A-Za-z0-9]+)(?:\|[^>]*)?>$")
 _USER_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def _field_of(exc: UserError) -> str | None:
+    """The input an error is about, when it names one."""
+    return exc.field if isinstance(exc, InvalidInput) else None
 
 
 def _user_id(text: str) -> str:

@@ -14,6 +14,9 @@ to show to a user or print on a terminal (no traceback, no secrets)::
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class BotError(Exception):
     """Root of every error raised on purpose by the bot core."""
@@ -40,4 +43,20 @@ class PermissionDenied(UserError):
 
 
 class InvalidInput(UserError):
-    """A malformed argument or input file."""
+    """A malformed argument or input file; ``field`` names the input it is about, when it is about one (a form
+    marks that input)."""
+
+    def __init__(self, message: str = "", *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@contextmanager
+def about(field: str) -> Iterator[None]:
+    """Name ``field`` on the :class:`InvalidInput` raised inside (unless it names one already)."""
+    try:
+        yield
+    except InvalidInput as exc:
+        if exc.field is None:
+            exc.field = field
+        raise

@@ -168,11 +168,13 @@ class Reply:
     """Post to this channel instead of answering where the message came from (e.g. the network channel)."""
     replace: bool = False
     """An answer to a button: replace the message that holds the button (live RSVP counts) instead of adding one."""
+    field: str | None = None
+    """The input an error is about (``title``, ``start``, ``tz``...), so that a form can mark it."""
 
     @classmethod
-    def text(cls, text: str, *, is_error: bool = False, ephemeral: bool = False) -> Reply:
+    def text(cls, text: str, *, is_error: bool = False, ephemeral: bool = False, field: str | None = None) -> Reply:
         """A reply made of one plain paragraph."""
-        return cls(blocks=(Text(text),), is_error=is_error, ephemeral=ephemeral)
+        return cls(blocks=(Text(text),), is_error=is_error, ephemeral=ephemeral, field=field)
 
     @property
     def question_id(self) -> str | None:
@@ -250,7 +252,7 @@ def reply_to_dict(reply: Reply) -> dict:
             data["data"] = base64.b64encode(block.data).decode("ascii")
         blocks.append(data)
     return {"blocks": blocks, "ephemeral": reply.ephemeral, "is_error": reply.is_error, "channel": reply.channel,
-            "replace": reply.replace}
+            "replace": reply.replace, "field": reply.field}
 
 
 def reply_from_dict(data: dict) -> Reply:
@@ -278,4 +280,4 @@ def reply_from_dict(data: dict) -> Reply:
         else:
             blocks.append(Text(**fields))
     return Reply(tuple(blocks), ephemeral=data.get("ephemeral", False), is_error=data.get("is_error", False),
-                 channel=data.get("channel"), replace=data.get("replace", False))
+                 channel=data.get("channel"), replace=data.get("replace", False), field=data.get("field"))

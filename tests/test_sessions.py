@@ -584,3 +584,26 @@ def test_weekly_pulse_is_queued_once_a_week(runtime: Runtime) -> None:
     assert len(newest) == 1
     assert "No new solution this week." in newest[0] and "No question was asked this week." in newest[0]
     assert "Every question found an answer" not in newest[0]  # nobody asked: nothing was answered either
+
+
+@pytest.mark.parametrize("command, field", [
+    ("session add title:x", "tz"),
+    ("session add title:x tz:Europe/Madrid", "start"),
+    ("session add title:x start:2020-01-01T10:00 tz:Europe/Madrid", "start"),
+    ("session add title:x start:2030-01-01T10:00 tz:Europe/Madrid repeat:hourly", "repeat"),
+    ("session add title:x start:2030-01-01T10:00 tz:Europe/Madrid count:3", "count"),
+    ("session add title:x start:2030-01-01T10:00 tz:Europe/Madrid repeat:weekly count:many", "count"),
+    ("session add title:x start:2030-01-01T10:00 tz:Europe/Madrid repeat:weekly until:soon", "until"),
+    ("session add title:x start:2030-01-01T10:00 tz:Europe/Madrid duration:0", "duration"),
+    ("session add title:x start:2030-01-01T10:00 tz:Europe/Madrid video:ftp://x", "video"),
+    ("session add title:x start:2030-01-01T10:00 tz:Europe/Madrid channel:nowhere", "channels"),
+    ('session add title:"" start:2030-01-01T10:00 tz:Europe/Madrid', "title"),
+    ("session show one", None),
+])
+def test_an_error_names_the_field_it_is_about_so_forms_need_not_read_the_message(
+        network: Runtime, command: str, field: str | None) -> None:
+    from bot.messages import reply_from_dict, reply_to_dict
+
+    [reply] = say(TestAdapter(network.bot, platform="slack", user="BOSS"), command).replies
+    assert reply.is_error and reply.field == field, (reply.as_text(), reply.field)
+    assert reply_from_dict(reply_to_dict(reply)).field == field  # it survives the stored outbox too

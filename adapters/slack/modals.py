@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from typing import Any
 
@@ -27,17 +26,10 @@ ZONES = SESSION_ZONES
 #: Repeat choices: (value given to the ``session add`` command, label).
 REPEATS: tuple[tuple[str, str], ...] = (("none", "Once"), ("weekly", "Every week"),
                                         ("every 2 weeks", "Every 2 weeks"), ("monthly", "Monthly (same weekday)"))
-#: The inputs of the session form, in the order a core error message is matched against them (first match wins).
-_ERROR_FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("tz", re.compile(r"time zone", re.I)),
-    ("title", re.compile(r"\btitle\b", re.I)),
-    ("video", re.compile(r"video", re.I)),
-    ("agenda", re.compile(r"agenda", re.I)),
-    ("duration", re.compile(r"duration", re.I)),
-    ("count", re.compile(r"\bcount\b|occurrences", re.I)),
-    ("repeat", re.compile(r"repeat|\brule\b|RRULE", re.I)),
-    ("date", re.compile(r"\bstart\b|in the past|date and time|\btime\b", re.I)),
-)
+#: The input of the session form that marks an error about each of the core's session fields (those not listed,
+#: such as ``channels``, are not on the form: their error replaces the form).
+_FIELD_INPUTS = {"title": "title", "start": "date", "tz": "tz", "repeat": "repeat", "count": "count",
+                 "duration": "duration", "video": "video", "agenda": "agenda"}
 
 
 def not_helpful_modal(question_id: str, channel: str) -> dict[str, Any]:
@@ -176,9 +168,9 @@ def confirm_modal(blocks: list[dict[str, Any]], *, draft: str, channel: str) -> 
             [{"type": "section", "text": {"type": "mrkdwn", "text": " "}}]}
 
 
-def error_field(message: str) -> str | None:
-    """The input of the session form a core error is about, or None when it is about the form as a whole."""
-    return next((name for name, pattern in _ERROR_FIELDS if pattern.search(message)), None)
+def error_input(field: str | None) -> str | None:
+    """The session form's input to mark for an error about the core's ``field`` (None: not on the form)."""
+    return _FIELD_INPUTS.get(field or "")
 
 
 def values(view: dict[str, Any]) -> dict[str, str]:

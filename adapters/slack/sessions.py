@@ -100,7 +100,7 @@ class SessionForm:
             await self.announce(replies, channel=channel, user=user)
             return
         text = failure.as_text()
-        field = modals.error_field(text)
+        field = modals.error_input(failure.field)
         if field:
             await ack(response_action="errors", errors={field: trim(text, 300)})
         else:

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from dateutil.rrule import rrule, rrulestr
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, about
 
 MAX_OCCURRENCES = 500
 _MAX_COUNT = 10_000
@@ -220,24 +220,27 @@ class Schedule:
         """InvalidInput unless this schedule can be booked at ``now`` (aware)."""
         zone = check_zone(self.tz)
         if not 1900 <= self.start.year <= LAST_YEAR:
-            raise InvalidInput(f"The start must be a date from now to the end of {LAST_YEAR}.")
+            raise InvalidInput(f"The start must be a date from now to the end of {LAST_YEAR}.", field="start")
         if self.until is not None and self.until.year > LAST_YEAR:
-            raise InvalidInput(f"The until date must be at most {LAST_YEAR}-12-31.")
+            raise InvalidInput(f"The until date must be at most {LAST_YEAR}-12-31.", field="until")
         if not timedelta(0) < self.duration <= _MAX_DURATION:
-            raise InvalidInput("The duration must be more than 0 and at most 24 hours.")
+            raise InvalidInput("The duration must be more than 0 and at most 24 hours.", field="duration")
         if self.count is not None and self.until is not None:
-            raise InvalidInput("Give either a count or an until date, not both.")
+            raise InvalidInput("Give either a count or an until date, not both.", field="count")
         if self.rule is None and (self.count is not None or self.until is not None):
-            raise InvalidInput("A count or an until date needs a repeat rule; this session happens once.")
+            raise InvalidInput("A count or an until date needs a repeat rule; this session happens once.",
+                               field="until" if self.count is None else "count")
         if self.count is not None and self.count < 1:
-            raise InvalidInput("count must be at least 1.")
+            raise InvalidInput("count must be at least 1.", field="count")
         if self.count is not None and self.count > _MAX_COUNT:
-            raise InvalidInput(f"count must be at most {_MAX_COUNT}.")
+            raise InvalidInput(f"count must be at most {_MAX_COUNT}.", field="count")
         if self.until is not None and self.until < self.start.date():
-            raise InvalidInput(f"The until date {self.until} is before the start {self.start.date()}.")
+            raise InvalidInput(f"The until date {self.until} is before the start {self.start.date()}.",
+                               field="until")
         if _localize(self.start, zone).start_utc <= now:
-            raise InvalidInput(f"The start {self.start:%Y-%m-%d %H:%M} {self.tz} is in the past.")
-        self._expansion  # noqa: B018 - raises InvalidInput for a rule that never occurs or misses the start
+            raise InvalidInput(f"The start {self.start:%Y-%m-%d %H:%M} {self.tz} is in the past.", field="start")
+        with about("repeat"):
+            self._expansion  # noqa: B018 - raises InvalidInput for a rule that never occurs or misses the start
 
     def occurrences(self, after: datetime | None = None, limit: int = 10) -> list[Occurrence]:
         """The next ``limit`` occurrences starting strictly after ``after`` (aware; None = from the first)."""

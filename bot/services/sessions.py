@@ -24,7 +24,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from ..errors import InvalidInput, NotFound
+from ..errors import InvalidInput, NotFound, about
 from ..messages import Actions, Button, Facts, Reply, Text, Time
 from ..messages import Field as Fact
 from ..store import Database
@@ -411,52 +411,61 @@ class Sessions:
         """Validate ``values`` as a whole and copy them onto ``row`` (which is only saved by the caller)."""
         title = str(values["title"] or "").strip()
         if not title or len(title) > 200:
-            raise InvalidInput("A session needs a title of 1 to 200 characters.")
+            raise InvalidInput("A session needs a title of 1 to 200 characters.", field="title")
         agenda = str(values["agenda"] or "").strip()
         if len(agenda) > 3000:
-            raise InvalidInput("The agenda is too long (3,000 characters at most).")
+            raise InvalidInput("The agenda is too long (3,000 characters at most).", field="agenda")
         tz = str(values["tz"] or "").strip()
-        check_zone(tz)
+        with about("tz"):
+            check_zone(tz)
         start = values["start"]
-        start = parse_start(start, tz, now) if isinstance(start, str) else start  # ISO, or typed words
+        with about("start"):
+            start = parse_start(start, tz, now) if isinstance(start, str) else start  # ISO, or typed words
         if not isinstance(start, datetime) or start.tzinfo is not None:
-            raise InvalidInput("Give the start as a local date and time, e.g. 2027-03-16T15:00.")
+            raise InvalidInput("Give the start as a local date and time, e.g. 2027-03-16T15:00.", field="start")
         repeat = values["repeat"]
-        rule = parse_repeat(None if repeat is None else str(repeat), start)
+        with about("repeat"):
+            rule = parse_repeat(None if repeat is None else str(repeat), start)
         if rule is not None and len(rule) > MAX_RULE:
-            raise InvalidInput(f"The repeat rule is too long ({MAX_RULE} characters at most).")
-        count = _optional_int(values["count"], "count")
+            raise InvalidInput(f"The repeat rule is too long ({MAX_RULE} characters at most).", field="repeat")
+        with about("count"):
+            count = _optional_int(values["count"], "count")
         until = values["until"]
         if isinstance(until, str):
             try:
                 until = date.fromisoformat(until.strip()) if until.strip() else None
             except ValueError:
-                raise InvalidInput(f"'{until}' is not a date; use YYYY-MM-DD.") from None
+                raise InvalidInput(f"'{until}' is not a date; use YYYY-MM-DD.", field="until") from None
         if until is not None and not isinstance(until, date):
-            raise InvalidInput(f"'{until}' is not a date; use YYYY-MM-DD.")
-        duration = _optional_int(values["duration"], "duration")
+            raise InvalidInput(f"'{until}' is not a date; use YYYY-MM-DD.", field="until")
+        with about("duration"):
+            duration = _optional_int(values["duration"], "duration")
         if duration is None:
-            raise InvalidInput("Give the duration in minutes.")
+            raise InvalidInput("Give the duration in minutes.", field="duration")
         if not 0 < duration <= MAX_DURATION_MINUTES:  # before timedelta(), which overflows on huge numbers
-            raise InvalidInput("The duration must be more than 0 and at most 24 hours (1440 minutes).")
+            raise InvalidInput("The duration must be more than 0 and at most 24 hours (1440 minutes).",
+                               field="duration")
         schedule = Schedule(start=start, tz=tz, duration=timedelta(minutes=duration), rule=rule, count=count,
                             until=until, skipped=_skipped(row))
         # An edit that keeps the start may keep a first occurrence in the past; the rest is checked all the same.
         # (its own start, not the first date left after skipping: skipping the first date must not block edits)
         schedule.validate(now if check_start else replace(schedule, skipped=frozenset()).first().start_utc
                           - timedelta(seconds=1))
-        channels = [str(c).strip() for c in _items(values["channels"], "channels")]
+        with about("channels"):
+            channels = [str(c).strip() for c in _items(values["channels"], "channels")]
         bad = [c for c in channels if not CHANNEL.match(c)]
         if bad:
-            raise InvalidInput(f"'{bad[0]}' is not a channel; write platform:channel_id, e.g. slack:C0123.")
+            raise InvalidInput(f"'{bad[0]}' is not a channel; write platform:channel_id, e.g. slack:C0123.",
+                               field="channels")
         video = str(values["video"] or "").strip() or None
         if video and not re.match(r"^https?://\S+$", video):
-            raise InvalidInput("The video link must start with http:// or https://.")
+            raise InvalidInput("The video link must start with http:// or https://.", field="video")
         if video and len(video) > MAX_VIDEO_URL:
-            raise InvalidInput(f"The video link is too long ({MAX_VIDEO_URL} characters at most).")
-        reminders = sorted({_reminder(v) for v in _items(values["reminders"], "reminders")}, reverse=True)
+            raise InvalidInput(f"The video link is too long ({MAX_VIDEO_URL} characters at most).", field="video")
+        with about("reminders"):
+            reminders = sorted({_reminder(v) for v in _items(values["reminders"], "reminders")}, reverse=True)
         if len(reminders) > 5:
-            raise InvalidInput("At most 5 reminders per session.")
+            raise InvalidInput("At most 5 reminders per session.", field="reminders")
         row.title, row.agenda, row.timezone, row.start_local = title, agenda, tz, start
         row.rule, row.count, row.until = rule, count, until
         row.duration_minutes, row.channels = duration, list(dict.fromkeys(channels))
