@@ -21,6 +21,7 @@ from bot.errors import UserError
 from bot.services.safe_files import atomic_write
 from bot.services.when import human_time
 from knowledge.urls import check_url
+from bot.actions import FEEDBACK_HELPFUL, SHOW_SOLUTION
 
 EXIT_WORDS = {"quit", "exit", ":q"}
 _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -141,7 +142,7 @@ def _print_card(out: Console, card: SolutionCard, *, styled: bool, show_command:
     """A card: title, place, match and provenance, its note, the matched passage, the summary, the source (a link
     only when it is a well-formed http(s) URL) and how to see the whole record."""
     more = [f"`{show_command} {b.value}` shows the whole record" for b in card.buttons
-            if b.action_id == "show_solution" and b.value]
+            if b.action_id == SHOW_SOLUTION and b.value]
     if not styled:
         text = Reply((replace(card, buttons=()),)).as_text()
         out.print(RichText(clean("\n".join([text, *(f"  more: {m}" for m in more)]))), highlight=False,
@@ -206,8 +207,8 @@ def _zone_of(block: Time) -> ZoneInfo | None:
 
 def _feedback_hint(block: Actions) -> str:
     ids = {b.action_id: b.value for b in block.buttons}
-    if "feedback_helpful" in ids:
-        value = ids["feedback_helpful"]
+    if FEEDBACK_HELPFUL in ids:
+        value = ids[FEEDBACK_HELPFUL]
         return f"Was this useful? Type `helpful {value}` or `nothelpful {value} what was missing`."
     if "session_confirm" in ids:
         value = ids["session_confirm"]

@@ -12,7 +12,7 @@ from typing import TypeVar
 from .batching import Batcher, BatchSettings
 from .commands import Command, Context, Notice, Registry, split_command
 from .errors import InvalidInput, NotFound, PermissionDenied, UserError
-from .home import HOME_COMMANDS, Home, from_home, home_command
+from .home import HOME_COMMANDS, Act, Home, from_home, home_command
 from .guards import NETWORK_POSTS, NETWORK_WINDOW, MemberTurns, RateLimiter, cap_input, not_a_question
 from .messages import Action, Incoming, Mention, Reply, Text
 from .paging import PAGE_ACTIONS, page_argument, page_number
@@ -30,6 +30,10 @@ from .session_commands import SESSION_ACTIONS, USAGE as SESSION_USAGE, ChannelCh
 from .text import neutralize_mentions
 
 from knowledge.text import fold as fold_name
+from .actions import (
+    ASK_NETWORK, FEEDBACK_HELPFUL, FEEDBACK_NOT_HELPFUL, INTRO_OUTCOMES, OPEN_URL, SAVE_SOLUTION, SHARE_ANSWER,
+    SHOW_SOLUTION,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -88,6 +92,7 @@ class Bot:
         self.commands = Registry()
         for command in self._builtin_commands():
             self.commands.add(command)
+        self.actions = self._builtin_actions()
 
     def close(self) -> None:
         """Stop the questions' worker thread."""
@@ -177,56 +182,72 @@ class Bot:
             raise PermissionDenied(f"Only coordinators can use `{command.name}`.")
         return await command.handler(Context(message, command.name, rest, notice))
 
+    def _builtin_actions(self) -> dict[str, Act]:
+        """Every button and form the core answers, by action id (one registry, like the commands')."""
+        handlers: dict[str, Act] = {
+            FEEDBACK_HELPFUL: self._feedback, FEEDBACK_NOT_HELPFUL: self._feedback,
+            ASK_NETWORK: self._ask_network, SHARE_ANSWER: self._share_answer, SAVE_SOLUTION: self._save_solution,
+            REVIEW_APPROVE: self.review.act, REVIEW_REJECT: self.review.act, REVIEW_EDIT_SUBMIT: self.review.edit,
+            REVIEW_EDIT: self._edit_elsewhere, SHOW_SOLUTION: self._show_solution, OPEN_URL: self._nothing,
+        }
+        handlers |= dict.fromkeys(INTRO_OUTCOMES, self._intro_outcome)
+        handlers |= dict.fromkeys(HOME_COMMANDS, self._home_command)
+        handlers |= dict.fromkeys(SESSION_ACTIONS, self.session_commands.act)  # RSVPs, the calendar file, drafts
+        handlers |= dict.fromkeys(PAGE_ACTIONS, self._page)  # "Next page" of any long list, sessions' included
+        return handlers
+
     async def _act(self, action: Action) -> list[Reply]:
-        if action.action_id in ("feedback_helpful", "feedback_not_helpful"):
-            helpful = action.action_id == "feedback_helpful"
-            question_id = _int(action.value, "question id")
-            await self._own_question(action, question_id)
-            await asyncio.to_thread(self.knowledge.feedback, question_id, platform=action.platform,
-                                    user_id=action.user, helpful=helpful, reason=action.field("reason"))
-            thanks = "Thanks, glad it helped." if helpful else "Thanks, noted. It helps us see what the network lacks."
-            return [Reply.text(thanks, ephemeral=True)]
-        if action.action_id == "ask_network":
-            return await self._ask_network(action)
-        if action.action_id == "share_answer":
-            question = await self._own_question(action, _int(action.value, "question id"))
-            result = await asyncio.to_thread(self.knowledge.ask, question.text,
-                                             asker=(question.platform, question.user_id), record=False)
-            return [answer_reply(replace(result, question_id=question.id))]
-        if action.action_id == "save_solution":
-            return await self._save_solution(action)
-        if action.action_id in (REVIEW_APPROVE, REVIEW_REJECT):
-            return await self.review.act(action)
-        if action.action_id == REVIEW_EDIT_SUBMIT:
-            return await self.review.edit(action)
-        if action.action_id == REVIEW_EDIT:  # a platform that draws forms opens edit_form(); the others cannot
-            form = await self.review.edit_form(action)
-            return [Reply.text(f"Edit `{form.solution_id}` with the Edit button in Slack or Discord, or with "
-                               "`rrr-bot kb edit`; `history ID` shows its changes.", ephemeral=True)]
-        if action.action_id == "show_solution":
-            solution = await asyncio.to_thread(self.knowledge.get, action.value.strip())
-            saver = await asyncio.to_thread(self.knowledge.saver_name, solution)
-            return [Reply(replies.solution_reply(solution, saver).blocks, ephemeral=True)]
         if from_home(action):  # an RSVP or an introduction's answer on the home: the home is drawn again
             return await self.home_page.click(action, self._act)
-        if action.action_id in HOME_COMMANDS:  # the home's Ask, Intro and Insights: the member's own command
-            message = Incoming(action.platform, action.user, home_command(action), channel=action.channel,
-                               workspace=action.workspace, user_name=action.user_name, roles=action.roles,
-                               is_direct=True)
-            return await self._dispatch(message)
-        if action.action_id in ("intro_met", "intro_not_yet", "intro_could_not"):
-            outcome = await asyncio.to_thread(self.intros.record_outcome, _int(action.value, "follow-up id"),
-                                              action.action_id, action.platform, action.user)
-            thanks = {"met": "Great, thanks for telling me!", "not_yet": "No problem, I will ask again in two days.",
-                      "could_not": "Thanks for letting me know."}[outcome]
-            return [Reply.text(thanks, ephemeral=True)]
-        if action.action_id in PAGE_ACTIONS:  # "Next page" of a long list: the command of that page, in place
-            return await self._page(action)
-        if action.action_id in SESSION_ACTIONS:  # RSVPs and the calendar file
-            return await self.session_commands.act(action)
-        if action.action_id == "open_url":
-            return []  # a link button: the platform opened the address, nothing to answer
-        raise InvalidInput(f"Unknown action `{action.action_id}`.")
+        handler = self.actions.get(action.action_id)
+        if handler is None:
+            raise InvalidInput(f"Unknown action `{action.action_id}`.")
+        return await handler(action)
+
+    async def _feedback(self, action: Action) -> list[Reply]:
+        helpful = action.action_id == FEEDBACK_HELPFUL
+        question_id = _int(action.value, "question id")
+        await self._own_question(action, question_id)
+        await asyncio.to_thread(self.knowledge.feedback, question_id, platform=action.platform,
+                                user_id=action.user, helpful=helpful, reason=action.field("reason"))
+        thanks = "Thanks, glad it helped." if helpful else "Thanks, noted. It helps us see what the network lacks."
+        return [Reply.text(thanks, ephemeral=True)]
+
+    async def _share_answer(self, action: Action) -> list[Reply]:
+        question = await self._own_question(action, _int(action.value, "question id"))
+        result = await asyncio.to_thread(self.knowledge.ask, question.text,
+                                         asker=(question.platform, question.user_id), record=False)
+        return [answer_reply(replace(result, question_id=question.id))]
+
+    async def _edit_elsewhere(self, action: Action) -> list[Reply]:
+        """The Edit button on a platform that draws no forms (a platform that does opens :meth:`edit_form`)."""
+        form = await self.review.edit_form(action)
+        return [Reply.text(f"Edit `{form.solution_id}` with the Edit button in Slack or Discord, or with "
+                           "`rrr-bot kb edit`; `history ID` shows its changes.", ephemeral=True)]
+
+    async def _show_solution(self, action: Action) -> list[Reply]:
+        solution = await asyncio.to_thread(self.knowledge.get, action.value.strip())
+        saver = await asyncio.to_thread(self.knowledge.saver_name, solution)
+        return [Reply(replies.solution_reply(solution, saver).blocks, ephemeral=True)]
+
+    async def _home_command(self, action: Action) -> list[Reply]:
+        """The home's Ask, Intro and Insights: the member's own command."""
+        message = Incoming(action.platform, action.user, home_command(action), channel=action.channel,
+                           workspace=action.workspace, user_name=action.user_name, roles=action.roles,
+                           is_direct=True)
+        return await self._dispatch(message)
+
+    async def _intro_outcome(self, action: Action) -> list[Reply]:
+        outcome = await asyncio.to_thread(self.intros.record_outcome, _int(action.value, "follow-up id"),
+                                          action.action_id, action.platform, action.user)
+        thanks = {"met": "Great, thanks for telling me!", "not_yet": "No problem, I will ask again in two days.",
+                  "could_not": "Thanks for letting me know."}[outcome]
+        return [Reply.text(thanks, ephemeral=True)]
+
+    @staticmethod
+    async def _nothing(action: Action) -> list[Reply]:
+        """A link button: the platform opened the address; nothing to answer."""
+        return []
 
     async def _page(self, action: Action) -> list[Reply]:
         """A page button: run the command it carries (only a paged list's) as the member who clicked, and show the
@@ -483,11 +504,11 @@ class Bot:
         return [Reply.text(f"You are a {role}, {where}.")]
 
     async def _helpful(self, ctx: Context) -> list[Reply]:
-        return await self._act(Action(ctx.message.platform, ctx.message.user, "feedback_helpful", ctx.rest.strip()))
+        return await self._act(Action(ctx.message.platform, ctx.message.user, FEEDBACK_HELPFUL, ctx.rest.strip()))
 
     async def _not_helpful(self, ctx: Context) -> list[Reply]:
         qid, _, reason = ctx.rest.partition(" ")
-        return await self._act(Action(ctx.message.platform, ctx.message.user, "feedback_not_helpful", qid,
+        return await self._act(Action(ctx.message.platform, ctx.message.user, FEEDBACK_NOT_HELPFUL, qid,
                                       fields=(("reason", reason.strip()),)))
 
     async def _unanswered(self, ctx: Context) -> list[Reply]:

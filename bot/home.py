@@ -22,12 +22,13 @@ from .services.sessions import STATUS_LABELS
 from .session_commands import IsCoordinator, RSVP_ACTIONS
 from .store.models import utcnow
 from .text import neutralize_mentions
+from .actions import INTRO_MET, INTRO_NOT_YET
 
 log = logging.getLogger(__name__)
 #: The end of a session or introduction button's value on the home: the click redraws the home.
 FROM_HOME = ":home"
 #: The buttons whose click from the home redraws it.
-REDRAWN = (*RSVP_ACTIONS, "intro_met", "intro_not_yet")
+REDRAWN = (*RSVP_ACTIONS, INTRO_MET, INTRO_NOT_YET)
 #: The home's feature buttons and the command each runs as the member.
 HOME_COMMANDS = {"home_ask": "ask", "home_intro": "intro", "home_insights": "insights"}
 #: How many sessions and introductions the home shows (Discord takes 25 buttons a message: 3 x 3 + 3 x 2 + 3).
@@ -147,6 +148,6 @@ class Home:
             names = " + ".join(cities)
             blocks.append(Text(f"Did you meet your peers from {names}?"))
             value = f"{link_id}{FROM_HOME}"
-            blocks.append(Actions((Button(f"We met ({names})", "intro_met", value, "primary"),
-                                   Button(f"Not yet ({names})", "intro_not_yet", value))))
+            blocks.append(Actions((Button(f"We met ({names})", INTRO_MET, value, "primary"),
+                                   Button(f"Not yet ({names})", INTRO_NOT_YET, value))))
         return blocks

@@ -12,6 +12,7 @@ import base64
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
+from .actions import ASK_NETWORK, FEEDBACK_HELPFUL
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,7 @@ class Reply:
         for block in self.blocks:
             if isinstance(block, Actions):
                 for button in block.buttons:
-                    if button.action_id in ("feedback_helpful", "ask_network") and button.value:
+                    if button.action_id in (FEEDBACK_HELPFUL, ASK_NETWORK) and button.value:
                         return button.value
         return None
 

@@ -15,6 +15,7 @@ from .messages import Actions, Button, Facts, Field, Reply, SolutionCard, Text
 from .paging import CHALLENGES_PAGE, CITIES_PAGE, QUESTIONS_PAGE, Page, paginate, shorten, text_length
 from .services import AskResult, CityProfile, Match
 from .text import neutralize_mentions
+from .actions import ASK_NETWORK, FEEDBACK_HELPFUL, FEEDBACK_NOT_HELPFUL, SHOW_SOLUTION
 
 PROVENANCE_LABELS = {
     "rrr": "featured in RRR sources",
@@ -46,8 +47,8 @@ def answer_reply(result: AskResult) -> Reply:
         blocks += _grouped(result.results, practice="What peer cities did:")
         if result.question_id is not None:
             value = str(result.question_id)
-            blocks.append(Actions((Button("Helpful", "feedback_helpful", value, "primary"),
-                                   Button("Not helpful", "feedback_not_helpful", value))))
+            blocks.append(Actions((Button("Helpful", FEEDBACK_HELPFUL, value, "primary"),
+                                   Button("Not helpful", FEEDBACK_NOT_HELPFUL, value))))
         return Reply(tuple(blocks))
     if result.verdict == NOT_SURE:
         shown = [a for a in result.results if a.match in (CLOSE, RELATED)] or list(result.results[:1])
@@ -69,7 +70,7 @@ def answer_reply(result: AskResult) -> Reply:
     if result.question_id is not None:
         blocks.append(Text("“Ask the network” posts your question to the network channel, for the peers who work "
                            "on it.", "muted"))
-        blocks.append(Actions((Button("Ask the network", "ask_network", str(result.question_id), "primary"),)))
+        blocks.append(Actions((Button("Ask the network", ASK_NETWORK, str(result.question_id), "primary"),)))
     return Reply(tuple(blocks))
 
 
@@ -99,7 +100,7 @@ def _card(answer) -> SolutionCard:
         source_url=answer.link, heading=neutralize_mentions(answer.heading) or None, passage=passage,
         match=MATCH_WORDS.get(answer.match, "not sure"), provenance_note=provenance_note(answer.provenance_note, label),
         saved_by=neutralize_mentions(answer.saved_by or ""), saved_at=saved_at, kind=answer.kind,
-        buttons=(Button("More", "show_solution", answer.id),), page=answer.page,
+        buttons=(Button("More", SHOW_SOLUTION, answer.id),), page=answer.page,
     )
 
 

@@ -29,6 +29,7 @@ from .services import Directory, KnowledgeBase, Outgoing, StoredOutbox
 from .services.membership import JoinRequest, Memberships
 from .store.models import Solution, SolutionChange
 from .text import neutralize_mentions
+from .actions import SHOW_SOLUTION
 
 IsCoordinator = Callable[[str, str, tuple[str, ...]], Awaitable[bool]]
 #: Saved answers one member may have waiting for review: each one is a DM to every coordinator, so without a cap a
@@ -394,4 +395,4 @@ def review_buttons(solution_id: str) -> Actions:
     """The buttons of a saved answer waiting for review: Approve, Edit, Reject and More."""
     value = f"solution:{solution_id}"
     return Actions((Button("Approve", APPROVE, value, "primary"), Button("Edit", EDIT, value),
-                    Button("Reject", REJECT, value, "danger"), Button("More", "show_solution", solution_id)))
+                    Button("Reject", REJECT, value, "danger"), Button("More", SHOW_SOLUTION, solution_id)))

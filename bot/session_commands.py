@@ -19,6 +19,7 @@ from .services.when import is_iso
 from .session_drafts import CONFIRM, DISCARD, DRAFT_ACTIONS, Draft, Drafts, confirmation
 from .store.models import utcnow
 from .text import neutralize_mentions
+from .actions import OPEN_URL
 
 log = logging.getLogger(__name__)
 IsCoordinator = Callable[[str, str, tuple[str, ...]], Awaitable[bool]]
@@ -228,7 +229,7 @@ class SessionCommands:
         return Reply((Text(f"The calendar file of the {what} #{info.id} '{info.title}': open it to add every date to "
                            "your calendar app (skipped dates are left out)."),
                       Image(f"session-{info.id}.ics", data, f"Calendar file (iCalendar) of '{info.title}'"),
-                      Actions((Button("Add to Google Calendar", "open_url", url=link),))), ephemeral=True)
+                      Actions((Button("Add to Google Calendar", OPEN_URL, url=link),))), ephemeral=True)
 
     async def _follow(self, info: SessionInfo, change: str) -> tuple[Text, ...]:
         """Let the adapters follow ``change`` (their copies of the session); their notes, for the coordinator."""

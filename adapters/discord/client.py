@@ -39,6 +39,7 @@ from .posting import Poster
 from .render import render
 from .sessions import SessionAdd
 from .views import ActionButton, AskModal, EditModal, NotHelpfulModal, SaveSolutionModal, edit_modal_id, parse_modal
+from bot.actions import ASK_NETWORK, FEEDBACK_NOT_HELPFUL, SHARE_ANSWER
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +196,7 @@ class DiscordAdapter:
             replies = await self.cards.click(interaction, self._action(interaction, action, value))
             await self.poster.follow_up(interaction, replies, ephemeral=False)
             return
-        if action == "feedback_not_helpful":
+        if action == FEEDBACK_NOT_HELPFUL:
             await interaction.response.send_modal(NotHelpfulModal(value))
             return
         if action in DRAFT_ACTIONS:  # Confirm / Cancel of a session typed in words
@@ -210,11 +211,11 @@ class DiscordAdapter:
         if action == EDIT:
             await self._edit_form(interaction, value)
             return
-        public = action == "share_answer"
+        public = action == SHARE_ANSWER
         await interaction.response.defer(thinking=True, ephemeral=not public)
         replies = await self.bot.handle_action(self._action(interaction, action, value))
         await self.poster.follow_up(interaction, replies, ephemeral=not public,
-                                    question_id=value if action == "ask_network" else None)
+                                    question_id=value if action == ASK_NETWORK else None)
 
     async def _edit_form(self, interaction: discord.Interaction, value: str) -> None:
         """A saved answer's Edit button: the core's prefilled form as a modal (coordinators), else a private

@@ -14,6 +14,7 @@ from bot.services import Pending
 
 from .files import edit_fields, send_rendered
 from .render import render
+from bot.actions import SHARE_ANSWER
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ class Poster:
                 continue
             private = ephemeral or reply.ephemeral
             if private and reply.question_id and not reply.is_error:
-                reply = Reply(reply.blocks + (Actions((Button("Share in channel", "share_answer",
+                reply = Reply(reply.blocks + (Actions((Button("Share in channel", SHARE_ANSWER,
                                                               reply.question_id),)),), ephemeral=True)
             await send_rendered(interaction.followup.send, render(reply), placeholder="\u200b", ephemeral=private)
 

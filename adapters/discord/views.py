@@ -15,6 +15,7 @@ from bot.messages import Button
 from bot.review import EDIT_SUBMIT, EditForm
 
 from .render import custom_id, trim
+from bot.actions import FEEDBACK_NOT_HELPFUL, SAVE_SOLUTION
 
 if TYPE_CHECKING:
     from .client import DiscordAdapter
@@ -120,7 +121,7 @@ def edit_modal_id(solution_id: str) -> str:
     return f"rrr-modal:edit:{solution_id}"
 
 
-MODAL_ACTIONS = {"not_helpful": "feedback_not_helpful", "save": "save_solution", "ask": "home_ask",
+MODAL_ACTIONS = {"not_helpful": FEEDBACK_NOT_HELPFUL, "save": SAVE_SOLUTION, "ask": "home_ask",
                  "edit": EDIT_SUBMIT}
 
 

@@ -38,6 +38,10 @@ from .posting import Poster
 from .render import LINK_ACTION, trim
 from .sessions import SESSION_ADD, SessionForm
 from .uploads import Uploads
+from bot.actions import (
+    ASK_NETWORK, FEEDBACK_HELPFUL, FEEDBACK_NOT_HELPFUL, INTRO_COULD_NOT, INTRO_MET, INTRO_NOT_YET, SAVE_SOLUTION,
+    SHARE_ANSWER, SHOW_SOLUTION,
+)
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
@@ -137,21 +141,21 @@ class SlackAdapter:
         app.event("app_home_opened")(self._on_home)
         app.command("/rrr")(self._on_command)
         app.shortcut("find_similar")(self._on_find_similar)
-        app.shortcut("save_solution")(self._on_save_shortcut)
+        app.shortcut(SAVE_SOLUTION)(self._on_save_shortcut)
         app.view(modals.SAVE_SOLUTION)(self._on_save_submit)
         app.view(modals.NOT_HELPFUL)(self._on_not_helpful_submit)
         app.view(modals.SESSION_ADD)(self.session_form.submit)
         app.view(modals.SESSION_CONFIRM)(self.session_form.confirm)
         app.view(modals.HOME_ASK)(self.home.submit_ask)
         app.view(modals.REVIEW_EDIT)(self._on_edit_submit)
-        app.action("feedback_helpful")(self._on_button)
-        app.action("feedback_not_helpful")(self._on_not_helpful)
-        app.action("ask_network")(self._on_button)
-        app.action("share_answer")(self._on_share)
-        for action_id in ("show_solution", "review_approve", "review_reject"):  # More, and the review DMs' buttons
+        app.action(FEEDBACK_HELPFUL)(self._on_button)
+        app.action(FEEDBACK_NOT_HELPFUL)(self._on_not_helpful)
+        app.action(ASK_NETWORK)(self._on_button)
+        app.action(SHARE_ANSWER)(self._on_share)
+        for action_id in (SHOW_SOLUTION, "review_approve", "review_reject"):  # More, and the review DMs' buttons
             app.action(action_id)(self._on_button)
         app.action(EDIT)(self._on_edit)  # the review's Edit: a form, in a message or on the App Home
-        for outcome in ("intro_met", "intro_not_yet", "intro_could_not"):
+        for outcome in (INTRO_MET, INTRO_NOT_YET, INTRO_COULD_NOT):
             app.action(outcome)(self._on_button)
         for session_action in SESSION_ACTIONS:  # RSVPs and the card's calendar file
             app.action(session_action)(self._on_button)
@@ -214,7 +218,7 @@ class SlackAdapter:
             share: tuple[Button, ...] = ()
             question_id = reply.question_id
             if question_id and not reply.channel:
-                share = (Button("Share in channel", "share_answer", question_id),)
+                share = (Button("Share in channel", SHARE_ANSWER, question_id),)
             if reply.channel:
                 await self.poster.post(reply, channel=reply.channel)
                 continue
@@ -269,7 +273,7 @@ class SlackAdapter:
         meta = modals.metadata(view)
         user = body["user"]["id"]
         fields = tuple((k, v) for k, v in values.items()) + (("question_id", str(meta.get("question_id") or "")),)
-        action = Action(PLATFORM, user, "save_solution", fields=fields, roles=await self.members.roles(user))
+        action = Action(PLATFORM, user, SAVE_SOLUTION, fields=fields, roles=await self.members.roles(user))
         await self._deliver(await self.bot.handle_action(action), channel=meta.get("channel") or user, user=user)
 
     async def _on_button(self, ack, body: dict[str, Any], action: dict[str, Any], respond) -> None:
@@ -286,7 +290,7 @@ class SlackAdapter:
         question_id = action.get("value", "")
         for reply in await self.cards.click(event, body, respond):  # a redrawn card is not posted again
             metadata = None
-            if reply.channel and action["action_id"] == "ask_network":
+            if reply.channel and action["action_id"] == ASK_NETWORK:
                 metadata = {"event_type": "rrr_question", "event_payload": {"question_id": question_id}}
             await self.poster.post(reply, channel=reply.channel or channel, user=user, metadata=metadata)
 
@@ -335,7 +339,7 @@ class SlackAdapter:
                                          view=modals.not_helpful_modal(action.get("value", ""), channel))
         except SlackApiError as exc:  # an expired trigger: record the vote without a reason
             log.warning("cannot open the 'not helpful' form: %s", exc.response.get("error"))
-            event = Action(PLATFORM, body["user"]["id"], "feedback_not_helpful", action.get("value", ""))
+            event = Action(PLATFORM, body["user"]["id"], FEEDBACK_NOT_HELPFUL, action.get("value", ""))
             await self._deliver(await self.bot.handle_action(event), channel=channel or body["user"]["id"],
                                 user=body["user"]["id"])
 
@@ -345,7 +349,7 @@ class SlackAdapter:
             return
         meta = modals.metadata(view)
         user = body["user"]["id"]
-        action = Action(PLATFORM, user, "feedback_not_helpful", str(meta.get("question_id", "")),
+        action = Action(PLATFORM, user, FEEDBACK_NOT_HELPFUL, str(meta.get("question_id", "")),
                         fields=(("reason", modals.values(view).get("reason", "")),))
         await self._deliver(await self.bot.handle_action(action), channel=meta.get("channel") or user, user=user)
 
@@ -355,7 +359,7 @@ class SlackAdapter:
             return
         user = body["user"]["id"]
         channel = (body.get("channel") or {}).get("id") or user
-        replies = await self.bot.handle_action(Action(PLATFORM, user, "share_answer", action.get("value", ""),
+        replies = await self.bot.handle_action(Action(PLATFORM, user, SHARE_ANSWER, action.get("value", ""),
                                                       channel=channel))
         for reply in replies:
             await self.poster.post(reply, channel=channel, user=user)

@@ -27,6 +27,7 @@ from typing import Any
 from bot.messages import Actions, Block, Button, Facts, Image, Mention, Reply, SolutionCard, Text, Time, passage_label
 from bot.services.calendar_export import fit_google_link
 from knowledge.urls import check_url
+from bot.actions import OPEN_URL
 
 SECTION_TEXT = 3000
 FIELD_TEXT = 2000
@@ -219,7 +220,7 @@ def _context(text: str) -> dict[str, Any]:
 def _button(button: Button, *, link_number: int = 0) -> dict[str, Any]:
     action_id = button.action_id[:255]
     if button.url is not None:
-        action_id = "open_url" if link_number <= 1 else f"open_url_{link_number}"
+        action_id = OPEN_URL if link_number <= 1 else f"open_url_{link_number}"
     out: dict[str, Any] = {"type": "button", "action_id": action_id,
                            "text": {"type": "plain_text", "text": trim(button.label, BUTTON_TEXT) or " "}}
     if button.value:

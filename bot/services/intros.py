@@ -38,8 +38,9 @@ from ..store.queries import id_of, not_null, pk, select_wide
 from .directory import Directory
 from .knowledge_base import KnowledgeBase
 from .outbox import Outgoing, StoredOutbox
+from ..actions import INTRO_COULD_NOT, INTRO_MET, INTRO_NOT_YET
 
-OUTCOMES = {"intro_met": "met", "intro_not_yet": "not_yet", "intro_could_not": "could_not"}
+OUTCOMES = {INTRO_MET: "met", INTRO_NOT_YET: "not_yet", INTRO_COULD_NOT: "could_not"}
 IGNORED_LIMIT = 3
 PAUSED_FOR_GOOD = datetime(9999, 1, 1, tzinfo=timezone.utc)
 LANGUAGE_CACHE = 100_000
@@ -458,8 +459,8 @@ def lesson_text(lesson: Lesson, labels: dict[str, str]) -> str:
 def followup_reply(link_id: int, cities: Sequence[str]) -> Reply:
     value = str(link_id)
     return Reply((Text(f"Did you meet your peers from {' + '.join(cities)}?"),
-                  Actions((Button("We met", "intro_met", value, "primary"), Button("Not yet", "intro_not_yet", value),
-                           Button("Could not", "intro_could_not", value)))))
+                  Actions((Button("We met", INTRO_MET, value, "primary"), Button("Not yet", INTRO_NOT_YET, value),
+                           Button("Could not", INTRO_COULD_NOT, value)))))
 
 
 def meeting_slots(zones: Sequence[str], settings: IntroSettings, *, start: date | None = None,

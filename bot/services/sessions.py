@@ -33,6 +33,7 @@ from .calendar_export import google_calendar_link, session_ics
 from .outbox import Outgoing, StoredOutbox
 from .recurrence import LAST_YEAR, MAX_OCCURRENCES, Occurrence, Schedule, check_zone, parse_repeat
 from .when import parse_start
+from ..actions import OPEN_URL
 
 log = logging.getLogger(__name__)
 
@@ -365,7 +366,7 @@ class Sessions:
             Button(f"{STATUS_LABELS['going']} ({counts['going']})", "rsvp_going", value, style="primary"),
             Button(f"{STATUS_LABELS['maybe']} ({counts['maybe']})", "rsvp_maybe", value),
             Button(f"{STATUS_LABELS['no']} ({counts['no']})", "rsvp_no", value),
-            Button("Add to Google Calendar", "open_url", url=self.calendar_link(info)),
+            Button("Add to Google Calendar", OPEN_URL, url=self.calendar_link(info)),
             Button("Calendar file (.ics)", "session_ics", str(info.id)),  # answered with the file, in chat
         )))
         return Reply(tuple(blocks))
