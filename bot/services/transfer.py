@@ -5,6 +5,11 @@ The first line is a header (format, version, schema revision, time, row counts);
 strings. What can be rebuilt is left out: the vector index (rebuilt from the passages on the next start) and the
 receipts of platform events (kept two days only). The scheduler's job table is not ours and is rebuilt by it.
 
+Documents keep their passages (page, heading path, character span) and content hashes, so the index is rebuilt from
+them and importing the same file again embeds nothing; saved answers waiting for review stay pending, and each
+solution's history (``solution_change``) moves with it. Ids are kept; new rows get ids past the imported ones (SQLite
+moves its AUTOINCREMENT sequence itself on an explicit id, PostgreSQL's sequences are set after the load).
+
 Import goes into an empty database in one transaction: all or nothing. A file from an older schema imports (the
 columns it lacks take their defaults); a file from a newer one is refused with its revision named. Every row is
 checked before the database sees it (types, column lengths, NUL characters, unique keys, references to rows earlier
