@@ -366,9 +366,12 @@ def ask(ctx: typer.Context,
 
             settings = rt.settings.bot
             for batch in line_batches(sys.stdin, settings.question_batch, settings.question_wait_ms / 1000):
-                for row in _ask_batch(rt.knowledge, batch, k=k, city=city, tag=tag):
+                for row in _ask_batch(rt, batch, k=k, city=city, tag=tag):
                     print(json.dumps(row, ensure_ascii=False), flush=True)
             return
+        hint = _usage_hint(rt, question)
+        if hint:
+            fail(hint, 2)
         try:
             result = rt.knowledge.ask(question, k=k, city=city, tag=tag)
         except BotError as exc:
@@ -379,19 +382,35 @@ def ask(ctx: typer.Context,
             _print_result(result)
 
 
-def _ask_batch(knowledge, questions: list[str], **options) -> list[dict]:
-    """One JSON row per question: its result, or its error (a batch that fails is asked one question at a time,
-    so each error belongs to its own question)."""
+def _usage_hint(rt: Runtime, question: str) -> str | None:
+    """Why ``question`` is not worth a search (a greeting, emoji, a link, a city's name: the chat's hints), or
+    None."""
+    from bot.core import USAGE_HINTS
+    from bot.guards import not_a_question
+
+    words = " ".join(question.split())
+    kind = not_a_question(words, rt.directory.is_city) if words else "emoji"
+    return None if kind is None else USAGE_HINTS[kind].format(text=words[:60])
+
+
+def _ask_batch(rt: Runtime, questions: list[str], **options) -> list[dict]:
+    """One JSON row per question: its result, or its error (a greeting, emoji, a link or a city's name gets the
+    usage hint; a batch that fails is asked one question at a time, so each error belongs to its own question)."""
+    knowledge = rt.knowledge
+    hints = {i: hint for i, text in enumerate(questions) if (hint := _usage_hint(rt, text))}
+    asked = [text for i, text in enumerate(questions) if i not in hints]
     try:
-        return [r.as_dict() for r in knowledge.ask_many(questions, **options)]
+        answers = iter([r.as_dict() for r in knowledge.ask_many(asked, **options)] if asked else [])
     except BotError:
-        rows = []
-        for text in questions:
+        rows: list[dict] = []
+        for text in asked:
             try:
                 rows.append(knowledge.ask(text, **options).as_dict())
             except BotError as exc:
                 rows.append({"question": text.strip(), "error": str(exc)})
-        return rows
+        answers = iter(rows)
+    return [{"question": text.strip(), "error": hints[i]} if i in hints else next(answers)
+            for i, text in enumerate(questions)]
 
 
 def _ask_page(rt: Runtime, question: str, page: int, *, k: int, city: str | None, tag: str | None,

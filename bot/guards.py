@@ -102,6 +102,10 @@ def cap_input(text: str, limit: int = MAX_INPUT_CHARS) -> tuple[str, bool]:
     return (cut[:space] if space > limit // 2 else cut), True
 
 
+#: The longest city name, in words, the guard looks up ("Belo Horizonte" is two).
+CITY_WORDS = 4
+
+
 def not_a_question(text: str, is_city: Callable[[str], bool]) -> str | None:
     """Why ``text`` is no question worth a search (a greeting, emoji, a link, a city's name), or None.
 
@@ -114,6 +118,6 @@ def not_a_question(text: str, is_city: Callable[[str], bool]) -> str | None:
     folded = " ".join(re.sub(r"[^\w\s]", " ", fold(stripped)).split())
     if folded in _GREETINGS:
         return "greeting"
-    if folded and is_city(folded):
+    if folded and len(folded.split()) <= CITY_WORDS and is_city(folded):  # a question is longer than a name
         return "city"
     return None

@@ -386,3 +386,21 @@ def test_serve_until_stopped_reports_an_error_that_ends_the_server() -> None:
     with pytest.raises(RuntimeError, match="login refused"):
         asyncio.run(serve_until_stopped(failing, stop))
     assert stopped == [True]
+
+
+@pytest.mark.parametrize("question, hint", [("hola", "Hello!"), ("👋", "in words"),
+                                            ("https://example.org/x", "not by link"),
+                                            ("Belo Horizonte", "city Belo Horizonte")])
+def test_ask_a_greeting_emoji_link_or_city_name_gets_the_usage_hint_not_a_search(
+        seeded_dir: Path, question: str, hint: str) -> None:
+    result = CliRunner().invoke(app, ["ask", question, "--json"], env={"RRR_DATA_DIR": str(seeded_dir)})
+    assert result.exit_code == 2 and hint in result.stderr and not result.stdout, (result.stdout, result.stderr)
+
+
+def test_ask_lines_answer_each_question_and_hint_the_rest_in_order(seeded_dir: Path) -> None:
+    lines = "hola\nhow did cities fund social enterprise incubators?\n🙂\n"
+    result = CliRunner().invoke(app, ["ask", "-"], input=lines, env={"RRR_DATA_DIR": str(seeded_dir)})
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.exit_code == 0 and [r["question"] for r in rows] == [
+        "hola", "how did cities fund social enterprise incubators?", "🙂"]
+    assert "Hello!" in rows[0]["error"] and rows[1]["results"] and "in words" in rows[2]["error"]
