@@ -34,6 +34,7 @@ EMBED_TOTAL = 6000
 DESCRIPTION = 4096
 COLOUR = discord.Colour(0x1D4E89)
 CUSTOM_ID_PREFIX = "rrr"
+MAX_BUTTONS = 25  # five rows of five
 BUTTON_URL = 512
 #: Attachments per message, the size Discord takes for one file without boosts, and an attachment's description.
 FILES = 10
@@ -83,7 +84,9 @@ def render(reply: Reply) -> Rendered:
     links: list[Button] = []  # link buttons whose url Discord would refuse on a button
     budget = EMBED_TOTAL
     leads = _card_leads(reply.blocks)
+    groups: list[int] = []  # where each block's buttons begin: a message keeps a block's buttons whole or none
     for index, block in enumerate(reply.blocks):
+        groups.append(len(out.buttons))
         if index in leads.taken:
             continue
         if isinstance(block, Text):
@@ -140,7 +143,12 @@ def render(reply: Reply) -> Rendered:
     if len(set(names)) < len(names):  # two attachments of one message must not share a name
         out.images = [Image(_numbered(image.name, i) if names.count(image.name) > 1 else image.name, image.data,
                             image.alt) for i, image in enumerate(out.images, start=1)]
-    out.buttons = out.buttons[:25]
+    if len(out.buttons) > MAX_BUTTONS:
+        # whole blocks' buttons (a saved answer's Approve / Edit / Reject / More): none of a block rather than some
+        kept = max(start for start in groups if start <= MAX_BUTTONS) or MAX_BUTTONS
+        lines.append(f"-# Discord shows {MAX_BUTTONS} buttons a message, so the last {len(out.buttons) - kept} are "
+                     "left out here; their commands still work (`help` lists them).")
+        out.buttons = out.buttons[:kept]
     out.content = fit_lines("\n".join(lines), CONTENT)
     return out
 
