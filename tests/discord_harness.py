@@ -106,8 +106,21 @@ def connected(runtime: Runtime) -> Iterator[Served]:
 
 
 @pytest.fixture
+def settings(seeded_dir: Path, fake: FakeDiscord) -> Settings:
+    """The seeded network's settings for the fake Discord (a test module may define its own ``settings``)."""
+    return discord_settings(seeded_dir, fake)
+
+
+@pytest.fixture
+def rt(settings: Settings) -> Iterator[Runtime]:
+    """The runtime of the module's ``settings``."""
+    with Runtime.open(settings) as runtime:
+        yield runtime
+
+
+@pytest.fixture
 def served(rt: Runtime, fake_discord: FakeDiscord) -> Iterator[Served]:
-    """The adapter of the test module's ``rt`` fixture (see :func:`connected`)."""
+    """The adapter of the ``rt`` fixture (see :func:`connected`)."""
     with connected(rt) as bot:
         yield bot
 

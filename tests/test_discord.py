@@ -15,7 +15,6 @@ import re
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,7 @@ from discord_fake import (AUTOCOMPLETE_RESULT, BOT_ID, COORDINATOR_ID, DEFERRED_
                           EPHEMERAL, GENERAL_CHANNEL_ID, GUILD_ID, MEMBER_ID, MODAL, NETWORK_CHANNEL_ID, OTHER_BOT_ID,
                           PEER_ID, TOKEN, FakeDiscord, Request, custom_ids, modal_inputs, wait_until)
 from discord_harness import (READY, Served, connected, discord_settings, fake, fake_discord,  # noqa: F401
-                             restore_discord_endpoints, served, slash_deferred)
+                             restore_discord_endpoints, rt, served, slash_deferred)
 from knowledge.records import SolutionRecord
 
 VOUCHERS = "how did cities support local shops with vouchers?"
@@ -50,10 +49,6 @@ def settings(seeded_dir: Path, fake: FakeDiscord) -> Settings:
     return network_settings(seeded_dir, fake)
 
 
-@pytest.fixture
-def rt(settings: Settings) -> Iterator[Runtime]:
-    with Runtime.open(settings) as runtime:
-        yield runtime
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ merely added to. Run on the real discord.py client against the fake gateway.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import discord_harness
@@ -23,14 +22,14 @@ from discord_fake import (
     snowflake,
     wait_until,
 )
-from discord_harness import Served, discord_settings, no_traceback
+from discord_harness import Served, no_traceback
 
-from bot import ConfigError, Runtime, Settings
+from bot import ConfigError
 
 #: The harness's fixtures, used by name.
-restore_discord_endpoints, fake_discord, fake, served = (discord_harness.restore_discord_endpoints,
-                                                         discord_harness.fake_discord, discord_harness.fake,
-                                                         discord_harness.served)
+restore_discord_endpoints, fake_discord, fake, served, settings, rt = (
+    discord_harness.restore_discord_endpoints, discord_harness.fake_discord, discord_harness.fake,
+    discord_harness.served, discord_harness.settings, discord_harness.rt)
 
 ANSWER = 30.0
 REFUSED = "Only coordinators can use `unanswered`"
@@ -41,15 +40,6 @@ NAMED_COORDINATOR = 1400000000000000003  # called "coordinator", like the role o
 NAMED_AS_THE_ID = 1400000000000000004  # called "1200000000000000004", the configured role id
 
 
-@pytest.fixture
-def settings(seeded_dir: Path, fake: FakeDiscord) -> Settings:
-    return discord_settings(seeded_dir, fake)
-
-
-@pytest.fixture
-def rt(settings: Settings) -> Iterator[Runtime]:
-    with Runtime.open(settings) as runtime:
-        yield runtime
 
 
 def unanswered(fake: FakeDiscord, **kw) -> str:

@@ -7,35 +7,24 @@ them against the member who clicked, as it does for Slack (tests/test_hostile_me
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import discord_harness
 import pytest
 from discord_fake import DM_CHANNEL_ID, MEMBER_ID, MESSAGE_COMPONENT, PEER_ID, FakeDiscord, custom_ids
-from discord_harness import Served, discord_settings
+from discord_harness import Served
 from sqlmodel import select
 
-from bot import Runtime, Settings
+from bot import Runtime
 from bot.store.models import IntroductionMember, Member
 
-restore_discord_endpoints, fake_discord, fake, served = (discord_harness.restore_discord_endpoints,
-                                                         discord_harness.fake_discord, discord_harness.fake,
-                                                         discord_harness.served)
+restore_discord_endpoints, fake_discord, fake, served, settings, rt = (
+    discord_harness.restore_discord_endpoints, discord_harness.fake_discord, discord_harness.fake,
+    discord_harness.served, discord_harness.settings, discord_harness.rt)
 pytestmark = pytest.mark.timeout(180)
 ANSWER = 30.0
 
 
-@pytest.fixture
-def settings(seeded_dir: Path, fake: FakeDiscord) -> Settings:
-    return discord_settings(seeded_dir, fake)
-
-
-@pytest.fixture
-def rt(settings: Settings) -> Iterator[Runtime]:
-    with Runtime.open(settings) as runtime:
-        yield runtime
 
 
 def test_a_rewritten_follow_up_button_cannot_answer_for_another_member(served: Served, fake: FakeDiscord,

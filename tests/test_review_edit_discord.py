@@ -4,31 +4,19 @@ writes the changes as the coordinator's, kept in the history; members get a priv
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 
-from bot import Runtime, Settings
+from bot import Runtime
 from discord_fake import (COORDINATOR_ID, DEFERRED_CHANNEL_MESSAGE, EPHEMERAL, MEMBER_ID, MODAL, PEER_ID,
                           FakeDiscord, Request, custom_ids, modal_inputs)
 from discord_harness import (Served, discord_settings, fake, fake_discord,  # noqa: F401  (fixtures)
-                             restore_discord_endpoints, served)
+                             restore_discord_endpoints, rt, served, settings)
 
 ANSWER = 30.0
 SAVED = dict(title="Rooftop beekeeping cooperative", city="Bilbao", country="Spain",
              summary="Unemployed residents run hives on public roofs and sell the honey as a cooperative.")
 
 
-@pytest.fixture
-def settings(seeded_dir: Path, fake: FakeDiscord) -> Settings:
-    return discord_settings(seeded_dir, fake)
-
-
-@pytest.fixture
-def rt(settings: Settings) -> Iterator[Runtime]:
-    with Runtime.open(settings) as runtime:
-        yield runtime
 
 
 def coordinator_home(fake: FakeDiscord) -> dict:
