@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -268,13 +269,8 @@ class SlackAdapter:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
-        if not await self._first_interaction(body):
-            return
-        meta = modals.metadata(view)
-        user = body["user"]["id"]
-        fields = tuple((k, v) for k, v in values.items()) + (("question_id", str(meta.get("question_id") or "")),)
-        action = Action(PLATFORM, user, SAVE_SOLUTION, fields=fields, roles=await self.members.roles(user))
-        await self._deliver(await self.bot.handle_action(action), channel=meta.get("channel") or user, user=user)
+        await self._submit(body, view, SAVE_SOLUTION, lambda meta: ("", (("question_id", str(meta.get(
+            "question_id") or "")),)))
 
     async def _on_button(self, ack, body: dict[str, Any], action: dict[str, Any], respond) -> None:
         await ack()
@@ -322,14 +318,21 @@ class SlackAdapter:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
+        await self._submit(body, view, EDIT_SUBMIT, lambda meta: (f"solution:{meta.get('solution') or ''}",
+                                                                  (("seen", str(meta.get("seen") or "")),)))
+
+    async def _submit(self, body: dict[str, Any], view: dict[str, Any], action_id: str,
+                      carried: Callable[[dict[str, Any]], tuple[str, tuple[tuple[str, str], ...]]]) -> None:
+        """A checked form, once per submission: its values (and the value and fields ``carried`` reads from its
+        metadata) go to the core as ``action_id``; the answer goes where the form was opened."""
         if not await self._first_interaction(body):
             return
         meta = modals.metadata(view)
         user = body["user"]["id"]
-        fields = tuple(values.items()) + (("seen", str(meta.get("seen") or "")),)
-        event = Action(PLATFORM, user, EDIT_SUBMIT, f"solution:{meta.get('solution') or ''}", fields=fields,
-                       roles=await self.members.roles(user))
-        await self._deliver(await self.bot.handle_action(event), channel=meta.get("channel") or user, user=user)
+        value, extra = carried(meta)
+        action = Action(PLATFORM, user, action_id, value, fields=tuple(modals.values(view).items()) + extra,
+                        roles=await self.members.roles(user))
+        await self._deliver(await self.bot.handle_action(action), channel=meta.get("channel") or user, user=user)
 
     async def _on_not_helpful(self, ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
