@@ -385,11 +385,10 @@ def ask(ctx: typer.Context,
 def _usage_hint(rt: Runtime, question: str) -> str | None:
     """Why ``question`` is not worth a search (a greeting, emoji, a link, a city's name: the chat's hints), or
     None."""
-    from bot.core import USAGE_HINTS
-    from bot.guards import not_a_question
+    from bot.guards import USAGE_HINTS, not_a_question
 
     words = " ".join(question.split())
-    kind = not_a_question(words, rt.directory.is_city) if words else "emoji"
+    kind = not_a_question(words, rt.directory.is_city) if words else None  # a blank one: ask's own usage error
     return None if kind is None else USAGE_HINTS[kind].format(text=words[:60])
 
 

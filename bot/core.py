@@ -13,7 +13,7 @@ from .batching import Batcher, BatchSettings
 from .commands import Command, Context, Notice, Registry, split_command
 from .errors import InvalidInput, NotFound, PermissionDenied, UserError
 from .home import HOME_COMMANDS, Act, Home, from_home, home_command
-from .guards import NETWORK_POSTS, NETWORK_WINDOW, MemberTurns, RateLimiter, cap_input, not_a_question
+from .guards import NETWORK_POSTS, NETWORK_WINDOW, MemberTurns, RateLimiter, USAGE_HINTS, cap_input, not_a_question
 from .messages import Action, Incoming, Mention, Reply, Text
 from .paging import PAGE_ACTIONS, page_argument, page_number
 from .metrics import Metrics
@@ -44,16 +44,6 @@ ERROR_REPLY = "Sorry, something went wrong on my side. The coordinators can find
 PLACEHOLDER_REPLY = "Looking through the network's cases…"
 #: What the asker sees at once when the questions' queue is full (the answer still comes, and replaces it).
 BUSY_REPLY = "Many questions are arriving at once: yours is in the queue, and the answer will replace this message."
-USAGE_HINTS = {
-    "greeting": "Hello! Ask me how peer cities handled a challenge, e.g. `how did other cities fund social "
-                "enterprise incubators?`, or type `help`.",
-    "emoji": "Ask me a question in words, e.g. `how did cities keep local shops alive during lockdown?`, or type "
-             "`help`.",
-    "link": "I search the network's past solutions by question, not by link: ask in words, e.g. `how did cities "
-            "close the digital divide?` (coordinators import documents with `rrr-bot kb import`).",
-    "city": "To see a city's profile, challenges and contacts use `city {text}`; to search its solutions, ask a "
-            "question with `city:{text}`, e.g. `how did they support cooperatives? city:{text}`.",
-}
 
 
 class Bot:

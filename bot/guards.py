@@ -102,6 +102,19 @@ def cap_input(text: str, limit: int = MAX_INPUT_CHARS) -> tuple[str, bool]:
     return (cut[:space] if space > limit // 2 else cut), True
 
 
+#: What a member is told instead of a search, by what :func:`not_a_question` found.
+USAGE_HINTS = {
+    "greeting": "Hello! Ask me how peer cities handled a challenge, e.g. `how did other cities fund social "
+                "enterprise incubators?`, or type `help`.",
+    "emoji": "Ask me a question in words, e.g. `how did cities keep local shops alive during lockdown?`, or type "
+             "`help`.",
+    "link": "I search the network's past solutions by question, not by link: ask in words, e.g. `how did cities "
+            "close the digital divide?` (coordinators import documents with `rrr-bot kb import`).",
+    "city": "To see a city's profile, challenges and contacts use `city {text}`; to search its solutions, ask a "
+            "question with `city:{text}`, e.g. `how did they support cooperatives? city:{text}`.",
+}
+
+
 #: The longest city name, in words, the guard looks up ("Belo Horizonte" is two).
 CITY_WORDS = 4
 
