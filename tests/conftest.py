@@ -42,13 +42,16 @@ POSTGRES_ADMIN_URL = os.environ.get("POSTGRES_TEST_URL", "postgresql+psycopg://p
 POSTGRES_LOCK = Path(tempfile.gettempdir()) / "rrr-tests-postgres.lock"
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep the tests of a module with a module-scoped fixture on one xdist worker, so the fixture is built once."""
-    for item in items:
-        fixtures = getattr(item, "_fixtureinfo", None)
-        defs = fixtures.name2fixturedefs.values() if fixtures else ()
-        if any(d[-1].scope == "module" for d in defs if d):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Keep the tests of a module with a module-scoped fixture on one xdist worker, so the fixture is built once.
+
+    Marked as each test is collected, so the mark is there whatever order the ``pytest_collection_modifyitems``
+    hooks (xdist's reads it) run in. It needs pytest below 9.2 (pyproject.toml): with 9.2 xdist's grouping is a
+    silent no-op (pytest-dev/pytest-xdist#1386) and such a module was split across the workers."""
+    fixtures = getattr(item, "_fixtureinfo", None)
+    defs = fixtures.name2fixturedefs.values() if fixtures else ()
+    if any(d[-1].scope == "module" for d in defs if d):
+        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
 
 
 def worker_name(config: pytest.Config) -> str:

@@ -74,27 +74,42 @@ def imported_into(target: Path, exported: dict, **env: str) -> None:
     run(target, "import-all", exported["file"], **env)
 
 
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
-def test_documents_pending_answers_and_history_survive_export_and_import_all(
-        exported: dict, tmp_path: Path, database: str, request: pytest.FixtureRequest) -> None:
-    env = {"RRR_DATABASE__URL": request.getfixturevalue("postgres_url")} if database == "postgresql" else {}
-    target = tmp_path / "moved"
-    imported_into(target, exported, **env)
+def assert_moved(target: Path, exported: dict, **env: str) -> None:
+    """Passages (ids, places, pages, headings, spans, texts), the pending answer and every history arrived, and the
+    index was rebuilt from them."""
     with Runtime.open(make_settings(target, **env)) as rt:
         after = passages(rt)
         waiting = [s.id for s in rt.knowledge.pending()]
-    edited = [row for row in exported["passages"] if row[1] == "community-energy-guide"]
-    assert any(row[4] == 14 and row[5] is not None for row in edited)  # pages and spans were there to be moved
-    assert after == exported["passages"]  # ids, places, pages, headings, spans and texts
+    assert after == exported["passages"]
     assert waiting == [exported["pending"]]
     pending = json.loads(run(target, "kb", "pending", "--json", **env).stdout)
     assert [(p["id"], p["saved_by"]) for p in pending] == [(exported["pending"], "slack:U2")]
     for solution_id, steps in exported["history"].items():
         assert history(target, solution_id, **env) == steps
     found = json.loads(run(target, "ask", ON_PAGE_14, "--json", **env).stdout)["results"][0]
-    assert (found["id"], found["passage"]["page"]) == ("community-energy-guide", 14)  # the index was rebuilt
-    again = json.loads(run(target, "kb", "import", GUIDE, *OPTIONS, "--json", **env).stdout)
+    assert (found["id"], found["passage"]["page"]) == ("community-energy-guide", 14)
+
+
+def test_documents_pending_answers_and_history_survive_export_and_import_all(exported: dict, tmp_path: Path) -> None:
+    edited = [row for row in exported["passages"] if row[1] == "community-energy-guide"]
+    assert any(row[4] == 14 and row[5] is not None for row in edited)  # pages and spans were there to be moved
+    target = tmp_path / "moved"
+    imported_into(target, exported)
+    assert_moved(target, exported)
+    again = json.loads(run(target, "kb", "import", GUIDE, *OPTIONS, "--json").stdout)
     assert again["passages"] == 1, again  # the file's own summary comes back; every other passage was kept
+    highest = max(row[0] for row in exported["passages"])
+    with Runtime.open(make_settings(target)) as rt:  # new passages get ids past the imported ones
+        rt.knowledge.save_answer(title="Seed library", city="Turin", country="Italy", saved_by="slack:U4",
+                                 summary="Gardeners swap seeds at the district library.")
+        new_ids = [row[0] for row in passages(rt) if row[1].startswith("turin-seed-library")]
+    assert new_ids and min(new_ids) > highest
+
+
+def test_the_same_moves_into_postgresql(exported: dict, tmp_path: Path, postgres_url: str) -> None:
+    target = tmp_path / "moved"
+    imported_into(target, exported, RRR_DATABASE__URL=postgres_url)
+    assert_moved(target, exported, RRR_DATABASE__URL=postgres_url)
 
 
 def test_editing_a_documents_summary_keeps_its_passages_pages_and_spans(exported: dict) -> None:
@@ -105,14 +120,3 @@ def test_editing_a_documents_summary_keeps_its_passages_pages_and_spans(exported
     assert {row[4] for row in guide(exported["passages"])} >= set(range(3, 39))
     [card] = [row for row in exported["passages"] if row[1] == "community-energy-guide" and row[2] == 0]
     assert card[7].endswith("A practice guide for Valmora's councils.")
-
-
-def test_a_passage_added_after_import_all_gets_a_new_id(exported: dict, tmp_path: Path) -> None:
-    target = tmp_path / "moved"
-    imported_into(target, exported)
-    highest = max(row[0] for row in exported["passages"])
-    with Runtime.open(make_settings(target)) as rt:
-        rt.knowledge.save_answer(title="Seed library", city="Turin", country="Italy", saved_by="slack:U4",
-                                 summary="Gardeners swap seeds at the district library.")
-        new_ids = [row[0] for row in passages(rt) if row[1].startswith("turin-seed-library")]
-    assert new_ids and min(new_ids) > highest
