@@ -140,11 +140,11 @@ def lay_out(pages: int) -> _Layout:
     while not layout.full:
         chapter += 1
         challenge = pools["challenges"][(chapter * 7) % len(pools["challenges"])]
-        layout.heading("chapter", 1, f"{chapter} {challenge.rstrip('.')}", page_break=True)
+        layout.heading("chapter", 1, f"{chapter} {challenge.rstrip('.')}", page_break=chapter == 1)
         titles = "; ".join(r.title for r in records[taken:taken + 5])
         layout.write("body", f"This chapter is about towns where this was the challenge. It covers: {titles}.",
                      gap=6.0)
-        for _ in range(8):  # sections of 2 to 4 paragraphs (a third of a page to a page): a heading on every page
+        for _ in range(8):  # sections of 2 to 4 paragraphs (under 30 of a page's 46 lines): a heading on every page
             if layout.full:
                 break
             head, *rest = records[taken:taken + 2 + taken % 3]
@@ -156,6 +156,7 @@ def lay_out(pages: int) -> _Layout:
             taken += 1 + len(rest)
     del layout.pages[pages:]
     layout.outline = [item for item in layout.outline if item[2] < pages]
+    assert all(any(style in ("chapter", "section") for style, *_ in lines) for lines in layout.pages[1:])
     return layout
 
 
