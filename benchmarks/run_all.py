@@ -1,4 +1,4 @@
-"""Run the four benchmarks (each in its own process) and write a Markdown table to benchmarks/results.md.
+"""Run the five benchmarks (each in its own process) and write a Markdown table to benchmarks/results.md.
 
     python benchmarks/run_all.py        # or: make bench
 
@@ -21,7 +21,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 RESULTS = BENCH_DIR / "results.md"
-BENCHES = ("bench_ask", "bench_import", "bench_startup", "bench_intros")
+BENCHES = ("bench_ask", "bench_import", "bench_import_pdf", "bench_startup", "bench_intros")
 
 
 def cpu_model() -> str:
@@ -61,7 +61,7 @@ def fmt(value: float, unit: str) -> str:
     return f"{value:g}"
 
 
-def rows(ask: dict, imp: dict, start: dict, intros: dict) -> list[tuple[str, str, str, str, str, str]]:
+def rows(ask: dict, imp: dict, pdf: dict, start: dict, intros: dict) -> list[tuple[str, str, str, str, str, str]]:
     out = []
     for r in ask["sizes"]:
         n = f"{r['n'] // 1000}k"
@@ -80,6 +80,9 @@ def rows(ask: dict, imp: dict, start: dict, intros: dict) -> list[tuple[str, str
                 result))
     out.append((f"import {imp['n']} solutions: passages/s", fmt(imp["import_passages_per_s"], "/s"),
                 fmt(imp["floor_passages_per_s"], "/s"), f"{imp['ratio']:.3f}", f">= {imp['target_ratio']}", result))
+    out.append((f"import a {pdf['pages']}-page PDF: passages/s", fmt(pdf["import_passages_per_s"], "/s"),
+                fmt(pdf["floor_passages_per_s"], "/s"), f"{pdf['ratio']:.3f}", f">= {pdf['target_ratio']}",
+                "pass" if pdf["pass"] else "FAIL"))
     cold, again = start["cold"], start["reopen"]
     n = f"{start['n'] // 1000}k"
     out.append((f"cold start `rrr-bot ask --json`, {n} (median of 5)", fmt(cold["cli_median_s"], "s"),
@@ -109,13 +112,13 @@ def main() -> None:
     load_before = loadavg()
     with tempfile.TemporaryDirectory(prefix="rrr-bench-") as tmp:
         results = {name: run(name, Path(tmp)) for name in BENCHES}
-    ask, imp, start, intros = (results[name][0] for name in BENCHES)
+    ask, imp, pdf, start, intros = (results[name][0] for name in BENCHES)
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                                 text=True).stdout.strip()
     except OSError:
         commit = "?"
-    body = table(rows(ask, imp, start, intros))
+    body = table(rows(ask, imp, pdf, start, intros))
     ask_notes = []
     for r in ask["sizes"]:
         ask_notes.append(
@@ -128,6 +131,12 @@ def main() -> None:
         f"- import: `rrr-bot kb import` of {imp['passages']} passages {imp['import_runs_s']} s beside the bare "
         f"floor (bare_floor.py embed) {imp['floor_runs_s']} s, alternating; CPU time {imp['import_cpu_s']} s vs "
         f"{imp['floor_cpu_s']} s (ratio {imp['ratio_cpu']})",
+        f"- import PDF: `rrr-bot kb import` of a {pdf['pages']}-page PDF ({pdf['words']} words, {pdf['passages']} "
+        f"passages) {pdf['import_runs_s']} s beside the bare floor {pdf['floor_runs_s']} s, alternating; CPU time "
+        f"{pdf['import_cpu_s']} s vs {pdf['floor_cpu_s']} s (ratio {pdf['ratio_cpu']}); reading the PDF into "
+        f"passages {pdf['extract_read_document_s']} s (pypdf reader, warm, {pdf['extract_pypdf_warm_s']} s; the "
+        f"extraction-only process {pdf['extract_runs_s']} s, {pdf['extract_cpu_s']} s CPU), the rest of the import "
+        f"{pdf['rest_s']} s ({pdf['rest_cpu_s']} s CPU); load {pdf['load_average']}",
         f"- cold start runs: rrr-bot {start['cold']['cli_runs_s']} s, floor {start['cold']['floor_runs_s']} s",
         f"- reopen: {start['reopen']['embed_passages_texts']} passages embedded over {start['reopen']['reopens']} "
         f"reopens; first ask after reopen embedded {start['reopen']['first_ask_challenge_texts_embedded']} "
