@@ -16,7 +16,6 @@ Target: import passages/s / floor passages/s >= 0.8.
 from __future__ import annotations
 
 import json
-import resource
 import shutil
 import statistics
 import sys
@@ -25,7 +24,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from _common import BARE_FLOOR, clean_env, emit, load_average, log, make_settings, rrr_bot, timed_run
+from _common import (BARE_FLOOR, children_cpu, clean_env, emit, load_average, log, make_settings, rrr_bot,
+                     timed_run)
 
 from knowledge import split_passages
 
@@ -35,11 +35,6 @@ N = 500
 SEED = 424242  # not the seed of any cached ask KB: these solutions are new to everything
 ORDER = ("bot", "floor", "floor", "bot")
 TARGET = 0.8
-
-
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def main(argv: list[str]) -> dict:

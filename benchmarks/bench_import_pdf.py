@@ -28,7 +28,6 @@ Target: import passages/s / floor passages/s >= 1 / 1.2 (0.83).
 from __future__ import annotations
 
 import json
-import resource
 import shutil
 import statistics
 import sys
@@ -37,7 +36,8 @@ import textwrap
 import time
 from pathlib import Path
 
-from _common import BARE_FLOOR, clean_env, emit, load_average, log, make_settings, rrr_bot, timed_run
+from _common import (BARE_FLOOR, children_cpu, clean_env, emit, load_average, log, make_settings, rrr_bot,
+                     timed_run)
 
 from knowledge.documents import DocumentMeta, read_document
 
@@ -75,11 +75,6 @@ pypdf_s = time.perf_counter() - read
 print(json.dumps({"passages": len(document.passages), "import_s": imported - start, "read_document_s": read_s,
                   "pypdf_warm_s": pypdf_s}))
 """
-
-
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _pdf_string(text: str) -> bytes:
