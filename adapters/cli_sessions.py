@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Optional, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
@@ -16,6 +17,8 @@ from .cli import JsonOpt, PageOpt, emit_json, emit_page, fail, out, page_of, pri
 if TYPE_CHECKING:  # the services are imported by the commands that use them (tests/test_cold_start.py)
     from bot.services.sessions import SessionInfo
 
+T = TypeVar("T")
+V = TypeVar("V")
 sessions_app = typer.Typer(help="Peer sessions: schedule, list, calendars.", no_args_is_help=True)
 
 Title = Annotated[Optional[str], typer.Option(help="What the session is called.")]
@@ -60,6 +63,15 @@ def _print(info: SessionInfo, as_json: bool, *, skipped: bool = False, starts: b
         out.print(f"Starts {human_time(first, info.schedule.tz)}.", markup=False, highlight=False)
 
 
+def _read(reader: Callable[[str], T | None], text: str | None) -> T | None:
+    """An option's text read as its session field reads it (None when not given)."""
+    return None if text is None else reader(text)
+
+
+def _tuple(items: list[V] | None) -> tuple[V, ...] | None:
+    return None if items is None else tuple(items)
+
+
 @sessions_app.command("add")
 def sessions_add(ctx: typer.Context, title: Title = None, start: Start = None, tz: Zone = None,
                  repeat: Repeat = None, count: Count = None, until: Until = None, duration: Duration = 60,
@@ -74,11 +86,13 @@ def sessions_add(ctx: typer.Context, title: Title = None, start: Start = None, t
     if missing:
         fail(f"missing {', '.join(missing)}; e.g. sessions add --title 'Working group' --start 2027-03-16T15:00 "
              "--tz Europe/Madrid --repeat weekly", 2)
+    from bot.services.session_draft import SessionDraft, local_date
+
     with runtime(ctx) as rt:
-        info = rt.sessions.add(title=title or "", start=start or "", tz=tz or "", repeat=repeat, count=count,
-                               until=until, duration_minutes=duration if duration is not None else 60,
-                               agenda=agenda or "", channels=channel or (), video_url=video, reminders=reminder,
-                               created_by="cli")
+        draft = SessionDraft(title=title or "", start=start or "", tz=tz or "", repeat=repeat, count=count,
+                             until=_read(local_date, until), duration=duration, agenda=agenda or "",
+                             channels=tuple(channel or ()), video=video, reminders=_tuple(reminder))
+        info = rt.sessions.add(draft, created_by="cli")
     _print(info, as_json, starts=True)
 
 
@@ -88,9 +102,12 @@ def sessions_edit(ctx: typer.Context, session_id: int, title: Title = None, star
                   agenda: Agenda = None, channel: Channel = None, video: Video = None, reminder: Reminder = None,
                   as_json: JsonOpt = False) -> None:
     """Change a session; only the options given change."""
-    given = {"title": title, "start": start, "tz": tz, "repeat": repeat, "count": count, "until": until,
-             "duration": duration, "agenda": agenda, "channels": channel, "video": video, "reminders": reminder}
-    with runtime(ctx) as rt:
+    from bot.services.session_draft import local_date
+
+    with runtime(ctx) as rt:  # (its errors, the option's date too, are one line and a non-zero exit)
+        given = {"title": title, "start": start, "tz": tz, "repeat": repeat, "count": count,
+                 "until": _read(local_date, until), "duration": duration, "agenda": agenda,
+                 "channels": _tuple(channel), "video": video, "reminders": _tuple(reminder)}
         info = rt.sessions.edit(session_id, {k: v for k, v in given.items() if v is not None})
     _print(info, as_json, starts=start is not None or tz is not None)
 

@@ -23,6 +23,7 @@ from .review import (APPROVE as REVIEW_APPROVE, EDIT as REVIEW_EDIT, EDIT_SUBMIT
                      REJECT as REVIEW_REJECT, EditForm, HistoryCommand, Review)
 from .services import Directory, Introductions, KnowledgeBase, ReceiptBook, Sessions
 from .services.knowledge_base import Query
+from .services.session_draft import SessionDraft
 from .services.membership import Memberships
 from .services.insights import MAX_WEEKS, Insights
 from .services.insights_messages import DEFAULT_WEEKS, coordinator_insights, member_insights
@@ -37,6 +38,7 @@ from .actions import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+A = TypeVar("A", Action, Incoming)
 #: The commands whose lists page: a page button may run only these (and `session list`).
 PAGED = ("city", "profile", "cities", "unanswered", "pending", "requests", "review", "history")
 ERROR_REPLY = "Sorry, something went wrong on my side. The coordinators can find the details in the bot's log."
@@ -128,9 +130,18 @@ class Bot:
         polite (ephemeral) replies refusing it (not a coordinator, the answer was rejected meanwhile ...)."""
         return await self._guarded(action, self.review.edit_form)
 
-    async def _guarded(self, action: Action, act: Callable[[Action], Awaitable[T]]) -> T | list[Reply]:
+    async def add_session(self, message: Incoming, draft: SessionDraft, *, confirm_first: bool = False
+                          ) -> list[Reply]:
+        """A session form's submission (Slack's form, Discord's ``/session-add``) as the coordinator who sent
+        ``message``: the typed twin of the ``session add`` command (:meth:`SessionCommands.add`). Never raises; an
+        error's reply names the form's field it is about (``Reply.field``)."""
+        return await self._guarded(message, lambda m: self.session_commands.add(m, draft, confirm_first=confirm_first),
+                                   kind="form")
+
+    async def _guarded(self, action: A, act: Callable[[A], Awaitable[T]], *, kind: str = "action"
+                       ) -> T | list[Reply]:
         """``act(action)``, counted and rate limited; user errors become polite replies, bugs a short apology."""
-        self.metrics.messages.labels(platform=action.platform, kind="action").inc()
+        self.metrics.messages.labels(platform=action.platform, kind=kind).inc()
         try:
             refused = self._over_limit(action.platform, action.user)
             if refused is not None:

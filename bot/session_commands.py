@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import shlex
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
 from .commands import Context
 from .errors import InvalidInput, PermissionDenied
-from .messages import Action, Actions, Button, Image, Reply, Text, Time
+from .messages import Action, Actions, Button, Image, Incoming, Reply, Text, Time
 from .paging import PAGE_ACTIONS, SESSIONS_PAGE, Page, paginate, text_length
 from .services.outbox import Outgoing
+from .services.session_draft import FIELDS, SessionDraft, read_fields
 from .services.sessions import STATUS_LABELS, SessionInfo, Sessions
 from .services.when import is_iso
 from .session_drafts import CONFIRM, DISCARD, DRAFT_ACTIONS, Draft, Drafts, confirmation
@@ -43,9 +44,9 @@ and optionally `repeat:weekly|"every 2 weeks"|monthly|FREQ=...` `count:N|until:Y
 Confirm / Cancel before it is saved (`confirm:yes` asks for that with an ISO start too)
 `session edit ID key:value ...` (same keys)
 `session cancel ID`, `session skip-next ID`, `session confirm DRAFT` / `session discard DRAFT` (a typed start's echo)"""
-KEYS = {"title": "title", "start": "start", "tz": "tz", "zone": "tz", "timezone": "tz", "repeat": "repeat",
-        "count": "count", "until": "until", "duration": "duration", "video": "video", "agenda": "agenda",
-        "channel": "channels", "channels": "channels", "reminders": "reminders", "confirm": "confirm"}
+#: The chat command's keys: every :class:`SessionDraft` field, a few aliases, and ``confirm``.
+KEYS = {**{name: name for name in FIELDS}, "zone": "tz", "timezone": "tz", "channel": "channels",
+        "confirm": "confirm"}
 RSVP_ACTIONS = {"rsvp_going": "going", "rsvp_maybe": "maybe", "rsvp_no": "no"}
 #: The card's "Calendar file" button: its click answers with the session's .ics file (value: the session id).
 ICS_ACTION = "session_ics"
@@ -114,42 +115,23 @@ class SessionCommands:
             return [await self._calendar_file(await self._get(rest))]
         if sub == "add":
             fields = _fields(rest)
-            here = f"{message.platform}:{message.channel}" if message.channel and not message.is_direct else ""
-            channels = _channels(fields.pop("channels", "here" if here else ""), here)
-            await self._check_channels(channels, here)
-            typed = fields.get("start", "")
-            ask_first = _yes_no(fields.pop("confirm", ""), "confirm")
-            new: dict[str, Any] = dict(title=fields.pop("title", ""), start=fields.pop("start", ""),
-                                       tz=fields.pop("tz", ""),
-                       repeat=fields.pop("repeat", None), count=fields.pop("count", None),
-                       until=fields.pop("until", None), duration_minutes=fields.pop("duration", 60),
-                       agenda=fields.pop("agenda", ""), channels=channels, video_url=fields.pop("video", None),
-                       reminders=_reminders(fields.pop("reminders")) if "reminders" in fields else None,
-                       created_by=f"{message.platform}:{message.user}")
-            if ask_first or (typed.strip() and not is_iso(typed)):  # echoed, saved once confirmed (.session_drafts)
-                info = await asyncio.to_thread(self.sessions.preview, **new)
-                new["start"] = info.schedule.start  # as read now: "tomorrow" confirmed after midnight stays put
-                draft = self.drafts.put(message.platform, message.user, new, here, utcnow())
-                return [confirmation(draft, info, typed)]
-            info = await asyncio.to_thread(self.sessions.add, **new)
-            await asyncio.to_thread(self._announce, info, here)
-            return [await asyncio.to_thread(self.sessions.card, info, heading="Session scheduled")]
+            confirm_first = _yes_no(fields.pop("confirm", ""), "confirm")
+            return await self.add(message, SessionDraft(**read_fields(fields)), confirm_first=confirm_first)
         if sub == "edit":
             id_text, _, changes_text = rest.partition(" ")
             info = await self._get(id_text)
             fields = _fields(changes_text)
-            changes: dict[str, object] = dict(fields)
-            if "channels" in fields:
-                here = f"{message.platform}:{message.channel}" if message.channel and not message.is_direct else ""
-                changes["channels"] = _channels(fields["channels"], here)
-                await self._check_channels(changes["channels"], here)  # type: ignore[arg-type]
-            if "reminders" in fields:
-                changes["reminders"] = _reminders(fields["reminders"])
+            changes = read_fields(fields)
+            if "channels" in changes:
+                here = _here(message)
+                changes["channels"] = channels = _channels(changes["channels"], here)
+                await self._check_channels(channels, here)
             typed = fields.get("start", "")
             if typed.strip() and not is_iso(typed):  # a start in words: echoed, changed once confirmed
                 preview = await asyncio.to_thread(self.sessions.edit, info.id, changes, dry_run=True)
                 changes["start"] = preview.schedule.start  # as read now
-                draft = self.drafts.put(message.platform, message.user, changes, "", utcnow(), session_id=info.id)
+                draft = self.drafts.put(message.platform, message.user, None, "", utcnow(), session_id=info.id,
+                                        changes=changes)
                 return [confirmation(draft, preview, typed)]
             info = await asyncio.to_thread(self.sessions.edit, info.id, changes)
             notes = await self._follow(info, "edit")
@@ -169,6 +151,28 @@ class SessionCommands:
             notes = await self._follow(await asyncio.to_thread(self.sessions.get, info.id), "skip-next")
             return [Reply((Text(f"Skipped the next '{info.title}':"), Time(skipped.start_utc), *notes))]
         raise InvalidInput(f"Unknown `session {neutralize_mentions(sub)}`.\n{USAGE}")
+
+    async def add(self, message: Incoming, draft: SessionDraft, *, confirm_first: bool = False) -> list[Reply]:
+        """Schedule ``draft`` for the coordinator who sent ``message`` (the chat command, a Slack form, Discord's
+        ``/session-add``): announced in its channels, the card as the answer. With no channels it goes to the one
+        the message came from. A start in words, or ``confirm_first``, is echoed with the date as read and saved
+        once confirmed (:mod:`.session_drafts`)."""
+        if not await self.is_coordinator(message.platform, message.user, message.roles):
+            raise PermissionDenied("Only coordinators can `session add`.")
+        here = _here(message)
+        channels = _channels(draft.channels or (("here",) if here else ()), here)
+        await self._check_channels(channels, here)
+        draft = replace(draft, channels=channels)
+        typed = draft.start if isinstance(draft.start, str) else ""
+        created_by = f"{message.platform}:{message.user}"
+        if confirm_first or (typed.strip() and not is_iso(typed)):  # echoed, saved once confirmed
+            info = await asyncio.to_thread(self.sessions.preview, draft)
+            draft = replace(draft, start=info.schedule.start)  # as read now: "tomorrow" confirmed after midnight
+            kept = self.drafts.put(message.platform, message.user, draft, here, utcnow())
+            return [confirmation(kept, info, typed)]
+        info = await asyncio.to_thread(self.sessions.add, draft, created_by=created_by)
+        await asyncio.to_thread(self._announce, info, here)
+        return [await asyncio.to_thread(self.sessions.card, info, heading="Session scheduled")]
 
     async def act(self, action: Action) -> list[Reply]:
         """An RSVP click: record it and redraw the card with the new counts. A "Calendar file" click: the file."""
@@ -193,14 +197,17 @@ class SessionCommands:
         draft = self.drafts.get(action.value, action.platform, action.user, utcnow())
         if draft.session_id:
             return await self._decide_edit(action, draft)
+        new = draft.new
+        if new is None:
+            raise InvalidInput("This confirmation is not about a session.")
         if action.action_id == CONFIRM:  # still valid (not in the past by now) before the draft is used up
-            await asyncio.to_thread(self.sessions.preview, **draft.fields)
+            await asyncio.to_thread(self.sessions.preview, new)
         if not await asyncio.to_thread(self.drafts.decide, draft):
             raise InvalidInput("This session was already confirmed or cancelled: nothing more was saved.")
         if action.action_id != CONFIRM:
-            return [Reply((Text(f"Cancelled: '{draft.fields['title']}' was not scheduled."),), ephemeral=True,
+            return [Reply((Text(f"Cancelled: '{new.title}' was not scheduled."),), ephemeral=True,
                           replace=True)]
-        info = await asyncio.to_thread(self.sessions.add, **draft.fields)
+        info = await asyncio.to_thread(self.sessions.add, new, created_by=draft.created_by)
         await asyncio.to_thread(self._announce, info, draft.here)
         card = await asyncio.to_thread(self.sessions.card, info, heading="Session scheduled")
         return [Reply((Text(f"Confirmed: '{info.title}' is session #{info.id}."),), ephemeral=True, replace=True), card]
@@ -208,13 +215,13 @@ class SessionCommands:
     async def _decide_edit(self, action: Action, draft: Draft) -> list[Reply]:
         """Confirm or Cancel of a ``session edit`` with a start in words: changed (and followed) once."""
         if action.action_id == CONFIRM:  # still valid (not in the past by now) before the draft is used up
-            await asyncio.to_thread(self.sessions.edit, draft.session_id, draft.fields, dry_run=True)
+            await asyncio.to_thread(self.sessions.edit, draft.session_id, draft.changes, dry_run=True)
         if not await asyncio.to_thread(self.drafts.decide, draft):
             raise InvalidInput("This change was already confirmed or cancelled: nothing more was saved.")
         if action.action_id != CONFIRM:
             return [Reply((Text(f"Cancelled: session #{draft.session_id} was not changed."),), ephemeral=True,
                           replace=True)]
-        info = await asyncio.to_thread(self.sessions.edit, draft.session_id, draft.fields)
+        info = await asyncio.to_thread(self.sessions.edit, draft.session_id, draft.changes)
         notes = await self._follow(info, "edit")
         card = await asyncio.to_thread(self.sessions.card, info, heading="Session updated")
         return [Reply((Text(f"Confirmed: session #{info.id} is changed."),), ephemeral=True, replace=True),
@@ -245,7 +252,7 @@ class SessionCommands:
                 notes.append(Text(result, "muted"))
         return tuple(notes)
 
-    async def _check_channels(self, channels: list[str], here: str) -> None:
+    async def _check_channels(self, channels: Sequence[str], here: str) -> None:
         """Ask the running adapter of each channel's platform whether the bot may post there (the channel the
         command came from is fine; a platform not served by this process cannot be checked and is trusted)."""
         for channel in channels:
@@ -295,7 +302,8 @@ def _line(info: SessionInfo) -> str:
 
 
 def _fields(text: str) -> dict[str, str]:
-    """``title:"Working group" start:2027-03-16T15:00`` -> ``{"title": ..., "start": ...}``."""
+    """``title:"Working group" start:2027-03-16T15:00`` -> ``{"title": ..., "start": ...}`` (keys are
+    :class:`SessionDraft` fields, their aliases, or ``confirm``)."""
     try:
         words = shlex.split(text)
     except ValueError:
@@ -311,17 +319,23 @@ def _fields(text: str) -> dict[str, str]:
     return fields
 
 
-def _channels(text: str, here: str) -> list[str]:
+def _here(message: Incoming) -> str:
+    """``platform:channel`` of the channel a message came from ("" for a direct message)."""
+    return f"{message.platform}:{message.channel}" if message.channel and not message.is_direct else ""
+
+
+def _channels(items: Iterable[str], here: str) -> tuple[str, ...]:
+    """The channels with ``here`` replaced by the channel the command came from."""
     out = []
-    for item in filter(None, (c.strip() for c in text.split(","))):
+    for item in items:
         if item == "here":
             if not here:
                 raise InvalidInput("`channel:here` needs a channel: run the command in one, or give "
-                                   "platform:channel_id.")
+                                   "platform:channel_id.", field="channels")
             out.append(here)
         else:
             out.append(item)
-    return out
+    return tuple(out)
 
 
 def _yes_no(text: str, key: str) -> bool:
@@ -332,10 +346,6 @@ def _yes_no(text: str, key: str) -> bool:
     if value in ("yes", "true"):
         return True
     raise InvalidInput(f"`{key}:` takes yes or no, e.g. {key}:yes.")
-
-
-def _reminders(text: str) -> list[int]:
-    return [_number(x, "reminder (minutes)") for x in text.split(",") if x.strip()]
 
 
 def _number(text: str, what: str) -> int:

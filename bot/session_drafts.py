@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import secrets
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Mapping
 
 from .errors import InvalidInput, PermissionDenied
 from .messages import Actions, Button, Reply, Text, Time
 from .services.outbox import StoredOutbox
+from .services.session_draft import SessionDraft
 from .services.sessions import SessionInfo
 from .services.when import human_time, is_iso
 from .text import neutralize_mentions
@@ -38,13 +39,20 @@ class Draft:
     id: str
     platform: str
     user: str
-    fields: dict[str, Any]
-    """The arguments of :meth:`~bot.services.Sessions.add`, the start as read (a naive local datetime)."""
+    new: SessionDraft | None
+    """The new session, its start as read (a naive local datetime); None for an edit."""
     here: str
     """The channel the command came from (``platform:channel``; it sees the card, the others are announced to)."""
     made_at: datetime
     session_id: int = 0
-    """The session a ``session edit`` changes (``fields`` are then its changes); 0 for a new session."""
+    """The session a ``session edit`` changes; 0 for a new session."""
+    changes: Mapping[str, object] = field(default_factory=dict)
+    """An edit's changes (:class:`~bot.services.session_draft.SessionDraft` field names), the start as read."""
+
+    @property
+    def created_by(self) -> str:
+        """Who the session is saved as: the coordinator who typed it."""
+        return f"{self.platform}:{self.user}"
 
 
 class Drafts:
@@ -56,10 +64,10 @@ class Drafts:
         self._drafts: dict[str, Draft] = {}
         self._lock = threading.Lock()
 
-    def put(self, platform: str, user: str, fields: dict[str, Any], here: str, now: datetime, *,
-            session_id: int = 0) -> Draft:
-        """Keep a draft for :data:`KEEP`: a new session's fields, or (``session_id``) the changes of an edit."""
-        draft = Draft(secrets.token_hex(6), platform, user, dict(fields), here, now, session_id)
+    def put(self, platform: str, user: str, new: SessionDraft | None, here: str, now: datetime, *,
+            session_id: int = 0, changes: Mapping[str, object] | None = None) -> Draft:
+        """Keep a draft for :data:`KEEP`: a new session, or (``session_id``) the ``changes`` of an edit."""
+        draft = Draft(secrets.token_hex(6), platform, user, new, here, now, session_id, dict(changes or {}))
         with self._lock:
             for key in [k for k, d in self._drafts.items() if now - d.made_at > self.keep]:
                 del self._drafts[key]

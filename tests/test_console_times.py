@@ -19,6 +19,7 @@ from rich.console import Console
 from adapters.console import ConsoleAdapter, reader_zone, render_reply
 from bot import Runtime
 from bot.messages import Reply, Text, Time, reply_from_dict, reply_to_dict
+from bot.services.session_draft import SessionDraft
 from conftest import make_settings
 
 FIRST = "Tue 18 Mar 2031, 15:00 CET (14:00 UTC)"
@@ -28,7 +29,8 @@ THIRD = "Tue 1 Apr 2031, 15:00 CEST (13:00 UTC)"
 @pytest.fixture
 def network(tmp_path: Path):
     with Runtime.open(make_settings(tmp_path / "data")) as rt:
-        rt.sessions.add(title="Working group", start="2031-03-18T15:00", tz="Europe/Madrid", repeat="weekly")
+        rt.sessions.add(SessionDraft(title="Working group", start="2031-03-18T15:00", tz="Europe/Madrid",
+                                     repeat="weekly"))
         yield rt
 
 

@@ -11,6 +11,7 @@ from conftest import make_settings
 from adapters.discord.render import MAX_BUTTONS, render
 from bot import Runtime
 from bot.messages import Actions
+from bot.services.session_draft import SessionDraft
 
 
 def test_a_coordinators_home_with_many_saved_answers_keeps_each_answers_buttons_whole(seeded_dir: Path) -> None:
@@ -19,7 +20,7 @@ def test_a_coordinators_home_with_many_saved_answers_keeps_each_answers_buttons_
             rt.knowledge.save_answer(title=f"Shared answer {n}", city="Turin", country="Italy", saved_by=f"discord:{n}",
                                      summary=f"Volunteers ran {n + 2} repair cafes in the district libraries.")
         for n in range(3):
-            rt.sessions.add(title=f"Working group {n}", start=f"2031-03-1{n + 1}T15:00", tz="Europe/Rome")
+            rt.sessions.add(SessionDraft(title=f"Working group {n}", start=f"2031-03-1{n + 1}T15:00", tz="Europe/Rome"))
         home = asyncio.run(rt.bot.home("discord", "1001"))
     groups = [block.buttons for block in home.blocks if isinstance(block, Actions)]
     assert sum(len(g) for g in groups) > MAX_BUTTONS  # the home has more buttons than Discord shows

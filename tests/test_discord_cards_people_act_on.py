@@ -21,6 +21,7 @@ from sqlmodel import select
 from adapters.discord.sessions import NO_EVENTS, NO_PERMISSION, RETRY_AFTER
 from bot import Runtime
 from bot.store.models import Introduction, IntroductionMember, Member, utcnow
+from bot.services.session_draft import SessionDraft
 from discord_fake import (BASE_PERMISSIONS, COORDINATOR_ID, EPHEMERAL, GENERAL_CHANNEL_ID, MANAGE_EVENTS, MEMBER_ID,
                           MODAL, UPDATE_MESSAGE, FakeDiscord, Request, custom_ids, modal_inputs)
 from discord_harness import (Served, discord_settings, fake, fake_discord, no_traceback,  # noqa: F401
@@ -71,8 +72,8 @@ def test_a_session_card_leads_with_its_title_then_the_local_time(served: Served,
 def member_with_plans(rt: Runtime) -> None:
     """The member, linked to Turin, with a weekly session ahead and an introduction to Bilbao not answered yet."""
     rt.directory.link("discord", str(MEMBER_ID), "Turin", "Marta")
-    rt.sessions.add(title="Energy communities", start=f"{DAY}T15:00", tz="Europe/Rome", repeat="weekly", count=4,
-                    channels=["discord:1"])
+    rt.sessions.add(SessionDraft(title="Energy communities", start=f"{DAY}T15:00", tz="Europe/Rome", repeat="weekly",
+                                 count=4, channels=("discord:1",)))
     with rt.db.session() as session:
         member = session.exec(select(Member).where(Member.user_id == str(MEMBER_ID))).one()
         intro = Introduction(cities=["Turin", "Bilbao"], score=0.8, shared=[])

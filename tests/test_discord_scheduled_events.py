@@ -117,7 +117,7 @@ def test_the_pass_catches_up_with_changes_made_elsewhere(served: Served, fake: F
     event = add_with_event(fake, rt)
     events = served.adapter.session_add.events
     # the CLI (another process) moves the session: nothing tells this adapter but its pass
-    rt.sessions.edit(1, {"start": f"{DAY + timedelta(days=1)}T09:00", "duration": "60"})
+    rt.sessions.edit(1, {"start": f"{DAY + timedelta(days=1)}T09:00", "duration": 60})
     assert not fake.calls("edit_scheduled_event")
     assert served.loop.run(events.sync_all(), ANSWER) == 1
     (now,) = fake.scheduled_events

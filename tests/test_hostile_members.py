@@ -21,6 +21,7 @@ from slack_harness import (  # noqa: F401  (fixtures)
 from sqlmodel import select
 
 from bot.store.models import IntroductionMember, Member, Rsvp
+from bot.services.session_draft import SessionDraft
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -105,8 +106,8 @@ def test_an_rsvp_for_a_date_no_session_can_have_is_refused(slack: ServedSlack) -
     for millions of days in a worker thread (seconds each, so a few clicks would hold every worker)."""
     rt = slack.runtime
     start = (datetime.now(timezone.utc) + timedelta(days=2)).strftime("%Y-%m-%dT15:00")
-    info = rt.sessions.add(title="Daily stand-up", start=start, tz="Europe/Madrid", repeat="FREQ=DAILY",
-                           created_by="slack:U0BOSS")
+    info = rt.sessions.add(SessionDraft(title="Daily stand-up", start=start, tz="Europe/Madrid", repeat="FREQ=DAILY"),
+                                        created_by="slack:U0BOSS")
     slack.click("rsvp_going", f"{info.id}:99991231T140000Z", user="U0EVE")
     assert "is not an occurrence of session" in ephemeral(slack)
     with rt.db.session() as session:

@@ -36,6 +36,7 @@ from bot.services.insights_charts import gaps_png, network_png, weekly_png
 from bot.services.insights_messages import queue_digest
 from bot.store import Question
 from bot.testing import TestAdapter
+from bot.services.session_draft import SessionDraft
 from conftest import make_settings
 from knowledge.clustering import average_linkage, language_basis, neutralise, probe_texts
 from knowledge.records import CityRecord
@@ -125,8 +126,8 @@ def scenario(seeded_template: Path, tmp_path_factory: pytest.TempPathFactory) ->
         run(people[link_not[1]].click("intro_could_not", str(link_not[0])))
 
         start = (now + timedelta(days=10)).astimezone(ZoneInfo("Europe/Madrid"))
-        info = rt.sessions.add(title="Shops working group", start=start.strftime("%Y-%m-%dT15:00"),
-                               tz="Europe/Madrid", repeat="weekly", count=4, created_by="test")
+        info = rt.sessions.add(SessionDraft(title="Shops working group", start=start.strftime("%Y-%m-%dT15:00"),
+                                            tz="Europe/Madrid", repeat="weekly", count=4), created_by="test")
         second_date = rt.sessions.occurrences(info.id, count=2)[1].key()
         for user, status in (("ANA-7731", "going"), ("PIOTR-5512", "going"), ("GIULIA-4410", "maybe"),
                              ("NOBODY-3141", "no")):
@@ -564,8 +565,9 @@ def test_figures_gaps_and_chat_on_postgresql(tmp_path: Path, postgres_url: str) 
             run(adapter.send(question))  # an empty knowledge base: nothing is answered
         ids = dict(sql(rt, "SELECT text, id FROM question"))
         run(ana.send(f"nothelpful {ids[CAKE['it']]} not what I asked"))  # feedback on one's own question
-        info = rt.sessions.add(title="Kick-off", start=(datetime.now(timezone.utc) + timedelta(days=3)).strftime(
-            "%Y-%m-%dT10:00"), tz="UTC", created_by="test")
+        info = rt.sessions.add(SessionDraft(title="Kick-off",
+                                            start=(datetime.now(timezone.utc) + timedelta(days=3)).strftime(
+            "%Y-%m-%dT10:00"), tz="UTC"), created_by="test")
         rt.sessions.rsvp(info.id, None, "test", "ANA-7731", "going")
         rt.sessions.rsvp(info.id, None, "test", "PIOTR-5512", "maybe")
         rt.intros.run()

@@ -29,6 +29,7 @@ from bot.messages import Text
 from bot.replies import unanswered_reply
 from bot.store.models import Question
 from bot.store.repos import Questions
+from bot.services.session_draft import SessionDraft
 from conftest import make_settings
 from discord_fake import BOT_ID, COORDINATOR_ID, MEMBER_ID, FakeDiscord
 from discord_harness import (Served, discord_settings, fake, fake_discord, restore_discord_endpoints,  # noqa: F401
@@ -283,8 +284,8 @@ def data_dir(tmp_path: Path, cli_env: None) -> Path:
         fill(runtime)
         day = date.today() + timedelta(days=30)
         for i in range(12):  # the nearest is the last added
-            runtime.sessions.add(title=f"Session {i:02d}", start=f"{day + timedelta(days=12 - i)}T15:00",
-                                 tz="Europe/Madrid")
+            runtime.sessions.add(SessionDraft(title=f"Session {i:02d}", start=f"{day + timedelta(days=12 - i)}T15:00",
+                                              tz="Europe/Madrid"))
     return data
 
 

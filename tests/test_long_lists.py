@@ -20,6 +20,7 @@ from adapters.discord.render import CONTENT, fit_lines, render as discord_render
 from adapters.slack.render import MAX_BLOCKS, fit_text, to_blocks
 from bot import Runtime
 from bot.messages import Actions, Button, Reply, Text, Time
+from bot.services.session_draft import SessionDraft
 from discord_fake import BOT_ID, FakeDiscord
 from discord_harness import (Served, discord_settings, fake, fake_discord, restore_discord_endpoints,  # noqa: F401
                              served)
@@ -43,8 +44,8 @@ def fill(runtime: Runtime) -> None:
     challenges."""
     for i in range(SESSIONS):
         start = f"{DAY + timedelta(SESSIONS - i)}T15:00"
-        runtime.sessions.add(title=f"Peer session {i:02d} on shared energy", start=start, tz="Europe/Madrid",
-                             agenda="Figures of the year.")
+        runtime.sessions.add(SessionDraft(title=f"Peer session {i:02d} on shared energy", start=start,
+                                          tz="Europe/Madrid", agenda="Figures of the year."))
     challenges = tuple(f"Challenge number {n} about keeping young people in the town centre" for n in
                        range(1, CHALLENGES + 1))
     runtime.directory.import_cities([CityRecord(CITY, "Ireland", "Europe/Dublin", ("en",), ("Energy",), challenges)])

@@ -25,6 +25,7 @@ from conftest import make_settings
 from bot import Runtime
 from bot.config import SECRET_ENV
 from bot.store.models import PeerSession, Solution
+from bot.services.session_draft import SessionDraft
 from knowledge import CityRecord
 from knowledge.records import CITY_LENGTHS, CONTACT_LENGTHS, SOLUTION_LENGTHS
 
@@ -102,7 +103,7 @@ def export_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
         rt.directory.import_cities([CityRecord("Lyon", "France", "Europe/Paris", challenges=("Waste.",)),
                                     CityRecord("Turin", "Italy", "Europe/Rome")])
         rt.directory.link("slack", "U0PRIVATE", "Lyon", name=PRIVATE_NAME)
-        info = rt.sessions.add(title="Working group", start="2031-03-18T15:00", tz="Europe/Madrid")
+        info = rt.sessions.add(SessionDraft(title="Working group", start="2031-03-18T15:00", tz="Europe/Madrid"))
         rt.sessions.rsvp(info.id, None, "slack", "U0PRIVATE", "going")
         from bot.services.transfer import export_network
 

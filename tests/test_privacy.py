@@ -19,6 +19,7 @@ from bot.services.privacy import ANONYMOUS
 from bot.services.transfer import export_network
 from bot.store.models import (Feedback, IntroductionMember, Member, OutboxMessage, PeerSession, Question, Rsvp,
                               Solution)
+from bot.services.session_draft import SessionDraft
 
 NAME = "Ana Privatename"
 
@@ -40,7 +41,8 @@ def busy(rt: Runtime) -> dict[str, int]:
     rt.knowledge.feedback(theirs, platform="slack", user_id="U1", helpful=True)
     rt.knowledge.feedback(mine, platform="slack", user_id="U2", helpful=True)
     rt.intros.run()
-    info = rt.sessions.add(title="Working group", start="2031-03-18T15:00", tz="Europe/Madrid", created_by="slack:U1")
+    info = rt.sessions.add(SessionDraft(title="Working group", start="2031-03-18T15:00", tz="Europe/Madrid"),
+                                        created_by="slack:U1")
     rt.sessions.rsvp(info.id, None, "slack", "U1", "going")
     rt.sessions.rsvp(info.id, None, "slack", "U2", "maybe")
     hello = Reply((Text("hello"),))

@@ -43,6 +43,7 @@ from scale_helpers import (
 from slack_fake import FakeSlack
 
 from bot.core import ERROR_REPLY
+from bot.services.session_draft import SessionDraft
 
 #: Events of the load test; the issue's figure is 1,000 (``RRR_LOAD_EVENTS=1000``).
 DEFAULT_EVENTS = 1000
@@ -170,8 +171,8 @@ def test_killing_the_scheduler_leader_mid_burst_queues_every_reminder_exactly_on
         for i in range(BURST):
             start_utc = first + timedelta(milliseconds=150 * i)
             local = start_utc.astimezone(ZoneInfo(ZONE)).replace(tzinfo=None)
-            info = rt.sessions.add(title=f"Burst {i}", start=local, tz=ZONE, reminders=[1],
-                                   channels=[f"slack:CBURST{i}"])
+            info = rt.sessions.add(SessionDraft(title=f"Burst {i}", start=local, tz=ZONE, reminders=(1,),
+                                                channels=(f"slack:CBURST{i}",)))
             sessions[info.id] = f"CBURST{i}"
         assert starting_in(0) < first - timedelta(seconds=60), "the sessions were added too slowly for this test"
 
@@ -280,7 +281,8 @@ def test_postgresql_restarted_under_traffic_loses_nothing_and_the_bot_recovers(
 
             def add(title: str, start_utc: datetime, channel: str) -> int:
                 local = start_utc.astimezone(ZoneInfo(ZONE)).replace(tzinfo=None)
-                return rt.sessions.add(title=title, start=local, tz=ZONE, reminders=[1], channels=[channel]).id
+                return rt.sessions.add(SessionDraft(title=title, start=local, tz=ZONE, reminders=(1,),
+                                                    channels=(channel,))).id
 
             add("Before", starting_in(60 + 2), "slack:CBEFORE")
             after_start = starting_in(60 + 25)  # its reminder falls due well after the restart

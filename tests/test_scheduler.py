@@ -37,6 +37,7 @@ from bot.scheduling import LeaderLock, Scheduler
 from bot.services.sessions import SessionInfo, Sessions
 from bot.store import Database
 from bot.store.models import OutboxMessage, utcnow
+from bot.services.session_draft import SessionDraft
 from conftest import make_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +68,7 @@ def add(sessions: Sessions, title: str, start_utc: datetime, channel: str) -> tu
     """A one-off session at ``start_utc`` (given in Madrid wall-clock time) with a 1-minute reminder; and the
     reminder's claim key."""
     local = start_utc.astimezone(ZoneInfo(ZONE)).replace(tzinfo=None)
-    info = sessions.add(title=title, start=local, tz=ZONE, reminders=[1], channels=[channel])
+    info = sessions.add(SessionDraft(title=title, start=local, tz=ZONE, reminders=(1,), channels=(channel,)))
     occurrence = info.schedule.first()
     assert occurrence.start_utc == start_utc
     return info, f"reminder:{info.id}:{occurrence.key()}:1"

@@ -33,6 +33,7 @@ from bot.messages import Actions, Image
 from bot.services import SessionInfo
 from bot.services.calendar_export import CUT_NOTE, fit_google_link
 from bot.testing import TestAdapter
+from bot.services.session_draft import SessionDraft
 from conftest import make_settings
 from discord_fake import EPHEMERAL, MEMBER_ID, FakeDiscord
 from discord_harness import (Served, discord_settings, fake_discord, restore_discord_endpoints,  # noqa: F401
@@ -58,8 +59,8 @@ def agenda(length: int) -> str:
 
 def add(rt: Runtime, text: str, *, title: str = TITLE, channel: str = "slack:C0GENERAL") -> SessionInfo:
     """A weekly session of 40 dates with two dates skipped inside the series (EXDATEs in the link)."""
-    info = rt.sessions.add(title=title, start=f"{DAY}T15:00", tz="Europe/Madrid", repeat="weekly", count=40,
-                           agenda=text, channels=[channel])
+    info = rt.sessions.add(SessionDraft(title=title, start=f"{DAY}T15:00", tz="Europe/Madrid", repeat="weekly",
+                                        count=40, agenda=text, channels=(channel,)))
     start = datetime.combine(DAY, datetime.min.time(), tzinfo=timezone.utc)
     for weeks in (2, 5):  # the dates after these weeks' starts
         rt.sessions.skip_next(info.id, now=start + timedelta(weeks=weeks, days=1))

@@ -9,8 +9,9 @@ The chat and CLI run on the real clock, which is months before that start.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from bot.services.pulse import queue_pulse
 from bot.services.sessions import Sessions
 from bot.store.models import OutboxMessage, Rsvp, utcnow
 from bot.testing import Exchange, TestAdapter
+from bot.services.session_draft import SessionDraft
 from conftest import make_settings
 
 UTC = timezone.utc
@@ -44,10 +46,11 @@ ADD = 'session add title:"Working group" start:2027-03-16T15:00 tz:Europe/Madrid
 
 def add(sessions: Sessions, **changes):
     """The weekly working group (4 times, reminders 24 h and 15 min before, announced in slack:C1)."""
-    values = dict(title="Working group", start=START, tz="Europe/Madrid", repeat="weekly", count=4,
-                  channels=["slack:C1"], now=NOW)
-    values.update(changes)
-    return sessions.add(**values)
+    now = changes.pop("now", NOW)
+    created_by = changes.pop("created_by", "")
+    draft = SessionDraft(title="Working group", start=START, tz="Europe/Madrid", repeat="weekly", count=4,
+                         channels=("slack:C1",))
+    return sessions.add(replace(draft, **changes), created_by=created_by, now=now)
 
 
 def outbox_rows(rt: Runtime, prefix: str = "reminder:") -> list[OutboxMessage]:
@@ -76,10 +79,10 @@ def due(sessions: Sessions, now: datetime) -> list[tuple[int, str, int, tuple[in
     ({"repeat": "FREQ=SOMETIMES"}, "not valid"),
     ({"repeat": "fortnightly-ish"}, "Unknown repeat"),
     ({"count": 0}, "count must be at least 1"),
-    ({"count": 3, "until": "2027-04-30"}, "either a count or an until"),
+    ({"count": 3, "until": date(2027, 4, 30)}, "either a count or an until"),
     ({"repeat": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", "count": None}, "never produces a session"),
     ({"channels": ["slack:C1", "nochannel"]}, "'nochannel' is not a channel"),
-    ({"video_url": "zoom.example/room"}, "video link"),
+    ({"video": "zoom.example/room"}, "video link"),
     ({"reminders": [15, 0]}, "between 1 and 10080"),
     ({"title": "   "}, "title"),
     ({"start": "2027-03-16T15:00+01:00"}, "UTC offset"),
@@ -94,7 +97,7 @@ def test_add_refuses_a_bad_part_and_stores_nothing(runtime: Runtime, changes: di
 
 
 def test_add_stores_a_valid_session(runtime: Runtime) -> None:
-    info = add(runtime.sessions, video_url="https://meet.example/wg", reminders=[15, 1440, 15])
+    info = add(runtime.sessions, video="https://meet.example/wg", reminders=[15, 1440, 15])
     assert info.id == 1
     assert info.reminders == (1440, 15)  # sorted, without duplicates
     assert info.schedule.describe() == "every week, 4 times"
@@ -116,7 +119,7 @@ def test_edit_start_is_validated_again(runtime: Runtime) -> None:
         sessions.edit(info.id, {"tz": "Nowhere/Town"}, now=NOW)
     assert sessions.get(info.id).schedule == info.schedule  # the refused edits changed nothing
 
-    moved = sessions.edit(info.id, {"start": "2027-03-17T10:00", "count": "2"}, now=NOW)
+    moved = sessions.edit(info.id, {"start": "2027-03-17T10:00", "count": 2}, now=NOW)
     assert [o.key() for o in sessions.occurrences(moved.id)] == ["20270317T090000Z", "20270324T090000Z"]
 
 
@@ -563,8 +566,7 @@ def test_weekly_pulse_is_queued_once_a_week(runtime: Runtime) -> None:
                              summary="Volunteers repair household objects every Saturday in civic centres.",
                              saved_by="slack:BOSS")
     start = (now + timedelta(days=2)).astimezone(timezone.utc).replace(tzinfo=None, second=0, microsecond=0)
-    rt.sessions.add(title="Repair cafés exchange", start=start, tz="UTC", channels=["slack:C1"])
-
+    rt.sessions.add(SessionDraft(title="Repair cafés exchange", start=start, tz="UTC", channels=("slack:C1",)))
     assert queue_pulse(rt.sessions, rt.knowledge, {"slack": "C1"}, now) == 1
     assert queue_pulse(rt.sessions, rt.knowledge, {"slack": "C1"}, now + timedelta(seconds=5)) == 0
     year, week, _ = now.isocalendar()

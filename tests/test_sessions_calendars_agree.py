@@ -29,6 +29,7 @@ from bot.errors import InvalidInput
 from bot.services.calendar_export import google_calendar_link, session_ics
 from bot.services.recurrence import Schedule
 from bot.services.sessions import Sessions
+from bot.services.session_draft import SessionDraft
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 GAP_DAY = datetime(2027, 3, 28, 1, 30, tzinfo=UTC)  # 02:30 Madrid on the day of the change to summer time
@@ -91,8 +92,8 @@ def assert_agree(schedule: Schedule) -> list[datetime]:
 
 def test_skip_next_skips_a_date_in_the_spring_forward_gap(runtime: Runtime) -> None:
     sessions = runtime.sessions
-    info = sessions.add(title="T", start="2027-03-25T02:30", tz="Europe/Madrid", repeat="daily", count=10,
-                        channels=["slack:C1"], reminders=[15], now=NOW)
+    info = sessions.add(SessionDraft(title="T", start="2027-03-25T02:30", tz="Europe/Madrid", repeat="daily",
+                                     count=10, channels=("slack:C1",), reminders=(15,)), now=NOW)
     skipped = [sessions.skip_next(info.id, now=NOW) for _ in range(4)]
     assert [o.start_utc for o in skipped] == [utc(2027, 3, 25, 1, 30), utc(2027, 3, 26, 1, 30),
                                               utc(2027, 3, 27, 1, 30), GAP_DAY]
@@ -124,7 +125,8 @@ def test_a_gap_date_skipped_before_the_fix_stays_skipped() -> None:
 
 def test_skip_next_in_the_autumn_fold_skips_the_first_0230(runtime: Runtime) -> None:
     sessions = runtime.sessions
-    info = sessions.add(title="T", start="2027-10-30T02:30", tz="Europe/Madrid", repeat="daily", count=4, now=NOW)
+    info = sessions.add(SessionDraft(title="T", start="2027-10-30T02:30", tz="Europe/Madrid", repeat="daily",
+                                     count=4), now=NOW)
     assert sessions.skip_next(info.id, now=NOW).start_utc == utc(2027, 10, 30, 0, 30)
     skipped = sessions.skip_next(info.id, now=NOW)
     assert skipped.start_utc == FOLD_DAY and f"{skipped.start_local:%H:%M %Z}" == "02:30 CEST"
@@ -269,7 +271,8 @@ def test_cli_json_commands_refuse_an_unknown_session_in_one_line(cli_env: None, 
 
 def test_the_card_names_the_skipped_dates_to_come(runtime: Runtime) -> None:
     sessions: Sessions = runtime.sessions
-    info = sessions.add(title="T", start="2027-03-25T02:30", tz="Europe/Madrid", repeat="daily", count=10, now=NOW)
+    info = sessions.add(SessionDraft(title="T", start="2027-03-25T02:30", tz="Europe/Madrid", repeat="daily",
+                                     count=10), now=NOW)
     for _ in range(4):
         sessions.skip_next(info.id, now=NOW)
     text = sessions.card(sessions.get(info.id)).as_text()

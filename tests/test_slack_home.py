@@ -17,6 +17,7 @@ import pytest
 from sqlmodel import select
 
 from bot.store.models import Introduction, IntroductionMember, Member
+from bot.services.session_draft import SessionDraft
 from slack_fake import (APP_ID, TEAM_ID, Call, FakeSlack, blocks_text, event_callback, next_ts, view_submission,
                         walk_blocks)
 from slack_harness import (  # noqa: F401  (fixtures)
@@ -34,10 +35,10 @@ def slack(serve_slack, fake_slack: FakeSlack, seeded_dir: Path) -> ServedSlack:
     served = serve_slack(slack_settings(seeded_dir, fake_slack), ServedSlack)
     rt = served.runtime
     rt.directory.link("slack", USER, "Bilbao", "Ane")
-    rt.sessions.add(title="Energy communities", start=f"{DAY}T15:00", tz="Europe/Madrid", repeat="weekly", count=4,
-                    channels=["slack:C0GENERAL"])
-    rt.sessions.add(title="Budget clinic", start=f"{DAY + timedelta(days=2)}T10:00", tz="Europe/Rome",
-                    channels=["slack:C0GENERAL"])
+    rt.sessions.add(SessionDraft(title="Energy communities", start=f"{DAY}T15:00", tz="Europe/Madrid",
+                                 repeat="weekly", count=4, channels=("slack:C0GENERAL",)))
+    rt.sessions.add(SessionDraft(title="Budget clinic", start=f"{DAY + timedelta(days=2)}T10:00", tz="Europe/Rome",
+                                 channels=("slack:C0GENERAL",)))
     with rt.db.session() as session:  # an introduction of Bilbao and Turin, not answered yet
         member = session.exec(select(Member).where(Member.user_id == USER)).one()
         intro = Introduction(cities=["Bilbao", "Turin"], score=0.8, shared=[])

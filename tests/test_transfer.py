@@ -16,6 +16,7 @@ from bot import Runtime
 from bot.errors import InvalidInput
 from bot.services.transfer import export_network, import_network
 from bot.testing import TestAdapter
+from bot.services.session_draft import SessionDraft
 
 
 def busy_network(rt: Runtime) -> None:
@@ -33,8 +34,8 @@ def busy_network(rt: Runtime) -> None:
     rt.knowledge.save_answer(title="Tool library", city="Dublin", country="Ireland", saved_by="slack:U2",
                              summary="Residents borrow tools from a shared library run by volunteers.")  # pending
     rt.intros.run()
-    info = rt.sessions.add(title="Working group", start="2031-03-18T15:00", tz="Europe/Madrid", repeat="weekly",
-                           count=5, channels=["slack:C1"])
+    info = rt.sessions.add(SessionDraft(title="Working group", start="2031-03-18T15:00", tz="Europe/Madrid",
+                                        repeat="weekly", count=5, channels=("slack:C1",)))
     rt.sessions.skip_next(info.id)
     rt.sessions.rsvp(info.id, None, "slack", "U1", "going")
 
@@ -56,7 +57,7 @@ def test_round_trip_through_postgresql_keeps_every_row(seeded_dir: Path, tmp_pat
         assert import_network(pg.db, tmp_path / "one.jsonl.gz").tables == first.tables
         export_network(pg.db, tmp_path / "two.jsonl")
         # ids continue after the imported ones (PostgreSQL sequences were moved)
-        again = pg.sessions.add(title="Next", start="2031-04-01T10:00", tz="Europe/Dublin")
+        again = pg.sessions.add(SessionDraft(title="Next", start="2031-04-01T10:00", tz="Europe/Dublin"))
         assert again.id == first.tables["peer_session"] + 1
         answer = pg.knowledge.ask("repair cafes in libraries")
         assert answer.results and answer.results[0].id.startswith("ljubljana")  # the index was rebuilt from rows

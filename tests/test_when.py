@@ -23,6 +23,7 @@ from bot.services.recurrence import parse_local
 from bot.services.sessions import Sessions
 from bot.services.when import human_local, human_time, parse_start
 from bot.testing import TestAdapter
+from bot.services.session_draft import SessionDraft
 from conftest import make_settings
 
 MADRID = "Europe/Madrid"
@@ -181,8 +182,8 @@ def network(tmp_path: Path):
 
 def test_the_service_reads_typed_starts_on_add_and_edit(network: Runtime) -> None:
     sessions: Sessions = network.sessions
-    info = sessions.add(title="Working group", start="mardi prochain 15h", tz=MADRID, repeat="weekly", count=4,
-                        now=NOW)
+    info = sessions.add(SessionDraft(title="Working group", start="mardi prochain 15h", tz=MADRID, repeat="weekly",
+                                     count=4), now=NOW)
     assert info.schedule.start == TUESDAY_15 and info.schedule.first().start_utc == datetime(2027, 3, 16, 14, 0,
                                                                                              tzinfo=UTC)
     edited = sessions.edit(info.id, {"start": "jueves 17:30"}, now=NOW)  # Thursday 11 March

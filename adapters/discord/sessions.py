@@ -1,6 +1,7 @@
-"""Sessions on Discord: ``/session-add`` (coordinators) becomes the core's ``session add ...`` text command for the
-channel it is used in; the confirmation is private, the session's card is posted for everyone, and where the bot may
-create events a Discord scheduled event is published for the next occurrence (a refusal is logged, never fatal).
+"""Sessions on Discord: ``/session-add`` (coordinators) becomes the core's typed session draft for the channel it is
+used in (``Bot.add_session``, as the chat's ``session add``); the confirmation is private, the session's card is
+posted for everyone, and where the bot may create events a Discord scheduled event is published for the next
+occurrence (a refusal is logged, never fatal).
 ``/session-list`` and ``/session-show`` are the core's commands. Before a session is announced in a channel the core
 asks :func:`channel_problem` whether the bot may post there.
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shlex
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,7 @@ from bot import Action, Bot, Reply
 from bot.messages import Actions
 from bot.paging import SESSIONS_PAGE
 from bot.services import Outgoing, SessionInfo
+from bot.services.session_draft import SessionDraft
 from bot.session_commands import RSVP_ACTIONS, SESSION_ZONES
 from bot.store.models import utcnow
 
@@ -108,11 +109,11 @@ class SessionAdd:
         bot.session_commands.watch(self.events.follow)  # edits, cancellations and skips made in chat
 
     async def handle(self, interaction: discord.Interaction, roles: tuple[str, ...], **options: Any) -> None:
-        """The core's ``session add`` for this channel. The outcome is private; the new session's card is posted for
+        """The core's session draft for this channel. The outcome is private; the new session's card is posted for
         everyone, and published as a Discord scheduled event where the bot may."""
         await interaction.response.defer(thinking=True, ephemeral=True)
-        text = session_command(options, str(interaction.channel_id or ""))
-        replies = await self.bot.handle(incoming_of(interaction, text, roles))
+        draft = session_draft(options, str(interaction.channel_id or ""))
+        replies = await self.bot.add_session(incoming_of(interaction, "", roles), draft)
         if any(r.is_error for r in replies) or not replies or all(r.ephemeral for r in replies):
             # an error, or a start typed in words: its echo waits privately for Confirm (bot.session_drafts)
             await self.poster.follow_up(interaction, replies, ephemeral=True)
@@ -379,17 +380,13 @@ async def channel_problem(client: discord.Client, channel_id: str) -> str | None
     return None
 
 
-def session_command(options: dict[str, Any], channel: str) -> str:
-    """The core's ``session add ...`` text command for ``/session-add`` options (values quoted for ``shlex``)."""
-    parts = ["session add"]
-    for key in ("title", "start", "tz", "repeat", "count", "duration", "video", "agenda"):
-        value = options.get(key)
-        if value is None or value == "" or (key == "repeat" and value == "none"):
-            continue
-        parts.append(f"{key}:{shlex.quote(str(value).strip())}")
-    if channel:
-        parts.append(f"channel:discord:{channel}")
-    return " ".join(parts)
+def session_draft(options: dict[str, Any], channel: str) -> SessionDraft:
+    """The session ``/session-add``'s options ask for (each option is the :class:`SessionDraft` field of its name;
+    those left out keep the draft's defaults), announced in ``channel``."""
+    given: dict[str, Any] = {key: value.strip() if isinstance(value, str) else value
+                             for key, value in options.items()
+                             if value is not None and value != "" and not (key == "repeat" and value == "none")}
+    return SessionDraft(**given, channels=(f"discord:{channel}",) if channel else ())
 
 
 def session_of(replies: list[Reply]) -> tuple[int, str] | None:

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import json
-import shlex
+from dataclasses import replace
 from typing import Any
 
 from bot.review import EditForm
+from bot.services.session_draft import FIELDS, SessionDraft, read_fields
 from bot.session_commands import SESSION_ZONES
 
 from .render import trim
@@ -23,7 +24,7 @@ INPUT_MAX = 3000
 
 #: The zones offered for a session: those of the network's nine cities, and UTC.
 ZONES = SESSION_ZONES
-#: Repeat choices: (value given to the ``session add`` command, label).
+#: Repeat choices: (value of the draft's ``repeat``, label).
 REPEATS: tuple[tuple[str, str], ...] = (("none", "Once"), ("weekly", "Every week"),
                                         ("every 2 weeks", "Every 2 weeks"), ("monthly", "Monthly (same weekday)"))
 #: The input of the session form that marks an error about each of the core's session fields (those not listed,
@@ -141,19 +142,14 @@ def notice_modal(title: str, text: str) -> dict[str, Any]:
             "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": trim(text, 3000) or " "}}]}
 
 
-def session_command(values: dict[str, str], channel: str) -> str:
-    """The ``session add ...`` text command for a submitted session form (values quoted for ``shlex``)."""
-    parts = ["session add", f"title:{shlex.quote(values.get('title', ''))}",
-             f"start:{values.get('date', '')}T{values.get('time', '')}", f"tz:{shlex.quote(values.get('tz', ''))}"]
-    repeat = values.get("repeat") or "none"
-    if repeat != "none":
-        parts.append(f"repeat:{shlex.quote(repeat)}")
-    for key in ("count", "duration", "video", "agenda"):
-        if values.get(key):
-            parts.append(f"{key}:{shlex.quote(values[key])}")
-    parts.append(f"channel:slack:{channel}")
-    parts.append("confirm:yes")  # echoed back with the date as read, saved by the confirmation's submission
-    return " ".join(parts)
+def session_draft(values: dict[str, str], channel: str) -> SessionDraft:
+    """The session a submitted form asks for: each input whose block id names a :class:`SessionDraft` field is read
+    as that field reads text (the date and time pickers make the start), announced in ``channel``."""
+    texts = {name: value for name, value in values.items() if name in FIELDS and value}
+    texts["start"] = f"{values.get('date', '')}T{values.get('time', '')}"
+    if texts.get("repeat") == "none":
+        del texts["repeat"]
+    return replace(SessionDraft(**read_fields(texts)), channels=(f"slack:{channel}",))
 
 
 def confirm_modal(blocks: list[dict[str, Any]], *, draft: str, channel: str) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Sessions on Slack: ``/rrr session add`` (nothing after it) opens the "Schedule a session" form; its submission
-becomes the core's ``session add ... confirm:yes`` text command, sent as the member who submitted it; the session as
+becomes the core's typed :class:`~bot.services.session_draft.SessionDraft`, sent as the member who submitted it
+(``Bot.add_session``, confirmation first); the session as
 the core read it is pushed as a second step ("Schedule" / "Back"), and once scheduled the new session's card is
 posted in the channel (errors stay private, on the form's fields when they name one). Before a session is
 announced in a channel the core asks :func:`channel_problem` whether the bot may post there.
@@ -17,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import Action, Bot, Reply
+from bot.errors import InvalidInput
 from bot.messages import Actions
 from bot.session_drafts import CONFIRM
 
@@ -33,7 +35,7 @@ SESSION_ADD = re.compile(r"^[/!]?sessions?\s+add\b\s*(.*)$", re.IGNORECASE | re.
 
 
 class SessionForm:
-    """The form: opened for coordinators, submitted as the core's ``session add``, its card announced."""
+    """The form: opened for coordinators, submitted as the core's session draft, its card announced."""
 
     def __init__(self, bot: Bot, client: AsyncWebClient, members: Members, poster: Poster) -> None:
         self.bot = bot
@@ -60,7 +62,7 @@ class SessionForm:
                                "title:\"Working group\" start:2027-03-16T15:00 tz:Europe/Madrid repeat:weekly`.")
 
     async def submit(self, ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        """The submission: the core's ``session add`` as the submitting member; its errors go to the fields."""
+        """The submission: the core's session draft as the submitting member; its errors go to the fields."""
         started = time.monotonic()
         trigger = body.get("trigger_id")
         if isinstance(trigger, str) and trigger and not await self.bot.first_delivery(PLATFORM,
@@ -80,9 +82,14 @@ class SessionForm:
             await ack(response_action="update", view=modals.notice_modal(
                 "Not scheduled", "Open the form with `/rrr session add` in the channel the session belongs to."))
             return
-        message = await self.members.incoming(user, modals.session_command(values, channel), channel,
-                                              (body.get("team") or {}).get("id", ""))
-        task = asyncio.ensure_future(self.bot.handle(message))
+        try:
+            draft = modals.session_draft(values, channel)
+        except InvalidInput as exc:  # a value the form's own checks let through
+            await ack(response_action="errors", errors={modals.error_input(exc.field) or "title": trim(str(exc), 300)})
+            return
+        message = await self.members.incoming(user, "", channel, (body.get("team") or {}).get("id", ""))
+        # echoed back with the date as read (a second step of the form), saved by the confirmation's submission
+        task = asyncio.ensure_future(self.bot.add_session(message, draft, confirm_first=True))
         done, _ = await asyncio.wait({task}, timeout=max(0.0, self.answer_seconds - (time.monotonic() - started)))
         if not done:  # the core is slow: close the form now and post the outcome when it comes
             await ack()
@@ -90,9 +97,9 @@ class SessionForm:
             return
         replies = task.result()
         failure = next((r for r in replies if r.is_error), None)
-        draft = _draft_of(replies)
-        if failure is None and draft:  # the session as read: confirmed on a second step of the form
-            await ack(response_action="push", view=modals.confirm_modal(to_blocks(replies[0]), draft=draft,
+        echo = _draft_of(replies)
+        if failure is None and echo:  # the session as read: confirmed on a second step of the form
+            await ack(response_action="push", view=modals.confirm_modal(to_blocks(replies[0]), draft=echo,
                                                                          channel=channel))
             return
         if failure is None:

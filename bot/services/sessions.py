@@ -15,10 +15,9 @@ from __future__ import annotations
 import builtins
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +30,7 @@ from ..store import Database
 from ..store.models import PeerSession, Rsvp, utcnow
 from .calendar_export import google_calendar_link, session_ics
 from .outbox import Outgoing, StoredOutbox
+from .session_draft import FIELDS as EDITABLE, SessionDraft
 from .recurrence import LAST_YEAR, MAX_OCCURRENCES, Occurrence, Schedule, check_zone, parse_repeat
 from .when import parse_start
 from ..actions import OPEN_URL
@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 STATUSES = ("going", "maybe", "no")
 STATUS_LABELS = {"going": "Going", "maybe": "Maybe", "no": "Can't"}
 CHANNEL = re.compile(r"^[a-z][a-z0-9_-]{1,31}:[A-Za-z0-9_-]{1,64}$")
-EDITABLE = ("title", "agenda", "start", "tz", "repeat", "count", "until", "duration", "channels", "video", "reminders")
 MAX_DURATION_MINUTES = 24 * 60
 MAX_VIDEO_URL = 500  # PeerSession.video_url's column length
 MAX_RULE = 500  # PeerSession.rule's
@@ -96,43 +95,32 @@ class Sessions:
 
     # -- changes ---------------------------------------------------------------------------------------------------
 
-    def add(self, *, title: str, start: str | datetime, tz: str, repeat: str | None = None,
-            count: int | str | None = None, until: str | date | None = None, duration_minutes: int | str = 60,
-            agenda: str = "",
-            channels: Sequence[str] = (), video_url: str | None = None, reminders: Sequence[int] | None = None,
-            created_by: str = "", now: datetime | None = None) -> SessionInfo:
-        """Validate everything (numbers may come as the text a member typed), then store the session; nothing is
-        stored when any part is wrong."""
-        row = self._new_row(title=title, start=start, tz=tz, repeat=repeat, count=count, until=until,
-                            duration_minutes=duration_minutes, agenda=agenda, channels=channels, video_url=video_url,
-                            reminders=reminders, created_by=created_by, now=now)
+    def add(self, draft: SessionDraft, *, created_by: str = "", now: datetime | None = None) -> SessionInfo:
+        """Validate the whole draft, then store the session; nothing is stored when any part is wrong."""
+        row = self._new_row(draft, created_by=created_by, now=now)
         with self.db.session() as session:
             session.add(row)
             session.flush()
             return _info(row)
 
-    def preview(self, **fields: Any) -> SessionInfo:
-        """What :meth:`add` with the same arguments would store (id 0), validated the same way; nothing is stored.
+    def preview(self, draft: SessionDraft, *, now: datetime | None = None) -> SessionInfo:
+        """What :meth:`add` of the same draft would store (id 0), validated the same way; nothing is stored.
         A typed start is read once here: its ``schedule.start`` is what a confirmation saves."""
-        return _info(self._new_row(**fields))
+        return _info(self._new_row(draft, now=now))
 
-    def _new_row(self, *, title: str, start: str | datetime, tz: str, repeat: str | None = None,
-                 count: int | str | None = None, until: str | date | None = None,
-                 duration_minutes: int | str = 60, agenda: str = "", channels: Sequence[str] = (),
-                 video_url: str | None = None, reminders: Sequence[int] | None = None, created_by: str = "",
-                 now: datetime | None = None) -> PeerSession:
+    def _new_row(self, draft: SessionDraft, *, created_by: str = "", now: datetime | None = None) -> PeerSession:
         now = now or utcnow()
         row = PeerSession(title="", start_local=datetime(2000, 1, 1), timezone="UTC", created_by=created_by[:200],
                           created_at=now, updated_at=now)
-        self._apply(row, {"title": title, "agenda": agenda, "start": start, "tz": tz, "repeat": repeat,
-                          "count": count, "until": until, "duration": duration_minutes, "channels": channels,
-                          "video": video_url,
-                          "reminders": self.default_reminders if reminders is None else reminders}, now)
+        if draft.reminders is None:
+            draft = replace(draft, reminders=self.default_reminders)
+        self._apply(row, draft, now)
         return row
 
-    def edit(self, session_id: int, changes: dict[str, object], now: datetime | None = None, *,
+    def edit(self, session_id: int, changes: Mapping[str, object], now: datetime | None = None, *,
              dry_run: bool = False) -> SessionInfo:
-        """Change some fields (names in ``EDITABLE``); the whole result is validated before anything is saved.
+        """Change some fields of the session's draft (names in :data:`EDITABLE`, values as in
+        :class:`SessionDraft`); the whole result is validated before anything is saved.
         ``dry_run``: validate and return what would be stored, storing nothing (a typed start's echo)."""
         now = now or utcnow()
         unknown = sorted(set(changes) - set(EDITABLE))
@@ -142,13 +130,9 @@ class Sessions:
             raise InvalidInput(f"Nothing to change; give one of: {', '.join(EDITABLE)}.")
         with self.db.session() as session:
             row = self._row(session, session_id, active=True)
-            merged: dict[str, object] = {
-                "title": row.title, "agenda": row.agenda, "start": row.start_local, "tz": row.timezone,
-                "repeat": row.rule, "count": row.count, "until": row.until, "duration": row.duration_minutes,
-                "channels": row.channels, "video": row.video_url, "reminders": row.reminders}
             if "start" in changes or "tz" in changes:
                 row.skipped = []  # skipped dates belonged to the old times
-            merged.update(changes)
+            merged = replace(_draft(row), **changes)  # type: ignore[arg-type]  # the names are checked above
             self._apply(row, merged, now, check_start="start" in changes or "tz" in changes)
             row.updated_at = now
             info = _info(row)
@@ -408,69 +392,63 @@ class Sessions:
             raise InvalidInput(f"Session {session_id} ('{row.title}') is cancelled.")
         return row
 
-    def _apply(self, row: PeerSession, values: dict[str, object], now: datetime, *, check_start: bool = True) -> None:
-        """Validate ``values`` as a whole and copy them onto ``row`` (which is only saved by the caller)."""
-        title = str(values["title"] or "").strip()
+    def _apply(self, row: PeerSession, draft: SessionDraft, now: datetime, *, check_start: bool = True) -> None:
+        """Validate ``draft`` as a whole and copy it onto ``row`` (which is only saved by the caller)."""
+        title = draft.title.strip()
         if not title or len(title) > 200:
             raise InvalidInput("A session needs a title of 1 to 200 characters.", field="title")
-        agenda = str(values["agenda"] or "").strip()
+        agenda = draft.agenda.strip()
         if len(agenda) > 3000:
             raise InvalidInput("The agenda is too long (3,000 characters at most).", field="agenda")
-        tz = str(values["tz"] or "").strip()
+        tz = draft.tz.strip()
         with about("tz"):
             check_zone(tz)
-        start = values["start"]
-        with about("start"):
-            start = parse_start(start, tz, now) if isinstance(start, str) else start  # ISO, or typed words
-        if not isinstance(start, datetime) or start.tzinfo is not None:
+        with about("start"):  # ISO, or typed words
+            start = parse_start(draft.start, tz, now) if isinstance(draft.start, str) else draft.start
+        if start.tzinfo is not None:
             raise InvalidInput("Give the start as a local date and time, e.g. 2027-03-16T15:00.", field="start")
-        repeat = values["repeat"]
         with about("repeat"):
-            rule = parse_repeat(None if repeat is None else str(repeat), start)
+            rule = parse_repeat(draft.repeat, start)
         if rule is not None and len(rule) > MAX_RULE:
             raise InvalidInput(f"The repeat rule is too long ({MAX_RULE} characters at most).", field="repeat")
-        with about("count"):
-            count = _optional_int(values["count"], "count")
-        until = values["until"]
-        if isinstance(until, str):
-            try:
-                until = date.fromisoformat(until.strip()) if until.strip() else None
-            except ValueError:
-                raise InvalidInput(f"'{until}' is not a date; use YYYY-MM-DD.", field="until") from None
-        if until is not None and not isinstance(until, date):
-            raise InvalidInput(f"'{until}' is not a date; use YYYY-MM-DD.", field="until")
-        with about("duration"):
-            duration = _optional_int(values["duration"], "duration")
-        if duration is None:
+        if draft.duration is None:
             raise InvalidInput("Give the duration in minutes.", field="duration")
-        if not 0 < duration <= MAX_DURATION_MINUTES:  # before timedelta(), which overflows on huge numbers
+        if not 0 < draft.duration <= MAX_DURATION_MINUTES:  # before timedelta(), which overflows on huge numbers
             raise InvalidInput("The duration must be more than 0 and at most 24 hours (1440 minutes).",
                                field="duration")
-        schedule = Schedule(start=start, tz=tz, duration=timedelta(minutes=duration), rule=rule, count=count,
-                            until=until, skipped=_skipped(row))
+        schedule = Schedule(start=start, tz=tz, duration=timedelta(minutes=draft.duration), rule=rule,
+                            count=draft.count, until=draft.until, skipped=_skipped(row))
         # An edit that keeps the start may keep a first occurrence in the past; the rest is checked all the same.
         # (its own start, not the first date left after skipping: skipping the first date must not block edits)
         schedule.validate(now if check_start else replace(schedule, skipped=frozenset()).first().start_utc
                           - timedelta(seconds=1))
-        with about("channels"):
-            channels = [str(c).strip() for c in _items(values["channels"], "channels")]
+        channels = [c.strip() for c in draft.channels]
         bad = [c for c in channels if not CHANNEL.match(c)]
         if bad:
             raise InvalidInput(f"'{bad[0]}' is not a channel; write platform:channel_id, e.g. slack:C0123.",
                                field="channels")
-        video = str(values["video"] or "").strip() or None
+        video = (draft.video or "").strip() or None
         if video and not re.match(r"^https?://\S+$", video):
             raise InvalidInput("The video link must start with http:// or https://.", field="video")
         if video and len(video) > MAX_VIDEO_URL:
             raise InvalidInput(f"The video link is too long ({MAX_VIDEO_URL} characters at most).", field="video")
-        with about("reminders"):
-            reminders = sorted({_reminder(v) for v in _items(values["reminders"], "reminders")}, reverse=True)
+        reminders = sorted(set(draft.reminders or ()), reverse=True)
+        if any(not 1 <= minutes <= 7 * 24 * 60 for minutes in reminders):
+            raise InvalidInput("Each reminder is a number of minutes between 1 and 10080 (7 days).",
+                               field="reminders")
         if len(reminders) > 5:
             raise InvalidInput("At most 5 reminders per session.", field="reminders")
         row.title, row.agenda, row.timezone, row.start_local = title, agenda, tz, start
-        row.rule, row.count, row.until = rule, count, until
-        row.duration_minutes, row.channels = duration, list(dict.fromkeys(channels))
+        row.rule, row.count, row.until = rule, draft.count, draft.until
+        row.duration_minutes, row.channels = draft.duration, list(dict.fromkeys(channels))
         row.video_url, row.reminders = video, reminders
+
+
+def _draft(row: PeerSession) -> SessionDraft:
+    """The stored session as a draft (what an edit changes)."""
+    return SessionDraft(title=row.title, start=row.start_local, tz=row.timezone, repeat=row.rule, count=row.count,
+                        until=row.until, duration=row.duration_minutes, agenda=row.agenda,
+                        channels=tuple(row.channels), video=row.video_url, reminders=tuple(row.reminders))
 
 
 def _skipped(row: PeerSession) -> frozenset[datetime]:
@@ -493,33 +471,6 @@ def _upcoming_skipped(info: SessionInfo, shown: int = 3) -> str:
     dates = [f"{o.start_local:%Y-%m-%d %H:%M %Z}" for o in info.schedule.skipped_occurrences() if o.start_utc > now]
     more = f" and {len(dates) - shown} more" if len(dates) > shown else ""
     return ", ".join(dates[:shown]) + more
-
-
-def _optional_int(value: object, what: str) -> int | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise InvalidInput(f"{what} must be a whole number.")
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise InvalidInput(f"{what} must be a whole number, not '{value}'.") from None
-
-
-def _items(value: object, what: str) -> Iterable[object]:
-    """The items of a list field (none when it is None or empty)."""
-    if not value:
-        return ()
-    if isinstance(value, Iterable):
-        return value
-    raise InvalidInput(f"Give the {what} as a list, not '{value}'.")
-
-
-def _reminder(value: object) -> int:
-    minutes = _optional_int(value, "a reminder")
-    if minutes is None or not 1 <= minutes <= 7 * 24 * 60:
-        raise InvalidInput("Each reminder is a number of minutes between 1 and 10080 (7 days).")
-    return minutes
 
 
 def _minutes(offset: int) -> str:
