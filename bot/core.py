@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from .batching import Batcher, BatchSettings
 from .commands import Command, Context, Notice, Registry, split_command
+from .requests import AskQuery
 from .errors import InvalidInput, NotFound, PermissionDenied, UserError
 from .home import HOME_COMMANDS, Act, Home, from_home, home_command
 from .guards import NETWORK_POSTS, NETWORK_WINDOW, MemberTurns, RateLimiter, USAGE_HINTS, cap_input, not_a_question
@@ -101,25 +102,25 @@ class Bot:
 
         ``notice(reply)`` is awaited when the answer will be late (the questions' queue is full): an adapter shows
         that reply at once, and the answer replaces it."""
-        self.metrics.messages.labels(platform=message.platform, kind="message").inc()
-        try:
-            refused = self._over_limit(message.platform, message.user)
-            if refused is not None:
-                return refused
-            text, cut = cap_input(message.text.replace("\x00", ""))
-            answers = await self._dispatch(replace(message, text=text) if cut else message, notice)
-            if cut:
-                note = Text(f"Your message was long: I read its first {len(text):,} characters.", "muted")
-                answers = [Reply((note, *answers[0].blocks), ephemeral=answers[0].ephemeral)] + answers[1:] \
-                    if answers else [Reply((note,))]
+        return await self._guarded(message, lambda m: self._capped(
+            m.text, lambda text: self._dispatch(replace(m, text=text), notice)), kind="message", private=False)
+
+    async def ask(self, message: Incoming, query: AskQuery, notice: Notice | None = None) -> list[Reply]:
+        """A question with its filters as typed options (Discord's ``/ask``): answered as the chat's ``ask TEXT
+        city:NAME tag:TAG``, from the member who sent ``message``; never raises (see :meth:`handle`)."""
+        return await self._guarded(message, lambda m: self._capped(
+            query.text, lambda text: self._answer(m, replace(query, text=text), notice)), kind="message",
+            private=False)
+
+    async def _capped(self, text: str, answer: Callable[[str], Awaitable[list[Reply]]]) -> list[Reply]:
+        """``answer(text)`` of at most :data:`~bot.guards.MAX_INPUT_CHARS`; a longer text is cut, with a note."""
+        kept, cut = cap_input(text.replace("\x00", ""))
+        answers = await answer(kept)
+        if not cut:
             return answers
-        except UserError as exc:
-            self.metrics.errors.labels(kind=type(exc).__name__).inc()
-            return [Reply.text(neutralize_mentions(str(exc)), is_error=True, field=_field_of(exc))]
-        except Exception:  # the core must never crash an adapter's event loop
-            self.metrics.errors.labels(kind="internal").inc()
-            log.exception("failed to handle %r", message)
-            return [Reply.text(ERROR_REPLY, is_error=True)]
+        note = Text(f"Your message was long: I read its first {len(kept):,} characters.", "muted")
+        return [Reply((note, *answers[0].blocks), ephemeral=answers[0].ephemeral)] + answers[1:] \
+            if answers else [Reply((note,))]
 
     async def handle_action(self, action: Action) -> list[Reply]:
         """Answer a button click or form submission."""
@@ -138,22 +139,24 @@ class Bot:
         return await self._guarded(message, lambda m: self.session_commands.add(m, draft, confirm_first=confirm_first),
                                    kind="form")
 
-    async def _guarded(self, action: A, act: Callable[[A], Awaitable[T]], *, kind: str = "action"
-                       ) -> T | list[Reply]:
-        """``act(action)``, counted and rate limited; user errors become polite replies, bugs a short apology."""
-        self.metrics.messages.labels(platform=action.platform, kind=kind).inc()
+    async def _guarded(self, origin: A, act: Callable[[A], Awaitable[T]], *, kind: str = "action",
+                       private: bool = True) -> T | list[Reply]:
+        """``act(origin)``, counted and rate limited; user errors become polite replies, bugs a short apology
+        (``private``: seen by the sender only, as the answers of clicks and forms)."""
+        self.metrics.messages.labels(platform=origin.platform, kind=kind).inc()
         try:
-            refused = self._over_limit(action.platform, action.user)
+            refused = self._over_limit(origin.platform, origin.user)
             if refused is not None:
-                return [Reply(r.blocks, ephemeral=True) for r in refused]
-            return await act(action)
+                return [Reply(r.blocks, ephemeral=True) for r in refused] if private else refused
+            return await act(origin)
         except UserError as exc:
             self.metrics.errors.labels(kind=type(exc).__name__).inc()
-            return [Reply.text(neutralize_mentions(str(exc)), is_error=True, ephemeral=True, field=_field_of(exc))]
-        except Exception:
+            return [Reply.text(neutralize_mentions(str(exc)), is_error=True, ephemeral=private,
+                               field=_field_of(exc))]
+        except Exception:  # the core must never crash an adapter's event loop
             self.metrics.errors.labels(kind="internal").inc()
-            log.exception("failed to handle %r", action)
-            return [Reply.text(ERROR_REPLY, is_error=True, ephemeral=True)]
+            log.exception("failed to handle %r", origin)
+            return [Reply.text(ERROR_REPLY, is_error=True, ephemeral=private)]
 
     def _over_limit(self, platform: str, user: str) -> list[Reply] | None:
         """None when the member may go on; else a polite reply the first time in a window, then nothing."""
@@ -411,19 +414,21 @@ class Bot:
         if not ctx.rest.strip():
             raise InvalidInput("Usage: `ask QUESTION`, e.g. `ask how did other cities fund social enterprise "
                                "incubators?`")
-        message = ctx.message
-        question, filters = _filters(ctx.rest)
+        return await self._answer(ctx.message, ask_query(ctx.rest), ctx.notice)
+
+    async def _answer(self, message: Incoming, query: AskQuery, notice: Notice | None) -> list[Reply]:
+        """The matching solutions of peer cities (or a usage hint when the text is no question)."""
+        question = query.text.strip()
         hint = await asyncio.to_thread(not_a_question, question, self.directory.is_city) if question else "emoji"
         if hint is not None:
             return [Reply.text(USAGE_HINTS[hint].format(text=neutralize_mentions(" ".join(question.split())[:60])))]
-        notice = ctx.notice
         busy = (lambda: notice(Reply.text(BUSY_REPLY))) if notice is not None else None
         async with self.turns.turn(f"{message.platform}:{message.user}"):
             with self.metrics.answering():
-                query = await self.questions.submit(question, on_wait=busy) if self.questions else None
-                result = await asyncio.to_thread(self.knowledge.ask, question, query=query,
-                                                 asker=(message.platform, message.user),
-                                                 city=filters.get("city"), tag=filters.get("tag"))
+                embedded = await self.questions.submit(question, on_wait=busy) if self.questions else None
+                result = await asyncio.to_thread(self.knowledge.ask, question, query=embedded,
+                                                 asker=(message.platform, message.user), city=query.city,
+                                                 tag=query.tag)
         self.metrics.questions.labels(answered=str(result.answered).lower()).inc()
         return [answer_reply(result)]
 
@@ -561,8 +566,14 @@ def _user_id(text: str) -> str:
 _FILTER = re.compile(r"(?:^|\s)(city|tag):(\"[^\"]+\"|\S+)", re.IGNORECASE)
 
 
+def ask_query(text: str) -> AskQuery:
+    """The chat's ``ask`` text as a query: ``city:Turin tag:"youth employment"`` filters split off the question."""
+    question, filters = _filters(text)
+    return AskQuery(question, city=filters.get("city"), tag=filters.get("tag"))
+
+
 def _filters(text: str) -> tuple[str, dict[str, str]]:
-    """Split ``city:Turin tag:"youth employment"`` filters off a question."""
+    """Split ``city:Turin tag:"youth employment"`` filters off a text (``challenge add ... city:NAME``)."""
     filters = {m.group(1).lower(): m.group(2).strip('"') for m in _FILTER.finditer(text)}
     return _FILTER.sub(" ", text).strip(), filters
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
@@ -187,9 +188,16 @@ class DiscordAdapter:
 
     async def run_command(self, interaction: discord.Interaction, text: str, *, ephemeral: bool = False) -> None:
         """Defer at once, let the core answer ``text``, then send the replies as follow-ups."""
+        await self.run_request(interaction, self.bot.handle, ephemeral=ephemeral, text=text)
+
+    async def run_request(self, interaction: discord.Interaction,
+                          answer: Callable[[Incoming], Awaitable[list[Reply]]], *, ephemeral: bool = False,
+                          text: str = "") -> None:
+        """Defer at once, let the core ``answer`` the interaction's member (a typed request, or the command
+        ``text``), then send the replies as follow-ups."""
         await interaction.response.defer(thinking=True, ephemeral=ephemeral)
         incoming = incoming_of(interaction, text, self.roles(interaction.user))
-        await self.poster.follow_up(interaction, await self.bot.handle(incoming), ephemeral=ephemeral)
+        await self.poster.follow_up(interaction, await answer(incoming), ephemeral=ephemeral)
 
     async def on_button(self, interaction: discord.Interaction, action: str, value: str) -> None:
         if action in RSVP_ACTIONS or value.endswith(FROM_HOME):  # the answer may redraw the card (or the home)

@@ -10,6 +10,7 @@ import discord
 from discord import app_commands
 
 from bot.paging import CHALLENGES_PAGE, CITIES_PAGE, QUESTIONS_PAGE
+from bot.requests import AskQuery
 
 from . import sessions
 from .incoming import PLATFORM, strip_mentions
@@ -40,8 +41,8 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
     @app_commands.autocomplete(city=city_names, tag=tags)
     async def ask(interaction: discord.Interaction, question: str, city: str | None = None,
                   tag: str | None = None) -> None:
-        filters = "".join(f' {k}:"{v}"' for k, v in (("city", city), ("tag", tag)) if v)
-        await adapter.run_command(interaction, f"ask {question}{filters}")
+        await adapter.run_request(interaction, lambda incoming: adapter.bot.ask(
+            incoming, AskQuery(question, city=city or None, tag=tag or None)))
 
     @tree.command(name="cities", description="The cities of the network")
     @app_commands.describe(page=f"Which page ({CITIES_PAGE} cities a page, by name)")
