@@ -18,7 +18,7 @@ from dataclasses import replace
 from .errors import InvalidInput, UserError
 from .messages import Action, Actions, Button, Reply, Text, Time
 from .services import Directory, Introductions, Sessions
-from .services.sessions import STATUS_LABELS
+from .services.session_views import STATUS_LABELS
 from .session_commands import IsCoordinator, RSVP_ACTIONS
 from .store.models import utcnow
 from .text import neutralize_mentions

@@ -15,7 +15,10 @@ from .messages import Action, Actions, Button, Image, Incoming, Reply, Text, Tim
 from .paging import PAGE_ACTIONS, SESSIONS_PAGE, Page, paginate, text_length
 from .services.outbox import Outgoing
 from .services.session_draft import FIELDS, SessionDraft, read_fields
-from .services.sessions import STATUS_LABELS, SessionInfo, Sessions
+from .services import session_views
+from .services.recurrence import Occurrence
+from .services.session_views import ICS_ACTION, RSVP_GOING, RSVP_MAYBE, RSVP_NO, STATUS_LABELS
+from .services.sessions import SessionInfo, Sessions
 from .services.when import is_iso
 from .session_drafts import CONFIRM, DISCARD, DRAFT_ACTIONS, Draft, Drafts, confirmation
 from .store.models import utcnow
@@ -47,9 +50,7 @@ Confirm / Cancel before it is saved (`confirm:yes` asks for that with an ISO sta
 #: The chat command's keys: every :class:`SessionDraft` field, a few aliases, and ``confirm``.
 KEYS = {**{name: name for name in FIELDS}, "zone": "tz", "timezone": "tz", "channel": "channels",
         "confirm": "confirm"}
-RSVP_ACTIONS = {"rsvp_going": "going", "rsvp_maybe": "maybe", "rsvp_no": "no"}
-#: The card's "Calendar file" button: its click answers with the session's .ics file (value: the session id).
-ICS_ACTION = "session_ics"
+RSVP_ACTIONS = {RSVP_GOING: "going", RSVP_MAYBE: "maybe", RSVP_NO: "no"}
 #: Every session button that the core answers: the RSVPs, the calendar file, and the page buttons of a long list
 #: (``session list``, a city's challenges: :data:`~bot.paging.PAGE_ACTIONS`, answered by the core's router).
 SESSION_ACTIONS = (*RSVP_ACTIONS, ICS_ACTION, *DRAFT_ACTIONS, *PAGE_ACTIONS)
@@ -88,7 +89,7 @@ class SessionCommands:
             return [await asyncio.to_thread(self._list, _number(rest, "page number") if rest.strip() else 1)]
         if sub == "show":
             info = await self._get(rest)
-            return [await asyncio.to_thread(self.sessions.card, info)]
+            return [await self._card(info)]
         if sub in ("next", "occurrences"):
             parts = rest.split()
             info = await self._get(parts[0] if parts else "")
@@ -135,7 +136,7 @@ class SessionCommands:
                 return [confirmation(draft, preview, typed)]
             info = await asyncio.to_thread(self.sessions.edit, info.id, changes)
             notes = await self._follow(info, "edit")
-            card = await asyncio.to_thread(self.sessions.card, info, heading="Session updated")
+            card = await self._card(info, heading="Session updated")
             return [Reply(card.blocks + notes)]
         if sub == "cancel":
             info = await self._get(rest)
@@ -172,7 +173,7 @@ class SessionCommands:
             return [confirmation(kept, info, typed)]
         info = await asyncio.to_thread(self.sessions.add, draft, created_by=created_by)
         await asyncio.to_thread(self._announce, info, here)
-        return [await asyncio.to_thread(self.sessions.card, info, heading="Session scheduled")]
+        return [await self._card(info, heading="Session scheduled")]
 
     async def act(self, action: Action) -> list[Reply]:
         """An RSVP click: record it and redraw the card with the new counts. A "Calendar file" click: the file."""
@@ -185,7 +186,7 @@ class SessionCommands:
         info = await self._get(session_id)
         occ, _ = await asyncio.to_thread(self.sessions.rsvp, info.id, occurrence or None, action.platform,
                                          action.user, status)
-        card = await asyncio.to_thread(self.sessions.card, info, occ)
+        card = await self._card(info, occ)
         return [Reply(card.blocks, replace=True),
                 Reply.text(f"Noted: {STATUS_LABELS[status]}.", ephemeral=True)]
 
@@ -209,7 +210,7 @@ class SessionCommands:
                           replace=True)]
         info = await asyncio.to_thread(self.sessions.add, new, created_by=draft.created_by)
         await asyncio.to_thread(self._announce, info, draft.here)
-        card = await asyncio.to_thread(self.sessions.card, info, heading="Session scheduled")
+        card = await self._card(info, heading="Session scheduled")
         return [Reply((Text(f"Confirmed: '{info.title}' is session #{info.id}."),), ephemeral=True, replace=True), card]
 
     async def _decide_edit(self, action: Action, draft: Draft) -> list[Reply]:
@@ -223,7 +224,7 @@ class SessionCommands:
                           replace=True)]
         info = await asyncio.to_thread(self.sessions.edit, draft.session_id, draft.changes)
         notes = await self._follow(info, "edit")
-        card = await asyncio.to_thread(self.sessions.card, info, heading="Session updated")
+        card = await self._card(info, heading="Session updated")
         return [Reply((Text(f"Confirmed: session #{info.id} is changed."),), ephemeral=True, replace=True),
                 Reply(card.blocks + notes)]
 
@@ -237,6 +238,10 @@ class SessionCommands:
                            "your calendar app (skipped dates are left out)."),
                       Image(f"session-{info.id}.ics", data, f"Calendar file (iCalendar) of '{info.title}'"),
                       Actions((Button("Add to Google Calendar", OPEN_URL, url=link),))), ephemeral=True)
+
+    async def _card(self, info: SessionInfo, occ: Occurrence | None = None, *, heading: str = "") -> Reply:
+        """The session's card (its next occurrence by default), with live RSVP counts."""
+        return session_views.card(await asyncio.to_thread(self.sessions.card, info, occ), heading=heading)
 
     async def _follow(self, info: SessionInfo, change: str) -> tuple[Text, ...]:
         """Let the adapters follow ``change`` (their copies of the session); their notes, for the coordinator."""
@@ -284,7 +289,7 @@ class SessionCommands:
 
     def _announce(self, info: SessionInfo, here: str, *, kind: str = "announce", reply: Reply | None = None) -> int:
         """Post to the session's channels other than the one the command came from (that one sees the reply)."""
-        reply = reply or self.sessions.card(info, heading="New peer session")
+        reply = reply or session_views.card(self.sessions.card(info), heading="New peer session")
         messages = [Outgoing(f"session:{kind}:{info.id}:{c}", c.partition(":")[0], reply, channel=c.partition(":")[2])
                     for c in info.channels if c != here]
         return self.sessions.outbox.enqueue(messages, claim=f"session:{kind}:{info.id}")

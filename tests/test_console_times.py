@@ -19,6 +19,7 @@ from rich.console import Console
 from adapters.console import ConsoleAdapter, reader_zone, render_reply
 from bot import Runtime
 from bot.messages import Reply, Text, Time, reply_from_dict, reply_to_dict
+from bot.services import session_views
 from bot.services.session_draft import SessionDraft
 from conftest import make_settings
 
@@ -59,7 +60,7 @@ def test_session_list_card_and_dates_show_the_session_zone_in_words(network: Run
 def test_a_styled_terminal_shows_the_same_words(network: Runtime) -> None:
     info = network.sessions.get(1)
     out, buffer = console(terminal=True)
-    render_reply(out, network.sessions.card(info), styled=True)
+    render_reply(out, session_views.card(network.sessions.card(info)), styled=True)
     assert f"Next: {FIRST}" in buffer.getvalue()
 
 

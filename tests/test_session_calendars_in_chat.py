@@ -33,6 +33,7 @@ from bot.messages import Actions, Image
 from bot.services import SessionInfo
 from bot.services.calendar_export import CUT_NOTE, fit_google_link
 from bot.testing import TestAdapter
+from bot.services import session_views
 from bot.services.session_draft import SessionDraft
 from conftest import make_settings
 from discord_fake import EPHEMERAL, MEMBER_ID, FakeDiscord
@@ -95,7 +96,7 @@ def check_link(rt: Runtime, info: SessionInfo, url: str, limit: int) -> None:
 @pytest.mark.parametrize("length", [0, 1000, 1790, 2200, 3000])
 def test_the_slack_card_always_has_a_calendar_button_within_block_kit(runtime: Runtime, length: int) -> None:
     info = add(runtime, agenda(length))
-    blocks = to_blocks(runtime.sessions.card(info))
+    blocks = to_blocks(session_views.card(runtime.sessions.card(info)))
     assert_block_kit(blocks, "session card")
     for block in blocks:  # slack_sdk's own Block Kit models: a url over 3,000 characters does not validate
         Block.parse(block).validate_json()
@@ -112,7 +113,7 @@ def test_the_slack_card_always_has_a_calendar_button_within_block_kit(runtime: R
 @pytest.mark.parametrize("length", [0, 100, 224, 400, 3000])
 def test_the_discord_card_always_has_a_calendar_button_within_512(runtime: Runtime, length: int) -> None:
     info = add(runtime, agenda(length))
-    rendered = discord_render(runtime.sessions.card(info))
+    rendered = discord_render(session_views.card(runtime.sessions.card(info)))
     view = make_view(rendered.buttons)
     assert view is not None
     links = [item for item in view.children if isinstance(item, discord.ui.Button) and item.url]
@@ -128,7 +129,7 @@ def test_a_link_that_cannot_fit_a_discord_button_is_written_out_and_the_file_sta
     # 200 accented characters of title alone take more than 512 once percent-encoded
     info = add(runtime, agenda(600), title="Participación ciudadana en energía " * 5 + "é" * 25)
     assert fit_google_link(runtime.sessions.calendar_link(info), DISCORD_BUTTON_URL) is None
-    rendered = discord_render(runtime.sessions.card(info))
+    rendered = discord_render(session_views.card(runtime.sessions.card(info)))
     (line,) = [w for w in rendered.content.splitlines() if w.startswith("[Add to Google Calendar](<")]
     url = line.removeprefix("[Add to Google Calendar](<").removesuffix(">)")
     check_link(runtime, info, url, 2000)
@@ -151,7 +152,7 @@ def test_session_ics_answers_with_the_file_not_a_command(runtime: Runtime) -> No
     (file,) = exchange.blocks(Image)
     assert file.name == "session-1.ics"
     assert ics_starts(file.data) == all_dates(runtime, info)
-    assert "rrr-bot" not in exchange.text and "rrr-bot" not in runtime.sessions.card(info).as_text()
+    assert "rrr-bot" not in exchange.text and "rrr-bot" not in session_views.card(runtime.sessions.card(info)).as_text()
     (link,) = [b for a in exchange.blocks(Actions) for b in a.buttons]
     assert link.url == runtime.sessions.calendar_link(info)
     clicked = asyncio.run(member.click("session_ics", "1"))

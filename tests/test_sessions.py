@@ -27,6 +27,7 @@ from bot.services.pulse import queue_pulse
 from bot.services.sessions import Sessions
 from bot.store.models import OutboxMessage, Rsvp, utcnow
 from bot.testing import Exchange, TestAdapter
+from bot.services import session_views
 from bot.services.session_draft import SessionDraft
 from conftest import make_settings
 
@@ -302,7 +303,7 @@ def test_reminder_heading(runtime: Runtime, offset: int, heading: str) -> None:
     info = add(runtime.sessions, reminders=[offset])
     [reminder] = runtime.sessions.due_reminders(FIRST - timedelta(seconds=30))
     assert reminder.offset == offset
-    reply = runtime.sessions.reminder_reply(info, reminder.occurrence, offset)
+    reply = session_views.reminder(runtime.sessions.card(info, reminder.occurrence), offset)
     assert reply.as_text().splitlines()[0] == heading
 
 

@@ -29,6 +29,7 @@ from bot.errors import InvalidInput
 from bot.services.calendar_export import google_calendar_link, session_ics
 from bot.services.recurrence import Schedule
 from bot.services.sessions import Sessions
+from bot.services import session_views
 from bot.services.session_draft import SessionDraft
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
@@ -275,5 +276,5 @@ def test_the_card_names_the_skipped_dates_to_come(runtime: Runtime) -> None:
                                      count=10), now=NOW)
     for _ in range(4):
         sessions.skip_next(info.id, now=NOW)
-    text = sessions.card(sessions.get(info.id)).as_text()
+    text = session_views.card(sessions.card(sessions.get(info.id))).as_text()
     assert "2027-03-25 02:30 CET, 2027-03-26 02:30 CET, 2027-03-27 02:30 CET and 1 more" in text

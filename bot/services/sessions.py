@@ -24,21 +24,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from ..errors import InvalidInput, NotFound, about
-from ..messages import Actions, Button, Facts, Reply, Text, Time
-from ..messages import Field as Fact
 from ..store import Database
 from ..store.models import PeerSession, Rsvp, utcnow
 from .calendar_export import google_calendar_link, session_ics
 from .outbox import Outgoing, StoredOutbox
+from . import session_views
 from .session_draft import FIELDS as EDITABLE, SessionDraft
+from .session_views import SessionCard
 from .recurrence import LAST_YEAR, MAX_OCCURRENCES, Occurrence, Schedule, check_zone, parse_repeat
 from .when import parse_start
-from ..actions import OPEN_URL
 
 log = logging.getLogger(__name__)
 
 STATUSES = ("going", "maybe", "no")
-STATUS_LABELS = {"going": "Going", "maybe": "Maybe", "no": "Can't"}
 CHANNEL = re.compile(r"^[a-z][a-z0-9_-]{1,31}:[A-Za-z0-9_-]{1,64}$")
 MAX_DURATION_MINUTES = 24 * 60
 MAX_VIDEO_URL = 500  # PeerSession.video_url's column length
@@ -308,7 +306,7 @@ class Sessions:
             log.info("reminder of session %s at %s dropped: the session has begun", info.id, occ.key())
             return 0
         base = f"reminder:{info.id}:{occ.key()}"
-        reply = self.reminder_reply(info, occ, reminder.offset)
+        reply = session_views.reminder(self.card(info, occ), reminder.offset)
         messages = [Outgoing(f"{base}:{reminder.offset}:{channel}", channel.partition(":")[0], reply,
                              channel=channel.partition(":")[2], expires_at=occ.start_utc) for channel in info.channels]
         messages += [Outgoing(f"{base}:{reminder.offset}:{platform}:{user}", platform, reply, users=(user,),
@@ -324,41 +322,12 @@ class Sessions:
 
     # -- messages --------------------------------------------------------------------------------------------------
 
-    def card(self, info: SessionInfo, occ: Occurrence | None = None, *, heading: str = "") -> Reply:
-        """A session with its next time, RSVP buttons and live counts, and calendar links."""
+    def card(self, info: SessionInfo, occ: Occurrence | None = None) -> SessionCard:
+        """What a session's card shows: the session, the occurrence it is about (the next one by default), its
+        RSVP counts and its calendar link (drawn by :func:`.session_views.card`)."""
         occ = occ or self.next_occurrence(info)
-        blocks: list = []
-        if heading:
-            blocks.append(Text(heading, "heading"))
-        fields = [Fact("When", info.schedule.describe()), Fact("Zone", info.schedule.tz),
-                  Fact("Duration", f"{int(info.schedule.duration.total_seconds() // 60)} min")]
-        if info.video_url:
-            fields.append(Fact("Video", info.video_url))
-        if skipped := _upcoming_skipped(info):
-            fields.append(Fact("Skipped", skipped))
-        blocks.append(Facts(tuple(fields), title=f"#{info.id} {info.title}" + (" (cancelled)" if info.cancelled
-                                                                                else "")))
-        if info.agenda:
-            blocks.append(Text(info.agenda))
-        if occ is None:
-            blocks.append(Text("No upcoming occurrence.", "muted"))
-            return Reply(tuple(blocks))
-        blocks.append(Time(occ.start_utc, "Next:", info.schedule.tz))
-        counts = self.counts(info.id, occ.key())
-        value = f"{info.id}:{occ.key()}"
-        blocks.append(Actions((
-            Button(f"{STATUS_LABELS['going']} ({counts['going']})", "rsvp_going", value, style="primary"),
-            Button(f"{STATUS_LABELS['maybe']} ({counts['maybe']})", "rsvp_maybe", value),
-            Button(f"{STATUS_LABELS['no']} ({counts['no']})", "rsvp_no", value),
-            Button("Add to Google Calendar", OPEN_URL, url=self.calendar_link(info)),
-            Button("Calendar file (.ics)", "session_ics", str(info.id)),  # answered with the file, in chat
-        )))
-        return Reply(tuple(blocks))
-
-    def reminder_reply(self, info: SessionInfo, occ: Occurrence, offset: int) -> Reply:
-        when = "tomorrow" if offset >= 1440 else f"in {_minutes(offset)}"
-        card = self.card(info, occ, heading=f"Reminder: {info.title} starts {when}")
-        return card
+        counts = self.counts(info.id, occ.key()) if occ is not None else dict.fromkeys(STATUSES, 0)
+        return SessionCard(info, occ, counts, self.calendar_link(info))
 
     # -- internals -------------------------------------------------------------------------------------------------
 
@@ -463,21 +432,6 @@ def _info(row: PeerSession) -> SessionInfo:
                        channels=tuple(row.channels), video_url=row.video_url, reminders=tuple(row.reminders),
                        cancelled=row.cancelled_at is not None, created_by=row.created_by,
                        discord_event_id=row.discord_event_id)
-
-
-def _upcoming_skipped(info: SessionInfo, shown: int = 3) -> str:
-    """The skipped dates still to come, in the session's zone ("" when none)."""
-    now = utcnow()
-    dates = [f"{o.start_local:%Y-%m-%d %H:%M %Z}" for o in info.schedule.skipped_occurrences() if o.start_utc > now]
-    more = f" and {len(dates) - shown} more" if len(dates) > shown else ""
-    return ", ".join(dates[:shown]) + more
-
-
-def _minutes(offset: int) -> str:
-    if offset % 60 == 0:
-        hours = offset // 60
-        return f"{hours} hour" + ("s" if hours != 1 else "")
-    return f"{offset} minute" + ("s" if offset != 1 else "")
 
 
 __all__ = ["DueReminder", "EDITABLE", "MAX_OCCURRENCES", "STATUSES", "SessionInfo", "Sessions",
