@@ -346,6 +346,10 @@ class Bot:
         """Names of the network's cities (for autocompletion)."""
         return await asyncio.to_thread(self.directory.city_names)
 
+    async def session_zones(self) -> list[tuple[str, tuple[str, ...]]]:
+        """The zones the session forms offer first: those of the network's cities (with their names), and UTC."""
+        return await asyncio.to_thread(self.directory.zones)
+
     async def tags(self) -> list[str]:
         """Topic tags used in the knowledge base (for autocompletion)."""
         return await asyncio.to_thread(self.knowledge.tags)

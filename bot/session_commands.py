@@ -54,15 +54,6 @@ RSVP_ACTIONS = {RSVP_GOING: "going", RSVP_MAYBE: "maybe", RSVP_NO: "no"}
 #: Every session button that the core answers: the RSVPs, the calendar file, and the page buttons of a long list
 #: (``session list``, a city's challenges: :data:`~bot.paging.PAGE_ACTIONS`, answered by the core's router).
 SESSION_ACTIONS = (*RSVP_ACTIONS, ICS_ACTION, *DRAFT_ACTIONS, *PAGE_ACTIONS)
-#: Time zones the platforms' session forms offer first: the network's nine cities, and UTC.
-SESSION_ZONES: tuple[tuple[str, str], ...] = (
-    ("Europe/Madrid", "Bilbao"), ("Europe/Dublin", "Dublin"), ("Europe/Amsterdam", "Rotterdam"),
-    ("Europe/Rome", "Turin"), ("Europe/Warsaw", "Warsaw"), ("America/Los_Angeles", "San Francisco"),
-    ("America/Toronto", "Montréal"), ("America/Mexico_City", "Guadalajara"), ("America/Sao_Paulo", "Belo Horizonte"),
-    ("UTC", ""),
-)
-
-
 class SessionCommands:
     """Parses ``session ...`` and the RSVP clicks, checks the coordinator role, and calls :class:`Sessions`."""
 

@@ -22,6 +22,9 @@ import pytest
 
 from adapters.discord.sessions import NO_EVENTS
 from bot import Runtime
+from knowledge.corpus import CITIES_FILE
+from knowledge.importers import read_cities
+from knowledge.records import CityRecord
 from bot.messages import Actions, Button, Reply, Text
 from discord_fake import (AUTOCOMPLETE_RESULT, BASE_PERMISSIONS, BOT_ID, COORDINATOR_ID, DEFERRED_UPDATE, EPHEMERAL,
                           GENERAL_CHANNEL_ID, GUILD_ID, MANAGE_EVENTS, MEMBER_ID, NETWORK_CHANNEL_ID, PEER_ID,
@@ -35,8 +38,9 @@ ANSWER = 20.0
 VIDEO = "https://meet.example.org/rrr-energy"
 CALENDAR = "https://calendar.google.com/calendar/render?action=TEMPLATE"
 DAY = date.today() + timedelta(days=40)
-ZONES = ["Europe/Madrid", "Europe/Dublin", "Europe/Amsterdam", "Europe/Rome", "Europe/Warsaw", "America/Los_Angeles",
-         "America/Toronto", "America/Mexico_City", "America/Sao_Paulo", "UTC"]
+#: The zones of the nine seeded cities (one city each: by name), and UTC last.
+ZONES = ["America/Los_Angeles", "America/Mexico_City", "America/Sao_Paulo", "America/Toronto", "Europe/Amsterdam",
+         "Europe/Dublin", "Europe/Madrid", "Europe/Rome", "Europe/Warsaw", "UTC"]
 MAY_CREATE_EVENTS = BASE_PERMISSIONS | MANAGE_EVENTS
 LINK_STYLE = 5
 
@@ -46,6 +50,7 @@ LINK_STYLE = 5
 @pytest.fixture
 def rt(tmp_path: Path, fake: FakeDiscord) -> Iterator[Runtime]:
     with Runtime.open(discord_settings(tmp_path / "data", fake)) as runtime:
+        runtime.directory.import_cities(read_cities(CITIES_FILE).records)  # their zones are /session-add's
         yield runtime
 
 
@@ -109,7 +114,7 @@ def test_session_commands_are_synced_with_typed_options(served: Served, fake: Fa
     assert [(o["name"], o["type"], o.get("required")) for o in show] == [("id", 4, True)]
 
 
-def test_zone_autocomplete_offers_the_network_zones(served: Served, fake: FakeDiscord) -> None:
+def test_zone_autocomplete_offers_the_network_zones(served: Served, fake: FakeDiscord, rt: Runtime) -> None:
     def choices(typed: str) -> list[dict]:
         interaction = fake.autocomplete("session-add", "tz", typed, others={"title": "x"})
         callback = fake.wait_callback(interaction, timeout=ANSWER)
@@ -119,6 +124,11 @@ def test_zone_autocomplete_offers_the_network_zones(served: Served, fake: FakeDi
     assert [c["value"] for c in choices("")] == ZONES
     assert choices("bilb") == [{"name": "Europe/Madrid (Bilbao)", "value": "Europe/Madrid"}]
     assert [c["value"] for c in choices("america")] == [z for z in ZONES if z.startswith("America/")]
+    # the zones are the stored cities': a city that joins later is offered, and a zone of two cities comes first
+    rt.directory.import_cities([CityRecord("Lisbon", "Portugal", "Europe/Lisbon"),
+                                CityRecord("Valencia", "Spain", "Europe/Madrid")])
+    assert choices("lisb") == [{"name": "Europe/Lisbon (Lisbon)", "value": "Europe/Lisbon"}]
+    assert choices("")[0] == {"name": "Europe/Madrid (Bilbao, Valencia)", "value": "Europe/Madrid"}
 
 
 def test_a_coordinator_schedules_a_session_the_card_is_posted_and_an_event_published(

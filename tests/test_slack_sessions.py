@@ -19,6 +19,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from knowledge.corpus import CITIES_FILE
+from knowledge.importers import read_cities
+from adapters.slack import modals
 from bot.messages import Actions, Button, Reply, Text
 from slack_fake import Call, FakeSlack, buttons, input_values, view_submission, wait_until
 from slack_harness import (  # noqa: F401  (fixtures)
@@ -32,8 +35,9 @@ COORDINATOR = "UCOORD"  # the fake's coordinator user group S0COORD holds this m
 MEMBER = "U0MEMBER"
 PEER = "U0PEER"
 CHANNEL = "C0GENERAL"
-ZONES = ["Europe/Madrid", "Europe/Dublin", "Europe/Amsterdam", "Europe/Rome", "Europe/Warsaw", "America/Los_Angeles",
-         "America/Toronto", "America/Mexico_City", "America/Sao_Paulo", "UTC"]
+#: The zones of the nine seeded cities (one city each: by name), and UTC last.
+ZONES = ["America/Los_Angeles", "America/Mexico_City", "America/Sao_Paulo", "America/Toronto", "Europe/Amsterdam",
+         "Europe/Dublin", "Europe/Madrid", "Europe/Rome", "Europe/Warsaw", "UTC"]
 VIDEO = "https://meet.example.org/rrr-energy"
 #: A day well ahead, whatever today is (the core refuses a start in the past).
 DAY = date.today() + timedelta(days=40)
@@ -72,7 +76,9 @@ class Slack(ServedSlack):
 
 @pytest.fixture
 def slack(serve_slack, fake_slack: FakeSlack, tmp_path: Path) -> Slack:
-    return serve_slack(slack_settings(tmp_path / "data", fake_slack), Slack)
+    served = serve_slack(slack_settings(tmp_path / "data", fake_slack), Slack)
+    served.runtime.directory.import_cities(read_cities(CITIES_FILE).records)  # their zones are the form's
+    return served
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------------
@@ -127,6 +133,18 @@ def test_session_add_opens_the_schedule_form_for_a_coordinator(slack: Slack) -> 
                                                                             "monthly"]
     assert inputs["repeat"][2]["value"] == "none" and inputs["duration"][2] == "60"
     assert {b for b, block in blocks.items() if block["optional"]} == {"count", "video", "agenda"}
+
+
+def test_the_form_offers_the_members_own_zone_when_no_city_of_the_network_has_it() -> None:
+    network = [("Europe/Madrid", ("Bilbao", "Valencia")), ("UTC", ())]
+    view = modals.session_modal(channel=CHANNEL, zones=network, zone="Asia/Tokyo")
+    tz = next(b for b in view["blocks"] if b["block_id"] == "tz")["element"]
+    assert [o["value"] for o in tz["options"]] == ["Asia/Tokyo", "Europe/Madrid", "UTC"]
+    assert tz["initial_option"]["value"] == "Asia/Tokyo"
+    assert tz["options"][1]["text"]["text"] == "Europe/Madrid (Bilbao, Valencia)"
+    view = modals.session_modal(channel=CHANNEL, zones=network, zone="Europe/Madrid")
+    tz = next(b for b in view["blocks"] if b["block_id"] == "tz")["element"]
+    assert [o["value"] for o in tz["options"]] == ["Europe/Madrid", "UTC"]
 
 
 def test_a_coordinator_schedules_a_session_and_its_card_is_posted_in_the_channel(slack: Slack) -> None:

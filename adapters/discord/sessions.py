@@ -33,7 +33,7 @@ from bot.messages import Actions
 from bot.paging import SESSIONS_PAGE
 from bot.services import Outgoing, SessionInfo
 from bot.services.session_draft import SessionDraft
-from bot.session_commands import RSVP_ACTIONS, SESSION_ZONES
+from bot.session_commands import RSVP_ACTIONS
 from bot.store.models import utcnow
 
 from .cards import Cards
@@ -45,8 +45,6 @@ if TYPE_CHECKING:
     from .client import DiscordAdapter
 
 log = logging.getLogger(__name__)
-#: The zones ``/session-add`` offers: those of the network's nine cities, and UTC (any IANA name is accepted).
-ZONES = SESSION_ZONES
 REPEATS = (("Once", "none"), ("Every week", "weekly"), ("Every 2 weeks", "every 2 weeks"),
            ("Monthly (same weekday)", "monthly"))
 #: Discord's limits for a scheduled event.
@@ -66,8 +64,9 @@ def register_commands(tree: app_commands.CommandTree, adapter: DiscordAdapter) -
 
     async def zones(_: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         wanted = current.casefold().strip()
-        return [app_commands.Choice(name=f"{zone} ({city})" if city else zone, value=zone)
-                for zone, city in ZONES if wanted in zone.casefold() or wanted in city.casefold()][:25]
+        return [app_commands.Choice(name=trim(f"{zone} ({', '.join(cities)})" if cities else zone, 100), value=zone)
+                for zone, cities in await adapter.bot.session_zones()
+                if wanted in zone.casefold() or any(wanted in city.casefold() for city in cities)][:25]
 
     @tree.command(name="session-add", description="Schedule a peer session (coordinators)")
     @app_commands.describe(title="What the session is called",

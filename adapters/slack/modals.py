@@ -9,7 +9,6 @@ from typing import Any
 
 from bot.review import EditForm
 from bot.services.session_draft import FIELDS, SessionDraft, read_fields
-from bot.session_commands import SESSION_ZONES
 
 from .render import trim
 
@@ -22,8 +21,6 @@ REVIEW_EDIT = "review_edit_modal"
 #: The longest value a Slack text input takes.
 INPUT_MAX = 3000
 
-#: The zones offered for a session: those of the network's nine cities, and UTC.
-ZONES = SESSION_ZONES
 #: Repeat choices: (value of the draft's ``repeat``, label).
 REPEATS: tuple[tuple[str, str], ...] = (("none", "Once"), ("weekly", "Every week"),
                                         ("every 2 weeks", "Every 2 weeks"), ("monthly", "Monthly (same weekday)"))
@@ -100,13 +97,17 @@ def edit_modal(form: EditForm, *, channel: str) -> dict[str, Any]:
     }
 
 
-def session_modal(*, channel: str, zone: str | None = None) -> dict[str, Any]:
-    """The "Schedule a session" form; ``zone`` (the member's own, when it is one of :data:`ZONES`) is preselected."""
-    zones = [_option(name, f"{name} ({city})" if city else name) for name, city in ZONES]
+def session_modal(*, channel: str, zones: list[tuple[str, tuple[str, ...]]], zone: str | None = None
+                  ) -> dict[str, Any]:
+    """The "Schedule a session" form offering ``zones`` (the network's, :meth:`bot.Bot.session_zones`); ``zone``
+    (the member's own Slack zone) is preselected, and offered first when it is none of them."""
+    if zone and zone not in {name for name, _ in zones}:  # the member's own zone is offered too, first
+        zones = [(zone, ()), *zones][:100]
+    zones_offered = [_option(name, zone_label(name, cities)) for name, cities in zones]
     repeats = [_option(value, label) for value, label in REPEATS]
-    tz_element: dict[str, Any] = {"type": "static_select", "action_id": "tz", "options": zones,
+    tz_element: dict[str, Any] = {"type": "static_select", "action_id": "tz", "options": zones_offered,
                                   "placeholder": {"type": "plain_text", "text": "Choose a time zone"}}
-    chosen = next((o for o in zones if o["value"] == zone), None)
+    chosen = next((o for o in zones_offered if o["value"] == zone), None)
     if chosen is not None:
         tz_element["initial_option"] = chosen
     return {
@@ -133,6 +134,11 @@ def session_modal(*, channel: str, zone: str | None = None) -> dict[str, Any]:
             _input("agenda", "Agenda", "", multiline=True, optional=True, max_length=3000),
         ],
     }
+
+
+def zone_label(zone: str, cities: tuple[str, ...]) -> str:
+    """``Europe/Madrid (Bilbao, Valencia)``: a zone named with its cities, within a select option's 75 characters."""
+    return trim(f"{zone} ({', '.join(cities)})" if cities else zone, 75)
 
 
 def notice_modal(title: str, text: str) -> dict[str, Any]:

@@ -54,7 +54,8 @@ class SessionForm:
         zone = (await self.members.profile(user)).get("tz")
         try:
             await self.client.views_open(trigger_id=command["trigger_id"],
-                                         view=modals.session_modal(channel=channel, zone=zone))
+                                         view=modals.session_modal(
+                channel=channel, zones=await self.bot.session_zones(), zone=zone))
         except SlackApiError as exc:  # an expired trigger: the text form still works
             log.warning("cannot open the session form: %s", exc.response.get("error"))
             await respond(response_type="ephemeral",

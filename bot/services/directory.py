@@ -16,6 +16,8 @@ from ..store import Challenge, Cities, City, Database, Member, Members
 from ..store.queries import id_of
 
 MAX_CHALLENGE = 300
+#: The zones :meth:`Directory.zones` offers at most (a Slack select takes 100 options).
+MAX_ZONES = 100
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,17 @@ class Directory:
     def city_names(self) -> list[str]:
         with self.db.session() as session:
             return Cities(session).names()
+
+    def zones(self, limit: int = MAX_ZONES) -> list[tuple[str, tuple[str, ...]]]:
+        """The time zones of the network's cities, each with its cities' names, the zones of most cities first
+        (then by name), at most ``limit``, and UTC last: what the session forms offer first."""
+        by_zone: dict[str, list[str]] = {}
+        with self.db.session() as session:
+            for zone, name in session.exec(select(City.timezone, City.name).order_by(col(City.name))):
+                if zone and zone != "UTC":
+                    by_zone.setdefault(zone, []).append(name)
+        ranked = sorted(by_zone.items(), key=lambda item: (-len(item[1]), item[0]))[:max(0, limit - 1)]
+        return [(zone, tuple(names)) for zone, names in ranked] + [("UTC", ())]
 
     def import_cities(self, records: list[CityRecord]) -> tuple[int, int]:
         """Insert or update every city (and its contacts) in one transaction; return (created, updated)."""
