@@ -41,6 +41,13 @@ CHANNEL = re.compile(r"^[a-z][a-z0-9_-]{1,31}:[A-Za-z0-9_-]{1,64}$")
 MAX_DURATION_MINUTES = 24 * 60
 MAX_VIDEO_URL = 500  # PeerSession.video_url's column length
 MAX_RULE = 500  # PeerSession.rule's
+#: The draft's fields that :meth:`Sessions._apply` checks by a rule of its own (the others are :data:`PLAIN`).
+CHECKED = ("title", "start", "tz", "repeat", "count", "until", "duration", "agenda", "channels", "video",
+           "reminders")
+#: The draft's other fields: each is stored in the ``peer_session`` column of its name as given (text trimmed, within
+#: the column's length) and shown by the card's line for it. A new field of that kind is one draft field, one column
+#: (and its migration), one line of the card, and one input per form.
+PLAIN = tuple(name for name in EDITABLE if name not in CHECKED)
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,12 @@ class SessionInfo:
     cancelled: bool
     created_by: str
     discord_event_id: str | None = None
+    details: tuple[tuple[str, object], ...] = ()
+    """The draft's other fields (:data:`PLAIN`), by name: stored and shown as they were given."""
+
+    def detail(self, name: str) -> object:
+        """A field of :attr:`details` (None when the session has no such field)."""
+        return dict(self.details).get(name)
 
     def as_dict(self) -> dict[str, object]:
         s = self.schedule
@@ -65,7 +78,7 @@ class SessionInfo:
                 "count": s.count, "until": s.until.isoformat() if s.until else None,
                 "skipped": [occurrence_dict(o) for o in s.skipped_occurrences()], "channels": list(self.channels),
                 "video_url": self.video_url, "reminders": list(self.reminders), "cancelled": self.cancelled,
-                "describe": s.describe()}
+                "describe": s.describe(), **dict(self.details)}
 
 
 def occurrence_dict(occurrence: Occurrence) -> dict[str, str]:
@@ -411,13 +424,21 @@ class Sessions:
         row.rule, row.count, row.until = rule, draft.count, draft.until
         row.duration_minutes, row.channels = draft.duration, list(dict.fromkeys(channels))
         row.video_url, row.reminders = video, reminders
+        for name in PLAIN:  # a field without a rule of its own: text trimmed, within its column
+            value = getattr(draft, name)
+            value = value.strip() if isinstance(value, str) else value
+            limit = getattr(PeerSession.__table__.c[name].type, "length", None)  # type: ignore[attr-defined]
+            if isinstance(value, str) and limit is not None and len(value) > limit:
+                raise InvalidInput(f"The {name} is too long ({limit:,} characters at most).", field=name)
+            setattr(row, name, value)
 
 
 def _draft(row: PeerSession) -> SessionDraft:
     """The stored session as a draft (what an edit changes)."""
     return SessionDraft(title=row.title, start=row.start_local, tz=row.timezone, repeat=row.rule, count=row.count,
                         until=row.until, duration=row.duration_minutes, agenda=row.agenda,
-                        channels=tuple(row.channels), video=row.video_url, reminders=tuple(row.reminders))
+                        channels=tuple(row.channels), video=row.video_url, reminders=tuple(row.reminders),
+                        **{name: getattr(row, name) for name in PLAIN})
 
 
 def _skipped(row: PeerSession) -> frozenset[datetime]:
@@ -431,7 +452,8 @@ def _info(row: PeerSession) -> SessionInfo:
     return SessionInfo(id=row.id or 0, title=row.title, agenda=row.agenda, schedule=schedule,
                        channels=tuple(row.channels), video_url=row.video_url, reminders=tuple(row.reminders),
                        cancelled=row.cancelled_at is not None, created_by=row.created_by,
-                       discord_event_id=row.discord_event_id)
+                       discord_event_id=row.discord_event_id,
+                       details=tuple((name, getattr(row, name)) for name in PLAIN))
 
 
 __all__ = ["DueReminder", "EDITABLE", "MAX_OCCURRENCES", "STATUSES", "SessionInfo", "Sessions",
