@@ -87,8 +87,9 @@ def due(sessions: Sessions, now: datetime) -> list[tuple[int, str, int, tuple[in
     ({"reminders": [15, 0]}, "between 1 and 10080"),
     ({"title": "   "}, "title"),
     ({"start": "2027-03-16T15:00+01:00"}, "UTC offset"),
+    ({"agenda": "x" * 3001}, "The agenda is too long (3,000 characters at most)"),
 ], ids=["past", "zone", "zone-case", "rrule-day", "rrule-freq", "repeat-word", "count-0", "count-and-until",
-        "never-occurs", "channel", "video", "reminder-0", "title", "offset"])
+        "never-occurs", "channel", "video", "reminder-0", "title", "offset", "agenda"])
 def test_add_refuses_a_bad_part_and_stores_nothing(runtime: Runtime, changes: dict, fragment: str) -> None:
     with pytest.raises(InvalidInput) as raised:
         add(runtime.sessions, **changes)
@@ -98,8 +99,12 @@ def test_add_refuses_a_bad_part_and_stores_nothing(runtime: Runtime, changes: di
 
 
 def test_add_stores_a_valid_session(runtime: Runtime) -> None:
-    info = add(runtime.sessions, video="https://meet.example/wg", reminders=[15, 1440, 15])
+    info = add(runtime.sessions, video="https://meet.example/wg", reminders=[15, 1440, 15],
+               agenda="  Figures of the year.\n")
     assert info.id == 1
+    assert info.agenda == "Figures of the year." and info.as_dict()["agenda"] == "Figures of the year."
+    assert runtime.sessions.edit(1, {"agenda": "x" * 3000}, now=NOW).agenda == "x" * 3000  # the limit itself
+    assert runtime.sessions.edit(1, {"title": "Renamed"}, now=NOW).agenda == "x" * 3000  # kept by other edits
     assert info.reminders == (1440, 15)  # sorted, without duplicates
     assert info.schedule.describe() == "every week, 4 times"
     assert [i.id for i in runtime.sessions.list()] == [1]

@@ -64,8 +64,9 @@ def _reads(reader: Reader) -> dict[str, Reader]:
 class SessionDraft:
     """A session as a coordinator asks for it; :meth:`~bot.services.sessions.Sessions.add` checks it as a whole.
 
-    A field that is more than plain text says how its text reads (``metadata["read"]``); adding a field here adds
-    it to the chat command and to every form that passes it on."""
+    A field that is more than plain text says how its text reads (``metadata["read"]``), and a text field may
+    bound its length (``metadata["max_length"]``, else its column's); adding a field here adds it to the chat
+    command and to every form that passes it on."""
 
     title: str = ""
     start: str | datetime = ""
@@ -78,7 +79,7 @@ class SessionDraft:
     until: date | None = field(default=None, metadata=_reads(local_date))
     duration: int | None = field(default=60, metadata=_reads(whole_number))
     """Minutes."""
-    agenda: str = ""
+    agenda: str = field(default="", metadata={"max_length": 3000})
     channels: tuple[str, ...] = field(default=(), metadata=_reads(text_list))
     """``platform:channel_id`` of each channel that is announced to and reminded."""
     video: str | None = field(default=None, metadata=_reads(optional_text))

@@ -16,7 +16,7 @@ import builtins
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func
@@ -42,11 +42,11 @@ MAX_DURATION_MINUTES = 24 * 60
 MAX_VIDEO_URL = 500  # PeerSession.video_url's column length
 MAX_RULE = 500  # PeerSession.rule's
 #: The draft's fields that :meth:`Sessions._apply` checks by a rule of its own (the others are :data:`PLAIN`).
-CHECKED = ("title", "start", "tz", "repeat", "count", "until", "duration", "agenda", "channels", "video",
-           "reminders")
-#: The draft's other fields: each is stored in the ``peer_session`` column of its name as given (text trimmed, within
-#: the column's length) and shown by the card's line for it. A new field of that kind is one draft field, one column
-#: (and its migration), one line of the card, and one input per form.
+CHECKED = ("title", "start", "tz", "repeat", "count", "until", "duration", "channels", "video", "reminders")
+#: The draft's other fields (the agenda): each is stored in the ``peer_session`` column of its name as given (text
+#: trimmed, within its ``max_length``: the draft field's, else the column's) and shown by the card's line for it. A
+#: new field of that kind is one draft field, one column (and its migration), one line of the card, and one input
+#: per form.
 PLAIN = tuple(name for name in EDITABLE if name not in CHECKED)
 
 
@@ -56,7 +56,6 @@ class SessionInfo:
 
     id: int
     title: str
-    agenda: str
     schedule: Schedule
     channels: tuple[str, ...]
     video_url: str | None
@@ -71,9 +70,13 @@ class SessionInfo:
         """A field of :attr:`details` (None when the session has no such field)."""
         return dict(self.details).get(name)
 
+    @property
+    def agenda(self) -> str:
+        return str(self.detail("agenda") or "")
+
     def as_dict(self) -> dict[str, object]:
         s = self.schedule
-        return {"id": self.id, "title": self.title, "agenda": self.agenda, "start": s.start.isoformat(),
+        return {"id": self.id, "title": self.title, "start": s.start.isoformat(),
                 "timezone": s.tz, "duration_minutes": int(s.duration.total_seconds() // 60), "repeat": s.rule,
                 "count": s.count, "until": s.until.isoformat() if s.until else None,
                 "skipped": [occurrence_dict(o) for o in s.skipped_occurrences()], "channels": list(self.channels),
@@ -379,9 +382,6 @@ class Sessions:
         title = draft.title.strip()
         if not title or len(title) > 200:
             raise InvalidInput("A session needs a title of 1 to 200 characters.", field="title")
-        agenda = draft.agenda.strip()
-        if len(agenda) > 3000:
-            raise InvalidInput("The agenda is too long (3,000 characters at most).", field="agenda")
         tz = draft.tz.strip()
         with about("tz"):
             check_zone(tz)
@@ -420,14 +420,14 @@ class Sessions:
                                field="reminders")
         if len(reminders) > 5:
             raise InvalidInput("At most 5 reminders per session.", field="reminders")
-        row.title, row.agenda, row.timezone, row.start_local = title, agenda, tz, start
+        row.title, row.timezone, row.start_local = title, tz, start
         row.rule, row.count, row.until = rule, draft.count, draft.until
         row.duration_minutes, row.channels = draft.duration, list(dict.fromkeys(channels))
         row.video_url, row.reminders = video, reminders
         for name in PLAIN:  # a field without a rule of its own: text trimmed, within its column
             value = getattr(draft, name)
             value = value.strip() if isinstance(value, str) else value
-            limit = getattr(PeerSession.__table__.c[name].type, "length", None)  # type: ignore[attr-defined]
+            limit = _max_length(name)
             if isinstance(value, str) and limit is not None and len(value) > limit:
                 raise InvalidInput(f"The {name} is too long ({limit:,} characters at most).", field=name)
             setattr(row, name, value)
@@ -436,9 +436,16 @@ class Sessions:
 def _draft(row: PeerSession) -> SessionDraft:
     """The stored session as a draft (what an edit changes)."""
     return SessionDraft(title=row.title, start=row.start_local, tz=row.timezone, repeat=row.rule, count=row.count,
-                        until=row.until, duration=row.duration_minutes, agenda=row.agenda,
-                        channels=tuple(row.channels), video=row.video_url, reminders=tuple(row.reminders),
+                        until=row.until, duration=row.duration_minutes, channels=tuple(row.channels),
+                        video=row.video_url, reminders=tuple(row.reminders),
                         **{name: getattr(row, name) for name in PLAIN})
+
+
+def _max_length(name: str) -> int | None:
+    """The longest text a plain field takes: its draft field's ``max_length``, else its column's length."""
+    declared = next(f for f in fields(SessionDraft) if f.name == name).metadata.get("max_length")
+    return declared if declared is not None else getattr(PeerSession.__table__.c[name].type,  # type: ignore[attr-defined]
+                                                         "length", None)
 
 
 def _skipped(row: PeerSession) -> frozenset[datetime]:
@@ -449,7 +456,7 @@ def _info(row: PeerSession) -> SessionInfo:
     schedule = Schedule(start=row.start_local, tz=row.timezone, duration=timedelta(minutes=row.duration_minutes),
                         rule=row.rule, count=row.count, until=row.until,
                         skipped=_skipped(row))
-    return SessionInfo(id=row.id or 0, title=row.title, agenda=row.agenda, schedule=schedule,
+    return SessionInfo(id=row.id or 0, title=row.title, schedule=schedule,
                        channels=tuple(row.channels), video_url=row.video_url, reminders=tuple(row.reminders),
                        cancelled=row.cancelled_at is not None, created_by=row.created_by,
                        discord_event_id=row.discord_event_id,
