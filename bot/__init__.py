@@ -6,6 +6,7 @@ first use (PEP 562), so importing one submodule (``bot.config``, ``bot.store``) 
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from .lazy import lazy_exports
@@ -17,14 +18,14 @@ if TYPE_CHECKING:
     from .messages import (Action, Actions, Button, Facts, Field, Incoming, Reply, SolutionCard, Text, Time)
     from .runtime import Runtime
 
-_EXPORTS = {
+_EXPORTS = MappingProxyType({
     "config": ("Secrets", "Settings", "load_settings"),
     "core": ("Bot",),
     "errors": ("BotError", "ConfigError", "InvalidInput", "NotFound", "PermissionDenied", "StorageError", "UserError"),
     "messages": ("Action", "Actions", "Button", "Facts", "Field", "Incoming", "Reply", "SolutionCard", "Text",
                  "Time"),
     "runtime": ("Runtime",),
-}
+})
 
 __all__ = [
     "Action", "Actions", "Bot", "BotError", "Button", "ConfigError", "Facts", "Field", "Incoming", "InvalidInput",

@@ -20,7 +20,7 @@ from .errors import ConfigError
 
 ENV_PREFIX = "RRR_"
 #: Environment variables with the RRR_ prefix that are not ``SECTION__KEY`` overrides.
-RESERVED_ENV = {"RRR_CONFIG", "RRR_DATA_DIR"}
+RESERVED_ENV = frozenset({"RRR_CONFIG", "RRR_DATA_DIR"})
 SECRET_ENV = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "DISCORD_TOKEN")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from types import MappingProxyType
 import unicodedata
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
@@ -21,7 +22,7 @@ MAX_TRACKED = 10_000
 NETWORK_POSTS, NETWORK_WINDOW = 3, 3600.0
 
 _URL_ONLY = re.compile(r"^<?(https?://|www\.)\S+>?$", re.IGNORECASE)
-_GREETINGS = {
+_GREETINGS = frozenset({
     fold(g) for g in (
         "hi", "hello", "hey", "hiya", "good morning", "good afternoon", "good evening", "thanks", "thank you",
         "ok", "okay", "yes", "no", "test", "ping", "hola", "buenos dias", "buenas tardes", "buenas", "gracias",
@@ -29,7 +30,7 @@ _GREETINGS = {
         "merci", "coucou", "ciao", "buongiorno", "buonasera", "salve", "grazie", "czesc", "dzien dobry",
         "dziekuje", "witam", "hej", "hallo", "hoi", "goedemorgen", "goedemiddag", "dank je", "dank u", "bedankt",
     )
-}
+})
 
 
 class RateLimiter:
@@ -103,7 +104,7 @@ def cap_input(text: str, limit: int = MAX_INPUT_CHARS) -> tuple[str, bool]:
 
 
 #: What a member is told instead of a search, by what :func:`not_a_question` found.
-USAGE_HINTS = {
+USAGE_HINTS = MappingProxyType({
     "greeting": "Hello! Ask me how peer cities handled a challenge, e.g. `how did other cities fund social "
                 "enterprise incubators?`, or type `help`.",
     "emoji": "Ask me a question in words, e.g. `how did cities keep local shops alive during lockdown?`, or type "
@@ -112,7 +113,7 @@ USAGE_HINTS = {
             "close the digital divide?` (coordinators import documents with `rrr-bot kb import`).",
     "city": "To see a city's profile, challenges and contacts use `city {text}`; to search its solutions, ask a "
             "question with `city:{text}`, e.g. `how did they support cooperatives? city:{text}`.",
-}
+})
 
 
 #: The longest city name, in words, the guard looks up ("Belo Horizonte" is two).

@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from types import MappingProxyType
 
 from .errors import InvalidInput, UserError
 from .messages import Action, Actions, Button, Reply, Text, Time
@@ -30,7 +31,7 @@ FROM_HOME = ":home"
 #: The buttons whose click from the home redraws it.
 REDRAWN = (*RSVP_ACTIONS, INTRO_MET, INTRO_NOT_YET)
 #: The home's feature buttons and the command each runs as the member.
-HOME_COMMANDS = {"home_ask": "ask", "home_intro": "intro", "home_insights": "insights"}
+HOME_COMMANDS = MappingProxyType({"home_ask": "ask", "home_intro": "intro", "home_insights": "insights"})
 #: How many sessions and introductions the home shows (Discord takes 25 buttons a message: 3 x 3 + 3 x 2 + 3).
 SESSIONS_SHOWN = 3
 INTROS_SHOWN = 3

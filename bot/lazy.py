@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from importlib import import_module
+from types import MappingProxyType
 from typing import Any
 
 
 def lazy_exports(package: str, namespace: dict[str, Any], exports: Mapping[str, tuple[str, ...]]
-                 ) -> tuple[dict[str, str], Callable[[str], Any], Callable[[], list[str]]]:
+                 ) -> tuple[Mapping[str, str], Callable[[str], Any], Callable[[], list[str]]]:
     """For the package ``package`` whose globals are ``namespace``, with ``exports`` = submodule -> public names:
     the map name -> submodule, and the package's ``__getattr__`` and ``__dir__``."""
-    module_of = {name: module for module, names in exports.items() for name in names}
+    module_of = MappingProxyType({name: module for module, names in exports.items() for name in names})
 
     def getattr_(name: str) -> Any:
         module = module_of.get(name)

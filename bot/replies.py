@@ -7,6 +7,7 @@ provenance label with the record's own note; the passage that matched; a peer's 
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 
 from knowledge.confidence import CLOSE, NO_MATCH, NOT_SURE, RELATED, WEAK
 from knowledge.excerpts import cut
@@ -17,16 +18,16 @@ from .services import AskResult, CityProfile, Match
 from .text import neutralize_mentions
 from .actions import ASK_NETWORK, FEEDBACK_HELPFUL, FEEDBACK_NOT_HELPFUL, SHOW_SOLUTION
 
-PROVENANCE_LABELS = {
+PROVENANCE_LABELS = MappingProxyType({
     "rrr": "featured in RRR sources",
     "rrr-city": "practice of an RRR city, not confirmed as an RRR case",
     "context": "city practice, not confirmed as an RRR case",
     "post-rrr": "after RRR (2022 or later)",
     "reference": "background reading",
     "network": "shared by a peer",
-}
+})
 #: What people see instead of a score.
-MATCH_WORDS = {CLOSE: "close match", RELATED: "related", WEAK: "not sure"}
+MATCH_WORDS = MappingProxyType({CLOSE: "close match", RELATED: "related", WEAK: "not sure"})
 SUMMARY_CHARS = 320
 #: A record body longer than this is not shown in chat; `rrr-bot kb show ID` prints it.
 BODY_CHARS = 1500

@@ -7,6 +7,7 @@ import logging
 import shlex
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
+from types import MappingProxyType
 from typing import Any
 
 from .commands import Context
@@ -48,9 +49,9 @@ Confirm / Cancel before it is saved (`confirm:yes` asks for that with an ISO sta
 `session edit ID key:value ...` (same keys)
 `session cancel ID`, `session skip-next ID`, `session confirm DRAFT` / `session discard DRAFT` (a typed start's echo)"""
 #: The chat command's keys: every :class:`SessionDraft` field, a few aliases, and ``confirm``.
-KEYS = {**{name: name for name in FIELDS}, "zone": "tz", "timezone": "tz", "channel": "channels",
-        "confirm": "confirm"}
-RSVP_ACTIONS = {RSVP_GOING: "going", RSVP_MAYBE: "maybe", RSVP_NO: "no"}
+KEYS = MappingProxyType({**{name: name for name in FIELDS}, "zone": "tz", "timezone": "tz", "channel": "channels",
+                         "confirm": "confirm"})
+RSVP_ACTIONS = MappingProxyType({RSVP_GOING: "going", RSVP_MAYBE: "maybe", RSVP_NO: "no"})
 #: Every session button that the core answers: the RSVPs, the calendar file, and the page buttons of a long list
 #: (``session list``, a city's challenges: :data:`~bot.paging.PAGE_ACTIONS`, answered by the core's router).
 SESSION_ACTIONS = (*RSVP_ACTIONS, ICS_ACTION, *DRAFT_ACTIONS, *PAGE_ACTIONS)

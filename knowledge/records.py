@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 import hashlib
 import json
 import re
@@ -14,22 +17,22 @@ from .urls import check_url
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,119}$")
 LANG_PATTERN = re.compile(r"^[a-z]{2}$")
-PROVENANCES = {
+PROVENANCES = MappingProxyType({
     "rrr": "cited in RRR project sources",
     "rrr-city": "a practice of an RRR city; not confirmed as presented in RRR",
     "context": "a sourced city practice; not confirmed as presented in RRR",
     "post-rrr": "dated after the RRR project (2022 or later)",
     "reference": "reference material (OECD and others), not a city practice",
     "network": "saved from a peer's answer in the network",
-}
+})
 SOLUTION_FIELDS = ("id", "city", "country", "title", "challenge", "summary", "tags", "source_url", "language",
                    "provenance", "provenance_note", "body", "kind")
 REQUIRED_SOLUTION_FIELDS = ("id", "city", "country", "title", "challenge", "summary")
 #: Column lengths of the stored rows (``max_length`` in bot/store/models.py; a test keeps them equal): checked here,
 #: so a record that SQLite would take is never refused later by PostgreSQL.
-SOLUTION_LENGTHS = {"id": 120, "city": 120, "country": 120, "title": 300, "source_url": 1000}
-CITY_LENGTHS = {"name": 120, "country": 120, "timezone": 64, "source_url": 500}
-CONTACT_LENGTHS = {"user_id": 120, "name": 200}
+SOLUTION_LENGTHS = MappingProxyType({"id": 120, "city": 120, "country": 120, "title": 300, "source_url": 1000})
+CITY_LENGTHS = MappingProxyType({"name": 120, "country": 120, "timezone": 64, "source_url": 500})
+CONTACT_LENGTHS = MappingProxyType({"user_id": 120, "name": 200})
 
 
 @dataclass(frozen=True)
@@ -215,7 +218,7 @@ def _no_nul(value: Any, where: str = "") -> None:
             _no_nul(item, where)
 
 
-def _check_lengths(data: dict[str, Any], limits: dict[str, int], what: str = "") -> None:
+def _check_lengths(data: dict[str, Any], limits: Mapping[str, int], what: str = "") -> None:
     for key, limit in limits.items():
         value = data.get(key)
         if isinstance(value, str) and len(value.strip()) > limit:

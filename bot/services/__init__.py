@@ -5,6 +5,7 @@ The public names below are loaded on first use (PEP 562), so importing one servi
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from ..lazy import lazy_exports
@@ -17,14 +18,14 @@ if TYPE_CHECKING:
     from .receipts import ReceiptBook
     from .sessions import SessionInfo, Sessions
 
-_EXPORTS = {
+_EXPORTS = MappingProxyType({
     "directory": ("CityProfile", "Directory"),
     "knowledge_base": ("Answer", "AskResult", "ImportSummary", "KnowledgeBase"),
     "intros": ("Introductions", "Match", "SharedChallenge"),
     "outbox": ("Outgoing", "Pending", "StoredOutbox"),
     "receipts": ("ReceiptBook",),
     "sessions": ("SessionInfo", "Sessions"),
-}
+})
 
 __all__ = [
     "Answer", "AskResult", "CityProfile", "Directory", "ImportSummary", "Introductions", "KnowledgeBase", "Match",

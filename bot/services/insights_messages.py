@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 
 from knowledge.text import shorten, slugify
 
@@ -22,9 +23,9 @@ DEFAULT_WEEKS = 12
 DIGEST_WEEKS = 4
 CHAT_GAPS = 5
 CITY_LINES = 12
-ALT = {"network.png": "Map of the network's cities, linked by shared challenges and introductions",
-       "weekly.png": "Bar chart of questions asked, answered and rated helpful per week",
-       "gaps.png": "Bar chart of the biggest groups of unanswered or not helpful questions"}
+ALT = MappingProxyType({"network.png": "Map of the network's cities, linked by shared challenges and introductions",
+                       "weekly.png": "Bar chart of questions asked, answered and rated helpful per week",
+                       "gaps.png": "Bar chart of the biggest groups of unanswered or not helpful questions"})
 
 
 def coordinator_insights(insights: Insights, weeks: int = DEFAULT_WEEKS, now: datetime | None = None, *,

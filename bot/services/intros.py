@@ -9,10 +9,11 @@ own challenge, with that solution's provenance.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
+from types import MappingProxyType
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -40,7 +41,7 @@ from .knowledge_base import KnowledgeBase
 from .outbox import Outgoing, StoredOutbox
 from ..actions import INTRO_COULD_NOT, INTRO_MET, INTRO_NOT_YET
 
-OUTCOMES = {INTRO_MET: "met", INTRO_NOT_YET: "not_yet", INTRO_COULD_NOT: "could_not"}
+OUTCOMES = MappingProxyType({INTRO_MET: "met", INTRO_NOT_YET: "not_yet", INTRO_COULD_NOT: "could_not"})
 IGNORED_LIMIT = 3
 PAUSED_FOR_GOOD = datetime(9999, 1, 1, tzinfo=timezone.utc)
 LANGUAGE_CACHE = 100_000
@@ -449,7 +450,7 @@ class Introductions:
             return {(fold(city), title): provenance for city, title, provenance in rows}
 
 
-def lesson_text(lesson: Lesson, labels: dict[str, str]) -> str:
+def lesson_text(lesson: Lesson, labels: Mapping[str, str]) -> str:
     """A solution's title and what its facts support, e.g. "Title (city practice, not confirmed as an RRR case)"."""
     label = labels.get(lesson.provenance, lesson.provenance)
     label = label.replace(" (", ", ").replace("(", "").replace(")", "")

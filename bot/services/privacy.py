@@ -28,7 +28,7 @@ ANONYMOUS = "forgotten"
 #: Columns holding who did something as ``platform:user_id``.
 CREDIT_COLUMNS = ("saved_by", "reviewed_by", "decided_by", "created_by", "changed_by")
 _IDENTITY = re.compile(r"^([a-z][a-z0-9_-]{1,31}):([A-Za-z0-9_.@-]{1,120})$")
-_HANDLED = {"member", "question", "feedback", "rsvp", "introduction_member", "outbox"}
+_HANDLED = frozenset({"member", "question", "feedback", "rsvp", "introduction_member", "outbox"})
 
 
 @dataclass(frozen=True)

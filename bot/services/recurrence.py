@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, cached_property
+from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from dateutil.rrule import rrule, rrulestr
@@ -37,7 +38,7 @@ _MAX_DURATION = timedelta(hours=24)
 LAST_YEAR = 2199
 
 _ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+)*")
-_NOT_ZONES = {"localtime", "posixrules"}
+_NOT_ZONES = frozenset({"localtime", "posixrules"})
 _LOCAL = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?")
 _OFFSET = re.compile(r"(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
 _LOCAL_FORMAT = "YYYY-MM-DDTHH:MM in local time, e.g. 2027-03-16T15:00"
@@ -47,10 +48,11 @@ _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"
 _BYDAY = re.compile(r"([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)")
 #: Rule parts in canonical order; the ranges of the numeric BYxxx parts (RFC 5545, section 3.3.10).
 _ORDER = ("FREQ", "INTERVAL", "BYMONTH", "BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYDAY", "BYSETPOS", "WKST")
-_RANGES = {"BYMONTH": (1, 12, False), "BYWEEKNO": (1, 53, True), "BYYEARDAY": (1, 366, True),
-           "BYMONTHDAY": (1, 31, True), "BYSETPOS": (1, 366, True)}
+_RANGES = MappingProxyType({"BYMONTH": (1, 12, False), "BYWEEKNO": (1, 53, True), "BYYEARDAY": (1, 366, True),
+                            "BYMONTHDAY": (1, 31, True), "BYSETPOS": (1, 366, True)})
 #: Which frequencies each part may be used with (RFC 5545); absent parts go with every frequency.
-_PART_FREQS = {"BYWEEKNO": {"YEARLY"}, "BYYEARDAY": {"YEARLY"}, "BYMONTHDAY": {"YEARLY", "MONTHLY", "DAILY"}}
+_PART_FREQS = MappingProxyType({"BYWEEKNO": frozenset({"YEARLY"}), "BYYEARDAY": frozenset({"YEARLY"}),
+                               "BYMONTHDAY": frozenset({"YEARLY", "MONTHLY", "DAILY"})})
 _OUTSIDE = ("Leave COUNT, UNTIL and DTSTART out of the rule: the start is given separately, "
             "and the number of sessions or the last date go in --count / --until.")
 _ACCEPTED = ("Use once, daily, weekly, biweekly, every N weeks (N from 1 to 52), monthly (on the same weekday of "
@@ -355,8 +357,8 @@ class Schedule:
                 yield occurrence
 
 
-_SIMPLE = {"FREQ=WEEKLY": "every week", "FREQ=DAILY": "every day"}
-_NTH = {1: "1st", 2: "2nd", 3: "3rd", 4: "4th", -1: "last"}
+_SIMPLE = MappingProxyType({"FREQ=WEEKLY": "every week", "FREQ=DAILY": "every day"})
+_NTH = MappingProxyType({1: "1st", 2: "2nd", 3: "3rd", 4: "4th", -1: "last"})
 
 
 def _localize(naive: datetime, zone: ZoneInfo) -> Occurrence:

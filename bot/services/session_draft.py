@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
+from types import MappingProxyType
 from typing import Any
 
 from ..errors import InvalidInput
@@ -89,7 +90,7 @@ class SessionDraft:
 
 #: The names of a draft's fields (what ``session edit`` and ``rrr-bot sessions edit`` may change).
 FIELDS: tuple[str, ...] = tuple(f.name for f in fields(SessionDraft))
-_READERS: dict[str, Reader] = {f.name: f.metadata.get("read", str) for f in fields(SessionDraft)}
+_READERS: Mapping[str, Reader] = MappingProxyType({f.name: f.metadata.get("read", str) for f in fields(SessionDraft)})
 
 
 def read_fields(texts: Mapping[str, str]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ The only module of the sessions that builds :class:`~bot.messages.Reply`; the se
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from ..actions import OPEN_URL
@@ -18,7 +19,7 @@ from .recurrence import Occurrence
 if TYPE_CHECKING:
     from .sessions import SessionInfo
 
-STATUS_LABELS = {"going": "Going", "maybe": "Maybe", "no": "Can't"}
+STATUS_LABELS = MappingProxyType({"going": "Going", "maybe": "Maybe", "no": "Can't"})
 RSVP_GOING, RSVP_MAYBE, RSVP_NO = "rsvp_going", "rsvp_maybe", "rsvp_no"
 #: The card's "Calendar file" button: its click answers with the session's .ics file (value: the session id).
 ICS_ACTION = "session_ics"

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
+from types import MappingProxyType
 from typing import IO, Any
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Date, DateTime, Float, Integer, String, Table, UniqueConstraint,
@@ -44,11 +45,12 @@ from .safe_files import PRIVATE, atomic_write
 
 FORMAT = "rrr-bot-export"
 VERSION = 1
-SKIPPED = {"receipt"}
+SKIPPED = frozenset({"receipt"})
 BATCH = 500
 #: The longest line read from an export (a row with a long document is far shorter); a longer one is refused.
 MAX_LINE = 64 * 1024 * 1024
-_INT_RANGES = {BigInteger: (-2**63, 2**63 - 1), Integer: (-2**31, 2**31 - 1)}  # PostgreSQL's bigint and integer
+#: PostgreSQL's bigint and integer.
+_INT_RANGES = MappingProxyType({BigInteger: (-2**63, 2**63 - 1), Integer: (-2**31, 2**31 - 1)})
 
 
 @dataclass
