@@ -31,8 +31,9 @@ class Capabilities:
     file_upload: bool = False
     """Pictures and files (charts, calendar files) are attached as files."""
     max_message_chars: int | None = None
-    """The most characters of text one message may carry: the core splits a longer reply into several messages.
-    None: the adapter fits each reply itself (Slack's blocks and Discord's embeds trim each part to its limit)."""
+    """The most characters of text one message may carry: the core splits a longer reply into several messages
+    (:func:`fit_reply`). None: the adapter fits each reply itself (Slack's blocks and Discord's embeds trim each
+    part to its own limit)."""
 
     def __post_init__(self) -> None:
         if self.max_message_chars is not None and self.max_message_chars < 100:
@@ -95,24 +96,26 @@ class Platforms(Mapping[str, Platform]):
 
 
 def fit_reply(reply: Reply, max_chars: int | None) -> list[Reply]:
-    """``reply`` as messages of at most ``max_chars`` characters of text each (``reply`` itself when it fits, or
-    when there is no limit). Blocks stay whole when they fit a message; a longer one becomes text, cut at line
-    boundaries (at a space, or anywhere, in a line longer than a message). Only the first message replaces the one
-    that held a button (:attr:`Reply.replace`)."""
+    """``reply`` as several messages of at most ``max_chars`` characters of text each, in order (``[reply]`` when
+    it fits, or when there is no limit). Messages are cut between blocks; a text longer than a message is cut at
+    line boundaries (at a space, or anywhere, in a line longer than a message). Any other block (a solution card, a
+    list of facts) stays whole, in a message of its own when it is long: the adapter renders it and trims it to
+    its own limits. Every part keeps the reply's delivery hints, but only the first replaces the message that held
+    a button (:attr:`Reply.replace`)."""
     if max_chars is None or len(reply.as_text()) <= max_chars:
         return [reply]
     parts: list[list[Block]] = [[]]
     used = 0
     for block in reply.blocks:
         text = _text(block)
-        pieces: list[Block] = [block] if len(text) <= max_chars else \
-            [Text(piece, block.style if isinstance(block, Text) else "plain") for piece in _cut(text, max_chars)]
+        pieces: list[Block] = [Text(piece, block.style) for piece in _cut(text, max_chars)] \
+            if isinstance(block, Text) and len(text) > max_chars else [block]
         for piece in pieces:
             size = len(_text(piece))
             if parts[-1] and used + 1 + size > max_chars:
                 parts.append([])
                 used = 0
-            used += size + (1 if len(parts[-1]) else 0)
+            used += size + (1 if parts[-1] else 0)
             parts[-1].append(piece)
     return [replace(reply, blocks=tuple(blocks), replace=reply.replace and i == 0) for i, blocks in enumerate(parts)]
 
