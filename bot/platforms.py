@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from .messages import Block, Reply, Text
+if TYPE_CHECKING:  # the settings read this module: the message model is loaded when a reply is fitted
+    from .messages import Block, Reply
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,8 @@ def fit_reply(reply: Reply, max_chars: int | None) -> list[Reply]:
     a button (:attr:`Reply.replace`)."""
     if max_chars is None or len(reply.as_text()) <= max_chars:
         return [reply]
+    from .messages import Text
+
     parts: list[list[Block]] = [[]]
     used = 0
     for block in reply.blocks:
@@ -121,6 +125,8 @@ def fit_reply(reply: Reply, max_chars: int | None) -> list[Reply]:
 
 
 def _text(block: Block) -> str:
+    from .messages import Reply
+
     return Reply((block,)).as_text()
 
 
