@@ -21,6 +21,8 @@ from bot.config import load_settings
 from bot.errors import BotError, ConfigError
 from bot.paging import RESULTS_MAX
 
+from .platforms import PLATFORMS
+
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.paging import Page
@@ -87,7 +89,7 @@ def runtime(ctx: typer.Context, *, migrate: bool = True) -> Iterator[Runtime]:
 
 def settings_of(ctx: typer.Context) -> Settings:
     try:
-        settings = load_settings(ctx.obj["config"])
+        settings = load_settings(ctx.obj["config"], platforms=PLATFORMS)
     except ConfigError as exc:
         fail(str(exc), 2)
     configure_logging(settings, verbose=ctx.obj["verbose"])
@@ -225,22 +227,21 @@ def run_slack(ctx: typer.Context,
 
     from aiohttp import web
 
-    from bot import Secrets
-
     from .ops import add_ops_routes, ops_context
-    from .slack import EVENTS_PATH, SlackAdapter
+    from .slack import EVENTS_PATH, SlackAdapter, SlackSecrets
 
     with runtime(ctx) as rt:
         try:
-            adapter = SlackAdapter(rt.bot, rt.settings, Secrets.from_env(os.environ))
-            if not http and not adapter.secrets.slack_app_token:
+            adapter = SlackAdapter(rt.bot, rt.settings, SlackSecrets.from_env(os.environ))
+            if not http and not adapter.secrets.app_token:
                 fail("Socket Mode needs SLACK_APP_TOKEN (xapp-...) in the environment; or use --http", 2)
         except ConfigError as exc:
             fail(str(exc), 2)
         seed_on_first_start(rt)
         rt.knowledge.warm_up(challenges=True)
         if http:
-            bind_host, bind_port = host or rt.settings.slack.host, port or rt.settings.slack.port
+            bind_host = host or adapter.slack_settings.host
+            bind_port = port or adapter.slack_settings.port
             web_app = adapter.web_app()
             add_ops_routes(web_app, rt, metrics=False)  # public port: /metrics only on the [ops] port
             web_app.cleanup_ctx.append(ops_context(rt))
@@ -262,13 +263,11 @@ def run_discord(ctx: typer.Context) -> None:
     import asyncio
     import os
 
-    from bot import Secrets
-
-    from .discord import DiscordAdapter
+    from .discord import DiscordAdapter, DiscordSecrets
 
     with runtime(ctx) as rt:
         try:
-            adapter = DiscordAdapter(rt.bot, rt.settings, Secrets.from_env(os.environ))
+            adapter = DiscordAdapter(rt.bot, rt.settings, DiscordSecrets.from_env(os.environ))
         except ConfigError as exc:
             fail(str(exc), 2)
         seed_on_first_start(rt)

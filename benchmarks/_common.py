@@ -35,7 +35,9 @@ BARE_FLOOR = BENCH_DIR / "bare_floor.py"
 
 def make_settings(data_dir: Path, **env: str) -> Settings:
     """Settings as the CLI builds them from an environment holding only ``RRR_DATA_DIR`` (as tests/conftest.py)."""
-    return load_settings(None, {"RRR_DATA_DIR": str(data_dir), "HOME": str(data_dir), **env})
+    from adapters.platforms import PLATFORMS
+
+    return load_settings(None, {"RRR_DATA_DIR": str(data_dir), "HOME": str(data_dir), **env}, platforms=PLATFORMS)
 
 
 def kb_dir(n: int) -> Path:

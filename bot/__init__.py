@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING
 from .lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from .config import Secrets, Settings, load_settings
+    from .config import Settings, load_settings
     from .core import Bot
     from .errors import BotError, ConfigError, InvalidInput, NotFound, PermissionDenied, StorageError, UserError
     from .messages import (Action, Actions, Button, Facts, Field, Incoming, Reply, SolutionCard, Text, Time)
     from .runtime import Runtime
 
 _EXPORTS = MappingProxyType({
-    "config": ("Secrets", "Settings", "load_settings"),
+    "config": ("Settings", "load_settings"),
     "core": ("Bot",),
     "errors": ("BotError", "ConfigError", "InvalidInput", "NotFound", "PermissionDenied", "StorageError", "UserError"),
     "messages": ("Action", "Actions", "Button", "Facts", "Field", "Incoming", "Reply", "SolutionCard", "Text",
@@ -29,7 +29,7 @@ _EXPORTS = MappingProxyType({
 
 __all__ = [
     "Action", "Actions", "Bot", "BotError", "Button", "ConfigError", "Facts", "Field", "Incoming", "InvalidInput",
-    "NotFound", "PermissionDenied", "Reply", "Runtime", "Secrets", "Settings", "SolutionCard",
+    "NotFound", "PermissionDenied", "Reply", "Runtime", "Settings", "SolutionCard",
     "StorageError", "Text", "Time", "UserError", "load_settings",
 ]
 

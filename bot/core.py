@@ -17,6 +17,7 @@ from .home import HOME_COMMANDS, Act, Home, from_home, home_command
 from .guards import NETWORK_POSTS, NETWORK_WINDOW, MemberTurns, RateLimiter, USAGE_HINTS, cap_input, not_a_question
 from .messages import Action, Incoming, Mention, Reply, Text
 from .paging import PAGE_ACTIONS, page_argument, page_number
+from .platforms import Capabilities, Platform, Platforms, fit_reply
 from .metrics import Metrics
 from . import replies
 from .replies import answer_reply, cities_reply, city_reply, intro_reply
@@ -55,8 +56,10 @@ class Bot:
     def __init__(self, directory: Directory, knowledge: KnowledgeBase, intros: Introductions, sessions: Sessions,
                  *, name: str = "rrr", network_channels: Mapping[str, str] | None = None,
                  metrics: Metrics | None = None, limiter: RateLimiter | None = None,
-                 batching: BatchSettings | None = None) -> None:
+                 batching: BatchSettings | None = None, platforms: Platforms | None = None) -> None:
         self.metrics = metrics or Metrics()
+        self.platforms = platforms if platforms is not None else Platforms()
+        """What each platform can do (:mod:`.platforms`); adapters add theirs with :meth:`register_platform`."""
         batching = batching or BatchSettings()
         self.questions: Batcher[str, Query] | None = Batcher(
             knowledge.queries, max_batch=batching.max_batch, max_wait=batching.max_wait, capacity=batching.capacity,
@@ -72,9 +75,10 @@ class Bot:
         self.intros = intros
         self.sessions = sessions
         self.insights = Insights(directory, knowledge)
-        self.channel_checks: dict[str, ChannelCheck] = {}
-        """Adapters register ``platform -> async check(channel_id)`` so commands can refuse unusable channels."""
-        self.session_commands = SessionCommands(sessions, self._is_coordinator, self.channel_checks)
+        self._channel_checks: dict[str, ChannelCheck] = {}
+        """``platform -> async check(channel_id)``, from :meth:`register_platform`: commands refuse unusable
+        channels."""
+        self.session_commands = SessionCommands(sessions, self._is_coordinator, self._channel_checks)
         self.name = name
         self.network_channels = dict(network_channels or {})
         self.receipts = ReceiptBook(directory.db)
@@ -86,6 +90,23 @@ class Bot:
         for command in self._builtin_commands():
             self.commands.add(command)
         self.actions = self._builtin_actions()
+
+    def register_platform(self, platform: Platform, *, channel_check: ChannelCheck | None = None) -> None:
+        """A running adapter plugs in: its platform's declaration (:class:`~bot.platforms.Platform`, kept with the
+        others the runtime knows) and its live hooks: ``channel_check(channel_id)`` says why the bot cannot post in
+        a channel of that platform (None when it can)."""
+        self.platforms.add(platform)
+        if channel_check is not None:
+            self._channel_checks[platform.name] = channel_check
+
+    def capabilities(self, platform: str) -> Capabilities:
+        """What ``platform`` can do (the safe defaults for a platform nobody declared)."""
+        return self.platforms.capabilities(platform)
+
+    def _fit(self, platform: str, replies: list[Reply]) -> list[Reply]:
+        """``replies`` within the platform's message size (:attr:`Capabilities.max_message_chars`)."""
+        limit = self.capabilities(platform).max_message_chars
+        return replies if limit is None else [part for reply in replies for part in fit_reply(reply, limit)]
 
     def close(self) -> None:
         """Stop the questions' worker thread."""
@@ -101,16 +122,16 @@ class Bot:
         """Answer one message. Never raises: user errors become polite replies, bugs a short apology.
 
         ``notice(reply)`` is awaited when the answer will be late (the questions' queue is full): an adapter shows
-        that reply at once, and the answer replaces it."""
-        return await self._guarded(message, lambda m: self._capped(
-            m.text, lambda text: self._dispatch(replace(m, text=text), notice)), kind="message", private=False)
+        that reply at once, and the answer replaces it. A reply longer than the platform's messages is split."""
+        return self._fit(message.platform, await self._guarded(message, lambda m: self._capped(
+            m.text, lambda text: self._dispatch(replace(m, text=text), notice)), kind="message", private=False))
 
     async def ask(self, message: Incoming, query: AskQuery, notice: Notice | None = None) -> list[Reply]:
         """A question with its filters as typed options (Discord's ``/ask``): answered as the chat's ``ask TEXT
         city:NAME tag:TAG``, from the member who sent ``message``; never raises (see :meth:`handle`)."""
-        return await self._guarded(message, lambda m: self._capped(
+        return self._fit(message.platform, await self._guarded(message, lambda m: self._capped(
             query.text, lambda text: self._answer(m, replace(query, text=text), notice)), kind="message",
-            private=False)
+            private=False))
 
     async def _capped(self, text: str, answer: Callable[[str], Awaitable[list[Reply]]]) -> list[Reply]:
         """``answer(text)`` of at most :data:`~bot.guards.MAX_INPUT_CHARS`; a longer text is cut, with a note."""
@@ -123,8 +144,8 @@ class Bot:
             if answers else [Reply((note,))]
 
     async def handle_action(self, action: Action) -> list[Reply]:
-        """Answer a button click or form submission."""
-        return await self._guarded(action, self._act)
+        """Answer a button click or form submission (split like :meth:`handle`'s answers)."""
+        return self._fit(action.platform, await self._guarded(action, self._act))
 
     async def edit_form(self, action: Action) -> EditForm | list[Reply]:
         """A saved answer's Edit button (:data:`bot.review.EDIT`): the prefilled form for the adapter to open, or the
@@ -136,8 +157,8 @@ class Bot:
         """A session form's submission (Slack's form, Discord's ``/session-add``) as the coordinator who sent
         ``message``: the typed twin of the ``session add`` command (:meth:`SessionCommands.add`). Never raises; an
         error's reply names the form's field it is about (``Reply.field``)."""
-        return await self._guarded(message, lambda m: self.session_commands.add(m, draft, confirm_first=confirm_first),
-                                   kind="form")
+        return self._fit(message.platform, await self._guarded(
+            message, lambda m: self.session_commands.add(m, draft, confirm_first=confirm_first), kind="form"))
 
     async def _guarded(self, origin: A, act: Callable[[A], Awaitable[T]], *, kind: str = "action",
                        private: bool = True) -> T | list[Reply]:

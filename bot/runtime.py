@@ -14,6 +14,7 @@ from knowledge import InvalidRecords, read_cities, read_solutions
 from knowledge.corpus import CITIES_FILE, SOLUTION_PATHS
 
 from .config import Settings
+from .platforms import Platforms
 from .services.directory import Directory
 from .services.knowledge_base import EmbedderFactory, ImportSummary, KnowledgeBase, default_embedder_factory
 from .store import Database
@@ -35,6 +36,8 @@ class Runtime:
         self.db = db
         self.directory = directory
         self.knowledge = knowledge
+        self.platforms = Platforms(settings.platforms)
+        """The chat platforms this runtime knows (from the settings; a running adapter adds its own)."""
         self._lock = threading.RLock()
         self._outbox: StoredOutbox | None = None
         self._intros: Introductions | None = None
@@ -70,7 +73,8 @@ class Runtime:
             if self._intros is None:
                 from .services.intros import Introductions
 
-                self._intros = Introductions(self.directory, self.knowledge, self.settings.intros, self.outbox)
+                self._intros = Introductions(self.directory, self.knowledge, self.settings.intros, self.outbox,
+                                             self.platforms)
             return self._intros
 
     @property
@@ -98,6 +102,7 @@ class Runtime:
                 settings = self.settings.bot
                 self._bot = Bot(self.directory, self.knowledge, self.intros, self.sessions, name=settings.name,
                                 network_channels=settings.network_channels, metrics=metrics,
+                                platforms=self.platforms,
                                 limiter=RateLimiter(settings.rate_limit, settings.rate_window),
                                 batching=BatchSettings(settings.question_batch, settings.question_wait_ms / 1000,
                                                        settings.question_queue))

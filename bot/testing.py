@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from .core import Bot
 from .messages import Action, Incoming, Reply
+from .platforms import Capabilities, Platform
 
 
 @dataclass
@@ -42,7 +43,8 @@ class Exchange:
 
 @dataclass
 class TestAdapter:
-    """Sends messages as one user on a pretend platform and keeps every exchange."""
+    """Sends messages as one user on a pretend platform and keeps every exchange. With ``capabilities`` it
+    registers its platform as an adapter does (:meth:`Bot.register_platform`), so the core treats it accordingly."""
 
     __test__ = False  # not a pytest test class
 
@@ -51,6 +53,11 @@ class TestAdapter:
     user: str = "U1"
     user_name: str = "Tester"
     history: list[Exchange] = field(default_factory=list)
+    capabilities: Capabilities | None = None
+
+    def __post_init__(self) -> None:
+        if self.capabilities is not None:
+            self.bot.register_platform(Platform(self.platform, self.capabilities))
 
     async def send(self, text: str, *, user: str | None = None, is_direct: bool = True) -> Exchange:
         message = Incoming(platform=self.platform, user=user or self.user, text=text, channel="C1",

@@ -83,7 +83,9 @@ def file_lock(path: Path, *, shared: bool = False) -> Iterator[None]:
 
 def make_settings(data_dir: Path, **env: str) -> Settings:
     """Settings as the CLI would build them from an environment holding only ``RRR_DATA_DIR`` and ``env``."""
-    return load_settings(None, {"RRR_DATA_DIR": str(data_dir), "HOME": str(data_dir), **env})
+    from adapters.platforms import PLATFORMS
+
+    return load_settings(None, {"RRR_DATA_DIR": str(data_dir), "HOME": str(data_dir), **env}, platforms=PLATFORMS)
 
 
 @pytest.fixture
@@ -145,7 +147,7 @@ def restore_logging() -> Iterator[None]:
 @pytest.fixture
 def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The CLI reads its settings from os.environ: keep the developer's RRR_* variables and tokens out."""
-    from bot.config import SECRET_ENV
+    from adapters.platforms import SECRET_ENV
 
     for name in list(os.environ):
         if name.startswith("RRR_") or name in SECRET_ENV:

@@ -21,8 +21,8 @@ import discord.gateway
 import discord.http
 import pytest
 
-from adapters.discord import DiscordAdapter
-from bot import Runtime, Secrets, Settings
+from adapters.discord import DiscordAdapter, DiscordSecrets
+from bot import Runtime, Settings
 from conftest import make_settings
 from discord_fake import (COORDINATOR_ROLE_ID, DEFERRED_CHANNEL_MESSAGE, GUILD_ID, TOKEN, FakeDiscord, LoopThread,
                           Request, wait_until)
@@ -40,7 +40,7 @@ class Served:
 
     def __init__(self, runtime: Runtime, settings: Settings) -> None:
         self.runtime = runtime
-        self.adapter = DiscordAdapter(runtime.bot, settings, Secrets(discord_token=TOKEN))
+        self.adapter = DiscordAdapter(runtime.bot, settings, DiscordSecrets(token=TOKEN))
         self.adapter.client._connection.guild_ready_timeout = GUILD_READY_TIMEOUT
         self.loop = LoopThread("discord-client")
         self.task = None

@@ -17,14 +17,15 @@ from typing import Any, TypeVar
 import pytest
 from aiohttp import web
 
-from bot import Runtime, Secrets, Settings
+from adapters.slack import SlackSecrets
+from bot import Runtime, Settings
 from conftest import make_settings
 from slack_fake import (
     APP_TOKEN, BOT_TOKEN, BOT_USER_ID, PROXY_ENV, SIGNING_SECRET, Call, FakeSlack, LoopThread, SlackSender,
     app_mention, block_action, event_callback, next_ts, slash_command,
 )
 
-SECRETS = Secrets(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET, slack_app_token=APP_TOKEN)
+SECRETS = SlackSecrets(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, app_token=APP_TOKEN)
 ANSWER_WAIT = 10.0  # an answer includes a real search; acks are held to Slack's 3 s separately
 ACK_BUDGET = 3.0
 #: Tests that wait for an answer's message see the answer itself: the placeholder of a slow answer (first posted,

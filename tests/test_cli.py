@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from adapters.cli import app
 from bot import Runtime
-from bot.config import SECRET_ENV
+from adapters.platforms import SECRET_ENV
 from conftest import make_settings
 
 CITIES = {"Bilbao", "Dublin", "Rotterdam", "San Francisco", "Turin", "Warsaw", "Montréal", "Guadalajara",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import SECRET_ENV
+from adapters.platforms import SECRET_ENV
 from bot.runtime import Runtime
 
 #: Modules that `rrr-bot ask` does not need: the chat platforms, charts, the insights, sessions and their date

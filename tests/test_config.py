@@ -12,11 +12,20 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot import ConfigError, Secrets, Settings, load_settings
-from bot.config import SECRET_ENV, default_data_dir
+from adapters.discord import DiscordSecrets
+from adapters.platforms import PLATFORMS, SECRET_ENV
+from adapters.slack import SlackSecrets
+from bot import ConfigError, Settings
+from bot.config import Section, default_data_dir, load_settings as load_core_settings
+from bot.platforms import Capabilities, Platform
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"
+
+
+def load_settings(path: str | Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    """The settings as the command line reads them: the core's sections and every platform's."""
+    return load_core_settings(path, env, platforms=PLATFORMS)
 
 
 @pytest.fixture
@@ -287,25 +296,64 @@ def test_settings_are_immutable(home: Path) -> None:
 def test_secrets_from_env() -> None:
     env = {"SLACK_BOT_TOKEN": "xoxb-secret-bot", "SLACK_SIGNING_SECRET": "sign-secret", "SLACK_APP_TOKEN": "",
            "DISCORD_TOKEN": "discord-secret", "RRR_SLACK__BOT_TOKEN": "ignored"}
-    secrets = Secrets.from_env(env)
-    assert secrets.slack_bot_token == "xoxb-secret-bot"
-    assert secrets.slack_signing_secret == "sign-secret"
-    assert secrets.slack_app_token is None  # empty means unset
-    assert secrets.discord_token == "discord-secret"
-    assert Secrets.from_env({}) == Secrets()
+    slack = SlackSecrets.from_env(env)
+    assert slack.bot_token == "xoxb-secret-bot"
+    assert slack.signing_secret == "sign-secret"
+    assert slack.app_token is None  # empty means unset
+    assert DiscordSecrets.from_env(env).token == "discord-secret"
+    assert SlackSecrets.from_env({}) == SlackSecrets() and DiscordSecrets.from_env({}) == DiscordSecrets()
 
 
 def test_secrets_repr_never_shows_a_token() -> None:
     values = {"SLACK_BOT_TOKEN": "xoxb-secret-bot", "SLACK_SIGNING_SECRET": "sign-secret",
               "SLACK_APP_TOKEN": "xapp-secret-app", "DISCORD_TOKEN": "discord-secret"}
-    secrets = Secrets.from_env(values)
-    shown = [repr(secrets), str(secrets), f"{secrets}", f"{secrets!r}", repr([secrets]), repr({"s": secrets})]
-    for text in shown:
-        for value in values.values():
-            assert value not in text
-    assert "slack_bot_token=set" in repr(secrets)
-    assert "discord_token=unset" in repr(Secrets.from_env({}))
+    for secrets in (SlackSecrets.from_env(values), DiscordSecrets.from_env(values)):
+        shown = [repr(secrets), str(secrets), f"{secrets}", f"{secrets!r}", repr([secrets]), repr({"s": secrets})]
+        for text in shown:
+            for value in values.values():
+                assert value not in text
+    assert "slack_bot_token=set" in repr(SlackSecrets.from_env(values))
+    assert "discord_token=unset" in repr(DiscordSecrets.from_env({}))
     assert set(SECRET_ENV) == set(values)
+
+
+# -- platform sections --------------------------------------------------------------------------------------------
+
+
+class MatrixSettings(Section):
+    homeserver: str = "https://matrix.example.org"
+    sync_timeout: int = 30
+
+
+MATRIX = Platform("matrix", Capabilities(group_dms=True, max_message_chars=4000), settings=MatrixSettings,
+                  secrets=("MATRIX_ACCESS_TOKEN",))
+
+
+def test_the_core_alone_knows_no_platform_section(home: Path, tmp_path: Path) -> None:
+    settings = load_core_settings(None, {"HOME": str(home)})
+    assert settings.platforms == () and settings.section("slack", MatrixSettings) == MatrixSettings()
+    with pytest.raises(ConfigError, match="unknown section \\[slack\\]"):
+        load_core_settings(None, {"HOME": str(home), "RRR_SLACK__PORT": "3001"})
+    with pytest.raises(ConfigError, match="unknown key 'discord'"):
+        load_core_settings(write(tmp_path, '[discord]\nguild_id = "1"\n'), {"HOME": str(home)})
+
+
+def test_a_new_platform_brings_its_own_section_without_touching_the_core(home: Path, tmp_path: Path) -> None:
+    path = write(tmp_path, '[matrix]\nhomeserver = "https://chat.city.example"\n')
+    settings = load_core_settings(path, {"HOME": str(home), "RRR_MATRIX__SYNC_TIMEOUT": "5"}, platforms=(MATRIX,))
+    assert settings.section("matrix", MatrixSettings) == MatrixSettings(homeserver="https://chat.city.example",
+                                                                        sync_timeout=5)
+    assert settings.platforms == (MATRIX,)
+    with pytest.raises(ConfigError, match="matrix.sync_timeout \\(from RRR_MATRIX__SYNC_TIMEOUT\\)"):
+        load_core_settings(None, {"HOME": str(home), "RRR_MATRIX__SYNC_TIMEOUT": "soon"}, platforms=(MATRIX,))
+    with pytest.raises(ConfigError, match="MATRIX_ACCESS_TOKEN"):
+        load_core_settings(write(tmp_path, '[matrix]\naccess_token = "syt_x"\n', "secret.toml"), {"HOME": str(home)},
+                           platforms=(MATRIX,))
+
+
+def test_a_platform_cannot_hide_a_core_section() -> None:
+    with pytest.raises(ValueError, match="hide"):
+        load_core_settings(None, {}, platforms=(Platform("bot", settings=MatrixSettings),))
 
 
 # -- the example file -------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 
-from bot.config import SECRET_ENV
+from adapters.platforms import SECRET_ENV
 
 SCRIPT = "help\ncities\ncity bilbao\nask how did cities support local shops with vouchers?\n"
 

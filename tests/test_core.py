@@ -15,7 +15,8 @@ from sqlalchemy import text
 
 from bot import Actions, Incoming, Runtime, SolutionCard
 from bot.core import ERROR_REPLY
-from bot.messages import Facts
+from bot.messages import Facts, Text
+from bot.platforms import Capabilities
 from bot.store import Questions
 from bot.testing import Exchange, TestAdapter
 from conftest import make_settings
@@ -39,10 +40,34 @@ def say(adapter: TestAdapter, text: str, **kw) -> Exchange:
     return run(adapter.send(text, **kw))
 
 
-@pytest.fixture
-def member(seeded: Runtime) -> TestAdapter:
-    """A plain member on the ``test`` platform."""
+#: A platform unlike Slack and Discord: no group DMs, no files, 400 characters a message. The core must pass the
+#: same tests on it (the ``member`` tests run on both).
+TINY = Capabilities(group_dms=False, file_upload=False, max_message_chars=400)
+
+
+@pytest.fixture(params=["test", "tiny"])
+def member(seeded: Runtime, request: pytest.FixtureRequest) -> TestAdapter:
+    """A plain member on the ``test`` platform, then on ``tiny`` (:data:`TINY`), where no reply may be longer than
+    400 characters."""
+    if request.param == "tiny":
+        adapter = TestAdapter(seeded.bot, platform="tiny", user="U1", user_name="Tester", capabilities=TINY)
+        adapter.history = WithinLimit(400)
+        return adapter
     return TestAdapter(seeded.bot, user="U1", user_name="Tester")
+
+
+class WithinLimit(list):
+    """The exchanges of a member on a platform with a message size: each is checked as it is kept."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def append(self, exchange: Exchange) -> None:
+        for reply in exchange.replies:  # a longer text is cut; a longer card stays whole, alone in its message
+            assert len(reply.as_text()) <= self.limit or (
+                len(reply.blocks) == 1 and not isinstance(reply.blocks[0], Text)), reply.as_text()
+        super().append(exchange)
 
 
 @pytest.fixture

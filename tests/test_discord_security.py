@@ -24,6 +24,7 @@ from discord_fake import (
 )
 from discord_harness import Served, no_traceback
 
+from adapters.discord import DiscordSettings
 from bot import ConfigError
 
 #: The harness's fixtures, used by name.
@@ -102,4 +103,5 @@ def test_the_coordinator_server_may_differ_from_the_command_sync_server(tmp_path
     """Commands synced globally (no ``guild_id``) with the role counted in ``coordinator_guild``."""
     settings = make_settings(tmp_path, RRR_DISCORD__COORDINATOR_ROLE=str(COORDINATOR_ROLE_ID),
                              RRR_DISCORD__COORDINATOR_GUILD=str(GUILD_ID))
-    assert settings.discord.guild_id == "" and settings.discord.coordinator_server == str(GUILD_ID)
+    discord_settings = DiscordSettings.of(settings)
+    assert discord_settings.guild_id == "" and discord_settings.coordinator_server == str(GUILD_ID)

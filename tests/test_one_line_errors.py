@@ -23,7 +23,7 @@ import pytest
 from conftest import make_settings
 
 from bot import Runtime
-from bot.config import SECRET_ENV
+from adapters.platforms import SECRET_ENV
 from bot.store.models import PeerSession, Solution
 from bot.services.session_draft import SessionDraft
 from knowledge import CityRecord

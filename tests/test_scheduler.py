@@ -31,7 +31,7 @@ from sqlmodel import col, select
 import bot.scheduling
 from fake_support import wait_until
 from bot import Runtime
-from bot.config import SECRET_ENV
+from adapters.platforms import SECRET_ENV
 from bot.messages import reply_from_dict
 from bot.scheduling import LeaderLock, Scheduler
 from bot.services.sessions import SessionInfo, Sessions

@@ -11,6 +11,7 @@ from conftest import make_settings
 
 from bot import Runtime
 from bot.testing import TestAdapter
+from bot.platforms import Platform
 
 ADD = 'session add title:"Working group" start:2031-03-18T15:00 tz:Europe/Madrid repeat:weekly count:3'
 
@@ -29,7 +30,7 @@ def test_a_channel_the_adapter_refuses_stores_nothing(network: Runtime) -> None:
         checked.append(channel_id)
         return None if channel_id == "C1" else "the bot is not a member of that channel; invite it first"
 
-    network.bot.channel_checks["test"] = check
+    network.bot.register_platform(Platform("test"), channel_check=check)
     boss = TestAdapter(network.bot, user="BOSS")
     refused = asyncio.run(boss.send(ADD + " channel:test:C404", is_direct=False))
     refused.assert_error().assert_reply("I cannot post in test:C404", "invite it first")

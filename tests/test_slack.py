@@ -29,7 +29,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import Runtime
 from bot.services import Outgoing
-from bot.config import SECRET_ENV
+from adapters.platforms import SECRET_ENV
 from bot.store import Questions
 from knowledge.records import solution_from_mapping
 from slack_fake import (

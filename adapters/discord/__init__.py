@@ -1,5 +1,20 @@
-"""Discord adapter on the real discord.py client: mentions, DMs, slash commands, persistent buttons, modals."""
+"""Discord adapter on the real discord.py client: mentions, DMs, slash commands, persistent buttons, modals.
 
-from .client import DiscordAdapter, point_at
+Its names are loaded on first use (PEP 562), so reading :mod:`.platform` (the settings and capabilities) does not
+import discord.py.
+"""
 
-__all__ = ["DiscordAdapter", "point_at"]
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .client import DiscordAdapter, point_at
+    from .platform import DISCORD, DiscordSecrets, DiscordSettings
+
+__all__ = ["DISCORD", "DiscordAdapter", "DiscordSecrets", "DiscordSettings", "point_at"]
+
+_MODULE_OF, __getattr__, __dir__ = lazy_exports(__name__, globals(), {
+    "client": ("DiscordAdapter", "point_at"), "platform": ("DISCORD", "DiscordSecrets", "DiscordSettings")})

@@ -21,8 +21,7 @@ import discord
 import yarl
 from discord import app_commands
 
-from bot import Action, Bot, Incoming, Reply, Secrets, Settings
-from bot.config import DiscordSettings
+from bot import Action, Bot, Incoming, Reply, Settings
 from bot.errors import ConfigError
 from bot.home import FROM_HOME
 from bot.review import EDIT
@@ -35,6 +34,7 @@ from . import sessions
 from .cards import Cards
 from .commands import register_commands
 from .files import send_rendered
+from .platform import DISCORD, DiscordSecrets, DiscordSettings
 from .incoming import PLATFORM, action_of, incoming_of, roles_of, strip_mentions
 from .posting import Poster
 from .render import render
@@ -82,17 +82,19 @@ class _ShardedClient(_AdapterHooks, discord.AutoShardedClient):
 class DiscordAdapter:
     """Serves Discord: mentions, DMs, slash commands, context menus, persistent buttons and modals."""
 
-    def __init__(self, bot: Bot, settings: Settings, secrets: Secrets) -> None:
-        if not secrets.discord_token:
+    def __init__(self, bot: Bot, settings: Settings, secrets: DiscordSecrets) -> None:
+        if not secrets.token:
             raise ConfigError("Discord needs DISCORD_TOKEN in the environment")
         self.bot = bot
         self.settings = settings
+        self.discord_settings = DiscordSettings.of(settings)
         self.secrets = secrets
-        point_at(settings.discord)
+        point_at(self.discord_settings)
         options: dict[str, Any] = {"intents": discord.Intents.default(),
                                    "allowed_mentions": discord.AllowedMentions.none()}
-        if settings.discord.sharded:
-            self.client: discord.Client = _ShardedClient(self, shard_count=settings.discord.shard_count, **options)
+        if self.discord_settings.sharded:
+            self.client: discord.Client = _ShardedClient(self, shard_count=self.discord_settings.shard_count,
+                                                         **options)
         else:
             self.client = _Client(self, **options)
         self.tree = app_commands.CommandTree(self.client)
@@ -102,7 +104,7 @@ class DiscordAdapter:
         self.cards = Cards(bot)
         self.session_add = SessionAdd(bot, self.client, self.poster, self.cards)
         register_commands(self.tree, self)
-        bot.channel_checks[PLATFORM] = self.channel_problem
+        bot.register_platform(DISCORD, channel_check=self.channel_problem)
 
     @property
     def edit_answer_seconds(self) -> float:
@@ -119,12 +121,12 @@ class DiscordAdapter:
 
     def roles(self, user: discord.abc.User) -> tuple[str, ...]:
         """``("coordinator",)`` for a member holding the configured coordinator role, in its server."""
-        discord_settings = self.settings.discord
+        discord_settings = self.discord_settings
         return roles_of(user, discord_settings.coordinator_role, discord_settings.coordinator_server)
 
     async def start(self) -> None:
         """Log in, connect to the gateway and serve until closed (reconnects are discord.py's)."""
-        await self.client.start(self.secrets.discord_token or "")
+        await self.client.start(self.secrets.token or "")
 
     async def close(self) -> None:
         for task in (self._pump, self._events):  # the outbox pump, the scheduled events' pass
@@ -146,7 +148,7 @@ class DiscordAdapter:
         self.client.add_dynamic_items(ActionButton)
         self._pump = asyncio.ensure_future(self.run_outbox())
         self._events = asyncio.ensure_future(self.session_add.events.run(self.settings.sessions.sync_seconds))
-        guild_id = self.settings.discord.guild_id
+        guild_id = self.discord_settings.guild_id
         if guild_id:
             guild = discord.Object(id=int(guild_id))
             self.tree.copy_global_to(guild=guild)

@@ -10,7 +10,7 @@ import discord
 
 from bot import Action, Incoming
 
-PLATFORM = "discord"
+from .platform import PLATFORM
 _MENTION = re.compile(r"<@!?(\d+)>")
 _LEADING_MENTIONS = re.compile(r"^(?:\s*<@!?\d+>)+")
 

@@ -23,7 +23,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import Action, Bot, Reply, Secrets, Settings
+from bot import Action, Bot, Reply, Settings
 from bot.errors import ConfigError
 from bot.messages import Button
 from bot.review import EDIT, EDIT_SUBMIT, check_edit
@@ -35,6 +35,7 @@ from . import gate, modals, sessions
 from .cards import Cards
 from .home import HomeTab, on_home
 from .members import PLATFORM, Members
+from .platform import SLACK, SlackSecrets, SlackSettings
 from .posting import Poster
 from .render import LINK_ACTION, trim
 from .sessions import SESSION_ADD, SessionForm
@@ -54,26 +55,27 @@ _LABELLED = re.compile(r"<([@#])[A-Z0-9]+\|([^>]*)>")
 class SlackAdapter:
     """Serves one Slack workspace: mentions, DMs, ``/rrr``, shortcuts, buttons, modals and the App Home."""
 
-    def __init__(self, bot: Bot, settings: Settings, secrets: Secrets, *,
+    def __init__(self, bot: Bot, settings: Settings, secrets: SlackSecrets, *,
                  client: AsyncWebClient | None = None) -> None:
-        if not secrets.slack_bot_token or not secrets.slack_signing_secret:
+        if not secrets.bot_token or not secrets.signing_secret:
             raise ConfigError("Slack needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET in the environment")
         self.bot = bot
         self.settings = settings
+        self.slack_settings = SlackSettings.of(settings)
         self.secrets = secrets
         self.client = client or AsyncWebClient(
-            token=secrets.slack_bot_token, base_url=settings.slack.api_base_url,
+            token=secrets.bot_token, base_url=self.slack_settings.api_base_url,
             retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)])
         bolt_log = logging.getLogger("slack_bolt")
         bolt_log.addFilter(_same_token_warning)
-        self.app = AsyncApp(client=self.client, signing_secret=secrets.slack_signing_secret, logger=bolt_log)
-        self.members = Members(self.client, settings.slack.coordinator_groups)
+        self.app = AsyncApp(client=self.client, signing_secret=secrets.signing_secret, logger=bolt_log)
+        self.members = Members(self.client, self.slack_settings.coordinator_groups)
         self.poster = Poster(self.client, Uploads(self.client))
         self.session_form = SessionForm(bot, self.client, self.members, self.poster)
         self.cards = Cards(bot, self.client, self.poster)
         self.home = HomeTab(bot, self.client, self.members, self.poster)
         self._register()
-        bot.channel_checks[PLATFORM] = self.channel_problem
+        bot.register_platform(SLACK, channel_check=self.channel_problem)
 
     @property
     def form_answer_seconds(self) -> float:
@@ -96,7 +98,7 @@ class SlackAdapter:
         Every request passes :mod:`.gate` first: unsigned ones get 401, malformed ones 400, before Bolt reads them.
         """
         application = web.Application()
-        secret = self.secrets.slack_signing_secret or ""
+        secret = self.secrets.signing_secret or ""
         application.router.add_post(EVENTS_PATH, gate.endpoint(secret, self.app.async_dispatch))
 
         async def pump(_: web.Application):
@@ -117,7 +119,7 @@ class SlackAdapter:
 
     async def start_socket_mode(self) -> None:
         """Connect through Socket Mode (no public URL needed) and serve until cancelled."""
-        if not self.secrets.slack_app_token:
+        if not self.secrets.app_token:
             raise ConfigError("Socket Mode needs SLACK_APP_TOKEN (xapp-...) in the environment; or use --http")
         handler = self.socket_mode_handler()
         pump = asyncio.ensure_future(self.run_outbox())
@@ -130,8 +132,8 @@ class SlackAdapter:
     def socket_mode_handler(self):
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-        web_client = AsyncWebClient(token=self.secrets.slack_app_token, base_url=self.settings.slack.api_base_url)
-        return AsyncSocketModeHandler(self.app, self.secrets.slack_app_token, web_client=web_client)
+        web_client = AsyncWebClient(token=self.secrets.app_token, base_url=self.slack_settings.api_base_url)
+        return AsyncSocketModeHandler(self.app, self.secrets.app_token, web_client=web_client)
 
     # -- listeners -----------------------------------------------------------------------------------------------
 

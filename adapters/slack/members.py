@@ -13,8 +13,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import Incoming
 
+from .platform import PLATFORM
+
 log = logging.getLogger(__name__)
-PLATFORM = "slack"
 GROUP_CACHE_SECONDS = 300
 
 

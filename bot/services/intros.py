@@ -33,6 +33,7 @@ from knowledge.text import fold
 from ..config import IntroSettings
 from ..errors import InvalidInput, NotFound
 from ..messages import Actions, Button, Reply, Text, Time
+from ..platforms import Platforms
 from ..store import City, Member, Solution
 from ..store.models import Introduction, IntroductionMember, utcnow
 from ..store.queries import id_of, not_null, pk, select_wide
@@ -113,8 +114,10 @@ class Introductions:
     """Finds peer cities for a city or a topic, and plans rounds of introductions."""
 
     def __init__(self, directory: Directory, knowledge: KnowledgeBase, settings: IntroSettings,
-                 outbox: StoredOutbox) -> None:
+                 outbox: StoredOutbox, platforms: Platforms | None = None) -> None:
         self.directory = directory
+        self.platforms = platforms if platforms is not None else Platforms()
+        """What each platform can do: an introduction is one group DM where the members' platform has them."""
         self.knowledge = knowledge
         self.settings = settings
         self.outbox = outbox
@@ -245,9 +248,14 @@ class Introductions:
 
     def _addressed(self, key: str, members: Sequence[Member | Contact], reply: Reply, not_before: datetime | None = None
                    ) -> list[Outgoing]:
-        """A group DM when everyone is on Slack; otherwise one DM each (Discord bots cannot open group DMs)."""
-        if {m.platform for m in members} == {"slack"} and len(members) > 1:
-            return [Outgoing(key + ":slack", "slack", reply, tuple(m.user_id for m in members), not_before=not_before)]
+        """One group DM when everyone is on the same platform and it has them (:attr:`Capabilities.group_dms`);
+        otherwise one DM each."""
+        platforms = {m.platform for m in members}
+        if len(platforms) == 1 and len(members) > 1:
+            (platform,) = platforms
+            if self.platforms.capabilities(platform).group_dms:
+                return [Outgoing(f"{key}:{platform}", platform, reply, tuple(m.user_id for m in members),
+                                 not_before=not_before)]
         return [Outgoing(f"{key}:{m.platform}:{m.user_id}", m.platform, reply, (m.user_id,), not_before=not_before)
                 for m in members]
 
