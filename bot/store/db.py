@@ -14,12 +14,10 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlmodel import Session
 
 from ..errors import StorageError
+from ..rows import HEAD_REVISION
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
-#: The newest migration; a test keeps it equal to Alembic's head, so a database already there skips Alembic
-#: (and its import) on start.
-HEAD_REVISION = "0008"
 
 
 class Database:

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from datetime import datetime
-from typing import NamedTuple, TypedDict
+from typing import TypedDict
 
 from sqlalchemy import delete, func
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +17,7 @@ from knowledge.passages import PassageText
 from knowledge.records import CityRecord, SolutionRecord
 from knowledge.text import fold
 
+from ..rows import SolutionMeta
 from .models import (
     Challenge, City, Feedback, Member, Passage, Question, Receipt, Solution, SolutionChange, utcnow,
 )
@@ -103,14 +104,6 @@ class Members:
 
     def coordinators(self) -> list[Member]:
         return list(self.session.exec(select(Member).where(Member.role == "coordinator")))
-
-
-class SolutionMeta(NamedTuple):
-    """What search filters and ranks by, per solution: its folded city, its tags and its kind."""
-
-    city: str
-    tags: tuple[str, ...]
-    kind: str = "practice"
 
 
 class Solutions:
