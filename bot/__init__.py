@@ -9,7 +9,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from .lazy import lazy_exports
+from knowledge.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .config import Settings, load_settings

@@ -3,9 +3,10 @@
 It knows nothing about chat platforms or the bot's database; ``bot`` stores what it reads and asks it to rank.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import EmbedderError, IndexError_, InvalidRecords, KnowledgeError, Problem
+from .lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .embedders import DEFAULT_THRESHOLDS, Embedder, create_embedder, fit_to_tokens
@@ -17,30 +18,14 @@ if TYPE_CHECKING:
 
 # The names below are imported from their module on first use (PEP 562): asking (`rrr-bot ask`) needs neither the
 # importers nor the document readers (tests/test_cold_start.py).
-_MODULE_OF = {name: module for module, names in {
+_MODULE_OF, __getattr__, __dir__ = lazy_exports(__name__, globals(), {
     "embedders": ("DEFAULT_THRESHOLDS", "Embedder", "create_embedder", "fit_to_tokens"),
     "importers": ("Loaded", "read_cities", "read_solutions"),
     "index": ("Manifest", "VectorIndex", "fingerprint"),
     "passages": ("PassageText", "relabelled", "split_passages"),
     "records": ("PROVENANCES", "CityRecord", "SolutionRecord"),
     "search": ("Hit", "Searcher"),
-}.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
-
+})
 
 __all__ = [
     "DEFAULT_THRESHOLDS", "PROVENANCES", "CityRecord", "Embedder", "EmbedderError", "Hit", "IndexError_",

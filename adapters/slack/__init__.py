@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.lazy import lazy_exports
+from knowledge.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .app import EVENTS_PATH, SlackAdapter

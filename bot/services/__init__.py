@@ -8,7 +8,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from ..lazy import lazy_exports
+from knowledge.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .directory import CityProfile, Directory
