@@ -15,7 +15,7 @@ from bot.errors import InvalidInput
 from .cli import JsonOpt, PageOpt, emit_json, emit_page, fail, out, page_of, print_footer, runtime
 
 if TYPE_CHECKING:  # the services are imported by the commands that use them (tests/test_cold_start.py)
-    from bot.services.sessions import SessionInfo
+    from bot.sessions.service import SessionInfo
 
 T = TypeVar("T")
 V = TypeVar("V")
@@ -57,7 +57,7 @@ def _print(info: SessionInfo, as_json: bool, *, skipped: bool = False, starts: b
         out.print("Skipped: " + ", ".join(f"{o.start_local:%Y-%m-%d %H:%M %Z}" for o in dates), markup=False,
                   highlight=False)
     if starts:
-        from bot.services.when import human_time
+        from bot.sessions.when import human_time
 
         first = info.schedule.start.replace(tzinfo=ZoneInfo(info.schedule.tz), fold=0)
         out.print(f"Starts {human_time(first, info.schedule.tz)}.", markup=False, highlight=False)
@@ -86,7 +86,7 @@ def sessions_add(ctx: typer.Context, title: Title = None, start: Start = None, t
     if missing:
         fail(f"missing {', '.join(missing)}; e.g. sessions add --title 'Working group' --start 2027-03-16T15:00 "
              "--tz Europe/Madrid --repeat weekly", 2)
-    from bot.services.session_draft import SessionDraft, local_date
+    from bot.sessions.draft import SessionDraft, local_date
 
     with runtime(ctx) as rt:
         draft = SessionDraft(title=title or "", start=start or "", tz=tz or "", repeat=repeat, count=count,
@@ -102,7 +102,7 @@ def sessions_edit(ctx: typer.Context, session_id: int, title: Title = None, star
                   agenda: Agenda = None, channel: Channel = None, video: Video = None, reminder: Reminder = None,
                   as_json: JsonOpt = False) -> None:
     """Change a session; only the options given change."""
-    from bot.services.session_draft import local_date
+    from bot.sessions.draft import local_date
 
     with runtime(ctx) as rt:  # (its errors, the option's date too, are one line and a non-zero exit)
         given = {"title": title, "start": start, "tz": tz, "repeat": repeat, "count": count,
@@ -118,7 +118,7 @@ def sessions_list(ctx: typer.Context, as_json: JsonOpt = False,
                   page: PageOpt = None) -> None:
     """The scheduled sessions, by id; --page N: 10 a page, the nearest next date first (the pages of `session list
     N` in chat)."""
-    from bot.session_commands import sessions_page
+    from bot.sessions.commands import sessions_page
 
     with runtime(ctx) as rt:
         infos = rt.sessions.list(include_cancelled=everything)
@@ -157,7 +157,7 @@ def sessions_occurrences(ctx: typer.Context, session_id: int,
                                                                 "the first).")] = False,
                          as_json: JsonOpt = False) -> None:
     """The dates of a session: UTC and local wall-clock time (skipped ones left out)."""
-    from bot.services.sessions import occurrence_dict
+    from bot.sessions.service import occurrence_dict
     from bot.store.models import utcnow
 
     with runtime(ctx) as rt:
@@ -208,7 +208,7 @@ def sessions_cancel(ctx: typer.Context, session_id: int, as_json: JsonOpt = Fals
 @sessions_app.command("skip-next")
 def sessions_skip_next(ctx: typer.Context, session_id: int, as_json: JsonOpt = False) -> None:
     """Skip the next occurrence only."""
-    from bot.services.sessions import occurrence_dict
+    from bot.sessions.service import occurrence_dict
 
     with runtime(ctx) as rt:
         occ = rt.sessions.skip_next(session_id)

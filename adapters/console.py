@@ -19,7 +19,7 @@ from bot import Bot, Incoming, Reply
 from bot.messages import Actions, Facts, Image, SolutionCard, Text, Time, passage_label
 from bot.errors import UserError
 from bot.services.safe_files import atomic_write
-from bot.services.when import human_time
+from bot.sessions.when import human_time
 from knowledge.urls import check_url
 from bot.actions import FEEDBACK_HELPFUL, SHOW_SOLUTION
 

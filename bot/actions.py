@@ -2,7 +2,7 @@
 names, never the strings.
 
 The ids of a feature's own buttons live with the feature: :mod:`bot.review` (APPROVE, REJECT, EDIT, EDIT_SUBMIT),
-:mod:`bot.paging` (PAGE_ACTIONS), :mod:`bot.session_drafts` (CONFIRM, DISCARD), :mod:`bot.session_commands`
+:mod:`bot.paging` (PAGE_ACTIONS), :mod:`bot.sessions.confirmations` (CONFIRM, DISCARD), :mod:`bot.sessions.commands`
 (RSVP_ACTIONS, ICS_ACTION) and :mod:`bot.home` (HOME_COMMANDS).
 """
 

@@ -23,13 +23,14 @@ from . import replies
 from .replies import answer_reply, cities_reply, city_reply, intro_reply
 from .review import (APPROVE as REVIEW_APPROVE, EDIT as REVIEW_EDIT, EDIT_SUBMIT as REVIEW_EDIT_SUBMIT,
                      REJECT as REVIEW_REJECT, EditForm, HistoryCommand, Review)
-from .services import Directory, Introductions, KnowledgeBase, ReceiptBook, Sessions
+from .services import Directory, Introductions, KnowledgeBase, ReceiptBook
+from .sessions.service import Sessions
 from .services.knowledge_base import Query
-from .services.session_draft import SessionDraft
+from .sessions.draft import SessionDraft
 from .services.membership import Memberships
 from .services.insights import MAX_WEEKS, Insights
 from .services.insights_messages import DEFAULT_WEEKS, coordinator_insights, member_insights
-from .session_commands import SESSION_ACTIONS, USAGE as SESSION_USAGE, ChannelCheck, SessionCommands
+from .sessions.commands import SESSION_ACTIONS, USAGE as SESSION_USAGE, ChannelCheck, SessionCommands
 from .text import neutralize_mentions
 
 from knowledge.text import fold as fold_name

@@ -18,9 +18,10 @@ from types import MappingProxyType
 
 from .errors import InvalidInput, UserError
 from .messages import Action, Actions, Button, Reply, Text, Time
-from .services import Directory, Introductions, Sessions
-from .services.session_views import STATUS_LABELS
-from .session_commands import IsCoordinator, RSVP_ACTIONS
+from .services import Directory, Introductions
+from .sessions.service import Sessions
+from .sessions.views import STATUS_LABELS
+from .sessions.commands import IsCoordinator, RSVP_ACTIONS
 from .store.models import utcnow
 from .text import neutralize_mentions
 from .actions import INTRO_MET, INTRO_NOT_YET

@@ -1,7 +1,7 @@
 """Typed requests at the core's boundary, for use cases that platforms can send without text to parse.
 
 The chat's text commands are thin parsers into the same requests, so every way in is answered alike. The
-sessions' request is :class:`~bot.services.session_draft.SessionDraft` (it lives with the sessions' service,
+sessions' request is :class:`~bot.sessions.draft.SessionDraft` (it lives with the sessions' service,
 which validates it).
 """
 

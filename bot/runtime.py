@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .core import Bot
     from .services.intros import Introductions
     from .services.outbox import StoredOutbox
-    from .services.sessions import Sessions
+    from .sessions.service import Sessions
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class Runtime:
         """Peer sessions and their reminders."""
         with self._lock:
             if self._sessions is None:
-                from .services.sessions import Sessions
+                from .sessions.service import Sessions
 
                 self._sessions = Sessions(self.db, self.outbox, self.settings.sessions.reminders)
             return self._sessions

@@ -45,7 +45,7 @@ from .services import Introductions, StoredOutbox
 from .services.insights import Insights
 from .services.insights_messages import queue_digest
 from .services.pulse import queue_pulse
-from .services.sessions import Sessions
+from .sessions.service import Sessions
 from .store import Database
 from .store.models import utcnow
 

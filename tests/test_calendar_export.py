@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import rrulestr
 from icalendar import Calendar, Event
 
-from bot.services.calendar_export import google_calendar_link, session_ics
-from bot.services.recurrence import Schedule
+from bot.sessions.calendars import google_calendar_link, session_ics
+from bot.sessions.recurrence import Schedule
 
 MADRID = ZoneInfo("Europe/Madrid")
 START = datetime(2027, 3, 16, 15, 0)

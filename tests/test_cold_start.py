@@ -16,7 +16,7 @@ from bot.runtime import Runtime
 #: Modules that `rrr-bot ask` does not need: the chat platforms, charts, the insights, sessions and their date
 #: parsing, the bot core and its replies.
 HEAVY = ("matplotlib", "slack_bolt", "slack_sdk", "discord", "aiohttp", "dateparser", "apscheduler",
-         "bot.services.insights", "bot.services.insights_charts", "bot.services.sessions", "bot.services.intros",
+         "bot.services.insights", "bot.services.insights_charts", "bot.sessions.service", "bot.services.intros",
          "bot.core", "bot.replies")
 
 

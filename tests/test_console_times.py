@@ -19,8 +19,8 @@ from rich.console import Console
 from adapters.console import ConsoleAdapter, reader_zone, render_reply
 from bot import Runtime
 from bot.messages import Reply, Text, Time, reply_from_dict, reply_to_dict
-from bot.services import session_views
-from bot.services.session_draft import SessionDraft
+from bot.sessions import views as session_views
+from bot.sessions.draft import SessionDraft
 from conftest import make_settings
 
 FIRST = "Tue 18 Mar 2031, 15:00 CET (14:00 UTC)"

@@ -11,7 +11,7 @@ from conftest import make_settings
 from adapters.discord.render import MAX_BUTTONS, render
 from bot import Runtime
 from bot.messages import Actions
-from bot.services.session_draft import SessionDraft
+from bot.sessions.draft import SessionDraft
 
 
 def test_a_coordinators_home_with_many_saved_answers_keeps_each_answers_buttons_whole(seeded_dir: Path) -> None:

@@ -21,7 +21,7 @@ from sqlmodel import select
 from adapters.discord.sessions import NO_EVENTS, NO_PERMISSION, RETRY_AFTER
 from bot import Runtime
 from bot.store.models import Introduction, IntroductionMember, Member, utcnow
-from bot.services.session_draft import SessionDraft
+from bot.sessions.draft import SessionDraft
 from discord_fake import (BASE_PERMISSIONS, COORDINATOR_ID, EPHEMERAL, GENERAL_CHANNEL_ID, MANAGE_EVENTS, MEMBER_ID,
                           MODAL, UPDATE_MESSAGE, FakeDiscord, Request, custom_ids, modal_inputs)
 from discord_harness import (Served, discord_settings, fake, fake_discord, no_traceback,  # noqa: F401

@@ -21,7 +21,7 @@ from slack_harness import (  # noqa: F401  (fixtures)
 from sqlmodel import select
 
 from bot.store.models import IntroductionMember, Member, Rsvp
-from bot.services.session_draft import SessionDraft
+from bot.sessions.draft import SessionDraft
 
 pytestmark = pytest.mark.timeout(180)
 

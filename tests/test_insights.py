@@ -36,7 +36,7 @@ from bot.services.insights_charts import gaps_png, network_png, weekly_png
 from bot.services.insights_messages import queue_digest
 from bot.store import Question
 from bot.testing import TestAdapter
-from bot.services.session_draft import SessionDraft
+from bot.sessions.draft import SessionDraft
 from conftest import make_settings
 from knowledge.clustering import average_linkage, language_basis, neutralise, probe_texts
 from knowledge.records import CityRecord

@@ -29,7 +29,7 @@ from bot.messages import Text
 from bot.replies import unanswered_reply
 from bot.store.models import Question
 from bot.store.repos import Questions
-from bot.services.session_draft import SessionDraft
+from bot.sessions.draft import SessionDraft
 from conftest import make_settings
 from discord_fake import BOT_ID, COORDINATOR_ID, MEMBER_ID, FakeDiscord
 from discord_harness import (Served, discord_settings, fake, fake_discord, restore_discord_endpoints,  # noqa: F401

@@ -20,7 +20,7 @@ from adapters.discord.render import CONTENT, fit_lines, render as discord_render
 from adapters.slack.render import MAX_BLOCKS, fit_text, to_blocks
 from bot import Runtime
 from bot.messages import Actions, Button, Reply, Text, Time
-from bot.services.session_draft import SessionDraft
+from bot.sessions.draft import SessionDraft
 from discord_fake import BOT_ID, FakeDiscord
 from discord_harness import (Served, discord_settings, fake, fake_discord, restore_discord_endpoints,  # noqa: F401
                              served)

@@ -25,7 +25,7 @@ from conftest import make_settings
 from bot import Runtime
 from adapters.platforms import SECRET_ENV
 from bot.store.models import PeerSession, Solution
-from bot.services.session_draft import SessionDraft
+from bot.sessions.draft import SessionDraft
 from knowledge import CityRecord
 from knowledge.records import CITY_LENGTHS, CONTACT_LENGTHS, SOLUTION_LENGTHS
 

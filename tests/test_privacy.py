@@ -19,7 +19,7 @@ from bot.services.privacy import ANONYMOUS
 from bot.services.transfer import export_network
 from bot.store.models import (Feedback, IntroductionMember, Member, OutboxMessage, PeerSession, Question, Rsvp,
                               Solution)
-from bot.services.session_draft import SessionDraft
+from bot.sessions.draft import SessionDraft
 
 NAME = "Ana Privatename"
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.errors import InvalidInput
-from bot.services.recurrence import MAX_OCCURRENCES, Occurrence, Schedule, check_zone, parse_local, parse_repeat
+from bot.sessions.recurrence import MAX_OCCURRENCES, Occurrence, Schedule, check_zone, parse_local, parse_repeat
 
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
 TUESDAY = datetime(2027, 3, 16, 15, 0)  # the 3rd Tuesday of March 2027

@@ -43,7 +43,7 @@ from scale_helpers import (
 from slack_fake import FakeSlack
 
 from bot.core import ERROR_REPLY
-from bot.services.session_draft import SessionDraft
+from bot.sessions.draft import SessionDraft
 
 #: Events of the load test; the issue's figure is 1,000 (``RRR_LOAD_EVENTS=1000``).
 DEFAULT_EVENTS = 1000

@@ -34,10 +34,10 @@ from bot import Runtime
 from adapters.platforms import SECRET_ENV
 from bot.messages import reply_from_dict
 from bot.scheduling import LeaderLock, Scheduler
-from bot.services.sessions import SessionInfo, Sessions
+from bot.sessions.service import SessionInfo, Sessions
 from bot.store import Database
 from bot.store.models import OutboxMessage, utcnow
-from bot.services.session_draft import SessionDraft
+from bot.sessions.draft import SessionDraft
 from conftest import make_settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -30,11 +30,11 @@ from adapters.slack.render import BUTTON_URL as SLACK_BUTTON_URL
 from adapters.slack.render import to_blocks
 from bot import Runtime
 from bot.messages import Actions, Image
-from bot.services import SessionInfo
-from bot.services.calendar_export import CUT_NOTE, fit_google_link
+from bot.sessions.service import SessionInfo
+from bot.sessions.calendars import CUT_NOTE, fit_google_link
 from bot.testing import TestAdapter
-from bot.services import session_views
-from bot.services.session_draft import SessionDraft
+from bot.sessions import views as session_views
+from bot.sessions.draft import SessionDraft
 from conftest import make_settings
 from discord_fake import EPHEMERAL, MEMBER_ID, FakeDiscord
 from discord_harness import (Served, discord_settings, fake_discord, restore_discord_endpoints,  # noqa: F401

@@ -22,7 +22,7 @@ from rich.console import Console
 from adapters.console import render_reply
 from bot import Runtime
 from bot.messages import Actions, Button
-from bot.session_drafts import CONFIRM, DISCARD
+from bot.sessions.confirmations import CONFIRM, DISCARD
 from bot.testing import Exchange, TestAdapter
 from conftest import make_settings
 from slack_fake import FakeSlack, blocks_text, buttons, view_submission

@@ -24,11 +24,11 @@ from bot.core import ERROR_REPLY
 from bot.errors import InvalidInput, NotFound
 from bot.messages import Actions, Time
 from bot.services.pulse import queue_pulse
-from bot.services.sessions import Sessions
+from bot.sessions.service import Sessions
 from bot.store.models import OutboxMessage, Rsvp, utcnow
 from bot.testing import Exchange, TestAdapter
-from bot.services import session_views
-from bot.services.session_draft import SessionDraft
+from bot.sessions import views as session_views
+from bot.sessions.draft import SessionDraft
 from conftest import make_settings
 
 UTC = timezone.utc

@@ -26,11 +26,11 @@ from typer.testing import CliRunner
 from adapters.cli import app
 from bot import Runtime
 from bot.errors import InvalidInput
-from bot.services.calendar_export import google_calendar_link, session_ics
-from bot.services.recurrence import Schedule
-from bot.services.sessions import Sessions
-from bot.services import session_views
-from bot.services.session_draft import SessionDraft
+from bot.sessions.calendars import google_calendar_link, session_ics
+from bot.sessions.recurrence import Schedule
+from bot.sessions.service import Sessions
+from bot.sessions import views as session_views
+from bot.sessions.draft import SessionDraft
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 GAP_DAY = datetime(2027, 3, 28, 1, 30, tzinfo=UTC)  # 02:30 Madrid on the day of the change to summer time

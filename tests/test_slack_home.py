@@ -17,7 +17,7 @@ import pytest
 from sqlmodel import select
 
 from bot.store.models import Introduction, IntroductionMember, Member
-from bot.services.session_draft import SessionDraft
+from bot.sessions.draft import SessionDraft
 from slack_fake import (APP_ID, TEAM_ID, Call, FakeSlack, blocks_text, event_callback, next_ts, view_submission,
                         walk_blocks)
 from slack_harness import (  # noqa: F401  (fixtures)

@@ -16,7 +16,7 @@ from bot import Runtime
 from bot.errors import InvalidInput
 from bot.services.transfer import export_network, import_network
 from bot.testing import TestAdapter
-from bot.services.session_draft import SessionDraft
+from bot.sessions.draft import SessionDraft
 
 
 def busy_network(rt: Runtime) -> None:

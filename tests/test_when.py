@@ -1,4 +1,4 @@
-"""Session starts typed as people type them (bot/services/when.py), through the service, the chat command and the CLI.
+"""Session starts typed as people type them (bot/sessions/when.py), through the service, the chat command and the CLI.
 
 The service calls take a fixed ``now``: Wednesday 10 March 2027, 09:17 in Madrid (08:17 UTC). The chat command and
 the CLI run on the real clock, so they use a far absolute date or work the expected date out from the clock.
@@ -19,11 +19,11 @@ from adapters.cli import app
 from bot import Runtime
 from bot.errors import InvalidInput
 from bot.messages import Actions
-from bot.services.recurrence import parse_local
-from bot.services.sessions import Sessions
-from bot.services.when import human_local, human_time, parse_start
+from bot.sessions.recurrence import parse_local
+from bot.sessions.service import Sessions
+from bot.sessions.when import human_local, human_time, parse_start
 from bot.testing import TestAdapter
-from bot.services.session_draft import SessionDraft
+from bot.sessions.draft import SessionDraft
 from conftest import make_settings
 
 MADRID = "Europe/Madrid"

@@ -25,8 +25,8 @@ from bot import Action, Bot, Incoming, Reply, Settings
 from bot.errors import ConfigError
 from bot.home import FROM_HOME
 from bot.review import EDIT
-from bot.session_commands import RSVP_ACTIONS
-from bot.session_drafts import DRAFT_ACTIONS
+from bot.sessions.commands import RSVP_ACTIONS
+from bot.sessions.confirmations import DRAFT_ACTIONS
 
 from .. import outbox_pump
 from ..placeholder import Placeholder, replaceable

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import discord
 
 from bot.messages import Actions, Button, Facts, Image, Mention, Reply, SolutionCard, Text, Time, passage_label
-from bot.services.calendar_export import fit_google_link
+from bot.sessions.calendars import fit_google_link
 from knowledge.urls import check_url
 
 CONTENT = 2000

@@ -31,9 +31,10 @@ from discord import app_commands
 from bot import Action, Bot, Reply
 from bot.messages import Actions
 from bot.paging import SESSIONS_PAGE
-from bot.services import Outgoing, SessionInfo
-from bot.services.session_draft import SessionDraft
-from bot.session_commands import RSVP_ACTIONS
+from bot.services import Outgoing
+from bot.sessions.service import SessionInfo
+from bot.sessions.draft import SessionDraft
+from bot.sessions.commands import RSVP_ACTIONS
 from bot.store.models import utcnow
 
 from .cards import Cards

@@ -27,7 +27,7 @@ from bot import Action, Bot, Reply, Settings
 from bot.errors import ConfigError
 from bot.messages import Button
 from bot.review import EDIT, EDIT_SUBMIT, check_edit
-from bot.session_commands import SESSION_ACTIONS
+from bot.sessions.commands import SESSION_ACTIONS
 
 from .. import outbox_pump
 from ..placeholder import Placeholder, replaceable

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from bot.review import EditForm
-from bot.services.session_draft import FIELDS, SessionDraft, read_fields
+from bot.sessions.draft import FIELDS, SessionDraft, read_fields
 
 from .render import trim
 

@@ -20,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import Action, Bot, Reply
 from bot.errors import InvalidInput
 from bot.messages import Actions
-from bot.session_drafts import CONFIRM
+from bot.sessions.confirmations import CONFIRM
 
 from . import modals
 from .members import PLATFORM, Members

@@ -1,4 +1,5 @@
-"""Use cases of the bot, free of platform types: the directory of cities and members, and the knowledge base.
+"""Use cases of the bot, free of platform types: the directory of cities and members, and the knowledge base (the
+sessions are a package of their own, :mod:`bot.sessions`).
 
 The public names below are loaded on first use (PEP 562), so importing one service does not import the others.
 """
@@ -16,7 +17,6 @@ if TYPE_CHECKING:
     from .knowledge_base import Answer, AskResult, ImportSummary, KnowledgeBase
     from .outbox import Outgoing, Pending, StoredOutbox
     from .receipts import ReceiptBook
-    from .sessions import SessionInfo, Sessions
 
 _EXPORTS = MappingProxyType({
     "directory": ("CityProfile", "Directory"),
@@ -24,12 +24,11 @@ _EXPORTS = MappingProxyType({
     "intros": ("Introductions", "Match", "SharedChallenge"),
     "outbox": ("Outgoing", "Pending", "StoredOutbox"),
     "receipts": ("ReceiptBook",),
-    "sessions": ("SessionInfo", "Sessions"),
 })
 
 __all__ = [
     "Answer", "AskResult", "CityProfile", "Directory", "ImportSummary", "Introductions", "KnowledgeBase", "Match",
-    "Outgoing", "Pending", "ReceiptBook", "SessionInfo", "Sessions", "SharedChallenge", "StoredOutbox",
+    "Outgoing", "Pending", "ReceiptBook", "SharedChallenge", "StoredOutbox",
 ]
 
 _MODULE_OF, __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

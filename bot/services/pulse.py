@@ -12,7 +12,7 @@ from ..messages import Reply, Text, Time
 from ..store.models import Question, Solution
 from .knowledge_base import KnowledgeBase
 from .outbox import Outgoing
-from .sessions import Sessions
+from ..sessions.service import Sessions
 
 WEEK = timedelta(days=7)
 

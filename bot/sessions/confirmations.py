@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from collections.abc import Mapping
 
-from .errors import InvalidInput, PermissionDenied
-from .messages import Actions, Button, Reply, Text, Time
-from .services.outbox import StoredOutbox
-from .services.session_draft import SessionDraft
-from .services.sessions import SessionInfo
-from .services.when import human_time, is_iso
-from .text import neutralize_mentions
+from ..errors import InvalidInput, PermissionDenied
+from ..messages import Actions, Button, Reply, Text, Time
+from ..services.outbox import StoredOutbox
+from .draft import SessionDraft
+from .service import SessionInfo
+from .when import human_time, is_iso
+from ..text import neutralize_mentions
 
 CONFIRM = "session_confirm"
 DISCARD = "session_discard"
@@ -47,7 +47,7 @@ class Draft:
     session_id: int = 0
     """The session a ``session edit`` changes; 0 for a new session."""
     changes: Mapping[str, object] = field(default_factory=dict)
-    """An edit's changes (:class:`~bot.services.session_draft.SessionDraft` field names), the start as read."""
+    """An edit's changes (:class:`~.draft.SessionDraft` field names), the start as read."""
 
     @property
     def created_by(self) -> str:

@@ -26,11 +26,11 @@ from sqlmodel import col, select
 from ..errors import InvalidInput, NotFound, about
 from ..store import Database
 from ..store.models import PeerSession, Rsvp, utcnow
-from .calendar_export import google_calendar_link, session_ics
-from .outbox import Outgoing, StoredOutbox
-from . import session_views
-from .session_draft import FIELDS as EDITABLE, SessionDraft
-from .session_views import SessionCard
+from .calendars import google_calendar_link, session_ics
+from ..services.outbox import Outgoing, StoredOutbox
+from . import views
+from .draft import FIELDS as EDITABLE, SessionDraft
+from .views import SessionCard
 from .recurrence import LAST_YEAR, MAX_OCCURRENCES, Occurrence, Schedule, check_zone, parse_repeat
 from .when import parse_start
 
@@ -322,7 +322,7 @@ class Sessions:
             log.info("reminder of session %s at %s dropped: the session has begun", info.id, occ.key())
             return 0
         base = f"reminder:{info.id}:{occ.key()}"
-        reply = session_views.reminder(self.card(info, occ), reminder.offset)
+        reply = views.reminder(self.card(info, occ), reminder.offset)
         messages = [Outgoing(f"{base}:{reminder.offset}:{channel}", channel.partition(":")[0], reply,
                              channel=channel.partition(":")[2], expires_at=occ.start_utc) for channel in info.channels]
         messages += [Outgoing(f"{base}:{reminder.offset}:{platform}:{user}", platform, reply, users=(user,),
@@ -340,7 +340,7 @@ class Sessions:
 
     def card(self, info: SessionInfo, occ: Occurrence | None = None) -> SessionCard:
         """What a session's card shows: the session, the occurrence it is about (the next one by default), its
-        RSVP counts and its calendar link (drawn by :func:`.session_views.card`)."""
+        RSVP counts and its calendar link (drawn by :func:`.views.card`)."""
         occ = occ or self.next_occurrence(info)
         counts = self.counts(info.id, occ.key()) if occ is not None else dict.fromkeys(STATUSES, 0)
         return SessionCard(info, occ, counts, self.calendar_link(info))

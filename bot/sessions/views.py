@@ -17,7 +17,7 @@ from ..store.models import utcnow
 from .recurrence import Occurrence
 
 if TYPE_CHECKING:
-    from .sessions import SessionInfo
+    from .service import SessionInfo
 
 STATUS_LABELS = MappingProxyType({"going": "Going", "maybe": "Maybe", "no": "Can't"})
 RSVP_GOING, RSVP_MAYBE, RSVP_NO = "rsvp_going", "rsvp_maybe", "rsvp_no"

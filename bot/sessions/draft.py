@@ -2,7 +2,7 @@
 
 Every way in builds the same draft: the chat command and the Slack form read their text with :func:`read_fields`
 (each field reads its own text, so a new field needs no parser), ``/session-add`` on Discord and the CLI pass their
-typed options. :class:`~bot.services.sessions.Sessions` validates the draft as a whole; each error names the field
+typed options. :class:`~.service.Sessions` validates the draft as a whole; each error names the field
 it is about (:class:`~bot.errors.InvalidInput` ``field``), so a form marks that input.
 """
 
@@ -63,7 +63,7 @@ def _reads(reader: Reader) -> dict[str, Reader]:
 
 @dataclass(frozen=True)
 class SessionDraft:
-    """A session as a coordinator asks for it; :meth:`~bot.services.sessions.Sessions.add` checks it as a whole.
+    """A session as a coordinator asks for it; :meth:`~.service.Sessions.add` checks it as a whole.
 
     A field that is more than plain text says how its text reads (``metadata["read"]``), and a text field may
     bound its length (``metadata["max_length"]``, else its column's); adding a field here adds it to the chat

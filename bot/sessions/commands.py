@@ -1,4 +1,4 @@
-"""The ``session`` chat command and the RSVP buttons (the use cases live in :mod:`bot.services.sessions`)."""
+"""The ``session`` chat command and the RSVP buttons (the use cases live in :mod:`.service`)."""
 
 from __future__ import annotations
 
@@ -10,21 +10,21 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
-from .commands import Context
-from .errors import InvalidInput, PermissionDenied
-from .messages import Action, Actions, Button, Image, Incoming, Reply, Text, Time
-from .paging import PAGE_ACTIONS, SESSIONS_PAGE, Page, paginate, text_length
-from .services.outbox import Outgoing
-from .services.session_draft import FIELDS, SessionDraft, read_fields
-from .services import session_views
-from .services.recurrence import Occurrence
-from .services.session_views import ICS_ACTION, RSVP_GOING, RSVP_MAYBE, RSVP_NO, STATUS_LABELS
-from .services.sessions import SessionInfo, Sessions
-from .services.when import is_iso
-from .session_drafts import CONFIRM, DISCARD, DRAFT_ACTIONS, Draft, Drafts, confirmation
-from .store.models import utcnow
-from .text import neutralize_mentions
-from .actions import OPEN_URL
+from ..commands import Context
+from ..errors import InvalidInput, PermissionDenied
+from ..messages import Action, Actions, Button, Image, Incoming, Reply, Text, Time
+from ..paging import PAGE_ACTIONS, SESSIONS_PAGE, Page, paginate, text_length
+from ..services.outbox import Outgoing
+from .draft import FIELDS, SessionDraft, read_fields
+from . import views
+from .recurrence import Occurrence
+from .views import ICS_ACTION, RSVP_GOING, RSVP_MAYBE, RSVP_NO, STATUS_LABELS
+from .service import SessionInfo, Sessions
+from .when import is_iso
+from .confirmations import CONFIRM, DISCARD, DRAFT_ACTIONS, Draft, Drafts, confirmation
+from ..store.models import utcnow
+from ..text import neutralize_mentions
+from ..actions import OPEN_URL
 
 log = logging.getLogger(__name__)
 IsCoordinator = Callable[[str, str, tuple[str, ...]], Awaitable[bool]]
@@ -149,7 +149,7 @@ class SessionCommands:
         """Schedule ``draft`` for the coordinator who sent ``message`` (the chat command, a Slack form, Discord's
         ``/session-add``): announced in its channels, the card as the answer. With no channels it goes to the one
         the message came from. A start in words, or ``confirm_first``, is echoed with the date as read and saved
-        once confirmed (:mod:`.session_drafts`)."""
+        once confirmed (:mod:`.confirmations`)."""
         if not await self.is_coordinator(message.platform, message.user, message.roles):
             raise PermissionDenied("Only coordinators can `session add`.")
         here = _here(message)
@@ -233,7 +233,7 @@ class SessionCommands:
 
     async def _card(self, info: SessionInfo, occ: Occurrence | None = None, *, heading: str = "") -> Reply:
         """The session's card (its next occurrence by default), with live RSVP counts."""
-        return session_views.card(await asyncio.to_thread(self.sessions.card, info, occ), heading=heading)
+        return views.card(await asyncio.to_thread(self.sessions.card, info, occ), heading=heading)
 
     async def _follow(self, info: SessionInfo, change: str) -> tuple[Text, ...]:
         """Let the adapters follow ``change`` (their copies of the session); their notes, for the coordinator."""
@@ -281,7 +281,7 @@ class SessionCommands:
 
     def _announce(self, info: SessionInfo, here: str, *, kind: str = "announce", reply: Reply | None = None) -> int:
         """Post to the session's channels other than the one the command came from (that one sees the reply)."""
-        reply = reply or session_views.card(self.sessions.card(info), heading="New peer session")
+        reply = reply or views.card(self.sessions.card(info), heading="New peer session")
         messages = [Outgoing(f"session:{kind}:{info.id}:{c}", c.partition(":")[0], reply, channel=c.partition(":")[2])
                     for c in info.channels if c != here]
         return self.sessions.outbox.enqueue(messages, claim=f"session:{kind}:{info.id}")
