@@ -20,7 +20,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
@@ -31,15 +30,6 @@ Result = TypeVar("Result")
 MAX_BATCH = 16
 MAX_WAIT = 0.004
 CAPACITY = 64
-
-
-@dataclass(frozen=True)
-class BatchSettings:
-    """How questions are batched (``[bot] question_batch``, ``question_wait_ms``, ``question_queue``)."""
-
-    max_batch: int = MAX_BATCH
-    max_wait: float = MAX_WAIT
-    capacity: int = CAPACITY
 
 
 class Batcher(Generic[Item, Result]):

@@ -6,12 +6,13 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from .batching import Batcher, BatchSettings
+from .batching import Batcher
 from .commands import Command, Context, Notice, Registry, split_command
 from .requests import AskQuery
+from .roles import CoordinatorCheck
 from .errors import InvalidInput, NotFound, PermissionDenied, UserError
 from .home import HOME_COMMANDS, Act, Home, from_home, home_command
 from .guards import NETWORK_POSTS, NETWORK_WINDOW, MemberTurns, RateLimiter, USAGE_HINTS, cap_input, not_a_question
@@ -51,42 +52,70 @@ PLACEHOLDER_REPLY = "Looking through the network's cases…"
 BUSY_REPLY = "Many questions are arriving at once: yours is in the queue, and the answer will replace this message."
 
 
+@dataclass(frozen=True)
+class Features:
+    """The use cases the core routes to, built once by the composition root (:func:`features`) and handed to
+    :class:`Bot`; ``channel_checks`` is filled by :meth:`Bot.register_platform` and read by the session commands."""
+
+    directory: Directory
+    knowledge: KnowledgeBase
+    intros: Introductions
+    sessions: Sessions
+    insights: Insights
+    session_commands: SessionCommands
+    review: Review
+    home: Home
+    receipts: ReceiptBook
+    is_coordinator: CoordinatorCheck
+    channel_checks: dict[str, ChannelCheck]
+
+
+def features(directory: Directory, knowledge: KnowledgeBase, intros: Introductions, sessions: Sessions, *,
+             name: str = "rrr") -> Features:
+    """The core's use cases over these services, wired to one another (the composition root calls this)."""
+    is_coordinator = CoordinatorCheck(directory)
+    channel_checks: dict[str, ChannelCheck] = {}
+    review = Review(Memberships(directory.db, directory), knowledge, directory, intros.outbox, is_coordinator)
+    return Features(
+        directory=directory, knowledge=knowledge, intros=intros, sessions=sessions,
+        insights=Insights(directory, knowledge),
+        session_commands=SessionCommands(sessions, is_coordinator, channel_checks),
+        review=review,
+        home=Home(directory, sessions, intros, is_coordinator, name=name, review_section=review.home_section),
+        receipts=ReceiptBook(directory.db), is_coordinator=is_coordinator, channel_checks=channel_checks)
+
+
 class Bot:
     """``await bot.handle(Incoming)`` -> replies. Adapters parse and render; the bot decides."""
 
-    def __init__(self, directory: Directory, knowledge: KnowledgeBase, intros: Introductions, sessions: Sessions,
-                 *, name: str = "rrr", network_channels: Mapping[str, str] | None = None,
+    def __init__(self, features: Features, *, name: str = "rrr", network_channels: Mapping[str, str] | None = None,
                  metrics: Metrics | None = None, limiter: RateLimiter | None = None,
-                 batching: BatchSettings | None = None, platforms: Platforms | None = None) -> None:
+                 questions: Batcher[str, Query] | None = None, platforms: Platforms | None = None) -> None:
         self.metrics = metrics or Metrics()
         self.platforms = platforms if platforms is not None else Platforms()
         """What each platform can do (:mod:`.platforms`); adapters add theirs with :meth:`register_platform`."""
-        batching = batching or BatchSettings()
-        self.questions: Batcher[str, Query] | None = Batcher(
-            knowledge.queries, max_batch=batching.max_batch, max_wait=batching.max_wait, capacity=batching.capacity,
-            name="question-embedder") if batching.max_batch > 1 else None
+        self.questions = questions
         """With ``[bot] question_batch`` above 1, questions are embedded here, together when they arrive together
-        (see :mod:`.batching`); at 1 (the default: measured faster on a machine not otherwise busy, see the README)
-        each question is embedded in the thread that searches it."""
+        (see :mod:`.batching`); None (the default, ``question_batch = 1``: measured faster on a machine not otherwise
+        busy, see the README): each question is embedded in the thread that searches it."""
         self.limiter = limiter or RateLimiter(0)
         self.network_limiter = RateLimiter(NETWORK_POSTS, NETWORK_WINDOW)
         self.turns = MemberTurns()
-        self.directory = directory
-        self.knowledge = knowledge
-        self.intros = intros
-        self.sessions = sessions
-        self.insights = Insights(directory, knowledge)
-        self._channel_checks: dict[str, ChannelCheck] = {}
+        self.directory = features.directory
+        self.knowledge = features.knowledge
+        self.intros = features.intros
+        self.sessions = features.sessions
+        self.insights = features.insights
+        self._is_coordinator = features.is_coordinator
+        self._channel_checks = features.channel_checks
         """``platform -> async check(channel_id)``, from :meth:`register_platform`: commands refuse unusable
         channels."""
-        self.session_commands = SessionCommands(sessions, self._is_coordinator, self._channel_checks)
+        self.session_commands = features.session_commands
         self.name = name
         self.network_channels = dict(network_channels or {})
-        self.receipts = ReceiptBook(directory.db)
-        self.review = Review(Memberships(directory.db, directory), knowledge, directory, intros.outbox,
-                             self._is_coordinator)
-        self.home_page = Home(directory, sessions, intros, self._is_coordinator, name=name,
-                              review_section=self.review.home_section)
+        self.receipts = features.receipts
+        self.review = features.review
+        self.home_page = features.home
         self.commands = Registry()
         for command in self._builtin_commands():
             self.commands.add(command)
@@ -284,9 +313,6 @@ class Bot:
         message = Incoming(action.platform, action.user, action.value, channel=action.channel,
                            workspace=action.workspace, user_name=action.user_name, roles=action.roles)
         return [replace(r, replace=True) for r in await self._dispatch(message)]
-
-    async def _is_coordinator(self, platform: str, user: str, roles: tuple[str, ...]) -> bool:
-        return await asyncio.to_thread(self.directory.is_coordinator, platform, user, roles)
 
     async def _own_question(self, action: Action, question_id: int):
         """The question, when the clicker asked it or is a coordinator; else :class:`PermissionDenied`."""

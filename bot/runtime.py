@@ -92,20 +92,22 @@ class Runtime:
         """The platform-neutral bot over this runtime's services."""
         with self._lock:
             if self._bot is None:
-                from .batching import BatchSettings
-                from .core import Bot
+                from .batching import Batcher
+                from .core import Bot, features
                 from .guards import RateLimiter
                 from .metrics import Metrics
 
                 metrics = Metrics()
                 metrics.read_backlog_with(self.outbox.backlog)
                 settings = self.settings.bot
-                self._bot = Bot(self.directory, self.knowledge, self.intros, self.sessions, name=settings.name,
-                                network_channels=settings.network_channels, metrics=metrics,
-                                platforms=self.platforms,
-                                limiter=RateLimiter(settings.rate_limit, settings.rate_window),
-                                batching=BatchSettings(settings.question_batch, settings.question_wait_ms / 1000,
-                                                       settings.question_queue))
+                questions = Batcher(self.knowledge.queries, max_batch=settings.question_batch,
+                                    max_wait=settings.question_wait_ms / 1000, capacity=settings.question_queue,
+                                    name="question-embedder") if settings.question_batch > 1 else None
+                self._bot = Bot(features(self.directory, self.knowledge, self.intros, self.sessions,
+                                         name=settings.name),
+                                name=settings.name, network_channels=settings.network_channels, metrics=metrics,
+                                platforms=self.platforms, questions=questions,
+                                limiter=RateLimiter(settings.rate_limit, settings.rate_window))
             return self._bot
 
     def scheduler(self):

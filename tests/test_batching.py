@@ -159,11 +159,13 @@ def test_questions_embedded_in_one_batch_get_the_answers_of_one_by_one_asks(seed
 
 def test_the_bots_questions_go_through_its_batcher_in_batches(seeded: Runtime) -> None:
     from bot import Bot, Incoming
-    from bot.batching import BatchSettings
+    from bot.batching import Batcher
+    from bot.core import features
 
     assert seeded.bot.questions is None, "batches are opt-in: [bot] question_batch = 1 by default"
     rt = seeded
-    bot = Bot(rt.directory, rt.knowledge, rt.intros, rt.sessions, batching=BatchSettings(16, 0.004, 64))
+    bot = Bot(features(rt.directory, rt.knowledge, rt.intros, rt.sessions),
+              questions=Batcher(rt.knowledge.queries, max_batch=16, max_wait=0.004, capacity=64))
     bot.knowledge.warm_up()
     model = bot.knowledge.embedder._lock  # held: the model is busy, so the burst queues up behind it
 
