@@ -170,8 +170,7 @@ class Bot:
         if not cut:
             return answers
         note = Text(f"Your message was long: I read its first {len(kept):,} characters.", "muted")
-        return [Reply((note, *answers[0].blocks), ephemeral=answers[0].ephemeral)] + answers[1:] \
-            if answers else [Reply((note,))]
+        return [replace(answers[0], blocks=(note, *answers[0].blocks))] + answers[1:] if answers else [Reply((note,))]
 
     async def handle_action(self, action: Action) -> list[Reply]:
         """Answer a button click or form submission (split like :meth:`handle`'s answers)."""

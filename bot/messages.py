@@ -12,7 +12,6 @@ import base64
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
-from .actions import ASK_NETWORK, FEEDBACK_HELPFUL
 
 
 @dataclass(frozen=True)
@@ -171,21 +170,13 @@ class Reply:
     """An answer to a button: replace the message that holds the button (live RSVP counts) instead of adding one."""
     field: str | None = None
     """The input an error is about (``title``, ``start``, ``tz``...), so that a form can mark it."""
+    question_id: str | None = None
+    """The recorded question this reply answers (its feedback and "Ask the network" buttons carry it)."""
 
     @classmethod
     def text(cls, text: str, *, is_error: bool = False, ephemeral: bool = False, field: str | None = None) -> Reply:
         """A reply made of one plain paragraph."""
         return cls(blocks=(Text(text),), is_error=is_error, ephemeral=ephemeral, field=field)
-
-    @property
-    def question_id(self) -> str | None:
-        """The question this reply answers, read from its buttons (feedback or ask-the-network)."""
-        for block in self.blocks:
-            if isinstance(block, Actions):
-                for button in block.buttons:
-                    if button.action_id in (FEEDBACK_HELPFUL, ASK_NETWORK) and button.value:
-                        return button.value
-        return None
 
     def as_text(self) -> str:
         """Plain-text rendering (console, notification fallback, tests)."""

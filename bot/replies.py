@@ -50,7 +50,7 @@ def answer_reply(result: AskResult) -> Reply:
             value = str(result.question_id)
             blocks.append(Actions((Button("Helpful", FEEDBACK_HELPFUL, value, "primary"),
                                    Button("Not helpful", FEEDBACK_NOT_HELPFUL, value))))
-        return Reply(tuple(blocks))
+        return Reply(tuple(blocks), question_id=_id(result))
     if result.verdict == NOT_SURE:
         shown = [a for a in result.results if a.match in (CLOSE, RELATED)] or list(result.results[:1])
         titles = [f"“{neutralize_mentions(a.title)}”" for a in shown]
@@ -72,7 +72,12 @@ def answer_reply(result: AskResult) -> Reply:
         blocks.append(Text("“Ask the network” posts your question to the network channel, for the peers who work "
                            "on it.", "muted"))
         blocks.append(Actions((Button("Ask the network", ASK_NETWORK, str(result.question_id), "primary"),)))
-    return Reply(tuple(blocks))
+    return Reply(tuple(blocks), question_id=_id(result))
+
+
+def _id(result: AskResult) -> str | None:
+    """The recorded question's id as the buttons carry it (None when the question was not recorded)."""
+    return None if result.question_id is None else str(result.question_id)
 
 
 def _grouped(answers, *, practice: str) -> list:
