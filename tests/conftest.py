@@ -21,6 +21,7 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # before anything loads libgomp; inherited by the rrr-bot processes
 
 import fcntl  # noqa: E402
+import gc  # noqa: E402
 import logging  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
@@ -52,6 +53,17 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     defs = fixtures.name2fixturedefs.values() if fixtures else ()
     if any(d[-1].scope == "module" for d in defs if d):
         item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before each test, collect what the last one dropped and freeze what survives (fixtures, modules, caches).
+
+    The harnesses' ``LoopThread.close`` runs a full collection (and walks every object for unclosed aiohttp
+    sessions); with everything older than the test frozen, that walk covers only what the test made. Without it the
+    walks over the workers' ever larger heaps took 277 s of the suite's teardown (5 s with it)."""
+    gc.collect()
+    gc.freeze()
 
 
 def worker_name(config: pytest.Config) -> str:
