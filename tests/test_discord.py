@@ -373,6 +373,7 @@ def synthetic_records(n: int) -> list[SolutionRecord]:
                            tags=("composting",)) for i in range(n)]
 
 
+@pytest.mark.real_embedding  # the import must take the model's real time while the heartbeats are watched
 def test_heartbeats_keep_flowing_while_a_large_import_runs(served: Served, fake: FakeDiscord, rt: Runtime) -> None:
     """The import runs in a worker thread of the client's own process and loop (as the core runs embedding): the
     event loop stays free, so discord.py's heartbeats are sent and acknowledged throughout, and a mention sent
