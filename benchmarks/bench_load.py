@@ -31,11 +31,12 @@ generator and the fake Slack share the same cores (their CPU time is printed too
 as many as the machine has cores, as an unconfigured worker). The floor is always measured with the default, all the
 cores for one query at a time. Two workers of two threads each put four OpenMP threads on two cores, and libgomp's
 threads busy-wait at every barrier of the forward pass for a partner that another process (or a Python thread of
-their own) has taken the core from: measured on 2 cores, two bare processes embedding side by side cost 17.7 ms of
-CPU a question with one thread each, 145 ms with two each (17-18 ms alone either way). In the workers that is
-26 ms of CPU an answer with the default against 23 ms with one thread each, and it is the whole of the "batching
-paradox": ``RRR_BOT__QUESTION_BATCH=16`` embeds in its own thread while the search threads run, so the OpenMP threads
-are preempted all the time (60 ms of CPU an answer with two threads; 21.8 ms, the least measured, with one).
+their own) has taken the core from: measured on 2 cores, two bare processes embedding side by side cost 17.9 ms of
+CPU a question with one thread each, 88-145 ms with two each (machine load 1.6-4; 17-18 ms alone either way). In
+the workers that is 26 ms of CPU an answer with the default against 23 ms with one thread each, and it is the whole
+of the "batching paradox": ``RRR_BOT__QUESTION_BATCH=16`` embeds in its own thread while the search threads run, so
+the OpenMP threads are preempted all the time (60 ms of CPU an answer with two threads; 21.8 ms, the least
+measured, with one).
 
 ``RRR_BOT__QUESTION_BATCH``, ``RRR_BOT__QUESTION_QUEUE``, ``RRR_BOT__QUESTION_WAIT_MS`` and
 ``RRR_BOT__PLACEHOLDER_SECONDS`` set in this environment are given to the workers (``RRR_BOT__QUESTION_BATCH=16``
