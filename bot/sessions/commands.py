@@ -55,6 +55,8 @@ RSVP_ACTIONS = MappingProxyType({RSVP_GOING: "going", RSVP_MAYBE: "maybe", RSVP_
 #: Every session button that the core answers: the RSVPs, the calendar file, and the page buttons of a long list
 #: (``session list``, a city's challenges: :data:`~bot.paging.PAGE_ACTIONS`, answered by the core's router).
 SESSION_ACTIONS = (*RSVP_ACTIONS, ICS_ACTION, *DRAFT_ACTIONS, *PAGE_ACTIONS)
+
+
 class SessionCommands:
     """Parses ``session ...`` and the RSVP clicks, checks the coordinator role, and calls :class:`Sessions`."""
 
