@@ -5,19 +5,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from bot import Bot
+from bot.platforms import fit_reply
 from bot.services import Pending
 
 log = logging.getLogger(__name__)
 
 
 async def deliver(bot: Bot, platform: str, send: Callable[[Pending], Awaitable[None]]) -> int:
-    """Send every due message of ``platform`` with ``send``; a failure is kept for a later retry. Returns the sent."""
+    """Send every due message of ``platform`` with ``send`` (as several messages when it is longer than the platform
+    declares it takes); a failure is kept for a later retry. Returns the messages sent."""
     sent = 0
+    limit = bot.capabilities(platform).max_message_chars
     for item in await asyncio.to_thread(bot.outbox.claim, platform):
         try:
-            await send(item)
+            for part in fit_reply(item.reply, limit):
+                await send(replace(item, reply=part))
         except Exception as exc:  # the platform is down or refused: keep the message and try again later
             log.warning("outbox message %s not delivered: %s", item.id, exc)
             await asyncio.to_thread(bot.outbox.failed, item.id, str(exc))

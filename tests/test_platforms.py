@@ -12,10 +12,12 @@ from datetime import datetime, timezone
 import pytest
 from sqlmodel import select
 
+from adapters.outbox_pump import deliver
 from adapters.platforms import PLATFORMS
 from bot import Runtime
 from bot.messages import Actions, Button, Reply, SolutionCard, Text
 from bot.platforms import UNKNOWN, Capabilities, Platform, Platforms, fit_reply
+from bot.services import Outgoing, Pending
 from bot.store.models import OutboxMessage
 from bot.testing import TestAdapter
 
@@ -65,6 +67,22 @@ def test_a_long_reply_comes_as_several_messages_within_the_platform_size(seeded:
     for line in wide.text.splitlines():  # nothing is lost: every line is there, in order (a long one in pieces)
         words = line.split()
         assert " ".join(words) in " ".join(tiny.text.split()), line
+
+
+def test_a_queued_message_is_delivered_within_the_platform_size_and_acknowledged_once(seeded: Runtime) -> None:
+    TestAdapter(seeded.bot, platform="tiny", capabilities=TINY)
+    long = Reply((Text("Reminder", "heading"), Text("Bring the figures of the year. " * 40)))
+    assert len(long.as_text()) > 1000
+    seeded.intros.outbox.enqueue([Outgoing("test:long", "tiny", long, channel="C1")])
+    sent: list[Pending] = []
+
+    async def send(item: Pending) -> None:
+        sent.append(item)
+
+    assert asyncio.run(deliver(seeded.bot, "tiny", send)) == 1  # one message of the outbox ...
+    assert len(sent) > 3 and all(len(p.reply.as_text()) <= 300 and p.channel == "C1" for p in sent)  # ... in parts
+    assert " ".join(" ".join(p.reply.as_text() for p in sent).split()) == " ".join(long.as_text().split())
+    assert asyncio.run(deliver(seeded.bot, "tiny", send)) == 0  # acknowledged: not sent again
 
 
 def test_fit_reply_cuts_text_keeps_cards_whole_and_replaces_once() -> None:
