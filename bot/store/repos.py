@@ -10,6 +10,8 @@ from datetime import datetime
 from typing import TypedDict
 
 from sqlalchemy import delete, func
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -345,10 +347,21 @@ class Receipts:
         self.session = session
 
     def claim(self, key: str) -> bool:
-        """True for the first claim of ``key``; False when it was already claimed (a retried delivery)."""
+        """True for the first claim of ``key``; False when it was already claimed (a retried delivery).
+
+        One ``INSERT ... ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL (every event is claimed: a savepoint and an
+        ORM flush cost about a millisecond of CPU each time); a savepoint elsewhere."""
+        key = key[:200]
+        dialect = self.session.get_bind().dialect.name
+        if dialect in ("sqlite", "postgresql"):
+            insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+            statement = insert(Receipt).values(key=key, received_at=utcnow()).on_conflict_do_nothing(
+                index_elements=["key"]).returning(col(Receipt.key))
+            # the row comes back only when it was inserted (psycopg's rowcount says 1 either way)
+            return self.session.execute(statement).first() is not None
         try:
             with self.session.begin_nested():
-                self.session.add(Receipt(key=key[:200]))
+                self.session.add(Receipt(key=key))
         except IntegrityError:
             return False
         return True
