@@ -26,6 +26,7 @@ from .review import (APPROVE as REVIEW_APPROVE, EDIT as REVIEW_EDIT, EDIT_SUBMIT
                      REJECT as REVIEW_REJECT, EditForm, HistoryCommand, Review)
 from .services import Directory, Introductions, KnowledgeBase, ReceiptBook
 from .sessions.service import Sessions
+from .services.external_refs import ExternalRefs
 from .services.knowledge_base import Query
 from .sessions.draft import SessionDraft
 from .services.membership import Memberships
@@ -68,6 +69,7 @@ class Features:
     receipts: ReceiptBook
     is_coordinator: CoordinatorCheck
     channel_checks: dict[str, ChannelCheck]
+    external_refs: ExternalRefs
 
 
 def features(directory: Directory, knowledge: KnowledgeBase, intros: Introductions, sessions: Sessions, *,
@@ -82,7 +84,8 @@ def features(directory: Directory, knowledge: KnowledgeBase, intros: Introductio
         session_commands=SessionCommands(sessions, is_coordinator, channel_checks),
         review=review,
         home=Home(directory, sessions, intros, is_coordinator, name=name, review_section=review.home_section),
-        receipts=ReceiptBook(directory.db), is_coordinator=is_coordinator, channel_checks=channel_checks)
+        receipts=ReceiptBook(directory.db), is_coordinator=is_coordinator, channel_checks=channel_checks,
+        external_refs=ExternalRefs(directory.db))
 
 
 class Bot:
@@ -114,6 +117,8 @@ class Bot:
         self.name = name
         self.network_channels = dict(network_channels or {})
         self.receipts = features.receipts
+        self.external_refs = features.external_refs
+        """Adapters' own ids for our rows (a session's Discord event; :mod:`.services.external_refs`)."""
         self.review = features.review
         self.home_page = features.home
         self.commands = Registry()

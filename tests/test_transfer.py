@@ -38,6 +38,7 @@ def busy_network(rt: Runtime) -> None:
                                         repeat="weekly", count=5, channels=("slack:C1",)))
     rt.sessions.skip_next(info.id)
     rt.sessions.rsvp(info.id, None, "slack", "U1", "going")
+    rt.bot.external_refs.set("discord", "session-event", str(info.id), "1301234567890123456")  # its Discord event
 
 
 def rows_of(path: Path) -> list[str]:
@@ -50,7 +51,7 @@ def test_round_trip_through_postgresql_keeps_every_row(seeded_dir: Path, tmp_pat
         busy_network(rt)
         first = export_network(rt.db, tmp_path / "one.jsonl.gz")
     for table in ("member", "question", "feedback", "introduction", "introduction_member", "outbox",
-                  "peer_session", "rsvp", "solution", "passage"):
+                  "peer_session", "rsvp", "solution", "passage", "external_ref"):
         assert first.tables[table] > 0, table
 
     with Runtime.open(make_settings(tmp_path / "pg", RRR_DATABASE__URL=postgres_url)) as pg:
@@ -109,3 +110,55 @@ def test_cli_export_and_import_all(seeded_dir: Path, tmp_path: Path) -> None:
     missing = runner.invoke(app, ["import-all", str(tmp_path / "nope.jsonl")],
                             env={"RRR_DATA_DIR": str(tmp_path / "x")})
     assert missing.exit_code == 1 and "no such file" in missing.output
+
+
+def test_an_export_from_before_external_refs_keeps_the_sessions_discord_events(seeded_dir: Path,
+                                                                               tmp_path: Path) -> None:
+    """Exports of schema 0008 carry a session's Discord event in ``peer_session.discord_event_id``; restored into
+    this version it becomes the session's external reference, as migration 0009 moves it."""
+    with Runtime.open(make_settings(seeded_dir)) as rt:
+        busy_network(rt)
+        export_network(rt.db, tmp_path / "new.jsonl")
+    lines = (tmp_path / "new.jsonl").read_text(encoding="utf-8").splitlines()
+    header = json.loads(lines[0])
+    header["schema"] = "0008"
+    header["tables"].pop("external_ref")
+    old = [json.dumps(header)]
+    for line in lines[1:]:
+        item = json.loads(line)
+        if item["table"] == "external_ref":
+            continue
+        if item["table"] == "peer_session":
+            item["row"]["discord_event_id"] = "1301234567890123456"
+        old.append(json.dumps(item))
+    (tmp_path / "old.jsonl").write_text("\n".join(old) + "\n", encoding="utf-8")
+    with Runtime.open(make_settings(tmp_path / "restored")) as restored:
+        import_network(restored.db, tmp_path / "old.jsonl")
+        session_id = str(restored.sessions.list()[0].id)
+        assert restored.bot.external_refs.all("discord", "session-event") == {session_id: "1301234567890123456"}
+
+
+def test_migration_0009_moves_a_sessions_discord_event_to_an_external_reference(tmp_path: Path) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from bot.store import Database
+    from bot.store.db import _alembic_config
+
+    db = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    with db.engine.begin() as connection:
+        config = _alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0008")
+        connection.execute(text(
+            "INSERT INTO peer_session (title, agenda, start_local, timezone, duration_minutes, skipped, channels, "
+            "reminders, created_by, created_at, updated_at, discord_event_id) VALUES ('Working group', '', "
+            "'2031-03-18 15:00:00', 'Europe/Madrid', 60, '[]', '[]', '[15]', 'cli', '2026-12-01 10:00:00', "
+            "'2026-12-01 10:00:00', '1301234567890123456')"))
+    db.upgrade()
+    with db.engine.connect() as connection:
+        columns = [row[1] for row in connection.execute(text("PRAGMA table_info(peer_session)"))]
+        refs = connection.execute(text("SELECT platform, kind, local_id, external_id FROM external_ref")).all()
+    db.close()
+    assert "discord_event_id" not in columns and "title" in columns
+    assert refs == [("discord", "session-event", "1", "1301234567890123456")]

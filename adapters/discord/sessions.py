@@ -38,7 +38,7 @@ from bot.sessions.commands import RSVP_ACTIONS
 from bot.store.models import utcnow
 
 from .cards import Cards
-from .incoming import incoming_of
+from .incoming import PLATFORM, incoming_of
 from .posting import Poster
 from .render import trim
 
@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 REPEATS = (("Once", "none"), ("Every week", "weekly"), ("Every 2 weeks", "every 2 weeks"),
            ("Monthly (same weekday)", "monthly"))
+#: The kind of external reference (``bot.external_refs``) that holds a session's scheduled event id.
+EVENT_REF = "session-event"
 #: Discord's limits for a scheduled event.
 EVENT_NAME, EVENT_DESCRIPTION, EVENT_LOCATION = 100, 1000, 100
 #: How long a pass leaves alone an event that Discord refused to change.
@@ -217,8 +219,8 @@ class ScheduledEvents:
     async def follow(self, info: SessionInfo, change: str) -> str | None:
         """The core's follow-up of a change made in chat: the event follows at once (on the client's loop); a note
         for the coordinator when Discord refuses."""
-        if info.discord_event_id is None or not self.client.is_ready():
-            return None  # no event, or not connected yet: the next pass catches up
+        if not self.client.is_ready() or await asyncio.to_thread(self.event_of, info.id) is None:
+            return None  # not connected yet, or no event: the next pass catches up
         sync = self.sync(info)
         if asyncio.get_running_loop() is self.client.loop:
             return await sync
@@ -229,7 +231,7 @@ class ScheduledEvents:
         cancelled or over, publish a new one when Discord has ended the old. An event under way keeps its date
         until it ends. None when done; else what to tell the coordinator (also logged; a missing permission is told
         once). A refused session is left alone by the pass for :data:`RETRY_AFTER`."""
-        session_id, event_id = info.id, info.discord_event_id
+        session_id, event_id = info.id, await asyncio.to_thread(self.event_of, info.id)
         if event_id is None or not event_id.isdigit():
             return None
         now = now or utcnow()
@@ -283,9 +285,10 @@ class ScheduledEvents:
         are synced (the first pass reads each event once). Returns how many were synced."""
         now = now or utcnow()
         infos = await asyncio.to_thread(self.bot.sessions.list, include_cancelled=True)
+        events = await asyncio.to_thread(self.bot.external_refs.all, PLATFORM, EVENT_REF)
         synced = 0
         for info in infos:
-            if info.discord_event_id is None or now < self._wait.get(info.id, now):
+            if str(info.id) not in events or now < self._wait.get(info.id, now):
                 continue
             wanted = await asyncio.to_thread(self.wanted, info, now)
             if wanted is not None and self._known.get(info.id) == wanted:
@@ -329,10 +332,14 @@ class ScheduledEvents:
         self._known[session_id] = wanted
         self._told.discard(guild.id)  # events work there again: a later refusal is told again
         try:
-            await asyncio.to_thread(self.bot.sessions.set_discord_event, session_id, str(event.id))
+            await asyncio.to_thread(self.bot.external_refs.set, PLATFORM, EVENT_REF, str(session_id), str(event.id))
         except Exception:
             log.exception("cannot store the scheduled event %s of session %s", event.id, session_id)
         return event
+
+    def event_of(self, session_id: int) -> str | None:
+        """The id of the session's scheduled event (None when it has none)."""
+        return self.bot.external_refs.get(PLATFORM, EVENT_REF, str(session_id))
 
     def _guilds(self, info: SessionInfo) -> list[discord.Guild]:
         """The guilds of the session's Discord channels, then the bot's others."""
@@ -356,7 +363,7 @@ class ScheduledEvents:
 
     async def _forget(self, session_id: int) -> None:
         self._known.pop(session_id, None)
-        await asyncio.to_thread(self.bot.sessions.set_discord_event, session_id, None)
+        await asyncio.to_thread(self.bot.external_refs.set, PLATFORM, EVENT_REF, str(session_id), None)
 
 
 async def channel_problem(client: discord.Client, channel_id: str) -> str | None:

@@ -122,7 +122,10 @@ def import_network(db: Database, path: Path, progress: Callable[[int, int], None
                                "(a new RRR_DATA_DIR or [database] url).")
         batch: list[tuple[int, dict[str, Any]]] = []
         current: Table | None = None
+        refs: list[dict[str, Any]] = []  # an export before schema 0009: sessions' Discord events, as external refs
         for number, name, row in rows:
+            if name == "peer_session" and "discord_event_id" in row and schema < "0009":
+                refs += _discord_event_ref(row.pop("discord_event_id"), row.get("id"))
             table = known.get(name)
             if table is None:
                 if name in SKIPPED:
@@ -141,6 +144,8 @@ def import_network(db: Database, path: Path, progress: Callable[[int, int], None
                 progress(summary.rows, total)
         if batch and current is not None:
             _insert(conn, current, batch, path)
+        if refs:
+            _insert(conn, known["external_ref"], list(enumerate(refs, start=1)), path)
         expected = {k: v for k, v in counts.items() if k in known}
         short = {k: (summary.tables.get(k, 0), v) for k, v in expected.items() if summary.tables.get(k, 0) != v}
         if short:
@@ -156,6 +161,14 @@ def import_network(db: Database, path: Path, progress: Callable[[int, int], None
     if progress is not None:
         progress(summary.rows, total)
     return summary
+
+
+def _discord_event_ref(event_id: object, session_id: object) -> list[dict[str, Any]]:
+    """The external reference (migration 0009) of a session's Discord event from an older export's column."""
+    if not event_id or not isinstance(event_id, str) or not isinstance(session_id, int):
+        return []
+    return [{"platform": "discord", "kind": "session-event", "local_id": str(session_id),
+             "external_id": event_id[:200]}]
 
 
 def _insert(conn: Any, table: Table, batch: list[tuple[int, dict[str, Any]]], path: Path) -> None:

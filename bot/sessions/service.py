@@ -62,7 +62,6 @@ class SessionInfo:
     reminders: tuple[int, ...]
     cancelled: bool
     created_by: str
-    discord_event_id: str | None = None
     details: tuple[tuple[str, object], ...] = ()
     """The draft's other fields (:data:`PLAIN`), by name: stored and shown as they were given."""
 
@@ -177,11 +176,6 @@ class Sessions:
             row.skipped = [*row.skipped, (nxt.rule_local or nxt.start_local.replace(tzinfo=None)).isoformat()]
             row.updated_at = now
             return nxt
-
-    def set_discord_event(self, session_id: int, event_id: str | None) -> None:
-        with self.db.session() as session:
-            row = self._row(session, session_id)
-            row.discord_event_id = event_id
 
     # -- reading ---------------------------------------------------------------------------------------------------
 
@@ -459,7 +453,6 @@ def _info(row: PeerSession) -> SessionInfo:
     return SessionInfo(id=row.id or 0, title=row.title, schedule=schedule,
                        channels=tuple(row.channels), video_url=row.video_url, reminders=tuple(row.reminders),
                        cancelled=row.cancelled_at is not None, created_by=row.created_by,
-                       discord_event_id=row.discord_event_id,
                        details=tuple((name, getattr(row, name)) for name in PLAIN))
 
 

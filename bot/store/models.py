@@ -239,7 +239,20 @@ class PeerSession(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_when(nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_when(nullable=False, index=True))
     cancelled_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
-    discord_event_id: str | None = Field(default=None, max_length=40)
+
+
+class ExternalRef(SQLModel, table=True):
+    """An adapter's own id for one of our rows on its platform (a session's Discord scheduled event ...): the core
+    keeps it for the adapter without knowing what it means."""
+
+    __tablename__ = "external_ref"
+    __table_args__ = (UniqueConstraint("platform", "kind", "local_id", name="uq_external_ref"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=32)
+    kind: str = Field(max_length=32)
+    local_id: str = Field(max_length=120)
+    external_id: str = Field(max_length=200)
 
 
 class Rsvp(SQLModel, table=True):
