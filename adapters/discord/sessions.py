@@ -219,8 +219,8 @@ class ScheduledEvents:
     async def follow(self, info: SessionInfo, change: str) -> str | None:
         """The core's follow-up of a change made in chat: the event follows at once (on the client's loop); a note
         for the coordinator when Discord refuses."""
-        if not self.client.is_ready() or await asyncio.to_thread(self.event_of, info.id) is None:
-            return None  # not connected yet, or no event: the next pass catches up
+        if not self.client.is_ready():
+            return None  # not connected yet: the next pass catches up (sync itself skips a session with no event)
         sync = self.sync(info)
         if asyncio.get_running_loop() is self.client.loop:
             return await sync
