@@ -148,6 +148,22 @@ def test_editing_the_title_after_skipping_the_first_occurrence(runtime: Runtime)
     assert edited.title == "Renamed"
 
 
+@pytest.mark.parametrize("changes, fragment", [
+    ({"until": date(2031, 4, 30), "count": 0}, "either a count or an until"),
+    ({"count": 0}, "count must be at least 1"),
+    ({"until": date(2027, 3, 1), "count": None}, "is before the start"),
+], ids=["count-and-until", "count-0", "until-before-start"])
+@pytest.mark.parametrize("when", ["before", "begun"])
+def test_edit_that_keeps_the_start_names_what_is_wrong(runtime: Runtime, changes: dict, fragment: str,
+                                                       when: str) -> None:
+    """The rule's own fields are checked as such, not reported as "every occurrence is cancelled"."""
+    info = add(runtime.sessions)
+    now = NOW if when == "before" else datetime(2027, 3, 20, 12, 0, tzinfo=UTC)
+    with pytest.raises(InvalidInput, match=fragment):
+        runtime.sessions.edit(info.id, changes, now=now)
+    assert runtime.sessions.get(info.id).schedule == info.schedule
+
+
 def test_edit_refuses_unknown_fields_and_empty_changes(runtime: Runtime) -> None:
     info = add(runtime.sessions)
     with pytest.raises(InvalidInput, match="Cannot change colour"):

@@ -239,7 +239,7 @@ class Schedule:
         if self.until is not None and self.until < self.start.date():
             raise InvalidInput(f"The until date {self.until} is before the start {self.start.date()}.",
                                field="until")
-        if _localize(self.start, zone).start_utc <= now:
+        if self.start_utc <= now:
             raise InvalidInput(f"The start {self.start:%Y-%m-%d %H:%M} {self.tz} is in the past.", field="start")
         with about("repeat"):
             self._expansion  # noqa: B018 - raises InvalidInput for a rule that never occurs or misses the start
@@ -271,6 +271,11 @@ class Schedule:
     def is_endless(self) -> bool:
         """True for a rule with neither count nor until."""
         return self.rule is not None and self.count is None and self.until is None
+
+    @property
+    def start_utc(self) -> datetime:
+        """The start as an aware UTC time (the rule's first date: a rule always includes its start)."""
+        return _localize(self.start, self._zone).start_utc
 
     def first(self) -> Occurrence:
         """The first occurrence that is not skipped; InvalidInput when every one is."""

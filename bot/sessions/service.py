@@ -396,8 +396,7 @@ class Sessions:
                             count=draft.count, until=draft.until, skipped=_skipped(row))
         # An edit that keeps the start may keep a first occurrence in the past; the rest is checked all the same.
         # (its own start, not the first date left after skipping: skipping the first date must not block edits)
-        schedule.validate(now if check_start else replace(schedule, skipped=frozenset()).first().start_utc
-                          - timedelta(seconds=1))
+        schedule.validate(now if check_start else schedule.start_utc - timedelta(seconds=1))
         channels = [c.strip() for c in draft.channels]
         bad = [c for c in channels if not CHANNEL.match(c)]
         if bad:
