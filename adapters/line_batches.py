@@ -18,6 +18,9 @@ _END = None
 
 def line_batches(stream: Iterable[str], max_batch: int, max_wait: float) -> Iterator[list[str]]:
     """The non-blank lines of ``stream`` (newline removed), in order, in batches of at most ``max_batch``."""
+    if max_batch <= 1:  # no batches: each line as it comes, read in this thread
+        yield from ([line.rstrip("\r\n")] for line in stream if line.strip())
+        return
     lines: queue.Queue[str | None] = queue.Queue(maxsize=max(4 * max_batch, 1))  # reads ahead a little, no more
 
     def read() -> None:

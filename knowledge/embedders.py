@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import unicodedata
 from types import MappingProxyType
 from typing import Protocol
 
@@ -180,6 +181,16 @@ def create_embedder(kind: str, model: str = "", *, batch_size: int = 32) -> Embe
 MAX_WORD_CHARS = 48
 #: Characters kept before counting tokens: no model here reads more than about 12 characters a token.
 CHARS_PER_TOKEN = 12
+#: Tokens a model adds to any text (its prefix such as "query: " and its special tokens), with room to spare.
+TOKEN_OVERHEAD = 16
+
+
+def surely_fits(text: str, max_tokens: int) -> bool:
+    """True when ``text`` fits ``max_tokens`` without asking the tokenizer: the models here (SentencePiece and
+    WordPiece) never cut a text into more pieces than it has characters once Unicode-decomposed, plus
+    :data:`TOKEN_OVERHEAD`. False means "count them"."""
+    return len(text) + TOKEN_OVERHEAD <= max_tokens and \
+        len(unicodedata.normalize("NFKD", text)) + TOKEN_OVERHEAD <= max_tokens
 
 
 def fit_to_tokens(embedder: Embedder, text: str) -> tuple[str, bool]:
@@ -200,7 +211,7 @@ def fit_to_tokens(embedder: Embedder, text: str) -> tuple[str, bool]:
             break
         kept.append(word)
     text = " ".join(kept)
-    if embedder.token_count(text) <= embedder.max_tokens:
+    if surely_fits(text, embedder.max_tokens) or embedder.token_count(text) <= embedder.max_tokens:
         return text, cut
     low, high = 1, len(kept)
     while low < high:

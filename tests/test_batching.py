@@ -193,9 +193,11 @@ def test_piped_lines_are_read_in_full_batches_without_the_blank_ones() -> None:
     lines = [f"q{i}\n" if i % 3 else "  \n" for i in range(31)]  # 20 questions, 11 blank lines
     batches = list(line_batches(iter(lines), 8, max_wait=30.0))  # the wait ends with the stream, not the clock
     assert batches == [[f"q{i}" for i in range(31) if i % 3][j:j + 8] for j in (0, 8, 16)]
+    assert list(line_batches(iter(lines), 1, max_wait=30.0)) == [[f"q{i}"] for i in range(31) if i % 3]
 
 
-def test_a_line_typed_alone_is_asked_alone_without_waiting_for_the_next() -> None:
+@pytest.mark.parametrize(("batch", "wait"), [(16, 0.0), (1, 30.0)], ids=["no-wait", "no-batches"])
+def test_a_line_typed_alone_is_asked_alone_without_waiting_for_the_next(batch: int, wait: float) -> None:
     from adapters.line_batches import line_batches
 
     typed = threading.Event()
@@ -205,7 +207,7 @@ def test_a_line_typed_alone_is_asked_alone_without_waiting_for_the_next() -> Non
         assert typed.wait(GATE_WAIT), "the first line was held back for the second"
         yield "second question\n"
 
-    batches = line_batches(person(), 16, max_wait=0.0)
+    batches = line_batches(person(), batch, max_wait=wait)
     assert next(batches) == ["first question"]
     typed.set()
     assert list(batches) == [["second question"]]

@@ -99,6 +99,32 @@ def test_a_single_huge_word_is_cut_before_the_model_counts_its_tokens(seeded: Ru
     assert fit_to_tokens(embedder, "How did Turin fund start-ups?") == ("How did Turin fund start-ups?", False)
 
 
+def test_a_text_counted_as_surely_fitting_fits_by_the_models_own_count(seeded: Runtime) -> None:
+    """The shortcut that skips the tokenizer for short questions never lets an over-long text through: texts just
+    under the bound, in scripts whose characters the tokenizer splits most (CJK, emoji, combining marks, ligatures
+    that decompose into several letters), are counted by the model and fit."""
+    import random
+
+    from knowledge.embedders import TOKEN_OVERHEAD, surely_fits
+
+    embedder = seeded.knowledge.embedder
+    pools = [range(0x21, 0x7f), range(0x4e00, 0x4f00), range(0x1f300, 0x1f5ff), range(0x300, 0x36f),
+             range(0xfb00, 0xfb07), range(0x3300, 0x33ff), range(0xc0, 0x250), range(0x400, 0x4ff)]
+    rng = random.Random(12)
+    checked = 0
+    for _ in range(60):
+        pool = rng.choice(pools)
+        text = "".join(chr(rng.choice(pool)) if rng.random() < 0.85 else " "
+                       for _ in range(embedder.max_tokens - TOKEN_OVERHEAD))
+        while text and not surely_fits(text, embedder.max_tokens):
+            text = text[:-8]
+        checked += len(text) > 100
+        assert embedder.token_count(text) <= embedder.max_tokens, text[:40]
+    assert checked > 40  # most texts were long enough to test the bound, not trivially short
+    assert not surely_fits("x" * embedder.max_tokens, embedder.max_tokens)
+    assert not surely_fits("\ufdfa" * 200, embedder.max_tokens)  # one character that decomposes into 18
+
+
 @pytest.mark.parametrize(("text", "reason"), [
     ("hola", "greeting"), ("Dzień dobry!", "greeting"), ("  Good morning  ", "greeting"), ("👋🙂", "emoji"),
     ("???", "emoji"), ("https://example.org/report.pdf", "link"), ("<https://example.org>", "link"),
