@@ -11,6 +11,8 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 def fold(text: str) -> str:
     """Lower-case and strip accents: ``"Montréal"`` -> ``"montreal"``."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
+    if decomposed.isascii():  # no combining mark to drop (most passages): skip the per-character pass
+        return decomposed.strip()
     return "".join(c for c in decomposed if not unicodedata.combining(c)).strip()
 
 

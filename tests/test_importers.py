@@ -333,3 +333,11 @@ def test_project_overview_is_not_labelled_as_a_city_practice() -> None:
     assert "city practice" not in card.provenance
     assert overview.kind == "reference" and "Background reading:" in reply.as_text()
     assert "What peer cities did" not in reply.as_text()
+
+
+@pytest.mark.parametrize(("text", "folded"), [
+    ("Montréal", "montreal"), ("  São Paulo ", "sao paulo"), ("ŁÓDŹ", "łodz"), ("Straße", "strasse"),
+    ("Bilbao", "bilbao"), ("ﬁnance", "finance"), ("Ｔｕｒｉｎ", "turin"), ("", ""),
+])
+def test_fold_lowercases_and_drops_accents_whatever_the_script(text: str, folded: str) -> None:
+    assert fold(text) == folded
