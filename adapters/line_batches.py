@@ -2,8 +2,9 @@
 
 :func:`line_batches` reads a stream in a thread and yields its non-blank lines in batches: the first line that
 comes, plus those that arrive within ``max_wait`` seconds after it, up to ``max_batch`` (the ``[bot]
-question_batch`` and ``question_wait_ms`` the chat adapters use). A person typing gets each answer at once; a file
-piped in is embedded 16 questions at a time, which costs less per question (see ``bot/batching.py``).
+question_batch`` and ``question_wait_ms`` the chat adapters use). A person typing gets each answer at once; with
+``question_batch`` above 1 a file piped in is embedded that many questions at a time (see ``bot/batching.py``). With
+the default of 1 the lines are read in the calling thread, one at a time: no reader thread to hand each line over.
 """
 
 from __future__ import annotations

