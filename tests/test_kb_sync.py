@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import make_settings
 
 from bot import Runtime
@@ -79,3 +83,47 @@ def test_no_check_more_often_than_sync_seconds(seeded: Runtime) -> None:
     assert seeded.knowledge.catch_up() == 0
     assert seeded.knowledge.catch_up(force=True) == 0
     assert np.isfinite(seeded.knowledge.ask("repair").results[0].score)
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_answers_saved_at_once_by_two_processes_are_all_kept(seeded_dir: Path, tmp_path: Path, database: str,
+                                                               request: pytest.FixtureRequest) -> None:
+    """Two workers (two runtimes on one database, each with its own lock) save answers with the same title at the
+    same moment: each gets its own id and keeps its own text; none overwrites another (the free id is checked in
+    one transaction and stored in the next, so the slower save must not update the faster one's row)."""
+    env = {"RRR_KNOWLEDGE__SYNC_SECONDS": "0"}
+    if database == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+        source = Runtime.open(make_settings(seeded_dir))
+        from bot.services.transfer import export_network, import_network
+        export_network(source.db, tmp_path / "net.jsonl")
+        source.close()
+        env["RRR_DATABASE__URL"] = url
+        first = Runtime.open(make_settings(seeded_dir, **env))
+        import_network(first.db, tmp_path / "net.jsonl")
+    else:
+        first = Runtime.open(make_settings(seeded_dir, **env))
+        shutil.copytree(seeded_dir, tmp_path / "two")
+        env["RRR_DATABASE__URL"] = f"sqlite:///{seeded_dir / 'rrr.db'}"
+    second = Runtime.open(make_settings(tmp_path / "two", **env))
+    saves = [(rt, n) for n in range(3) for rt in (first, second)]
+    start = threading.Barrier(len(saves))
+
+    def save(item: tuple[Runtime, int]) -> str:
+        rt, n = item
+        start.wait(30)
+        return rt.knowledge.save_answer(title="Tool library", city="Bilbao", country="Spain",
+                                        summary=f"Answer number {n} from {id(rt)}: 300 tools lent.",
+                                        saved_by=f"slack:U{n}{id(rt) % 97}")
+    try:
+        first.knowledge.warm_up()
+        second.knowledge.warm_up()
+        with ThreadPoolExecutor(len(saves)) as pool:
+            ids = list(pool.map(save, saves))
+        assert len(set(ids)) == len(saves), ids
+        stored = {s.id: s.summary for s in first.knowledge.pending()}
+        expected = {f"Answer number {n} from {id(rt)}: 300 tools lent." for rt, n in saves}
+        assert {stored[i] for i in ids} == expected  # every answer kept, each under its own id
+    finally:
+        first.close()
+        second.close()

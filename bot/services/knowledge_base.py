@@ -30,7 +30,7 @@ from ..store import (
     Cities, Database, Feedback, History, Members, Passage, Question, Questions, Solution, SolutionChange, Solutions,
 )
 from ..store.queries import id_of
-from ..store.repos import SolutionStats
+from ..store.repos import IdTaken, SolutionStats
 from .asking import (
     MAX_UNREVIEWED_SKIPPED, Answer, AskResult, EmbedderFactory, Progress, Query, Rows, Search,
     default_embedder_factory,
@@ -125,10 +125,11 @@ class KnowledgeBase(Search):
 
     def import_records(self, records: Sequence[SolutionRecord | Document], *, progress: Progress | None = None,
                        saved_by: str | None = None, from_question_id: int | None = None, by: str = "",
-                       action: str | None = None, status: str = "approved") -> ImportSummary:
+                       action: str | None = None, status: str = "approved", new: bool = False) -> ImportSummary:
         """Insert or update solutions (and documents, whose passages come located) in one transaction; each is
         written into its history (``by`` whom; ``action`` names the step when it is not an import). ``status``
-        "pending" stores a peer's saved answer searchable, but as unreviewed.
+        "pending" stores a peer's saved answer searchable, but as unreviewed. ``new``: the records must not exist
+        (a saved answer's fresh id): nothing is stored and :class:`~bot.store.repos.IdTaken` is raised otherwise.
 
         Only what changed is embedded: a changed record's passages whose heading and text are already stored keep
         their ids and vectors. Embedding, the slow part, runs before the lock is taken, so questions keep being
@@ -167,7 +168,7 @@ class KnowledgeBase(Search):
                                       else "approved" if old.status == "pending" else "updated")
                     history.add(record.id, step, by or saved_by or "", History.changes(old, record))
                     repo.upsert(record, saved_by=saved_by, from_question_id=from_question_id, content_hash=digest,
-                                status=status)
+                                status=status, new=new)
                     session.flush()
                     rows, removed = repo.update_passages(record.id, parts)
                     old_ids += removed
@@ -299,14 +300,14 @@ class KnowledgeBase(Search):
         base = slugify(f"{city} {title}")[:100] or "answer"
         for _ in range(5):  # two people saving the same title at once: the one who loses the id takes the next
             try:
-                # within this process the free id is picked and stored under one lock: the store is an upsert, so
-                # two saves that picked the same id would otherwise keep only the second answer
+                # the answer is stored as new only (never over another's row); within this process the free id is
+                # picked and stored under one lock, so only saves in other processes can take it meanwhile
                 with self._saving:
                     return self._save_answer(base, title=title, city=city, country=country, summary=summary,
                                              saved_by=saved_by, challenge=challenge or question_text or title,
                                              source_url=source_url, question_id=question_id, tags=tags,
                                              language=language, reviewed=reviewed)
-            except IntegrityError:
+            except (IntegrityError, IdTaken):  # another worker stored that id between our check and our insert
                 log.info("the id of a saved answer (%s...) was taken meanwhile; trying the next", base)
         raise InvalidInput("Too many answers with this title are being saved at once; please try again.")
 
@@ -328,13 +329,14 @@ class KnowledgeBase(Search):
         except ValueError as exc:
             raise InvalidInput(f"Cannot save this answer: {exc}.") from None
         if reviewed:
-            self.import_records([record], saved_by=saved_by, from_question_id=question_id)
+            self.import_records([record], saved_by=saved_by, from_question_id=question_id, new=True)
             with self.db.session() as session:
                 row = Solutions(session).get(solution_id)
                 if row is not None:
                     row.reviewed_by = saved_by
         else:
-            self.import_records([record], saved_by=saved_by, from_question_id=question_id, status="pending")
+            self.import_records([record], saved_by=saved_by, from_question_id=question_id, status="pending",
+                                new=True)
         return solution_id
 
     def pending(self) -> builtins.list[Solution]:

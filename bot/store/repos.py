@@ -108,6 +108,10 @@ class Members:
         return list(self.session.exec(select(Member).where(Member.role == "coordinator")))
 
 
+class IdTaken(Exception):
+    """A solution that had to be new was stored under an id another writer took meanwhile."""
+
+
 class Solutions:
     """Solutions and their passages."""
 
@@ -148,10 +152,12 @@ class Solutions:
 
     def upsert(self, record: SolutionRecord, *, saved_by: str | None = None,
                from_question_id: int | None = None, status: str = "approved",
-               content_hash: str | None = None) -> Solution:
+               content_hash: str | None = None, new: bool = False) -> Solution:
         """Insert or update ``record``; ``content_hash`` overrides the record's own (a document's covers its
-        passages' places too)."""
+        passages' places too). ``new``: only insert (:class:`IdTaken` when the id is stored already)."""
         solution = self.get(record.id)
+        if solution is not None and new:
+            raise IdTaken(record.id)
         if solution is None:
             solution = Solution(id=record.id, city="", country="", title="", challenge="", summary="")
         for name in ("city", "country", "title", "challenge", "summary", "body", "source_url", "language",
