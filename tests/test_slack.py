@@ -726,7 +726,8 @@ def test_socket_mode_dispatches_an_envelope_to_an_answer_and_acks_it(slack: Slac
     assert ack.get("payload", {}).get("response_action") == "errors", ack
     assert "title" in ack["payload"]["errors"]
     assert not task.done(), "start_socket_mode() serves until cancelled"
-    task.cancel()
+    task.cancel()  # closed within the test: the client's last log line must not outlive the test's log capture
+    wait_until(lambda: slack.fake.open_sockets == 0, 5.0, "the websocket to be closed after cancelling")
 
 
 def test_stopping_socket_mode_closes_the_connection(slack: Slack) -> None:
