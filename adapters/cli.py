@@ -762,9 +762,10 @@ def kb_eval(ctx: typer.Context, file: Path,
             split: Annotated[str, typer.Option(help="which questions to report: test, calibrate or all")] = "test",
             as_json: JsonOpt = False) -> None:
     """Recall@1/3/5, MRR and abstention accuracy per language and category, beside the raw model with one
-    threshold fit on the calibration split. The set: JSON Lines {"q", "relevant", "lang", "category", "split"}."""
+    threshold fit on the calibration split, and how well the score separates answerable questions from each
+    refusable category (ROC AUC). The set: JSON Lines {"q", "relevant", "lang", "category", "split"}."""
     from knowledge import InvalidRecords
-    from knowledge.evaluation import evaluate, fit_thresholds, read_eval, refit, select
+    from knowledge.evaluation import evaluate, fit_thresholds, read_eval, refit, select, separability
 
     if split not in ("test", "calibrate", "all"):
         fail("--split must be test, calibrate or all.", 2)
@@ -775,6 +776,7 @@ def kb_eval(ctx: typer.Context, file: Path,
     with runtime(ctx) as rt:
         check_eval_against(rt, questions)
         outcomes = {id(q): rt.knowledge.evaluate(q.q) for q in questions}
+        bars = rt.knowledge.calibration
     calibration = select(questions, "calibrate") or questions
     baseline_t, _, _ = fit_thresholds(calibration, [outcomes[id(q)][1] for q in calibration],
                                       separate_reference=False)
@@ -783,8 +785,11 @@ def kb_eval(ctx: typer.Context, file: Path,
         fail(f"{file} has no question in the {split} split.", 2)
     ours = evaluate(chosen, [outcomes[id(q)][0] for q in chosen])
     raw = evaluate(chosen, refit([outcomes[id(q)][1] for q in chosen], baseline_t, baseline_t))
+    apart = {"ours": separability(chosen, [outcomes[id(q)][0] for q in chosen], bars.close, bars.reference),
+             "raw_model": separability(chosen, [outcomes[id(q)][1] for q in chosen], 0.0, 0.0)}
     if as_json:
-        emit_json({"split": split, "ours": ours, "raw_model": raw, "raw_model_threshold": round(baseline_t, 4)})
+        emit_json({"split": split, "ours": ours, "raw_model": raw, "raw_model_threshold": round(baseline_t, 4),
+                   "separability": apart})
         return
     table = Table("", "n", "answ", "r@1", "r@3", "r@5", "mrr", "abst", "answ abst", "raw r@3", "raw abst",
                   title=f"{file.name}, {split} split: r@k recall, abst abstention accuracy, answ abst share of "
@@ -798,6 +803,9 @@ def kb_eval(ctx: typer.Context, file: Path,
     out.print(table)
     out.print(f"raw model: multilingual cosine, one threshold ({baseline_t:.3f}) fit on the calibration split",
               markup=False)
+    for name, found in (("ours", apart["ours"]), ("raw model", apart["raw_model"])):
+        out.print(f"separability, answerable vs each refusable category (ROC AUC of the score, any threshold), "
+                  f"{name}: " + ", ".join(f"{c} {v:.2f}" for c, v in found.items()), markup=False)
 
 
 def check_eval_against(rt: Runtime, questions: list[EvalQuestion]) -> None:

@@ -122,6 +122,24 @@ def _metrics(items: list[tuple[EvalQuestion, Outcome]]) -> dict[str, float]:
     return out
 
 
+def separability(questions: Sequence[EvalQuestion], outcomes: Sequence[Outcome], practice: float,
+                 reference: float) -> dict[str, float]:
+    """For each category a question can be refused in: how well the score alone tells the answerable questions from
+    that category's, whatever the threshold (the area under the ROC curve: 1.0 = every answerable question scores
+    above every other, 0.5 = chance). A question's score is how far its best result clears the bar of its kind
+    (``practice`` or ``reference``); a better reader of the question raises this before any threshold is fit."""
+    def margin(o: Outcome) -> float:
+        return max(o.best_practice - practice, o.best_reference - reference)
+
+    answerable = [margin(o) for q, o in zip(questions, outcomes) if q.relevant]
+    out: dict[str, float] = {}
+    for category in dict.fromkeys(q.kind for q in questions if not q.relevant):
+        others = [margin(o) for q, o in zip(questions, outcomes) if not q.relevant and q.kind == category]
+        pairs = [(a > b) + 0.5 * (a == b) for a in answerable for b in others]
+        out[category] = sum(pairs) / len(pairs) if pairs else float("nan")
+    return out
+
+
 def refit(outcomes: Sequence[Outcome], practice: float, reference: float) -> list[Outcome]:
     """The same outcomes judged with other thresholds (a question is answered when either best clears its own)."""
     return [Outcome(o.ranked, o.best_practice >= practice or o.best_reference >= reference, o.best_practice,

@@ -243,6 +243,25 @@ def test_eval_metrics(seeded_dir: Path) -> None:
     assert ours["all"]["abstention_acc"] >= 0.78 and ours["all"]["abstention_acc"] > raw["all"]["abstention_acc"]
     assert ours["category:answerable"]["abstention_acc"] >= 0.92
     assert ours["category:off_topic"]["abstention_acc"] >= 0.9
+    # how far apart the scores are, whatever the threshold (held out: 0.98 off-topic, 0.57 never-happened)
+    apart = report["separability"]
+    assert set(apart["ours"]) == set(apart["raw_model"]) == {"off_topic", "nonexistent"}
+    assert apart["ours"]["off_topic"] >= 0.9 and apart["ours"]["off_topic"] > apart["raw_model"]["off_topic"]
+    assert 0.0 <= apart["ours"]["nonexistent"] <= 1.0 and 0.0 <= apart["raw_model"]["nonexistent"] <= 1.0
+
+
+def test_separability_is_the_share_of_answerable_questions_scoring_above_each_refusable_one() -> None:
+    from knowledge.evaluation import EvalQuestion, Outcome, separability
+
+    questions = [EvalQuestion("a", ("s1",)), EvalQuestion("b", ("s2",)), EvalQuestion("zoo", (), category="off_topic"),
+                 EvalQuestion("ubi", (), category="nonexistent"), EvalQuestion("jobs", (), category="nonexistent")]
+    practice, reference = 0.25, 0.5  # margins over the bars: answerable 0.5 and 0.25
+    outcomes = [Outcome(("s1",), True, 0.75), Outcome(("s2",), True, 0.5),
+                Outcome(("x",), False, 0.0),  # -0.25: below both answerable ones
+                Outcome(("x",), False, 0.625),  # 0.375: between them
+                Outcome(("o",), False, -1.0, 0.75)]  # a reference result 0.25 over its own bar: ties the weaker one
+    found = separability(questions, outcomes, practice, reference)
+    assert found == {"off_topic": 1.0, "nonexistent": (1 + 0 + 1 + 0.5) / 4}
 
 
 def test_calibrate_fits_on_one_half_and_reports_the_other(seeded_dir: Path) -> None:
