@@ -320,3 +320,20 @@ def runtime_hnsw(tmp_path: Path):
     with Runtime.open(make_settings(tmp_path / "data", RRR_KNOWLEDGE__INDEX_TYPE="HNSW32")) as rt:
         rt.knowledge.import_records(records)
         yield rt
+
+
+def test_a_reopened_index_reads_no_passage_text_unless_bm25_needs_it(seeded_dir: Path) -> None:
+    """Opening a saved index that fits needs only the passages' ids and hashes (a cold start reads 10k texts for
+    nothing otherwise); with hybrid ranking on, the lexical half still gets every text after a reopen."""
+    with Runtime.open(make_settings(seeded_dir)) as rt:
+        rows, _ = rt.knowledge.reader.index_rows(texts=False)
+        assert rows and all(text == "" for _, _, text, _ in rows)
+        full, _ = rt.knowledge.reader.index_rows()
+        assert [(p, s, h) for p, s, _, h in rows] == [(p, s, h) for p, s, _, h in full]
+        assert all(text for _, _, text, _ in full)
+    with Runtime.open(make_settings(seeded_dir, RRR_KNOWLEDGE__HYBRID="true")) as rt:
+        bm25 = rt.knowledge._ensure_searcher().bm25
+        assert bm25 is not None
+        owners = rt.knowledge._ensure_searcher().owners
+        found = [owners[pid] for pid, _ in bm25.search("Ekonopolo", 5)]
+        assert found and found[0] == "bilbao-ekonopolo-sse-hub"

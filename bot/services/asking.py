@@ -88,9 +88,9 @@ class Rows:
 class Reader(Protocol):
     """The reads the ask path makes, each a short read of the database (one transaction)."""
 
-    def index_rows(self) -> tuple[list[tuple[int, str, str, str]], dict[str, SolutionMeta]]:
+    def index_rows(self, *, texts: bool = True) -> tuple[list[tuple[int, str, str, str]], dict[str, SolutionMeta]]:
         """Every passage as ``(id, solution_id, text, solution content hash)`` in id order, and every solution's
-        :class:`SolutionMeta`, read together."""
+        :class:`SolutionMeta`, read together; ``texts`` false leaves the texts out ("")."""
         ...
 
     def passages(self) -> list[tuple[int, str, str, str]]:
@@ -294,7 +294,8 @@ class Search:
 
     def _open_index(self) -> Searcher:
         embedder = self.embedder
-        passages, self._meta = self.reader.index_rows()
+        # a saved index that fits needs no text (only BM25 does): they are read when the index must be rebuilt
+        passages, self._meta = self.reader.index_rows(texts=self.settings.hybrid)
         self._city_keys = None
         self._signature = (len(passages), max((p[0] for p in passages), default=0))
         expected = Manifest(embedder=embedder.name, model=embedder.model, dim=embedder.dim,
@@ -313,6 +314,8 @@ class Search:
             if passages:
                 self._stale_index(exc)
         searcher = self._new_searcher(VectorIndex(embedder.dim, self.settings.index_type))
+        if passages and not self.settings.hybrid:
+            passages = self.reader.passages()
         if passages:
             vectors = self._embed_passages([p[2] for p in passages])
             searcher.add([p[0] for p in passages], [p[1] for p in passages], [p[2] for p in passages], vectors)

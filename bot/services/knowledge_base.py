@@ -66,9 +66,10 @@ class StoreReader:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def index_rows(self) -> tuple[builtins.list[tuple[int, str, str, str]], dict[str, SolutionMeta]]:
+    def index_rows(self, *, texts: bool = True) -> tuple[builtins.list[tuple[int, str, str, str]],
+                                                         dict[str, SolutionMeta]]:
         with self.db.session() as session:
-            return Solutions(session).passages(), Solutions(session).meta()
+            return Solutions(session).passages(texts=texts), Solutions(session).meta()
 
     def passages(self) -> builtins.list[tuple[int, str, str, str]]:
         with self.db.session() as session:

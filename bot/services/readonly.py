@@ -94,9 +94,10 @@ class SqliteReader:
         finally:
             connection.execute("COMMIT")
 
-    def index_rows(self) -> tuple[builtins.list[tuple[int, str, str, str]], dict[str, SolutionMeta]]:
+    def index_rows(self, *, texts: bool = True) -> tuple[builtins.list[tuple[int, str, str, str]],
+                                                         dict[str, SolutionMeta]]:
         with self._read():
-            return self._passages(), self._meta()
+            return self._passages(texts), self._meta()
 
     def passages(self) -> builtins.list[tuple[int, str, str, str]]:
         with self._read():
@@ -106,9 +107,10 @@ class SqliteReader:
         with self._read():
             return self._meta()
 
-    def _passages(self) -> builtins.list[tuple[int, str, str, str]]:
+    def _passages(self, texts: bool = True) -> builtins.list[tuple[int, str, str, str]]:
+        text = "passage.text" if texts else "''"
         return [(pid, sid, text, h) for pid, sid, text, h in self.connection.execute(
-            "SELECT passage.id, passage.solution_id, passage.text, solution.content_hash FROM passage "
+            f"SELECT passage.id, passage.solution_id, {text}, solution.content_hash FROM passage "
             "JOIN solution ON solution.id = passage.solution_id ORDER BY passage.id")]
 
     def _meta(self) -> dict[str, SolutionMeta]:

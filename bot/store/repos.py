@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TypedDict
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, literal
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -232,9 +232,11 @@ class Solutions:
         self.session.flush()
         return added, removed
 
-    def passages(self) -> builtins.list[tuple[int, str, str, str]]:
-        """Every passage as ``(id, solution_id, text, solution content hash)``, in id order."""
-        query = (select(pk(Passage.id), Passage.solution_id, Passage.text, Solution.content_hash)
+    def passages(self, *, texts: bool = True) -> builtins.list[tuple[int, str, str, str]]:
+        """Every passage as ``(id, solution_id, text, solution content hash)``, in id order; with ``texts`` false
+        the text is left out ("": opening a saved index needs only the ids and hashes)."""
+        text = Passage.text if texts else literal("")
+        query = (select(pk(Passage.id), Passage.solution_id, text, Solution.content_hash)
                  .join(Solution, col(Solution.id) == col(Passage.solution_id)).order_by(col(Passage.id)))
         return [(pid, sid, text, h) for pid, sid, text, h in self.session.exec(query).all()]
 
