@@ -108,9 +108,9 @@ class SqliteReader:
             return self._meta()
 
     def _passages(self, texts: bool = True) -> builtins.list[tuple[int, str, str, str]]:
-        text = "passage.text" if texts else "''"
+        column = "passage.text" if texts else "''"
         return [(pid, sid, text, h) for pid, sid, text, h in self.connection.execute(
-            f"SELECT passage.id, passage.solution_id, {text}, solution.content_hash FROM passage "
+            f"SELECT passage.id, passage.solution_id, {column}, solution.content_hash FROM passage "
             "JOIN solution ON solution.id = passage.solution_id ORDER BY passage.id")]
 
     def _meta(self) -> dict[str, SolutionMeta]:
