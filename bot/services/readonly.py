@@ -114,9 +114,9 @@ class SqliteReader:
             "JOIN solution ON solution.id = passage.solution_id ORDER BY passage.id")]
 
     def _meta(self) -> dict[str, SolutionMeta]:
-        folded: dict[str, str] = {}
         rows = self.connection.execute("SELECT id, city, tags, kind FROM solution").fetchall()
-        return {sid: SolutionMeta(folded.setdefault(city, fold(city)), tuple(json.loads(tags) or ()) if tags
+        folded = {city: fold(city) for city in {row[1] for row in rows}}  # each city once, not once a solution
+        return {sid: SolutionMeta(folded[city], tuple(json.loads(tags) or ()) if tags
                                   else (), kind or "practice")
                 for sid, city, tags, kind in rows}
 

@@ -139,9 +139,9 @@ class Solutions:
 
     def meta(self) -> dict[str, SolutionMeta]:
         """``id -> (folded city, tags, kind)`` for every solution, without loading whole rows (search filters)."""
-        folded: dict[str, str] = {}
         rows = self.session.exec(select(Solution.id, Solution.city, Solution.tags, Solution.kind)).all()
-        return {sid: SolutionMeta(folded.setdefault(city, fold(city)), tuple(tags or ()), kind or "practice")
+        folded = {city: fold(city) for city in {row[1] for row in rows}}  # each city once, not once a solution
+        return {sid: SolutionMeta(folded[city], tuple(tags or ()), kind or "practice")
                 for sid, city, tags, kind in rows}
 
     def hashes(self) -> dict[str, str]:
