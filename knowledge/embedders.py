@@ -189,8 +189,7 @@ def surely_fits(text: str, max_tokens: int) -> bool:
     """True when ``text`` fits ``max_tokens`` without asking the tokenizer: the models here (SentencePiece and
     WordPiece) never cut a text into more pieces than it has characters once Unicode-decomposed, plus
     :data:`TOKEN_OVERHEAD`. False means "count them"."""
-    return len(text) + TOKEN_OVERHEAD <= max_tokens and \
-        len(unicodedata.normalize("NFKD", text)) + TOKEN_OVERHEAD <= max_tokens
+    return len(unicodedata.normalize("NFKD", text)) + TOKEN_OVERHEAD <= max_tokens  # NFKD never shortens
 
 
 def fit_to_tokens(embedder: Embedder, text: str) -> tuple[str, bool]:
