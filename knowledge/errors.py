@@ -33,11 +33,11 @@ class Problem:
 class InvalidRecords(KnowledgeError):
     """Some records of an import are invalid; nothing was imported."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], what: str = "invalid record(s), nothing imported") -> None:
         self.problems = problems
         shown = "\n".join(f"  {p}" for p in problems[:20])
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        super().__init__(f"{len(problems)} invalid record(s), nothing imported:\n{shown}{more}")
+        super().__init__(f"{len(problems)} {what}:\n{shown}{more}")
 
 
 class EmbedderError(KnowledgeError):

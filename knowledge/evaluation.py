@@ -23,6 +23,8 @@ from pathlib import Path
 from .errors import InvalidRecords, Problem
 
 CATEGORIES = ("answerable", "off_topic", "nonexistent", "out_of_scope")
+#: How a bad evaluation set is reported (it is read, not imported).
+NOT_READ = "problem(s) in the evaluation set, nothing evaluated"
 SPLITS = ("calibrate", "test", "")
 
 
@@ -61,7 +63,7 @@ def read_eval(path: str | Path) -> list[EvalQuestion]:
     try:
         text = Path(path).read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidRecords([Problem(str(path), None, f"cannot be read: {exc}")]) from None
+        raise InvalidRecords([Problem(str(path), None, f"cannot be read: {exc}")], NOT_READ) from None
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -83,7 +85,7 @@ def read_eval(path: str | Path) -> list[EvalQuestion]:
         except (ValueError, AttributeError) as exc:
             problems.append(Problem(str(path), number, str(exc)))
     if problems:
-        raise InvalidRecords(problems)
+        raise InvalidRecords(problems, NOT_READ)
     return questions
 
 

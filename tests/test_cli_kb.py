@@ -287,6 +287,9 @@ def test_eval_bad_file_names_the_line(tmp_path: Path, seeded_dir: Path) -> None:
     result = run(seeded_dir, "kb", "eval", bad)
     assert result.exit_code == 2
     assert f"{bad}:2" in result.stderr
+    assert "evaluation set, nothing evaluated" in result.stderr and "imported" not in result.stderr
+    missing = run(seeded_dir, "kb", "calibrate", tmp_path / "none.jsonl")
+    assert missing.exit_code == 2 and "cannot be read" in missing.stderr and "imported" not in missing.stderr
 
 
 # -- text that looks like rich markup ----------------------------------------------------------------------------
